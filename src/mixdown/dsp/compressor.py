@@ -1,0 +1,96 @@
+"""The console's compressor (feed-forward, soft knee, branching attack/release in dB).
+
+After Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor Design - A Tutorial and
+Analysis", JAES 60(6), 2012; exact equations in ``shared/spec/console.md``. The recursion runs
+in a compiled kernel (:mod:`mixdown.dsp.kernels`) with an exact backward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mixdown.dsp import kernels
+
+
+def gain_computer(level_db: torch.Tensor, threshold_db, ratio, knee_db) -> torch.Tensor:
+    """Target gain ``g_c = G(L) - L`` in dB (<= 0) of the soft-knee static curve.
+
+    Shape: all arguments broadcast together; returns their broadcast shape.
+    """
+    over = level_db - threshold_db
+    slope = 1.0 / ratio - 1.0
+    knee_safe = torch.clamp(torch.as_tensor(knee_db, dtype=level_db.dtype), min=1e-6)
+    in_knee = (torch.as_tensor(knee_db) > 0) & (2.0 * over.abs() <= knee_db)
+    g_knee = slope * (over + 0.5 * knee_db) ** 2 / (2.0 * knee_safe)
+    g_above = slope * over
+    return torch.where(2.0 * over < -knee_db, torch.zeros_like(over), torch.where(in_knee, g_knee, g_above))
+
+
+def time_constant_to_pole(time_ms: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """One-pole coefficient ``exp(-1 / (0.001 * time_ms * fs))`` in float64 (shape kept)."""
+    return torch.exp(-1.0 / (0.001 * time_ms.to(torch.float64) * sample_rate))
+
+
+class _SmoothGain(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, gc, a_att, a_rel):
+        device = gc.device
+        gc_np = np.ascontiguousarray(gc.detach().to("cpu", torch.float32).numpy())
+        aa = np.ascontiguousarray(a_att.detach().cpu().numpy(), dtype=np.float64)
+        ar = np.ascontiguousarray(a_rel.detach().cpu().numpy(), dtype=np.float64)
+        g = np.empty_like(gc_np)
+        attack = np.empty(gc_np.shape, dtype=np.uint8)
+        kernels.smooth_gain_forward(gc_np, aa, ar, g, attack)
+        g_t = torch.from_numpy(g)
+        ctx.save_for_backward(torch.from_numpy(gc_np), g_t, torch.from_numpy(attack),
+                              torch.from_numpy(aa), torch.from_numpy(ar))
+        ctx.meta = (device, gc.dtype, a_att.dtype)
+        return g_t.to(device=device, dtype=gc.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_g):
+        gc, g, attack, aa, ar = ctx.saved_tensors
+        device, dtype, a_dtype = ctx.meta
+        grad_np = np.ascontiguousarray(grad_g.detach().to("cpu", torch.float32).numpy())
+        grad_gc = np.empty_like(grad_np)
+        grad_aa = np.empty(aa.shape, dtype=np.float64)
+        grad_ar = np.empty(ar.shape, dtype=np.float64)
+        kernels.smooth_gain_backward(grad_np, gc.numpy(), g.numpy(), attack.numpy(), aa.numpy(), ar.numpy(),
+                                     grad_gc, grad_aa, grad_ar)
+        return (torch.from_numpy(grad_gc).to(device=device, dtype=dtype),
+                torch.from_numpy(grad_aa).to(device=device, dtype=a_dtype),
+                torch.from_numpy(grad_ar).to(device=device, dtype=a_dtype))
+
+
+def smooth_gain(gc: torch.Tensor, a_att: torch.Tensor, a_rel: torch.Tensor) -> torch.Tensor:
+    """Branching one-pole ballistics: attack pole where reduction grows, release pole otherwise.
+
+    Runs on the CPU kernel (tensors on other devices are copied there and back).
+
+    Shape: ``gc`` ``(..., T)`` dB; ``a_att, a_rel`` ``(...)`` poles -> ``(..., T)`` dB.
+    """
+    lead = gc.shape[:-1]
+    a_att = torch.broadcast_to(a_att, lead).reshape(-1)
+    a_rel = torch.broadcast_to(a_rel, lead).reshape(-1)
+    return _SmoothGain.apply(gc.reshape(-1, gc.shape[-1]), a_att, a_rel).reshape(gc.shape)
+
+
+def compressor(x: torch.Tensor, threshold_db, ratio, attack_ms, release_ms, knee_db, makeup_db,
+               sample_rate: float) -> torch.Tensor:
+    """The spec's compressor with a linked (max over channels) side chain.
+
+    Args:
+        x: ``(..., C, T)`` audio.
+        threshold_db, ratio, attack_ms, release_ms, knee_db, makeup_db: tensors of shape ``(...)``.
+        sample_rate: Hz.
+
+    Returns:
+        ``(..., C, T)`` compressed audio.
+    """
+    side = x.abs().amax(dim=-2)
+    level_db = 20.0 * torch.log10(torch.clamp(side, min=1e-6))
+    gc = gain_computer(level_db, threshold_db[..., None], ratio[..., None], knee_db[..., None])
+    g = smooth_gain(gc, time_constant_to_pole(attack_ms, sample_rate),
+                    time_constant_to_pole(release_ms, sample_rate))
+    return x * torch.pow(10.0, (g + makeup_db[..., None]) / 20.0).unsqueeze(-2)

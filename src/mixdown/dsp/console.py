@@ -1,0 +1,110 @@
+"""The differentiable mixing console (training path).
+
+Input gain -> high-pass -> 6-band EQ -> compressor -> fader -> pan per track, the sum of tracks
+on a stereo bus, then master EQ -> master compressor -> output gain (``shared/spec/console.md``).
+High-pass and EQ of a strip are one FFT-domain filter with the exact cascade response.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mixdown.dsp import functional as F
+from mixdown.dsp.filters import eq_coefficients, fft_filter, fft_size, highpass_coefficients
+from mixdown.params import spec as S
+
+_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+_M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
+_EQ_KEYS = tuple(f"eq.{i}.{k}" for k in ("freq_hz", "gain_db", "q") for i in range(S.N_EQ_BANDS))
+
+
+def _eq_params(p: torch.Tensor, cols: dict[str, int]) -> tuple[torch.Tensor, ...]:
+    """``(freq_hz, gain_db, q)``, each ``(..., 6)`` float64, from a physical parameter tensor."""
+    return tuple(torch.stack([p[..., cols[f"eq.{i}.{k}"]] for i in range(S.N_EQ_BANDS)], -1).to(torch.float64)
+                 for k in ("freq_hz", "gain_db", "q"))
+
+
+def _compress(x: torch.Tensor, p: torch.Tensor, cols: dict[str, int], sample_rate: float) -> torch.Tensor:
+    c = {k: p[..., cols[f"compressor.{k}"]] for k in S.COMPRESSOR_KEYS}
+    return F.compressor(x, c["threshold_db"], c["ratio"], c["attack_ms"], c["release_ms"], c["knee_db"],
+                        c["makeup_db"], sample_rate)
+
+
+def channel_strips(x: torch.Tensor, track_values: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """Run every track through its strip and pan it to stereo.
+
+    Shape: ``x`` ``(B, N, C, T)`` (C = 1 or 2; a mono track may also be given as two equal
+    channels), ``track_values`` ``(B, N, N_TRACK_PARAMS)`` physical -> ``(B, N, 2, T)``.
+    """
+    p = track_values
+    x = F.gain(x, p[..., _T["input_gain_db"]])
+    hb, ha = highpass_coefficients(p[..., _T["highpass_hz"]].to(torch.float64), sample_rate)
+    eb, ea = eq_coefficients(*_eq_params(p, _T), sample_rate, S.EQ_BAND_TYPES)
+    b = torch.cat([hb[..., None, :], eb], -2)
+    a = torch.cat([ha[..., None, :], ea], -2)
+    x = fft_filter(x, b, a, fft_size(x.shape[-1]))
+    x = _compress(x, p, _T, sample_rate)
+    x = F.gain(x, p[..., _T["fader_db"]])
+    return F.pan(x, p[..., _T["pan"]])
+
+
+def master_bus(bus: torch.Tensor, master_values: torch.Tensor, sample_rate: float,
+               normalize_gain_db: torch.Tensor | None = None) -> torch.Tensor:
+    """Master EQ, compressor, output gain and the optional loudness-normalisation gain.
+
+    Shape: ``bus`` ``(B, 2, T)``, ``master_values`` ``(B, N_MASTER_PARAMS)`` physical,
+    ``normalize_gain_db`` ``(B,)`` or None -> ``(B, 2, T)``.
+    """
+    b, a = eq_coefficients(*_eq_params(master_values, _M), sample_rate, S.EQ_BAND_TYPES)
+    y = fft_filter(bus, b, a, fft_size(bus.shape[-1]))
+    y = _compress(y, master_values, _M, sample_rate)
+    out_db = master_values[..., _M["output_gain_db"]]
+    if normalize_gain_db is not None:
+        out_db = out_db + normalize_gain_db
+    return F.gain(y, out_db)
+
+
+class Console(nn.Module):
+    """Batch of sessions + normalised parameters -> stereo mixes.
+
+    Args:
+        sample_rate: Hz, shared by every track.
+        track_specs, master_specs: parameter tables (default: the spec's default ranges).
+    """
+
+    def __init__(self, sample_rate: float, track_specs=S.TRACK_SPECS, master_specs=S.MASTER_SPECS):
+        super().__init__()
+        self.sample_rate = float(sample_rate)
+        self.track_specs = tuple(track_specs)
+        self.master_specs = tuple(master_specs)
+
+    def denormalize(self, track_params: torch.Tensor, master_params: torch.Tensor):
+        """Physical values from normalised ones (shapes kept)."""
+        return (S.denormalize(track_params, self.track_specs, self.sample_rate),
+                S.denormalize(master_params, self.master_specs, self.sample_rate))
+
+    def forward(self, x: torch.Tensor, track_params: torch.Tensor, master_params: torch.Tensor,
+                mask: torch.Tensor | None = None, normalized: bool = True,
+                normalize_gain_db: torch.Tensor | None = None) -> torch.Tensor:
+        """Mix.
+
+        Args:
+            x: ``(B, N, C, T)`` tracks, C = 1 or 2.
+            track_params: ``(B, N, N_TRACK_PARAMS)`` in [0, 1] (or physical if not ``normalized``).
+            master_params: ``(B, N_MASTER_PARAMS)`` likewise.
+            mask: ``(B, N)`` bool, False for padding tracks (default: all True).
+            normalized: whether parameters are normalised.
+            normalize_gain_db: ``(B,)`` optional ``master.normalize.gain_db``.
+
+        Returns:
+            ``(B, 2, T)`` stereo mix.
+        """
+        if x.dim() != 4 or x.shape[2] not in (1, 2):
+            raise ValueError(f"x must be (batch, tracks, channels=1|2, time), got {tuple(x.shape)}")
+        if normalized:
+            track_params, master_params = self.denormalize(track_params, master_params)
+        strips = channel_strips(x, track_params, self.sample_rate)
+        if mask is not None:
+            strips = strips * mask.to(strips.dtype)[..., None, None]
+        return master_bus(strips.sum(1), master_params, self.sample_rate, normalize_gain_db)

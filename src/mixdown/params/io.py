@@ -1,0 +1,247 @@
+"""Read and write ``mixdown.params/1`` parameter files (see ``shared/spec/console.md``).
+
+The reader validates everything the spec asks for and names the track and key on every error.
+Values live in flat dictionaries keyed by the names of :mod:`mixdown.params.spec`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixdown.params import spec as S
+
+FORMAT = "mixdown.params/1"
+
+
+class ParamsError(ValueError):
+    """A parameter file is malformed; the message names the file, track and key."""
+
+
+@dataclass
+class TrackParams:
+    """One channel strip: ``values`` maps every name of ``TRACK_SPECS`` to a physical value."""
+
+    name: str
+    file: str
+    values: dict[str, float]
+
+
+@dataclass
+class MasterParams:
+    """The master bus; ``normalize`` is ``{"target_lufs", "ceiling_dbtp", "gain_db"}`` or None."""
+
+    values: dict[str, float]
+    normalize: dict[str, float] | None = None
+
+
+@dataclass
+class MixParams:
+    """A whole parameter file."""
+
+    sample_rate: int
+    tracks: list[TrackParams]
+    master: MasterParams
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def track_matrix(self) -> np.ndarray:
+        """Physical per-track values, shape ``(n_tracks, N_TRACK_PARAMS)``, float64."""
+        return np.array([[t.values[n] for n in S.TRACK_NAMES] for t in self.tracks], dtype=np.float64)
+
+    def master_vector(self) -> np.ndarray:
+        """Physical master values, shape ``(N_MASTER_PARAMS,)``, float64."""
+        return np.array([self.master.values[n] for n in S.MASTER_NAMES], dtype=np.float64)
+
+    @property
+    def normalize_gain_db(self) -> float:
+        return float(self.master.normalize["gain_db"]) if self.master.normalize else 0.0
+
+    @classmethod
+    def from_arrays(cls, sample_rate: int, names: list[str], files: list[str],
+                    track_values: np.ndarray, master_values: np.ndarray, **extra: Any) -> "MixParams":
+        """Build from physical arrays shaped like :meth:`track_matrix` / :meth:`master_vector`."""
+        tracks = [TrackParams(n, f, {k: float(v) for k, v in zip(S.TRACK_NAMES, row)})
+                  for n, f, row in zip(names, files, np.asarray(track_values, dtype=np.float64))]
+        master = MasterParams({k: float(v) for k, v in zip(S.MASTER_NAMES, master_values)})
+        return cls(int(sample_rate), tracks, master, dict(extra))
+
+
+# ----------------------------------------------------------------------------- writing
+def _nested_eq_comp(values: dict[str, float]) -> dict[str, Any]:
+    eq = [{"type": kind, "freq_hz": values[f"eq.{i}.freq_hz"], "gain_db": values[f"eq.{i}.gain_db"],
+           "q": values[f"eq.{i}.q"]} for i, kind in enumerate(S.EQ_BAND_TYPES)]
+    comp = {k: values[f"compressor.{k}"] for k in S.COMPRESSOR_KEYS}
+    return {"eq": eq, "compressor": comp}
+
+
+def to_dict(params: MixParams) -> dict[str, Any]:
+    """The JSON document of ``params`` (spec key order, extra keys first)."""
+    tracks = []
+    for t in params.tracks:
+        ec = _nested_eq_comp(t.values)
+        tracks.append({"name": t.name, "file": t.file, "input_gain_db": t.values["input_gain_db"],
+                       "highpass_hz": t.values["highpass_hz"], "eq": ec["eq"],
+                       "compressor": ec["compressor"], "fader_db": t.values["fader_db"],
+                       "pan": t.values["pan"]})
+    master: dict[str, Any] = _nested_eq_comp(params.master.values)
+    master["output_gain_db"] = params.master.values["output_gain_db"]
+    if params.master.normalize is not None:
+        master["normalize"] = dict(params.master.normalize)
+    doc: dict[str, Any] = {"format": FORMAT, "sample_rate": params.sample_rate}
+    doc.update({k: v for k, v in params.extra.items() if k not in ("format", "sample_rate", "tracks", "master")})
+    doc["tracks"] = tracks
+    doc["master"] = master
+    return doc
+
+
+def write_params(params: MixParams, path: str | os.PathLike) -> None:
+    """Validate and write ``params`` atomically (a temporary file renamed into place)."""
+    doc = to_dict(params)
+    from_dict(json.loads(json.dumps(doc)), source=str(path))  # never write a file we would reject
+    atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- reading
+def read_params(path: str | os.PathLike) -> MixParams:
+    """Read and validate a parameter file; raises :class:`ParamsError` naming the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ParamsError(f"{path}: cannot read parameter file ({e.strerror})") from e
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as e:
+        raise ParamsError(f"{path}: not valid JSON ({e}); fix the file or re-export it") from e
+    return from_dict(doc, source=str(path))
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def from_dict(doc: Any, source: str = "<params>") -> MixParams:
+    """Validate a decoded JSON document and build :class:`MixParams`."""
+    if not isinstance(doc, dict):
+        raise ParamsError(f"{source}: top level must be a JSON object")
+    if doc.get("format") != FORMAT:
+        raise ParamsError(f"{source}: format must be {FORMAT!r}, got {doc.get('format')!r}")
+    sr = doc.get("sample_rate")
+    if not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0:
+        raise ParamsError(f"{source}: sample_rate must be a positive integer, got {sr!r}")
+    tracks_doc = _require(doc, "tracks", list, source, "file")
+    if not tracks_doc:
+        raise ParamsError(f"{source}: tracks is empty; a mix needs at least one track")
+    tracks = [_read_track(t, i, sr, source) for i, t in enumerate(tracks_doc)]
+    names = [t.name for t in tracks]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ParamsError(f"{source}: duplicate track names {dupes}; names must be unique")
+    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source)
+    extra = {k: v for k, v in doc.items() if k not in ("format", "sample_rate", "tracks", "master")}
+    return MixParams(sr, tracks, master, extra)
+
+
+def _require(obj: dict, key: str, typ: type, source: str, where: str) -> Any:
+    if key not in obj:
+        raise ParamsError(f"{source}: {where}: missing key {key!r}")
+    val = obj[key]
+    if not isinstance(val, typ):
+        raise ParamsError(f"{source}: {where}: {key!r} must be a {typ.__name__}, got {type(val).__name__}")
+    return val
+
+
+def _read_eq_comp(obj: dict, sr: int, source: str, where: str, specs: tuple[S.ParamSpec, ...]) -> dict[str, float]:
+    flat: dict[str, Any] = {}
+    eq = _require(obj, "eq", list, source, where)
+    if len(eq) != S.N_EQ_BANDS:
+        raise ParamsError(f"{source}: {where}: eq must have {S.N_EQ_BANDS} bands, got {len(eq)}")
+    for i, (band, kind) in enumerate(zip(eq, S.EQ_BAND_TYPES)):
+        bw = f"{where}: eq[{i}]"
+        if not isinstance(band, dict):
+            raise ParamsError(f"{source}: {bw} must be an object")
+        if band.get("type") != kind:
+            raise ParamsError(f"{source}: {bw}: type must be {kind!r} (band order is "
+                              f"{', '.join(S.EQ_BAND_TYPES)}), got {band.get('type')!r}")
+        for k in ("freq_hz", "gain_db", "q"):
+            if k not in band:
+                raise ParamsError(f"{source}: {bw}: missing key {k!r}")
+            flat[f"eq.{i}.{k}"] = band[k]
+    comp = _require(obj, "compressor", dict, source, where)
+    for k in S.COMPRESSOR_KEYS:
+        if k not in comp:
+            raise ParamsError(f"{source}: {where}: compressor: missing key {k!r}")
+        flat[f"compressor.{k}"] = comp[k]
+    return flat
+
+
+def _check_all(flat: dict[str, Any], specs: tuple[S.ParamSpec, ...], sr: int, source: str, where: str) -> dict[str, float]:
+    out = {}
+    for s in specs:
+        msg = S.check_value(s, flat[s.name], sr)
+        if msg:
+            raise ParamsError(f"{source}: {where}: {_json_key(s.name)}: {msg}")
+        out[s.name] = float(flat[s.name])
+    return out
+
+
+def _json_key(flat_name: str) -> str:
+    parts = flat_name.split(".")
+    if parts[0] == "eq":
+        return f"eq[{parts[1]}].{parts[2]}"
+    return flat_name
+
+
+def _read_track(t: Any, i: int, sr: int, source: str) -> TrackParams:
+    if not isinstance(t, dict):
+        raise ParamsError(f"{source}: tracks[{i}] must be an object")
+    name = t.get("name")
+    where = f"track {name!r}" if isinstance(name, str) else f"tracks[{i}]"
+    name = _require(t, "name", str, source, where)
+    file = _require(t, "file", str, source, where)
+    flat = _read_eq_comp(t, sr, source, where, S.TRACK_SPECS)
+    for k in ("input_gain_db", "highpass_hz", "fader_db", "pan"):
+        if k not in t:
+            raise ParamsError(f"{source}: {where}: missing key {k!r}")
+        flat[k] = t[k]
+    return TrackParams(name, file, _check_all(flat, S.TRACK_SPECS, sr, source, where))
+
+
+def _read_master(m: dict, sr: int, source: str) -> MasterParams:
+    flat = _read_eq_comp(m, sr, source, "master", S.MASTER_SPECS)
+    if "output_gain_db" not in m:
+        raise ParamsError(f"{source}: master: missing key 'output_gain_db'")
+    flat["output_gain_db"] = m["output_gain_db"]
+    values = _check_all(flat, S.MASTER_SPECS, sr, source, "master")
+    norm = m.get("normalize")
+    if norm is not None:
+        if not isinstance(norm, dict):
+            raise ParamsError(f"{source}: master: normalize must be an object")
+        for k in ("target_lufs", "ceiling_dbtp", "gain_db"):
+            v = norm.get(k)
+            if k not in norm:
+                raise ParamsError(f"{source}: master: normalize: missing key {k!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ParamsError(f"{source}: master: normalize: {k} must be a finite number, got {v!r}")
+        norm = {k: float(norm[k]) for k in ("target_lufs", "ceiling_dbtp", "gain_db")}
+    return MasterParams(values, norm)

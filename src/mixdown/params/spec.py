@@ -1,0 +1,225 @@
+"""The single table of console parameters.
+
+Every place that needs to know a parameter's name, unit, range or scale reads it from here:
+normalisation of network outputs (0..1) to physical units, the size of network heads, the JSON
+reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec/console.md``;
+configs may narrow them with :func:`narrowed`.
+
+A *flat name* addresses one scalar: ``input_gain_db``, ``eq.2.freq_hz``, ``compressor.ratio``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+import numpy as np
+
+EQ_BAND_TYPES: tuple[str, ...] = ("low_shelf", "peak", "peak", "peak", "peak", "high_shelf")
+N_EQ_BANDS = len(EQ_BAND_TYPES)
+COMPRESSOR_KEYS: tuple[str, ...] = (
+    "threshold_db", "ratio", "attack_ms", "release_ms", "knee_db", "makeup_db",
+)
+#: Frequencies must lie below this fraction of the sample rate (console spec).
+MAX_FREQ_FRACTION = 0.45
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One scalar console parameter.
+
+    Args:
+        name: flat name, e.g. ``"eq.0.freq_hz"``.
+        unit: ``"dB"``, ``"Hz"``, ``"ms"``, ``"ratio"``, ``"q"`` or ``"pan"``.
+        lo: lowest allowed physical value.
+        hi: highest allowed physical value.
+        scale: ``"lin"`` or ``"log"``: how 0..1 maps onto ``lo..hi``.
+    """
+
+    name: str
+    unit: str
+    lo: float
+    hi: float
+    scale: str = "lin"
+
+    @property
+    def is_frequency(self) -> bool:
+        return self.unit == "Hz"
+
+    def limits(self, sample_rate: float | None = None) -> tuple[float, float]:
+        """Physical range, with frequencies capped below 0.45 x ``sample_rate``."""
+        hi = self.hi
+        if self.is_frequency and sample_rate is not None:
+            hi = min(hi, MAX_FREQ_FRACTION * sample_rate * 0.999)
+        return self.lo, hi
+
+
+def _eq_specs(prefix: str) -> list[ParamSpec]:
+    specs: list[ParamSpec] = []
+    for i, kind in enumerate(EQ_BAND_TYPES):
+        f_lo, f_hi = {"low_shelf": (30.0, 500.0), "peak": (40.0, 18000.0),
+                      "high_shelf": (1500.0, 16000.0)}[kind]
+        q_lo, q_hi = (0.3, 6.0) if kind == "peak" else (0.5, 1.5)
+        specs += [
+            ParamSpec(f"{prefix}eq.{i}.freq_hz", "Hz", f_lo, f_hi, "log"),
+            ParamSpec(f"{prefix}eq.{i}.gain_db", "dB", -15.0, 15.0),
+            ParamSpec(f"{prefix}eq.{i}.q", "q", q_lo, q_hi, "log"),
+        ]
+    return specs
+
+
+def _compressor_specs(prefix: str) -> list[ParamSpec]:
+    return [
+        ParamSpec(f"{prefix}compressor.threshold_db", "dB", -60.0, 0.0),
+        ParamSpec(f"{prefix}compressor.ratio", "ratio", 1.0, 20.0, "log"),
+        ParamSpec(f"{prefix}compressor.attack_ms", "ms", 0.1, 100.0, "log"),
+        ParamSpec(f"{prefix}compressor.release_ms", "ms", 10.0, 1000.0, "log"),
+        ParamSpec(f"{prefix}compressor.knee_db", "dB", 0.0, 12.0),
+        ParamSpec(f"{prefix}compressor.makeup_db", "dB", 0.0, 24.0),
+    ]
+
+
+#: Per-track parameters, in the order of the network's per-track output vector.
+TRACK_SPECS: tuple[ParamSpec, ...] = tuple(
+    [ParamSpec("input_gain_db", "dB", -48.0, 24.0),
+     ParamSpec("highpass_hz", "Hz", 20.0, 500.0, "log")]
+    + _eq_specs("")
+    + _compressor_specs("")
+    + [ParamSpec("fader_db", "dB", -48.0, 24.0),
+       ParamSpec("pan", "pan", -1.0, 1.0)]
+)
+
+#: Master-bus parameters, in the order of the network's master output vector.
+MASTER_SPECS: tuple[ParamSpec, ...] = tuple(
+    _eq_specs("") + _compressor_specs("") + [ParamSpec("output_gain_db", "dB", -48.0, 24.0)]
+)
+
+TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in TRACK_SPECS)
+MASTER_NAMES: tuple[str, ...] = tuple(s.name for s in MASTER_SPECS)
+N_TRACK_PARAMS = len(TRACK_SPECS)
+N_MASTER_PARAMS = len(MASTER_SPECS)
+
+
+def index(specs: Sequence[ParamSpec], name: str) -> int:
+    """Position of ``name`` in ``specs``; ``KeyError`` listing valid names otherwise."""
+    for i, s in enumerate(specs):
+        if s.name == name:
+            return i
+    raise KeyError(f"unknown parameter {name!r}; valid: {', '.join(s.name for s in specs)}")
+
+
+def narrowed(specs: Sequence[ParamSpec], ranges: dict[str, Iterable[float]]) -> tuple[ParamSpec, ...]:
+    """Return ``specs`` with some ranges narrowed, e.g. ``{"pan": (-0.8, 0.8)}``.
+
+    A narrowed range must lie inside the default range: the file format always holds values
+    the spec's defaults accept.
+    """
+    out = list(specs)
+    for name, (lo, hi) in ((k, tuple(v)) for k, v in ranges.items()):
+        i = index(specs, name)
+        s = out[i]
+        if not (s.lo <= lo < hi <= s.hi):
+            raise ValueError(f"range for {name} must lie inside [{s.lo}, {s.hi}], got [{lo}, {hi}]")
+        out[i] = replace(s, lo=float(lo), hi=float(hi))
+    return tuple(out)
+
+
+def _bounds(specs: Sequence[ParamSpec], sample_rate: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, hi = np.array([s.limits(sample_rate) for s in specs], dtype=np.float64).T
+    is_log = np.array([s.scale == "log" for s in specs])
+    return lo, hi, is_log
+
+
+def denormalize(u, specs: Sequence[ParamSpec] = TRACK_SPECS, sample_rate: float | None = None):
+    """Map normalised values ``u`` in [0, 1] to physical units.
+
+    Works on numpy arrays and torch tensors (differentiably).
+
+    Shape:
+        u: ``(..., len(specs))`` -> same shape, physical units.
+    """
+    lo, hi, is_log = _bounds(specs, sample_rate)
+    if isinstance(u, np.ndarray):
+        lin = lo + u * (hi - lo)
+        safe_lo = np.where(is_log, lo, 1.0)
+        safe_hi = np.where(is_log, hi, 2.0)
+        return np.where(is_log, safe_lo * (safe_hi / safe_lo) ** u, lin)
+    import torch
+
+    lo_t = torch.as_tensor(lo, dtype=u.dtype, device=u.device)
+    hi_t = torch.as_tensor(hi, dtype=u.dtype, device=u.device)
+    is_log_t = torch.as_tensor(is_log, device=u.device)
+    lin = lo_t + u * (hi_t - lo_t)
+    safe_lo = torch.where(is_log_t, lo_t, torch.ones_like(lo_t))
+    safe_hi = torch.where(is_log_t, hi_t, torch.ones_like(hi_t) * 2)
+    log = safe_lo * torch.exp(u * torch.log(safe_hi / safe_lo))
+    return torch.where(is_log_t, log, lin)
+
+
+def normalize(x, specs: Sequence[ParamSpec] = TRACK_SPECS, sample_rate: float | None = None):
+    """Inverse of :func:`denormalize` (numpy or torch); values are not clipped.
+
+    Shape:
+        x: ``(..., len(specs))`` physical units -> same shape in [0, 1] when in range.
+    """
+    lo, hi, is_log = _bounds(specs, sample_rate)
+    if isinstance(x, np.ndarray):
+        lin = (x - lo) / (hi - lo)
+        safe_lo = np.where(is_log, lo, 1.0)
+        safe_hi = np.where(is_log, hi, 2.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log = np.log(np.where(is_log, x, 1.0) / safe_lo) / np.log(safe_hi / safe_lo)
+        return np.where(is_log, log, lin)
+    import torch
+
+    lo_t = torch.as_tensor(lo, dtype=x.dtype, device=x.device)
+    hi_t = torch.as_tensor(hi, dtype=x.dtype, device=x.device)
+    is_log_t = torch.as_tensor(is_log, device=x.device)
+    lin = (x - lo_t) / (hi_t - lo_t)
+    safe_lo = torch.where(is_log_t, lo_t, torch.ones_like(lo_t))
+    safe_hi = torch.where(is_log_t, hi_t, torch.ones_like(hi_t) * 2)
+    safe_x = torch.where(is_log_t, x, torch.ones_like(x))
+    log = torch.log(safe_x / safe_lo) / torch.log(safe_hi / safe_lo)
+    return torch.where(is_log_t, log, lin)
+
+
+def neutral_track_values() -> dict[str, float]:
+    """Physical values of a track strip that leaves the signal unchanged (unity, centre pan)."""
+    vals = {"input_gain_db": 0.0, "highpass_hz": 20.0, "fader_db": 0.0, "pan": 0.0}
+    vals.update(_neutral_eq_comp())
+    return vals
+
+
+def neutral_master_values() -> dict[str, float]:
+    """Physical values of a master bus that leaves the mix unchanged."""
+    vals = _neutral_eq_comp()
+    vals["output_gain_db"] = 0.0
+    return vals
+
+
+def _neutral_eq_comp() -> dict[str, float]:
+    freqs = (100.0, 250.0, 800.0, 2500.0, 6000.0, 8000.0)
+    vals: dict[str, float] = {}
+    for i, (kind, f) in enumerate(zip(EQ_BAND_TYPES, freqs)):
+        vals[f"eq.{i}.freq_hz"] = f
+        vals[f"eq.{i}.gain_db"] = 0.0
+        vals[f"eq.{i}.q"] = 0.707 if kind != "peak" else 1.0
+    vals.update({"compressor.threshold_db": 0.0, "compressor.ratio": 1.0,
+                 "compressor.attack_ms": 10.0, "compressor.release_ms": 100.0,
+                 "compressor.knee_db": 0.0, "compressor.makeup_db": 0.0})
+    return vals
+
+
+def check_value(spec: ParamSpec, value: float, sample_rate: float | None) -> str | None:
+    """Return a message when ``value`` is not finite or outside the spec's range, else None."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return f"must be a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"must be finite, got {value!r}"
+    if not spec.lo <= value <= spec.hi:
+        return f"{value} is outside [{spec.lo}, {spec.hi}] {spec.unit}"
+    if spec.is_frequency and sample_rate is not None and value >= MAX_FREQ_FRACTION * sample_rate:
+        return (f"{value} Hz is not below 0.45 x sample_rate "
+                f"({MAX_FREQ_FRACTION * sample_rate:g} Hz at {sample_rate:g} Hz)")
+    return None
