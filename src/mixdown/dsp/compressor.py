@@ -36,7 +36,8 @@ class _SmoothGain(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gc, a_att, a_rel):
         device = gc.device
-        gc_np = np.ascontiguousarray(gc.detach().to("cpu", torch.float32).numpy())
+        work = torch.float64 if gc.dtype == torch.float64 else torch.float32
+        gc_np = np.ascontiguousarray(gc.detach().to("cpu", work).numpy())
         aa = np.ascontiguousarray(a_att.detach().cpu().numpy(), dtype=np.float64)
         ar = np.ascontiguousarray(a_rel.detach().cpu().numpy(), dtype=np.float64)
         g = np.empty_like(gc_np)
@@ -52,7 +53,7 @@ class _SmoothGain(torch.autograd.Function):
     def backward(ctx, grad_g):
         gc, g, attack, aa, ar = ctx.saved_tensors
         device, dtype, a_dtype = ctx.meta
-        grad_np = np.ascontiguousarray(grad_g.detach().to("cpu", torch.float32).numpy())
+        grad_np = np.ascontiguousarray(grad_g.detach().to("cpu", g.dtype).numpy())
         grad_gc = np.empty_like(grad_np)
         grad_aa = np.empty(aa.shape, dtype=np.float64)
         grad_ar = np.empty(ar.shape, dtype=np.float64)
