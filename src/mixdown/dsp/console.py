@@ -7,10 +7,13 @@ High-pass and EQ of a strip are one FFT-domain filter with the exact cascade res
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from mixdown.dsp import functional as F
+from mixdown.dsp.compressor import compressor_gain_db
 from mixdown.dsp.filters import eq_coefficients, fft_filter, fft_size, highpass_coefficients
 from mixdown.params import spec as S
 
@@ -25,28 +28,42 @@ def _eq_params(p: torch.Tensor, cols: dict[str, int]) -> tuple[torch.Tensor, ...
                  for k in ("freq_hz", "gain_db", "q"))
 
 
-def _compress(x: torch.Tensor, p: torch.Tensor, cols: dict[str, int], sample_rate: float) -> torch.Tensor:
+def _compressed_gain_db(x: torch.Tensor, p: torch.Tensor, cols: dict[str, int], sample_rate: float) -> torch.Tensor:
+    """Compressor gain incl. makeup in dB from a strip's filtered signal. Shape ``(..., T)``."""
     c = {k: p[..., cols[f"compressor.{k}"]] for k in S.COMPRESSOR_KEYS}
-    return F.compressor(x, c["threshold_db"], c["ratio"], c["attack_ms"], c["release_ms"], c["knee_db"],
-                        c["makeup_db"], sample_rate)
+    g = compressor_gain_db(x, c["threshold_db"], c["ratio"], c["attack_ms"],
+                           c["release_ms"], c["knee_db"], sample_rate)
+    return g + c["makeup_db"][..., None]
 
 
-def channel_strips(x: torch.Tensor, track_values: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """Run every track through its strip and pan it to stereo.
+def _amp(gain_db: torch.Tensor) -> torch.Tensor:
+    return torch.exp(gain_db * (math.log(10.0) / 20.0))
+
+
+def channel_strips(x: torch.Tensor, track_values: torch.Tensor, sample_rate: float,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Run every track through its strip, pan it and sum the bus.
+
+    The input gain is folded into the filter response and fader, makeup and pan into one gain
+    curve: the same maths as the spec's chain, with fewer passes over the audio.
 
     Shape: ``x`` ``(B, N, C, T)`` (C = 1 or 2; a mono track may also be given as two equal
-    channels), ``track_values`` ``(B, N, N_TRACK_PARAMS)`` physical -> ``(B, N, 2, T)``.
+    channels), ``track_values`` ``(B, N, N_TRACK_PARAMS)`` physical, ``mask`` ``(B, N)``
+    -> bus ``(B, 2, T)``.
     """
     p = track_values
-    x = F.gain(x, p[..., _T["input_gain_db"]])
     hb, ha = highpass_coefficients(p[..., _T["highpass_hz"]].to(torch.float64), sample_rate)
+    hb = hb * _amp(p[..., _T["input_gain_db"]].to(torch.float64))[..., None]
     eb, ea = eq_coefficients(*_eq_params(p, _T), sample_rate, S.EQ_BAND_TYPES)
     b = torch.cat([hb[..., None, :], eb], -2)
     a = torch.cat([ha[..., None, :], ea], -2)
-    x = fft_filter(x, b, a, fft_size(x.shape[-1]))
-    x = _compress(x, p, _T, sample_rate)
-    x = F.gain(x, p[..., _T["fader_db"]])
-    return F.pan(x, p[..., _T["pan"]])
+    y = fft_filter(x, b, a, fft_size(x.shape[-1]))
+    gain = _amp(_compressed_gain_db(y, p, _T, sample_rate) + p[..., _T["fader_db"], None])
+    left, right = F.pan_gains(p[..., _T["pan"]])
+    sides = torch.stack([left, right], -1)
+    if mask is not None:
+        sides = sides * mask.to(sides.dtype)[..., None]
+    return (y * (gain.unsqueeze(-2) * sides.unsqueeze(-1))).sum(1)
 
 
 def master_bus(bus: torch.Tensor, master_values: torch.Tensor, sample_rate: float,
@@ -58,11 +75,10 @@ def master_bus(bus: torch.Tensor, master_values: torch.Tensor, sample_rate: floa
     """
     b, a = eq_coefficients(*_eq_params(master_values, _M), sample_rate, S.EQ_BAND_TYPES)
     y = fft_filter(bus, b, a, fft_size(bus.shape[-1]))
-    y = _compress(y, master_values, _M, sample_rate)
-    out_db = master_values[..., _M["output_gain_db"]]
+    gain_db = _compressed_gain_db(y, master_values, _M, sample_rate) + master_values[..., _M["output_gain_db"], None]
     if normalize_gain_db is not None:
-        out_db = out_db + normalize_gain_db
-    return F.gain(y, out_db)
+        gain_db = gain_db + normalize_gain_db[..., None]
+    return y * _amp(gain_db).unsqueeze(-2)
 
 
 class Console(nn.Module):
@@ -104,7 +120,5 @@ class Console(nn.Module):
             raise ValueError(f"x must be (batch, tracks, channels=1|2, time), got {tuple(x.shape)}")
         if normalized:
             track_params, master_params = self.denormalize(track_params, master_params)
-        strips = channel_strips(x, track_params, self.sample_rate)
-        if mask is not None:
-            strips = strips * mask.to(strips.dtype)[..., None, None]
-        return master_bus(strips.sum(1), master_params, self.sample_rate, normalize_gain_db)
+        bus = channel_strips(x, track_params, self.sample_rate, mask)
+        return master_bus(bus, master_params, self.sample_rate, normalize_gain_db)

@@ -88,54 +88,43 @@ def eq_coefficients(freq_hz, gain_db, q, sample_rate: float, band_types):
 
 
 @lru_cache(maxsize=8)
-def _unit_circle(n_fft: int, device: str) -> torch.Tensor:
-    """``z^-i`` for i = 0, 1, 2 at the rfft bins, shape ``(F, 3)`` complex128."""
-    w = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * (2.0 * math.pi / n_fft)
-    i = torch.arange(3, dtype=torch.float64)
-    ang = -w[:, None] * i
-    return torch.polar(torch.ones_like(ang), ang).to(device)
-
-
-def _section_terms(b, a, zpow):
-    """Numerator and denominator of every section at every bin: ``(M, K, F)`` complex128."""
-    return (torch.einsum("mki,fi->mkf", b.to(torch.complex128), zpow),
-            torch.einsum("mki,fi->mkf", a.to(torch.complex128), zpow))
+def _trig(n_fft: int) -> np.ndarray:
+    """``[cos w, sin w, cos 2w, sin 2w]`` at the rfft bins, shape ``(F, 4)`` float64."""
+    w = np.arange(n_fft // 2 + 1) * (2.0 * math.pi / n_fft)
+    return np.ascontiguousarray(np.stack([np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)], 1))
 
 
 class _CascadeResponse(torch.autograd.Function):
-    """Exact frequency response of a biquad cascade, with a memory-light analytic backward."""
+    """Exact frequency response of a biquad cascade (compiled kernels, analytic backward)."""
 
     @staticmethod
     def forward(ctx, b, a, n_fft: int):
-        zpow = _unit_circle(n_fft, str(b.device))
-        h_rest = torch.ones(b.shape[0], zpow.shape[0], dtype=torch.complex128, device=b.device)
-        for k in range(1, b.shape[1]):
-            num, den = _section_terms(b[:, k:k + 1], a[:, k:k + 1], zpow)
-            h_rest *= num[:, 0] / den[:, 0]
-        num0, den0 = _section_terms(b[:, :1], a[:, :1], zpow)
-        h = h_rest * (num0[:, 0] / den0[:, 0])
-        ctx.save_for_backward(b, a, h, h_rest)
+        from mixdown.dsp import kernels
+
+        bn = np.ascontiguousarray(b.detach().cpu().numpy())
+        an = np.ascontiguousarray(a.detach().cpu().numpy())
+        trig = _trig(n_fft)
+        h_re = np.empty((bn.shape[0], trig.shape[0]))
+        h_im = np.empty_like(h_re)
+        kernels.cascade_response_forward(bn, an, trig, h_re, h_im)
+        ctx.save_for_backward(b, a)
         ctx.n_fft = n_fft
-        return h.to(torch.complex64)
+        return torch.complex(torch.from_numpy(h_re).float(), torch.from_numpy(h_im).float()).to(b.device)
 
     @staticmethod
     def backward(ctx, grad_h):
-        b, a, h, h_rest = ctx.saved_tensors
-        zpow = _unit_circle(ctx.n_fft, str(b.device))
-        g = grad_h.to(torch.complex128)
-        grad_b = torch.zeros_like(b)
-        grad_a = torch.zeros_like(a)
-        for k in range(b.shape[1]):
-            num, den = _section_terms(b[:, k:k + 1], a[:, k:k + 1], zpow)
-            num, den = num[:, 0], den[:, 0]
-            # dH/db_i = (prod of the other sections) z^-i / den_k; section 0 may have zeros on
-            # the unit circle (the high-pass), so its "others" product is kept explicitly.
-            d_num = h_rest / den if k == 0 else h / num
-            d_den = -h / den
-            grad_b[:, k] = torch.real((d_num.conj() * g) @ zpow.conj())
-            grad_a[:, k] = torch.real((d_den.conj() * g) @ zpow.conj())
+        from mixdown.dsp import kernels
+
+        b, a = ctx.saved_tensors
+        g = grad_h.detach().cpu()
+        bn = np.ascontiguousarray(b.detach().cpu().numpy())
+        an = np.ascontiguousarray(a.detach().cpu().numpy())
+        grad_b = np.empty_like(bn)
+        grad_a = np.empty_like(an)
+        kernels.cascade_response_backward(bn, an, _trig(ctx.n_fft), np.ascontiguousarray(g.real.double().numpy()),
+                                          np.ascontiguousarray(g.imag.double().numpy()), grad_b, grad_a)
         grad_a[:, :, 0] = 0.0
-        return grad_b, grad_a, None
+        return torch.from_numpy(grad_b).to(b.device), torch.from_numpy(grad_a).to(a.device), None
 
 
 def cascade_response(b: torch.Tensor, a: torch.Tensor, n_fft: int) -> torch.Tensor:

@@ -181,3 +181,185 @@ def strip_block(x, channels, sos, n_sections, zi, comp, g_state, pre_gain, post_
                 for j in range(2):
                     if abs(zi[s, k, c, j]) < _FLUSH:
                         zi[s, k, c, j] = 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def _section(c, s, cos1, sin1, cos2, sin2):
+    """``c0 + c1 z^-1 + c2 z^-2`` at ``z = e^{jw}`` as (re, im)."""
+    return (c[0] + c[1] * cos1 + c[2] * cos2), -(c[1] * sin1 + c[2] * sin2)
+
+
+@nb.njit(cache=True, parallel=True, fastmath=True)
+def cascade_response_forward(b, a, trig, h_re, h_im):
+    """Frequency response of biquad cascades at the bins of ``trig``.
+
+    Shape:
+        b, a: ``(M, K, 3)`` float64; trig: ``(F, 4)`` float64 ``[cos w, sin w, cos 2w, sin 2w]``;
+        h_re, h_im: ``(M, F)`` float64, written.
+    """
+    M, K = b.shape[0], b.shape[1]
+    F = trig.shape[0]
+    for m in nb.prange(M):
+        for f in range(F):
+            c1, s1, c2, s2 = trig[f, 0], trig[f, 1], trig[f, 2], trig[f, 3]
+            hr, hi = 1.0, 0.0
+            for k in range(K):
+                nr, ni = _section(b[m, k], 0, c1, s1, c2, s2)
+                dr, di = _section(a[m, k], 0, c1, s1, c2, s2)
+                den = dr * dr + di * di
+                qr = (nr * dr + ni * di) / den
+                qi = (ni * dr - nr * di) / den
+                hr, hi = hr * qr - hi * qi, hr * qi + hi * qr
+            h_re[m, f] = hr
+            h_im[m, f] = hi
+
+
+@nb.njit(cache=True, parallel=True, fastmath=True)
+def cascade_response_backward(b, a, trig, g_re, g_im, grad_b, grad_a):
+    """Exact gradient of a real loss through :func:`cascade_response_forward`.
+
+    With ``H = prod_k N_k / D_k``: ``dH/db_ki = z^-i H / N_k`` (section 0, whose zeros may lie on
+    the unit circle: ``z^-i prod_{k>0}(N_k/D_k) / D_0``) and ``dH/da_ki = -z^-i H / D_k``; the
+    gradient is ``Re(conj(dH/dp) g)`` (torch's convention for real parameters).
+
+    Shape: ``g_re, g_im`` ``(M, F)``; ``grad_b, grad_a`` ``(M, K, 3)`` written.
+    """
+    M, K = b.shape[0], b.shape[1]
+    F = trig.shape[0]
+    for m in nb.prange(M):
+        nr = np.empty(K)
+        ni = np.empty(K)
+        dr = np.empty(K)
+        di = np.empty(K)
+        acc_b = np.zeros((K, 3))
+        acc_a = np.zeros((K, 3))
+        for f in range(F):
+            c1, s1, c2, s2 = trig[f, 0], trig[f, 1], trig[f, 2], trig[f, 3]
+            rr, ri = 1.0, 0.0  # product of sections 1..K-1
+            for k in range(K):
+                nr[k], ni[k] = _section(b[m, k], 0, c1, s1, c2, s2)
+                dr[k], di[k] = _section(a[m, k], 0, c1, s1, c2, s2)
+                if k > 0:
+                    den = dr[k] * dr[k] + di[k] * di[k]
+                    qr = (nr[k] * dr[k] + ni[k] * di[k]) / den
+                    qi = (ni[k] * dr[k] - nr[k] * di[k]) / den
+                    rr, ri = rr * qr - ri * qi, rr * qi + ri * qr
+            den0 = dr[0] * dr[0] + di[0] * di[0]
+            # H = rest * N0 / D0
+            tr = (nr[0] * dr[0] + ni[0] * di[0]) / den0
+            ti = (ni[0] * dr[0] - nr[0] * di[0]) / den0
+            hr, hi = rr * tr - ri * ti, rr * ti + ri * tr
+            gr, gi = g_re[m, f], g_im[m, f]
+            for k in range(K):
+                denk = dr[k] * dr[k] + di[k] * di[k]
+                if k == 0:  # rest / D0
+                    qr = (rr * dr[0] + ri * di[0]) / denk
+                    qi = (ri * dr[0] - rr * di[0]) / denk
+                else:  # H / N_k
+                    dn = nr[k] * nr[k] + ni[k] * ni[k]
+                    qr = (hr * nr[k] + hi * ni[k]) / dn
+                    qi = (hi * nr[k] - hr * ni[k]) / dn
+                # -H / D_k
+                pr = -(hr * dr[k] + hi * di[k]) / denk
+                pi = -(hi * dr[k] - hr * di[k]) / denk
+                # conj(Q) * g and conj(P) * g
+                ur, ui = qr * gr + qi * gi, qr * gi - qi * gr
+                vr, vi = pr * gr + pi * gi, pr * gi - pi * gr
+                # Re(w * conj(z^-i)) with z^-i = cos(iw) - j sin(iw): Re(w (cos + j sin))
+                acc_b[k, 0] += ur
+                acc_b[k, 1] += ur * c1 - ui * s1
+                acc_b[k, 2] += ur * c2 - ui * s2
+                acc_a[k, 1] += vr * c1 - vi * s1
+                acc_a[k, 2] += vr * c2 - vi * s2
+        for k in range(K):
+            for i in range(3):
+                grad_b[m, k, i] = acc_b[k, i]
+                grad_a[m, k, i] = acc_a[k, i]
+
+
+@nb.njit(cache=True, parallel=True)
+def compressor_gain_forward(x, params, g_out, attack):
+    """Side chain (max over channels of |x|) -> level -> static curve -> ballistics, fused.
+
+    Shape:
+        x: ``(M, C, N)`` float audio;
+        params: ``(M, 5)`` float64 ``[threshold_db, ratio, knee_db, a_att, a_rel]``;
+        g_out: ``(M, N)`` written with the smoothed gain in dB; attack: ``(M, N)`` uint8 written.
+    """
+    M, C, N = x.shape
+    for m in nb.prange(M):
+        thr, ratio, knee, aa, ar = params[m, 0], params[m, 1], params[m, 2], params[m, 3], params[m, 4]
+        g = 0.0
+        for n in range(N):
+            side = 0.0
+            for c in range(C):
+                side = max(side, abs(np.float64(x[m, c, n])))
+            level = 20.0 * math.log10(max(side, 1e-6))
+            target = _gain_computer(level, thr, ratio, knee)
+            if target < g:
+                g = aa * g + (1.0 - aa) * target
+                attack[m, n] = 1
+            else:
+                g = ar * g + (1.0 - ar) * target
+                attack[m, n] = 0
+            if g > -_FLUSH:
+                g = 0.0
+            g_out[m, n] = g
+
+
+@nb.njit(cache=True, parallel=True)
+def compressor_gain_backward(grad_g, x, g, attack, params, grad_x, grad_params):
+    """Exact backward of :func:`compressor_gain_forward` (ballistics as in
+    :func:`smooth_gain_backward`, then the static curve's analytic derivatives per sample; the
+    side chain's gradient goes to the channel that held the maximum).
+
+    Shape: ``grad_x`` ``(M, C, N)`` and ``grad_params`` ``(M, 5)`` written (w.r.t. threshold,
+    ratio, knee, a_att, a_rel).
+    """
+    M, C, N = x.shape
+    k_db = 20.0 / math.log(10.0)
+    for m in nb.prange(M):
+        thr, ratio, knee, aa, ar = params[m, 0], params[m, 1], params[m, 2], params[m, 3], params[m, 4]
+        slope = 1.0 / ratio - 1.0
+        carry = 0.0
+        acc = np.zeros(5)
+        for n in range(N - 1, -1, -1):
+            s = 0.0
+            arg = 0
+            for c in range(C):
+                v = abs(np.float64(x[m, c, n]))
+                if v > s:
+                    s = v
+                    arg = c
+            level = 20.0 * math.log10(max(s, 1e-6))
+            gc = _gain_computer(level, thr, ratio, knee)
+            lam = np.float64(grad_g[m, n]) + carry
+            prev = np.float64(g[m, n - 1]) if n > 0 else 0.0
+            a = aa if attack[m, n] else ar
+            if attack[m, n]:
+                acc[3] += lam * (prev - gc)
+            else:
+                acc[4] += lam * (prev - gc)
+            carry = a * lam
+            d = (1.0 - a) * lam  # dL/dgc
+            over = level - thr
+            d_level = 0.0
+            if 2.0 * over < -knee:
+                pass
+            elif knee > 0.0 and 2.0 * abs(over) <= knee:
+                u = over + 0.5 * knee
+                d_level = slope * u / knee
+                acc[0] -= d * d_level
+                acc[1] -= d * u * u / (2.0 * knee * ratio * ratio)
+                acc[2] += d * slope * (u / (2.0 * knee) - u * u / (2.0 * knee * knee))
+            else:
+                d_level = slope
+                acc[0] -= d * slope
+                acc[1] -= d * over / (ratio * ratio)
+            for c in range(C):
+                grad_x[m, c, n] = 0.0
+            if s > 1e-6:
+                xv = np.float64(x[m, arg, n])
+                grad_x[m, arg, n] = d * d_level * k_db / xv
+        for i in range(5):
+            grad_params[m, i] = acc[i]
