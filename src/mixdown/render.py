@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from mixdown.dsp import kernels
-from mixdown.dsp.filters import eq_coefficients, highpass_coefficients
+from mixdown.dsp.coefficients import eq_coefficients, highpass_coefficients
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, ParamsError, read_params
 from mixdown.session import SessionError, TrackReader, probe

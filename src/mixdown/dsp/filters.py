@@ -1,10 +1,7 @@
-"""RBJ Audio-EQ-Cookbook biquads: coefficients, exact frequency responses and FFT-domain filtering.
+"""Biquad cascades in the frequency domain: exact responses and FFT-domain filtering (torch).
 
-Coefficient functions work on numpy arrays and torch tensors alike (differentiably), so the
-training path (torch) and the full-length path (numba) share one definition of the console's
-filters. Coefficients are returned normalised by ``a0``.
-
-References: R. Bristow-Johnson, "Cookbook formulae for audio EQ biquad filter coefficients".
+Coefficients come from :mod:`mixdown.dsp.coefficients` (re-exported here), shared with the
+full-length renderer so both paths implement one definition of the console's filters.
 """
 
 from __future__ import annotations
@@ -15,77 +12,12 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-#: ``highpass_hz`` at or below this switches the high-pass off (console spec).
-HIGHPASS_OFF_HZ = 20.0
-
-
-def _ns(x):
-    return torch if isinstance(x, torch.Tensor) else np
-
-
-def biquad_coefficients(kind: str, freq_hz, gain_db, q, sample_rate: float):
-    """Cookbook coefficients of one band type.
-
-    Args:
-        kind: ``"peak"``, ``"low_shelf"``, ``"high_shelf"`` or ``"highpass"`` (gain ignored).
-        freq_hz, gain_db, q: arrays or tensors of one shape ``S`` (broadcastable).
-        sample_rate: Hz.
-
-    Returns:
-        ``(b, a)``, each of shape ``S + (3,)``, normalised so ``a[..., 0] == 1``.
-    """
-    xp = _ns(freq_hz)
-    w0 = 2.0 * math.pi * freq_hz / sample_rate
-    cos_w0, sin_w0 = xp.cos(w0), xp.sin(w0)
-    alpha = sin_w0 / (2.0 * q)
-    if kind == "highpass":
-        one = xp.ones_like(cos_w0)
-        b = ((1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2)
-        a = (1 + alpha, -2 * cos_w0 * one, 1 - alpha)
-    elif kind == "peak":
-        A = 10.0 ** (gain_db / 40.0)
-        b = (1 + alpha * A, -2 * cos_w0, 1 - alpha * A)
-        a = (1 + alpha / A, -2 * cos_w0 + 0 * A, 1 - alpha / A)
-    elif kind in ("low_shelf", "high_shelf"):
-        A = 10.0 ** (gain_db / 40.0)
-        two_sqrt_a_alpha = 2 * xp.sqrt(A) * alpha
-        s = 1.0 if kind == "low_shelf" else -1.0
-        b = (A * ((A + 1) - s * (A - 1) * cos_w0 + two_sqrt_a_alpha),
-             s * 2 * A * ((A - 1) - s * (A + 1) * cos_w0),
-             A * ((A + 1) - s * (A - 1) * cos_w0 - two_sqrt_a_alpha))
-        a = ((A + 1) + s * (A - 1) * cos_w0 + two_sqrt_a_alpha,
-             -s * 2 * ((A - 1) + s * (A + 1) * cos_w0),
-             (A + 1) + s * (A - 1) * cos_w0 - two_sqrt_a_alpha)
-    else:
-        raise ValueError(f"unknown biquad kind {kind!r}")
-    b_arr = xp.stack(b, -1) if xp is torch else np.stack(np.broadcast_arrays(*b), -1)
-    a_arr = xp.stack(a, -1) if xp is torch else np.stack(np.broadcast_arrays(*a), -1)
-    return b_arr / a_arr[..., :1], a_arr / a_arr[..., :1]
-
-
-def highpass_coefficients(freq_hz, sample_rate: float):
-    """Butterworth (Q = 1/sqrt 2) high-pass; identity where ``freq_hz <= 20`` (off).
-
-    Shape: ``freq_hz`` ``S`` -> ``(b, a)`` each ``S + (3,)``.
-    """
-    xp = _ns(freq_hz)
-    b, a = biquad_coefficients("highpass", freq_hz, None, 1.0 / math.sqrt(2.0), sample_rate)
-    off = (freq_hz <= HIGHPASS_OFF_HZ)[..., None]
-    ident = xp.zeros_like(b)
-    ident[..., 0] = 1.0
-    return xp.where(off, ident, b), xp.where(off, ident, a)
-
-
-def eq_coefficients(freq_hz, gain_db, q, sample_rate: float, band_types):
-    """Coefficients of a series of bands.
-
-    Shape: ``freq_hz, gain_db, q`` ``S + (K,)`` -> ``(b, a)`` each ``S + (K, 3)``.
-    """
-    xp = _ns(freq_hz)
-    bs, as_ = zip(*(biquad_coefficients(kind, freq_hz[..., i], gain_db[..., i], q[..., i], sample_rate)
-                    for i, kind in enumerate(band_types)))
-    return xp.stack(bs, -2), xp.stack(as_, -2)
-
+from mixdown.dsp.coefficients import (  # noqa: F401  (re-exported)
+    HIGHPASS_OFF_HZ,
+    biquad_coefficients,
+    eq_coefficients,
+    highpass_coefficients,
+)
 
 @lru_cache(maxsize=8)
 def _trig(n_fft: int) -> np.ndarray:

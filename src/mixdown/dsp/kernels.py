@@ -97,13 +97,41 @@ def smooth_gain_backward(grad_g, gc, g, attack, a_att, a_rel, grad_gc, grad_a_at
         grad_a_rel[m] = acc_r
 
 
+@nb.njit(cache=True, inline="always")
+def _biquad_run(buf, n, nc, sos_k, zi_k):
+    """One TDF-II section over ``buf[:n, :nc]`` in place, states kept in registers."""
+    b0, b1, b2, a1, a2 = sos_k[0], sos_k[1], sos_k[2], sos_k[3], sos_k[4]
+    z00, z01, z10, z11 = zi_k[0, 0], zi_k[0, 1], zi_k[1, 0], zi_k[1, 1]
+    if nc == 2:
+        for i in range(n):
+            v0 = buf[i, 0]
+            v1 = buf[i, 1]
+            y0 = b0 * v0 + z00
+            y1 = b0 * v1 + z10
+            z00 = b1 * v0 - a1 * y0 + z01
+            z10 = b1 * v1 - a1 * y1 + z11
+            z01 = b2 * v0 - a2 * y0
+            z11 = b2 * v1 - a2 * y1
+            buf[i, 0] = y0
+            buf[i, 1] = y1
+    else:
+        for i in range(n):
+            v0 = buf[i, 0]
+            y0 = b0 * v0 + z00
+            z00 = b1 * v0 - a1 * y0 + z01
+            z01 = b2 * v0 - a2 * y0
+            buf[i, 0] = y0
+    zi_k[0, 0], zi_k[0, 1], zi_k[1, 0], zi_k[1, 1] = z00, z01, z10, z11
+
+
 @nb.njit(cache=True, parallel=True, nogil=True)
 def strip_block(x, channels, sos, n_sections, zi, comp, g_state, pre_gain, post_gain, out):
     """Process one block of many channel strips and write each strip's stereo output.
 
     Per strip: ``x * pre_gain -> biquad cascade -> compressor -> * post_gain[side]``. A mono
     strip (``channels == 1``) feeds both sides from channel 0; a stereo strip feeds left from
-    channel 0 and right from channel 1 (the spec's balance-style pan).
+    channel 0 and right from channel 1 (the spec's balance-style pan). Each biquad section runs
+    over the whole block (float64) before the next, so filter states stay in registers.
 
     Shape:
         x: ``(S, n, 2)`` float32 input block, interleaved (channel 1 unused for mono strips);
@@ -119,68 +147,48 @@ def strip_block(x, channels, sos, n_sections, zi, comp, g_state, pre_gain, post_
     n = x.shape[1]
     for s in nb.prange(S):
         nc = channels[s]
-        ks = n_sections[s]
-        thr = comp[s, 0]
-        ratio = comp[s, 1]
-        knee = comp[s, 2]
-        makeup = comp[s, 3]
-        aa = comp[s, 4]
-        ar = comp[s, 5]
-        enabled = comp[s, 6] > 0.5
-        # linear side-chain level below which the static curve gives no reduction
-        quiet_lin = 10.0 ** ((thr - 0.5 * knee) / 20.0)
-        makeup_lin = 10.0 ** (makeup / 20.0)
-        gl = post_gain[s, 0]
-        gr = post_gain[s, 1]
-        g = g_state[s]
+        buf = np.empty((n, 2))
         pre = pre_gain[s]
         for i in range(n):
-            y0 = np.float64(x[s, i, 0]) * pre
-            y1 = np.float64(x[s, i, 1]) * pre if nc == 2 else 0.0
-            for k in range(ks):
-                b0 = sos[s, k, 0]
-                b1 = sos[s, k, 1]
-                b2 = sos[s, k, 2]
-                a1 = sos[s, k, 3]
-                a2 = sos[s, k, 4]
-                v = y0
-                y0 = b0 * v + zi[s, k, 0, 0]
-                zi[s, k, 0, 0] = b1 * v - a1 * y0 + zi[s, k, 0, 1]
-                zi[s, k, 0, 1] = b2 * v - a2 * y0
-                if nc == 2:
-                    v = y1
-                    y1 = b0 * v + zi[s, k, 1, 0]
-                    zi[s, k, 1, 0] = b1 * v - a1 * y1 + zi[s, k, 1, 1]
-                    zi[s, k, 1, 1] = b2 * v - a2 * y1
-            gain = makeup_lin
-            if enabled:
-                side = abs(y0)
-                if nc == 2 and abs(y1) > side:
-                    side = abs(y1)
-                gc = 0.0
-                if side > quiet_lin:
-                    level = 20.0 * math.log10(max(side, 1e-6))
-                    gc = _gain_computer(level, thr, ratio, knee)
-                if gc < g:
-                    g = aa * g + (1.0 - aa) * gc
-                else:
-                    g = ar * g + (1.0 - ar) * gc
-                if g > -_FLUSH:
-                    g = 0.0
-                if g != 0.0:
-                    gain = math.exp((g + makeup) * _LN10_OVER_20)
-            if nc == 2:
-                out[s, i, 0] = y0 * gain * gl
-                out[s, i, 1] = y1 * gain * gr
-            else:
-                out[s, i, 0] = y0 * gain * gl
-                out[s, i, 1] = y0 * gain * gr
-        g_state[s] = g
-        for k in range(ks):
+            buf[i, 0] = np.float64(x[s, i, 0]) * pre
+            buf[i, 1] = np.float64(x[s, i, 1]) * pre if nc == 2 else 0.0
+        for k in range(n_sections[s]):
+            _biquad_run(buf, n, nc, sos[s, k], zi[s, k])
             for c in range(2):
                 for j in range(2):
                     if abs(zi[s, k, c, j]) < _FLUSH:
                         zi[s, k, c, j] = 0.0
+        g_state[s] = _compress_and_pan(buf, n, nc, comp[s], g_state[s], post_gain[s, 0], post_gain[s, 1],
+                                       out[s])
+
+
+@nb.njit(cache=True, inline="always")
+def _compress_and_pan(buf, n, nc, comp, g, gl, gr, out):
+    """Compressor (linked side chain) and output gains over one block; returns the gain state."""
+    thr, ratio, knee, makeup, aa, ar = comp[0], comp[1], comp[2], comp[3], comp[4], comp[5]
+    enabled = comp[6] > 0.5
+    quiet_lin = 10.0 ** ((thr - 0.5 * knee) / 20.0)  # side-chain level below which G(L) = L
+    makeup_lin = 10.0 ** (makeup / 20.0)
+    for i in range(n):
+        y0 = buf[i, 0]
+        y1 = buf[i, 1] if nc == 2 else y0
+        gain = makeup_lin
+        if enabled:
+            side = max(abs(y0), abs(y1))
+            gc = 0.0
+            if side > quiet_lin:
+                gc = _gain_computer(20.0 * math.log10(max(side, 1e-6)), thr, ratio, knee)
+            if gc < g:
+                g = aa * g + (1.0 - aa) * gc
+            else:
+                g = ar * g + (1.0 - ar) * gc
+            if g > -_FLUSH:
+                g = 0.0
+            if g != 0.0:
+                gain = math.exp((g + makeup) * _LN10_OVER_20)
+        out[i, 0] = y0 * gain * gl
+        out[i, 1] = y1 * gain * gr
+    return g
 
 
 @nb.njit(cache=True, inline="always")
