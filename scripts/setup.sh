@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 pip() { .venv/bin/python -m pip "$@"; }
 .venv/bin/python -c "import torch" 2>/dev/null || pip install -q torch
 .venv/bin/python -c "import torchaudio" 2>/dev/null || pip install -q "torchaudio==2.11.*"
-pip install -q -e ".[dev,bench]"
+pip install -q -e ".[dev,bench,synth]"
 .venv/bin/python -c "import mixdown, torch, torchaudio, numba" # fail loudly if an install did not take
 if [ "${1:-}" = "--system" ]; then
     bash scripts/setup_system.sh

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install the system tools the synthetic corpus needs (Debian/Ubuntu):
+#   fluidsynth          - renders MIDI through a soundfont (the stems)
+#   fluid-soundfont-gm  - FluidR3_GM.sf2, a sampled General MIDI soundfont (MIT licence)
+#   mma                 - Musical MIDI Accompaniment: chord charts + grooves -> full-band MIDI
+#
+# Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only
+# when something must be installed, never prompts (works with CI=true and no stdin).
+# Run as root, or as a user with passwordless sudo.
+set -euo pipefail
+
+PACKAGES=(fluidsynth fluid-soundfont-gm mma)
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "setup_system: fluidsynth, fluid-soundfont-gm and mma already installed"
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup_system: apt-get not found; install ${missing[*]} with your package manager" >&2
+    exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    else
+        echo "setup_system: need root (or passwordless sudo) to install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+echo "setup_system: installing ${missing[*]}"
+logfile=$(mktemp)
+trap 'rm -f "$logfile"' EXIT
+run() {  # quiet unless it fails; then show the tail of its output
+    if ! "$@" </dev/null >"$logfile" 2>&1; then
+        echo "setup_system: failed: $*" >&2
+        tail -n 30 "$logfile" >&2
+        exit 1
+    fi
+}
+run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+echo "setup_system: done ($(fluidsynth --version 2>/dev/null | head -n 1))"
