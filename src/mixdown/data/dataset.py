@@ -1,0 +1,231 @@
+"""The training dataset: random segments of manifest songs, ready for the console.
+
+Reads manifests only (``<split>.jsonl`` written by :mod:`mixdown.data.build`). Each item is a
+segment where most tracks are active, with a variable number of tracks padded to
+``max_tracks`` and a mask, loudness-normalised inputs, the reference mix, and, where the song's
+parameter file is known, normalised target parameters consistent with the transformed inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset
+
+from mixdown.params import spec as S
+from mixdown.params.io import read_params
+
+log = logging.getLogger(__name__)
+_IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
+_PAN = S.index(S.TRACK_SPECS, "pan")
+
+
+@dataclass
+class Augment:
+    """Augmentations that keep targets consistent (the inverse is folded into the parameters).
+
+    Args:
+        shuffle_tracks: permute track order (targets permuted alike).
+        swap_channels_p: probability of a left/right swap of every track and the reference
+            (pans negated; the master chain is symmetric).
+        gain_db: maximum random input-level change per track; the target input gain absorbs it.
+    """
+
+    shuffle_tracks: bool = True
+    swap_channels_p: float = 0.5
+    gain_db: float = 6.0
+
+
+def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of one ``.jsonl`` manifest; relative paths resolved against the record's root."""
+    path = Path(path)
+    records = []
+    with open(path) as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
+            records.append(rec)
+    return records
+
+
+def _resolve(rec: dict, p: str | None, manifest_dir: Path) -> Path | None:
+    if p is None:
+        return None
+    q = Path(p)
+    if q.is_absolute():
+        return q
+    root = Path(rec.get("root") or manifest_dir)
+    return root / q
+
+
+class MixDataset(Dataset):
+    """Segments of multitrack songs with reference mixes.
+
+    Args:
+        manifests: one or more ``.jsonl`` files.
+        segment_s: segment length in seconds.
+        sample_rate: songs at other rates are skipped with a warning (resample when building).
+        max_tracks: tracks above this are dropped at random per item (with a warning per song).
+        items_per_epoch: length of the dataset (random segments); None: one per song.
+        deterministic: fixed segments (validation): item i is song i % n_songs at its most
+            active segment; no augmentation.
+        target_rms_db: every input track segment is scaled to this RMS level (dBFS).
+        augment: :class:`Augment` or None.
+        seed: base seed; each item draws from ``(seed, epoch, index)`` (workers stay reproducible).
+
+    Item (dict):
+        ``tracks`` ``(max_tracks, 2, T)`` float32 (mono tracks duplicated), ``mask``
+        ``(max_tracks,)`` bool, ``mix`` ``(2, T)``, ``track_params`` ``(max_tracks, 28)`` and
+        ``master_params`` ``(25,)`` normalised (NaN where unknown), ``has_params`` bool,
+        ``song`` str.
+    """
+
+    def __init__(self, manifests: Sequence[str | os.PathLike] | str | os.PathLike, segment_s: float = 6.0,
+                 sample_rate: int = 44100, max_tracks: int = 16, items_per_epoch: int | None = None,
+                 deterministic: bool = False, target_rms_db: float = -20.0, augment: Augment | None = None,
+                 seed: int = 0):
+        if isinstance(manifests, (str, os.PathLike)):
+            manifests = [manifests]
+        self.songs: list[dict] = []
+        for m in manifests:
+            for rec in read_manifest(m):
+                rec["_dir"] = str(Path(m).parent)
+                if self._usable(rec, sample_rate):
+                    self.songs.append(rec)
+        if not self.songs:
+            raise ValueError(f"no usable songs in {list(map(str, manifests))}; check the manifests' "
+                             f"sample rates ({sample_rate} Hz expected) and that songs have a mix")
+        self.segment = int(round(segment_s * sample_rate))
+        self.sample_rate = sample_rate
+        self.max_tracks = max_tracks
+        self.items = items_per_epoch or len(self.songs)
+        self.deterministic = deterministic
+        self.target_rms_db = target_rms_db
+        self.augment = None if deterministic else augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random segments each epoch (validation items never change)."""
+        self.epoch = epoch
+
+    @staticmethod
+    def _usable(rec: dict, sample_rate: int) -> bool:
+        tracks = rec.get("tracks") or []
+        if not rec.get("mix") or not tracks:
+            log.warning("%s: no reference mix or no tracks; skipped", rec.get("song"))
+            return False
+        rates = {t.get("sample_rate") for t in tracks} | {rec["mix"].get("sample_rate")}
+        if rates != {sample_rate}:
+            log.warning("%s: sample rates %s differ from %d Hz; skipped", rec.get("song"), sorted(rates), sample_rate)
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return self.items
+
+    # ------------------------------------------------------------------ segment choice
+    def _activity(self, rec: dict, n_frames: int) -> np.ndarray:
+        """Number of active tracks per 0.5 s hop, shape ``(n_hops,)``."""
+        hop = self.sample_rate // 2
+        n_hops = max(1, n_frames // hop)
+        act = np.zeros(n_hops)
+        for t in rec["tracks"]:
+            regions = t.get("active_regions")
+            if regions is None:
+                act += 1
+                continue
+            for start_s, end_s in regions:
+                act[int(start_s * 2):int(math.ceil(end_s * 2))] += 1
+        return act
+
+    def _choose_start(self, rec: dict, rng: np.random.Generator) -> int:
+        n_frames = int(rec["mix"]["frames"])
+        if n_frames <= self.segment:
+            return 0
+        act = self._activity(rec, n_frames)
+        hop = self.sample_rate // 2
+        win = max(1, self.segment // hop)
+        score = np.convolve(act, np.ones(win), "valid")[: max(1, (n_frames - self.segment) // hop + 1)]
+        if self.deterministic:
+            return int(np.argmax(score)) * hop
+        good = np.flatnonzero(score >= 0.75 * score.max())
+        return int(rng.choice(good)) * hop + int(rng.integers(0, hop))
+
+    # ------------------------------------------------------------------ loading
+    def _read(self, path: Path, start: int, channels: int) -> np.ndarray:
+        with sf.SoundFile(str(path)) as f:
+            f.seek(min(start, f.frames))
+            x = f.read(self.segment, dtype="float32", always_2d=True)
+        out = np.zeros((2, self.segment), dtype=np.float32)
+        out[:, : x.shape[0]] = x.T if x.shape[1] == 2 else x[:, 0]
+        return out
+
+    def _params(self, rec: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        p = _resolve(rec, rec.get("params"), Path(rec["_dir"]))
+        if p is None:
+            return None
+        params = read_params(p)
+        by_name = {t.name: t for t in params.tracks}
+        tv = np.full((len(rec["tracks"]), S.N_TRACK_PARAMS), np.nan)
+        for i, t in enumerate(rec["tracks"]):
+            if t["name"] in by_name:
+                tv[i] = [by_name[t["name"]].values[n] for n in S.TRACK_NAMES]
+        return tv, params.master_vector()
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = np.random.default_rng((self.seed, 0 if self.deterministic else self.epoch, index))
+        rec = self.songs[index % len(self.songs)] if self.deterministic else \
+            self.songs[int(rng.integers(len(self.songs)))]
+        start = self._choose_start(rec, rng)
+        root = Path(rec["_dir"])
+        order = np.arange(len(rec["tracks"]))
+        if len(order) > self.max_tracks:
+            order = np.sort(rng.choice(order, self.max_tracks, replace=False))
+        if self.augment is not None and self.augment.shuffle_tracks:
+            order = rng.permutation(order)
+        n = len(order)
+        tracks = np.zeros((self.max_tracks, 2, self.segment), dtype=np.float32)
+        gains_db = np.zeros(n)
+        for j, i in enumerate(order):
+            t = rec["tracks"][i]
+            tracks[j] = self._read(_resolve(rec, t["path"], root), start, t.get("channels", 2))
+            rms = float(np.sqrt(np.mean(tracks[j] ** 2)))
+            gains_db[j] = self.target_rms_db - 20 * math.log10(rms) if rms > 1e-5 else 0.0
+        if self.augment is not None and self.augment.gain_db > 0:
+            gains_db += rng.uniform(-self.augment.gain_db, self.augment.gain_db, n)
+        tracks[:n] *= (10 ** (gains_db / 20)).astype(np.float32)[:, None, None]
+        mix = self._read(_resolve(rec, rec["mix"]["path"], root), start, 2)
+        swap = self.augment is not None and rng.random() < self.augment.swap_channels_p
+        if swap:
+            tracks = tracks[:, ::-1].copy()
+            mix = mix[::-1].copy()
+        tp = np.full((self.max_tracks, S.N_TRACK_PARAMS), np.nan, dtype=np.float32)
+        mp = np.full(S.N_MASTER_PARAMS, np.nan, dtype=np.float32)
+        known = self._params(rec)
+        if known is not None:
+            tv, mv = known
+            tv = tv[order].copy()
+            tv[:, _IN_GAIN] -= gains_db  # the input was raised by gains_db: the strip lowers it back
+            if swap:
+                tv[:, _PAN] = -tv[:, _PAN]
+            tp[:n] = np.clip(S.normalize(tv, S.TRACK_SPECS, self.sample_rate), 0.0, 1.0)
+            mp[:] = np.clip(S.normalize(mv, S.MASTER_SPECS, self.sample_rate), 0.0, 1.0)
+        mask = np.zeros(self.max_tracks, dtype=bool)
+        mask[:n] = True
+        return {"tracks": torch.from_numpy(tracks), "mask": torch.from_numpy(mask), "mix": torch.from_numpy(mix),
+                "track_params": torch.from_numpy(tp), "master_params": torch.from_numpy(mp),
+                "has_params": known is not None, "song": rec.get("song", "")}
