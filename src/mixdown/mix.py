@@ -1,0 +1,392 @@
+"""Mix a session: read stems, predict console settings over the whole song, render at full length.
+
+Library API under ``mixdown mix``::
+
+    from mixdown.mix import mix_session
+    params, audio = mix_session("session/", locks={"vocals.fader_db": -2.0})
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mixdown.params import spec as S
+from mixdown.params.io import MixParams
+from mixdown.session import SessionError, probe
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".w64", ".caf"}
+#: files in a session folder that are references, not tracks
+REFERENCE_STEMS = {"mix", "reference_mix", "reference"}
+_IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
+
+
+@dataclass
+class Session:
+    """Tracks of a session folder. ``audio``: list of ``(channels, frames)`` float32 arrays."""
+
+    folder: Path
+    names: list[str]
+    files: list[str]
+    audio: list[np.ndarray]
+    sample_rate: int
+    resampled: bool
+
+
+def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
+    """Audio files of a session: ``folder/tracks/*`` if that exists, else ``folder/*``.
+
+    Non-audio files are listed in a warning and skipped; reference mixes (``mix.*``,
+    ``reference_mix.*``) are not tracks.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SessionError(f"{folder}: session folder not found")
+    root = folder / "tracks" if (folder / "tracks").is_dir() else folder
+    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    audio = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS and p.stem.lower() not in REFERENCE_STEMS]
+    skipped = [p.name for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
+    if skipped:
+        log.warning("%s: skipping non-audio files: %s", root, ", ".join(skipped))
+    if not audio:
+        raise SessionError(f"{root}: no audio files (expected {', '.join(sorted(AUDIO_EXTENSIONS))})")
+    stems = [p.stem for p in audio]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if dupes:
+        raise SessionError(f"{root}: several files share the track names {dupes}; rename them (track names "
+                           "are file names without extension)")
+    return root, audio
+
+
+def read_session(folder: str | os.PathLike, sample_rate: int | None = None) -> Session:
+    """Read every track (resampled with a warning to ``sample_rate`` or the most common rate;
+    shorter tracks padded with silence at the end, with a warning)."""
+    import soundfile as sf
+
+    from mixdown.session import check_finite, load_resampled
+
+    folder = Path(folder)
+    root, paths = find_tracks(folder)
+    infos = [probe(p) for p in paths]
+    rates = [i.sample_rate for i in infos]
+    sr = sample_rate or max(set(rates), key=rates.count)
+    audio = []
+    for info in infos:
+        if info.sample_rate != sr:
+            log.warning("%s: resampling %d Hz -> %d Hz", info.path, info.sample_rate, sr)
+            x = load_resampled(info, sr)
+        else:
+            x, _ = sf.read(str(info.path), dtype="float32", always_2d=True)
+            check_finite(x, info.path)
+        audio.append(np.ascontiguousarray(x.T))
+    n = max(x.shape[1] for x in audio)
+    for p, x in zip(paths, audio):
+        if x.shape[1] < n:
+            log.warning("%s: %.2f s shorter than the longest track; padded with silence at the end",
+                        p.name, (n - x.shape[1]) / sr)
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak == 0.0:
+            log.warning("%s: silent track (kept; it contributes nothing)", p.name)
+        elif peak >= 0.999:
+            log.warning("%s: peaks at full scale; it may be clipped", p.name)
+    return Session(folder, [p.stem for p in paths], [os.path.relpath(p, folder) for p in paths], audio, sr,
+                   len(set(rates)) > 1 or sr != rates[0])
+
+
+def windows(n_frames: int, window: int, count: int, activity: np.ndarray) -> list[int]:
+    """Start frames of up to ``count`` analysis windows spread over the song, each moved to the
+    most active nearby position. ``activity``: per-frame-hop active-track counts."""
+    if n_frames <= window:
+        return [0]
+    starts = np.linspace(0, n_frames - window, count).astype(int)
+    return sorted(set(int(s) for s in starts))
+
+
+def analysis_batch(session: Session, starts: list[int], window: int, target_rms_db: float):
+    """Windows as a model batch, each track scaled to ``target_rms_db``.
+
+    Returns ``(tracks (W, N, 2, window), mask (W, N), gains_db (W, N))``.
+    """
+    import torch
+
+    x = raw_windows(session, starts, window)
+    rms = np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=(-1, -2)))
+    gains = np.where(rms > 1e-5, target_rms_db - 20 * np.log10(np.maximum(rms, 1e-12)), 0.0)
+    x *= (10 ** (gains / 20)).astype(np.float32)[..., None, None]
+    return torch.from_numpy(x), torch.ones(x.shape[:2], dtype=torch.bool), gains
+
+
+def raw_windows(session: Session, starts: list[int], window: int) -> np.ndarray:
+    """Unscaled windows of every track (mono duplicated), shape ``(W, N, 2, window)`` float32."""
+    return np.stack([[_segment(_stereo(a), s, window) for a in session.audio] for s in starts])
+
+
+def predict_params(model, session: Session, window_s: float = 6.0, n_windows: int = 8,
+                   target_rms_db: float = -20.0, reference: np.ndarray | None = None,
+                   device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Predict over several windows and aggregate (median in normalised units, which respects
+    log scales) after undoing each window's input normalisation.
+
+    Returns physical ``(track_values (N, 28), master_values (25,))``.
+    """
+    import torch
+
+    sr = session.sample_rate
+    window = int(window_s * sr)
+    n_frames = max(a.shape[1] for a in session.audio)
+    starts = windows(n_frames, window, n_windows, np.ones(1))
+    x, mask, gains = analysis_batch(session, starts, min(window, n_frames), target_rms_db)
+    ref = None
+    if reference is not None and getattr(model, "uses_reference", False):
+        ref = torch.from_numpy(np.stack([_segment(reference, s, x.shape[-1]) for s in starts]))
+    with torch.no_grad():
+        tp, mp = model(x.to(device), mask.to(device), None if ref is None else ref.to(device))
+    tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)
+    tv[..., _IN_GAIN] += gains  # the model saw inputs raised by `gains`
+    tv[..., _IN_GAIN] = np.clip(tv[..., _IN_GAIN], S.TRACK_SPECS[_IN_GAIN].lo, S.TRACK_SPECS[_IN_GAIN].hi)
+    u_t = np.median(S.normalize(tv, S.TRACK_SPECS, sr), axis=0)
+    u_m = np.median(mp.cpu().double().numpy(), axis=0)
+    return (S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr),
+            S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr))
+
+
+def _segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
+    out = np.zeros((2, n), dtype=np.float32)
+    seg = x[:, start:start + n]
+    out[:, :seg.shape[1]] = seg
+    return out
+
+
+def parse_locks(items: list[str] | dict[str, float], names: list[str],
+                sample_rate: int | None = None) -> dict[tuple[str, str], float]:
+    """``["vocals.fader_db=-2", "master.output_gain_db=-1"]`` -> ``{("vocals", "fader_db"): -2.0}``.
+
+    Unknown tracks or keys raise ``ValueError`` listing the valid ones; values outside the
+    parameter's range raise ``ValueError`` naming it.
+    """
+    pairs = items.items() if isinstance(items, dict) else (_split_lock(i) for i in items)
+    out: dict[tuple[str, str], float] = {}
+    for target, value in pairs:
+        track, _, key = target.partition(".")
+        valid_keys = S.MASTER_NAMES if track == "master" else S.TRACK_NAMES
+        if track != "master" and track not in names:
+            raise ValueError(f"--lock {target}: no track {track!r}; tracks: {', '.join(names)}, master")
+        if key not in valid_keys:
+            raise ValueError(f"--lock {target}: no key {key!r}; valid keys: {', '.join(valid_keys)}")
+        spec = (S.MASTER_SPECS if track == "master" else S.TRACK_SPECS)[valid_keys.index(key)]
+        problem = S.check_value(spec, float(value), sample_rate)
+        if problem:
+            raise ValueError(f"--lock {target}: {problem}")
+        out[(track, key)] = float(value)
+    return out
+
+
+def _split_lock(item: str) -> tuple[str, float]:
+    target, sep, value = item.partition("=")
+    try:
+        return target.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"--lock {item!r}: expected TRACK.KEY=NUMBER, e.g. vocals.fader_db=-2") from None
+
+
+# ----------------------------------------------------------------------------- reference refinement
+OCTAVE_CENTRES_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
+
+
+def reference_features(x, sample_rate: int, n_fft: int = 4096):
+    """Differentiable mix features: octave-band levels (dB), stereo width (dB), crest factor (dB).
+
+    Shape: ``x`` ``(B, 2, T)`` torch -> dict of ``(B, 10)``, ``(B,)``, ``(B,)``.
+    """
+    import torch
+
+    mid, side = 0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])
+    win = torch.hann_window(n_fft, device=x.device)
+    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    power = spec.reshape(x.shape[0], 2, *spec.shape[-2:]).mean((1, 3))  # (B, F)
+    freqs = torch.linspace(0, sample_rate / 2, power.shape[-1], device=x.device)
+    bands = []
+    for fc in OCTAVE_CENTRES_HZ:
+        sel = (freqs >= fc / math.sqrt(2)) & (freqs < min(fc * math.sqrt(2), sample_rate / 2))
+        bands.append(10 * torch.log10(power[:, sel].sum(-1) + 1e-12))
+    width = 10 * torch.log10((side.pow(2).mean(-1) + 1e-12) / (mid.pow(2).mean(-1) + 1e-12))
+    rms = x.pow(2).mean((-1, -2)).sqrt()
+    peak = torch.logsumexp(x.abs().flatten(1) * 50, -1) / 50  # smooth max
+    return {"bands_db": torch.stack(bands, -1), "width_db": width,
+            "crest_db": 20 * torch.log10(peak / (rms + 1e-9) + 1e-9)}
+
+
+def refine_to_reference(session: Session, track_values: np.ndarray, master_values: np.ndarray,
+                        reference: np.ndarray, locks: dict[tuple[str, str], float], steps: int = 40,
+                        window_s: float = 3.0, n_windows: int = 3, lr: float = 0.05,
+                        progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Gradient descent on unlocked parameters through the differentiable console so the mix's
+    octave-band balance, width and crest factor approach the reference's.
+
+    Returns refined physical values and the feature errors before and after.
+    """
+    import torch
+
+    from mixdown.dsp.console import Console
+
+    sr = session.sample_rate
+    n_frames = max(a.shape[1] for a in session.audio)
+    window = min(int(window_s * sr), n_frames)
+    starts = windows(n_frames, window, n_windows, np.ones(1))
+    x = torch.from_numpy(raw_windows(session, starts, window))
+    mask = torch.ones(x.shape[:2], dtype=torch.bool)
+    ref = torch.from_numpy(_stereo(reference))[None]
+    with torch.no_grad():
+        target = reference_features(ref, sr)
+    tv0 = torch.from_numpy(S.normalize(track_values, S.TRACK_SPECS, sr)).float().clamp(1e-4, 1 - 1e-4)
+    mv0 = torch.from_numpy(S.normalize(master_values, S.MASTER_SPECS, sr)).float().clamp(1e-4, 1 - 1e-4)
+    t_logit = torch.logit(tv0).requires_grad_(True)
+    m_logit = torch.logit(mv0).requires_grad_(True)
+    t_free, m_free = _free_masks(session.names, locks)
+    console = Console(sr)
+    opt = torch.optim.Adam([t_logit, m_logit], lr=lr)
+
+    def loss_fn():
+        tp = torch.where(t_free, torch.sigmoid(t_logit), tv0)
+        mp = torch.where(m_free, torch.sigmoid(m_logit), mv0)
+        mix = console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)
+        f = reference_features(torch.cat(list(mix), -1)[None], sr)  # windows joined in time
+        return ((f["bands_db"] - target["bands_db"]).pow(2).mean() + (f["width_db"] - target["width_db"]).pow(2).mean()
+                + 0.5 * (f["crest_db"] - target["crest_db"]).pow(2).mean()), f
+
+    with torch.no_grad():
+        before, f0 = loss_fn()
+    steps_iter = range(steps)
+    if progress:
+        from tqdm import tqdm
+
+        steps_iter = tqdm(steps_iter, desc="refine", unit="step", leave=False)
+    for _ in steps_iter:
+        opt.zero_grad()
+        loss, _ = loss_fn()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after, f1 = loss_fn()
+        tp = torch.where(t_free, torch.sigmoid(t_logit), tv0).double().numpy()
+        mp = torch.where(m_free, torch.sigmoid(m_logit), mv0).double().numpy()
+    report = {"loss_before": float(before), "loss_after": float(after),
+              "band_error_db_before": float((f0["bands_db"] - target["bands_db"]).abs().mean()),
+              "band_error_db_after": float((f1["bands_db"] - target["bands_db"]).abs().mean())}
+    return S.denormalize(tp, S.TRACK_SPECS, sr), S.denormalize(mp, S.MASTER_SPECS, sr), report
+
+
+def _stereo(a: np.ndarray) -> np.ndarray:
+    return a if a.shape[0] == 2 else np.repeat(a, 2, 0)
+
+
+def _free_masks(names: list[str], locks: dict[tuple[str, str], float]):
+    import torch
+
+    t_free = torch.ones(len(names), S.N_TRACK_PARAMS, dtype=torch.bool)
+    m_free = torch.ones(S.N_MASTER_PARAMS, dtype=torch.bool)
+    for (track, key) in locks:
+        if track == "master":
+            m_free[S.MASTER_NAMES.index(key)] = False
+        else:
+            t_free[names.index(track), S.TRACK_NAMES.index(key)] = False
+    return t_free, m_free
+
+
+# ----------------------------------------------------------------------------- the whole job
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
+
+
+def load_default_model(checkpoint: str | os.PathLike | None = None, device: str = "cpu"):
+    """The model of ``checkpoint``, else the shipped default, else the heuristic (with a warning)."""
+    from mixdown.checkpoint import load_model
+
+    path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    if checkpoint is None and not path.exists():
+        from mixdown.models import Heuristic
+
+        log.warning("no shipped checkpoint at %s; using the heuristic model", path)
+        return Heuristic().to(device)
+    return load_model(path, device)
+
+
+def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
+                       ceiling_dbtp: float = -1.0) -> dict[str, float]:
+    """The static gain that brings ``(frames, 2)`` audio to ``target_lufs`` without exceeding the
+    true-peak ceiling (``master.normalize`` of the spec)."""
+    from mixdown import loudness
+
+    lufs = loudness.integrated_loudness(audio.T, sample_rate)
+    if not math.isfinite(lufs):
+        raise SessionError("the mix is silent; a loudness target cannot be reached")
+    gain = target_lufs - lufs
+    tp = loudness.true_peak_dbtp(audio.T, sample_rate)
+    if tp + gain > ceiling_dbtp:
+        gain = ceiling_dbtp - tp
+        log.warning("loudness target %.1f LUFS would push the true peak above %.1f dBTP; the mix ends at "
+                    "%.1f LUFS", target_lufs, ceiling_dbtp, lufs + gain)
+    return {"target_lufs": float(target_lufs), "ceiling_dbtp": float(ceiling_dbtp), "gain_db": float(gain)}
+
+
+def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.PathLike | None = None,
+                reference: str | os.PathLike | None = None, locks: list[str] | dict[str, float] | None = None,
+                target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
+                progress: bool = True) -> tuple[MixParams, np.ndarray]:
+    """Predict settings for a session folder and render the full-length mix.
+
+    Returns ``(params, audio (frames, 2))``; ``params.extra["notes"]`` records what was done.
+    """
+    import soundfile as sf
+
+    from mixdown.render import render
+
+    model = model if model is not None else load_default_model(checkpoint, device)
+    session = read_session(folder)
+    lock_map = parse_locks(locks or [], session.names, session.sample_rate)
+    ref_audio = None
+    if reference is not None:
+        info = probe(Path(reference))
+        from mixdown.session import load_resampled
+
+        ref_audio = load_resampled(info, session.sample_rate).T if info.sample_rate != session.sample_rate else \
+            sf.read(str(reference), dtype="float32", always_2d=True)[0].T
+    tv, mv = predict_params(model, session, reference=ref_audio, device=device)
+    _apply_locks(tv, mv, session.names, lock_map)
+    notes = {"model": type(model).__name__, "windows": "median of up to 8 windows of 6 s"}
+    if ref_audio is not None:
+        tv, mv, report = refine_to_reference(session, tv, mv, ref_audio, lock_map, steps=refine_steps,
+                                             progress=progress)
+        _apply_locks(tv, mv, session.names, lock_map)
+        notes["reference"] = {"file": str(reference), **report}
+        log.info("reference: octave-band error %.2f dB -> %.2f dB", report["band_error_db_before"],
+                 report["band_error_db_after"])
+    params = MixParams.from_arrays(session.sample_rate, session.names, session.files,
+                                   _clip_to_spec(tv, S.TRACK_SPECS, session.sample_rate),
+                                   _clip_to_spec(mv, S.MASTER_SPECS, session.sample_rate),
+                                   model=notes["model"], notes=notes)
+    audio = render(session.folder, params, resample=session.resampled, progress=progress).audio
+    if target_lufs is not None:
+        params.master.normalize = normalize_loudness(audio, session.sample_rate, target_lufs)
+        # the same static gain the renderer applies last (a re-render matches to float rounding)
+        audio *= np.float32(10 ** (params.master.normalize["gain_db"] / 20))
+    return params, audio
+
+
+def _clip_to_spec(values: np.ndarray, specs, sample_rate: int) -> np.ndarray:
+    lo, hi = np.array([s.limits(sample_rate) for s in specs]).T
+    return np.clip(values, lo, hi)
+
+
+def _apply_locks(tv: np.ndarray, mv: np.ndarray, names: list[str], locks: dict[tuple[str, str], float]) -> None:
+    for (track, key), value in locks.items():
+        if track == "master":
+            mv[S.MASTER_NAMES.index(key)] = value
+        else:
+            tv[names.index(track), S.TRACK_NAMES.index(key)] = value
