@@ -5,10 +5,10 @@ reference mix through the console."""
 import numpy as np
 import pytest
 import torch
-from sessions import make_corpus
 
 from mixdown.data.dataset import Augment, MixDataset
 from mixdown.dsp.console import Console
+from sessions import make_corpus
 
 SR = 16000
 

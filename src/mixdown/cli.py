@@ -13,7 +13,7 @@ import logging
 import sys
 
 #: modules that register sub-commands, in the order they appear in ``--help``
-COMMAND_MODULES = ("mixdown.render", "mixdown.data.cli")
+COMMAND_MODULES = ("mixdown.mix_cli", "mixdown.render", "mixdown.data.cli", "mixdown.train")
 
 log = logging.getLogger("mixdown")
 
@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # hydra parses its own arguments (overrides, -m, --cfg ...)
+        from mixdown.train import main as train_main
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        train_main(argv[1:])
+        return 0
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-
 #: ``highpass_hz`` at or below this switches the high-pass off (console spec).
 HIGHPASS_OFF_HZ = 20.0
 

@@ -19,6 +19,7 @@ from mixdown.dsp.coefficients import (  # noqa: F401  (re-exported)
     highpass_coefficients,
 )
 
+
 @lru_cache(maxsize=8)
 def _trig(n_fft: int) -> np.ndarray:
     """``[cos w, sin w, cos 2w, sin 2w]`` at the rfft bins, shape ``(F, 4)`` float64."""

@@ -1,0 +1,39 @@
+"""Mixformer (ours): tracks as tokens, a transformer across tracks, a master token for the bus.
+
+Permutation-equivariant over tracks (no positional encoding across tracks), masked for padding;
+optionally conditioned on a reference mix (encoded by the same track encoder and added as a
+token), for mixing-style transfer as in Diff-MST.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mixdown.models.base import MixModel, TrackEncoder, head
+
+
+class Mixformer(MixModel):
+    """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference."""
+
+    def __init__(self, sample_rate: int = 44100, dim: int = 128, layers: int = 3, heads: int = 4,
+                 hidden: int = 256, use_reference: bool = False):
+        super().__init__(sample_rate)
+        self.uses_reference = use_reference
+        self.encoder = TrackEncoder(sample_rate, dim)
+        self.master_token = nn.Parameter(torch.randn(dim) * 0.02)
+        self.reference_type = nn.Parameter(torch.randn(dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, batch_first=True, norm_first=True)
+        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.track_head = head(dim, hidden, self.n_track_params)
+        self.master_head = head(dim, hidden, self.n_master_params)
+
+    def forward(self, tracks: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor | None = None):
+        B, N = mask.shape
+        tokens = [self.master_token.expand(B, 1, -1), self.encoder(tracks)]
+        keep = [torch.ones(B, 1, dtype=torch.bool, device=mask.device), mask]
+        if self.uses_reference and reference is not None:
+            tokens.append(self.encoder(reference[:, None]) + self.reference_type)
+            keep.append(torch.ones(B, 1, dtype=torch.bool, device=mask.device))
+        h = self.transformer(torch.cat(tokens, 1), src_key_padding_mask=~torch.cat(keep, 1))
+        return self.track_head(h[:, 1:N + 1]), self.master_head(h[:, 0])

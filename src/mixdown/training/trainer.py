@@ -1,0 +1,190 @@
+"""Our trainer: models predict parameters, the differentiable console mixes, losses compare.
+
+Checkpoints are written atomically and are self-describing; a killed run resumes from
+``last.pt``; metrics go to CSV and TensorBoard; progress bars and files on rank 0 only; DDP via
+``torchrun`` (gloo on CPU, nccl on GPU); AMP (bfloat16 autocast for the network) on GPU only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from mixdown.checkpoint import read_checkpoint, save_checkpoint
+from mixdown.dsp.console import Console
+
+log = logging.getLogger(__name__)
+
+
+def dist_info() -> tuple[int, int]:
+    """``(rank, world_size)``; initialises the process group when launched by torchrun."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Args:
+        max_steps: optimisation steps. val_every, log_every: in steps.
+        batch_size, num_workers: data loading. grad_clip: max gradient norm (0: off).
+        amp: bfloat16 autocast for the network on GPU. device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        out_dir: checkpoints (``last.pt``, ``best.pt``), ``metrics.csv`` and TensorBoard logs.
+        seed: base seed (``seed + rank`` per process). progress: show a progress bar (rank 0).
+        logger: a :class:`mixdown.training.loggers.MetricLogger` (default: CSV only).
+    """
+
+    def __init__(self, max_steps: int = 1000, val_every: int = 100, log_every: int = 10, batch_size: int = 4,
+                 num_workers: int = 0, grad_clip: float = 1.0, amp: bool = True, device: str = "auto",
+                 out_dir: str = "outputs/train", seed: int = 0, progress: bool = True, logger=None):
+        self.max_steps, self.val_every, self.log_every = max_steps, val_every, log_every
+        self.batch_size, self.num_workers, self.grad_clip = batch_size, num_workers, grad_clip
+        self.amp, self.seed, self.progress = amp, seed, progress
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                   ("cpu" if device == "auto" else device))
+        self.out_dir = Path(out_dir)
+        self.rank, self.world = 0, 1
+        self.logger = logger
+
+    # ------------------------------------------------------------------ helpers
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=self.seed) if self.world > 1 else None
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle and sampler is None,
+                          sampler=sampler, num_workers=self.num_workers, drop_last=shuffle,
+                          persistent_workers=self.num_workers > 0)
+
+    def _step_outputs(self, model, console, batch):
+        n = max(int(batch["mask"].sum(1).max()), 1)  # tracks are packed first: drop all-padding columns
+        x = batch["tracks"][:, :n].to(self.device)
+        mask = batch["mask"][:, :n].to(self.device)
+        ref = batch["mix"].to(self.device)
+        use_amp = self.amp and self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+            tp, mp = model(x, mask, ref if getattr(model, "uses_reference", False) else None)
+        mix = console(x, tp.float(), mp.float(), mask)
+        target = (batch["track_params"][:, :n].to(self.device), batch["master_params"].to(self.device))
+        return mix, ref, (tp.float(), mp.float()), target, mask
+
+    @torch.no_grad()
+    def validate(self, model, console, loss_fn, loader) -> dict[str, float]:
+        model.eval()
+        sums: dict[str, float] = {}
+        n = 0
+        for batch in loader:
+            mix, ref, pred, target, mask = self._step_outputs(model, console, batch)
+            total, parts = loss_fn(mix, ref, pred, target, mask)
+            for k, v in {"loss": float(total), **parts}.items():
+                sums[k] = sums.get(k, 0.0) + v * len(mix)
+            n += len(mix)
+        model.train()
+        return {f"val/{k}": v / max(n, 1) for k, v in sums.items()}
+
+    def _save(self, name: str, model, model_kwargs, config, sample_rate, step, optimizer, best, metrics) -> None:
+        if self.rank != 0:
+            return
+        net = model.module if hasattr(model, "module") else model
+        extra = {"train_state": {"step": step, "best": best, "metrics": metrics,
+                                 "optimizer": optimizer.state_dict() if optimizer else None}}
+        save_checkpoint(self.out_dir / name, net, model_kwargs, config=config, sample_rate=sample_rate, extra=extra)
+
+    # ------------------------------------------------------------------ main loop
+    def fit(self, model, model_kwargs: dict[str, Any], loss_fn, optimizer_factory: Callable | None,
+            train_set, val_set, config: dict | None = None, sample_rate: int = 44100) -> float:
+        """Train and return the best validation loss (lower is better)."""
+        self.rank, self.world = dist_info()
+        seed_everything(self.seed + self.rank)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.logger is None:
+            from mixdown.training.loggers import MetricLogger
+
+            self.logger = MetricLogger(tensorboard=False)
+        if self.rank == 0:
+            self.logger.bind(self.out_dir)
+        model = model.to(self.device)
+        console = Console(sample_rate)
+        learned = getattr(model, "learned", True)
+        optimizer = optimizer_factory(model.parameters()) if learned and optimizer_factory else None
+        step, best = 0, math.inf
+        last = self.out_dir / "last.pt"
+        if last.exists():
+            state = read_checkpoint(last)
+            model.load_state_dict(state["state_dict"])
+            ts = state.get("train_state", {})
+            step, best = int(ts.get("step", 0)), float(ts.get("best", math.inf))
+            if optimizer is not None and ts.get("optimizer"):
+                optimizer.load_state_dict(ts["optimizer"])
+            log.info("resumed from %s at step %d", last, step)
+        if self.world > 1 and learned:
+            model = torch.nn.parallel.DistributedDataParallel(model)
+        val_loader = self._loader(val_set, shuffle=False)
+        if not learned or optimizer is None:
+            metrics = self.validate(model, console, loss_fn, val_loader)
+            self._write_metrics(0, metrics)
+            self._save("last.pt", model, model_kwargs, config, sample_rate, 0, None, metrics["val/loss"], metrics)
+            return metrics["val/loss"]
+        train_loader = self._loader(train_set, shuffle=True)
+        bar = None
+        if self.progress and self.rank == 0:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.max_steps, initial=step, desc="train", unit="step")
+        epoch = 0
+        t0 = time.perf_counter()
+        while step < self.max_steps:
+            if hasattr(train_loader.sampler, "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
+            if hasattr(train_set, "set_epoch"):
+                train_set.set_epoch(epoch)
+            for batch in train_loader:
+                mix, ref, pred, target, mask = self._step_outputs(model, console, batch)
+                total, parts = loss_fn(mix, ref, pred, target, mask)
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                if self.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+                optimizer.step()
+                step += 1
+                if bar is not None:
+                    bar.update()
+                    bar.set_postfix(loss=f"{total.item():.3f}")
+                if step % self.log_every == 0:
+                    train_parts = {f"train/{k}": v for k, v in parts.items()}
+                    self._write_metrics(step, {"train/loss": total.item(), **train_parts,
+                                               "time_s": time.perf_counter() - t0})
+                if step % self.val_every == 0 or step == self.max_steps:
+                    metrics = self.validate(model, console, loss_fn, val_loader)
+                    self._write_metrics(step, metrics)
+                    if metrics["val/loss"] < best:
+                        best = metrics["val/loss"]
+                        self._save("best.pt", model, model_kwargs, config, sample_rate, step, optimizer, best, metrics)
+                    self._save("last.pt", model, model_kwargs, config, sample_rate, step, optimizer, best, metrics)
+                if step >= self.max_steps:
+                    break
+            epoch += 1
+        if bar is not None:
+            bar.close()
+        return best
+
+    def _write_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        if self.rank == 0:
+            self.logger.log(step, metrics)
