@@ -1,0 +1,136 @@
+"""`mixdown mix` end to end on generated sessions: outputs, re-render equality, locks, loudness
+target, reference refinement, batch mode and bad input."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sessions import tone_track
+
+from mixdown import loudness
+from mixdown.cli import main
+from mixdown.mix import mix_session, parse_locks
+from mixdown.models import Heuristic
+from mixdown.params.io import read_params
+from mixdown.render import render
+
+SR = 22050
+
+
+def make_stems(folder, n=3, seconds=2.0, sr=SR, seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        sf.write(folder / f"stem{i}.wav", tone_track(rng, int(seconds * sr), sr, 1 + i % 2), sr)
+    return folder
+
+
+def err_db(a, b):
+    return 10 * np.log10(np.sum((a - b) ** 2) / np.sum(b ** 2) + 1e-30)
+
+
+def test_cli_writes_mix_and_params_that_rerender_identically(tmp_path):
+    session = make_stems(tmp_path / "s")
+    (session / "notes.txt").write_text("not audio")
+    out, params_path = tmp_path / "out" / "mix.wav", tmp_path / "out" / "mix.json"
+    assert main(["mix", str(session), "--out", str(out), "--params", str(params_path)]) == 0
+    params = read_params(params_path)
+    assert [t.name for t in params.tracks] == ["stem0", "stem1", "stem2"]
+    mix, sr = sf.read(out, always_2d=True, dtype="float32")
+    assert sr == SR and mix.shape == (int(2.0 * SR), 2)
+    assert err_db(render(session, params).audio, mix) < -60
+    assert main(["render", str(session), "--params", str(params_path), "--out", str(tmp_path / "re.wav")]) == 0
+    again, _ = sf.read(tmp_path / "re.wav", always_2d=True, dtype="float32")
+    assert err_db(again, mix) < -60
+
+
+def test_locks_are_kept_and_bad_locks_are_errors(tmp_path, caplog):
+    session = make_stems(tmp_path / "s")
+    params, _ = mix_session(session, Heuristic(SR), locks=["stem1.fader_db=-2", "stem0.pan=0.5",
+                                                            "master.output_gain_db=-1"], progress=False)
+    by = {t.name: t.values for t in params.tracks}
+    assert by["stem1"]["fader_db"] == -2.0 and by["stem0"]["pan"] == 0.5
+    assert params.master.values["output_gain_db"] == -1.0
+    with pytest.raises(ValueError, match="tracks: stem0, stem1"):
+        parse_locks(["vox.fader_db=0"], ["stem0", "stem1"])
+    with pytest.raises(ValueError, match="valid keys: input_gain_db"):
+        parse_locks(["stem0.volume=0"], ["stem0"])
+    caplog.set_level(logging.ERROR)
+    assert main(["mix", str(session), "--out", str(tmp_path / "m.wav"), "--lock", "stem0.pan=7"]) == 2
+    assert "outside [-1.0, 1.0]" in caplog.text
+
+
+def test_target_lufs_is_reached_and_recorded(tmp_path):
+    session = make_stems(tmp_path / "s", seconds=4.0)
+    params, audio = mix_session(session, Heuristic(SR), target_lufs=-20.0, progress=False)
+    norm = params.master.normalize
+    assert norm is not None and norm["target_lufs"] == -20.0 and norm["ceiling_dbtp"] == -1.0
+    lufs = loudness.integrated_loudness(audio.T, SR)
+    tp = loudness.true_peak_dbtp(audio.T, SR)
+    assert tp <= -1.0 + 0.05
+    assert lufs == pytest.approx(-20.0, abs=0.05) or tp == pytest.approx(-1.0, abs=0.05)
+    assert err_db(render(session, params).audio, audio) < -60
+
+
+def test_reference_mode_moves_the_mix_towards_the_reference(tmp_path):
+    """The reference is another mix of the same stems (as a human mix of the song would be):
+    a different balance, a bright master EQ and a wide pan."""
+    session = make_stems(tmp_path / "s", seconds=3.0)
+    base, _ = mix_session(session, Heuristic(SR), progress=False)
+    other = read_params_copy(base)
+    for t, fader, pan in zip(other.tracks, (-2.0, -14.0, -6.0), (-0.8, 0.8, 0.0)):
+        t.values["fader_db"], t.values["pan"] = fader, pan
+    other.master.values["eq.5.gain_db"] = 9.0
+    other.master.values["eq.0.gain_db"] = -6.0
+    sf.write(tmp_path / "ref.wav", render(session, other).audio, SR)
+    params, _ = mix_session(session, Heuristic(SR), reference=tmp_path / "ref.wav", refine_steps=40,
+                            progress=False)
+    rep = params.extra["notes"]["reference"]
+    assert rep["band_error_db_after"] < 0.35 * rep["band_error_db_before"]
+    assert rep["band_error_db_after"] < 1.5
+
+
+def read_params_copy(params):
+    import copy
+
+    return copy.deepcopy(params)
+
+
+def test_batch_mode_mixes_every_session(tmp_path):
+    for i in range(2):
+        make_stems(tmp_path / "batch" / f"song{i}", n=2, seconds=1.0, seed=i)
+    assert main(["mix", "--batch", str(tmp_path / "batch")]) == 0
+    for i in range(2):
+        assert (tmp_path / "batch" / f"song{i}" / "mixdown_mix.wav").exists()
+        assert json.loads((tmp_path / "batch" / f"song{i}" / "mixdown_params.json").read_text())["tracks"]
+
+
+def test_other_rates_are_resampled_and_short_tracks_padded(tmp_path, caplog):
+    session = make_stems(tmp_path / "s", n=2, seconds=2.0)
+    rng = np.random.default_rng(1)
+    sf.write(session / "late.wav", tone_track(rng, 44100, 44100, 1), 44100)  # 1 s at 44.1 kHz
+    caplog.set_level(logging.WARNING)
+    params, audio = mix_session(session, Heuristic(SR), progress=False)
+    assert params.sample_rate == SR and audio.shape[0] == int(2.0 * SR)
+    assert "resampling 44100 Hz -> 22050 Hz" in caplog.text and "padded with silence" in caplog.text
+
+
+@pytest.mark.parametrize("case", ["empty", "unreadable", "nan"])
+def test_bad_sessions_fail_with_the_file_named(tmp_path, caplog, case):
+    session = tmp_path / "s"
+    session.mkdir()
+    if case == "unreadable":
+        make_stems(session, n=1)
+        (session / "broken.wav").write_text("this is not audio")
+    elif case == "nan":
+        x = np.zeros((1000, 1), np.float32)
+        x[10] = np.nan
+        sf.write(session / "nan.wav", x, SR, subtype="FLOAT")
+    caplog.set_level(logging.ERROR)
+    out = tmp_path / "out.wav"
+    assert main(["mix", str(session), "--out", str(out)]) == 2
+    expected = {"empty": "no audio files", "unreadable": "broken.wav", "nan": "nan.wav"}[case]
+    assert expected in caplog.text
+    assert not out.exists()
