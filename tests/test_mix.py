@@ -7,7 +7,6 @@ import logging
 import numpy as np
 import pytest
 import soundfile as sf
-from sessions import tone_track
 
 from mixdown import loudness
 from mixdown.cli import main
@@ -15,6 +14,7 @@ from mixdown.mix import mix_session, parse_locks
 from mixdown.models import Heuristic
 from mixdown.params.io import read_params
 from mixdown.render import render
+from sessions import tone_track
 
 SR = 22050
 

@@ -105,7 +105,11 @@ def write_params(params: MixParams, path: str | os.PathLike) -> None:
     """Validate and write ``params`` atomically (a temporary file renamed into place)."""
     doc = to_dict(params)
     from_dict(json.loads(json.dumps(doc)), source=str(path))  # never write a file we would reject
-    atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
+    try:
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except ValueError as e:  # a NaN / Infinity in an extra key: not representable in JSON
+        raise ParamsError(f"{path}: extra keys hold a non-finite number ({e}); JSON cannot store it") from e
+    atomic_write_text(Path(path), text)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -130,14 +134,12 @@ def read_params(path: str | os.PathLike) -> MixParams:
     except OSError as e:
         raise ParamsError(f"{path}: cannot read parameter file ({e.strerror})") from e
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        # NaN / Infinity literals are decoded to floats so that the range check rejects them
+        # with a message naming the track and the key (a decode error could name neither).
+        doc = json.loads(text)
     except (json.JSONDecodeError, ValueError) as e:
         raise ParamsError(f"{path}: not valid JSON ({e}); fix the file or re-export it") from e
     return from_dict(doc, source=str(path))
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"non-finite number {name} is not allowed")
 
 
 def from_dict(doc: Any, source: str = "<params>") -> MixParams:
@@ -195,7 +197,8 @@ def _read_eq_comp(obj: dict, sr: int, source: str, where: str, specs: tuple[S.Pa
     return flat
 
 
-def _check_all(flat: dict[str, Any], specs: tuple[S.ParamSpec, ...], sr: int, source: str, where: str) -> dict[str, float]:
+def _check_all(flat: dict[str, Any], specs: tuple[S.ParamSpec, ...], sr: int, source: str,
+               where: str) -> dict[str, float]:
     out = {}
     for s in specs:
         msg = S.check_value(s, flat[s.name], sr)

@@ -139,21 +139,28 @@ def denormalize(u, specs: Sequence[ParamSpec] = TRACK_SPECS, sample_rate: float 
     Shape:
         u: ``(..., len(specs))`` -> same shape, physical units.
     """
+    # The upper half is computed from ``hi`` down, the lower half from ``lo`` up: then rounding
+    # can never carry a value in [0, 1] outside [lo, hi] (the reader would reject it), and the
+    # ends map to ``lo`` and ``hi`` exactly.
     lo, hi, is_log = _bounds(specs, sample_rate)
     if isinstance(u, np.ndarray):
-        lin = lo + u * (hi - lo)
+        upper = u > 0.5
+        lin = np.where(upper, hi - (1.0 - u) * (hi - lo), lo + u * (hi - lo))
         safe_lo = np.where(is_log, lo, 1.0)
         safe_hi = np.where(is_log, hi, 2.0)
-        return np.where(is_log, safe_lo * (safe_hi / safe_lo) ** u, lin)
+        log = np.where(upper, safe_hi * (safe_lo / safe_hi) ** (1.0 - u), safe_lo * (safe_hi / safe_lo) ** u)
+        return np.where(is_log, log, lin)
     import torch
 
     lo_t = torch.as_tensor(lo, dtype=u.dtype, device=u.device)
     hi_t = torch.as_tensor(hi, dtype=u.dtype, device=u.device)
     is_log_t = torch.as_tensor(is_log, device=u.device)
-    lin = lo_t + u * (hi_t - lo_t)
+    upper = u > 0.5
+    lin = torch.where(upper, hi_t - (1.0 - u) * (hi_t - lo_t), lo_t + u * (hi_t - lo_t))
     safe_lo = torch.where(is_log_t, lo_t, torch.ones_like(lo_t))
     safe_hi = torch.where(is_log_t, hi_t, torch.ones_like(hi_t) * 2)
-    log = safe_lo * torch.exp(u * torch.log(safe_hi / safe_lo))
+    log_ratio = torch.log(safe_hi / safe_lo)
+    log = torch.where(upper, safe_hi * torch.exp((u - 1.0) * log_ratio), safe_lo * torch.exp(u * log_ratio))
     return torch.where(is_log_t, log, lin)
 
 
