@@ -8,23 +8,7 @@ import torch
 from torch import nn
 
 from mixdown.dsp.filters import fft_filter
-
-
-def mrstft_loss(est: torch.Tensor, ref: torch.Tensor, fft_sizes=(512, 2048, 8192)) -> torch.Tensor:
-    """Multi-resolution STFT loss (spectral convergence + log-magnitude L1) on left/right and
-    mid/side, averaged over resolutions. Shape: ``(B, 2, T)`` each -> scalar."""
-    def ms(x):
-        return torch.cat([x, torch.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], 1) * 0.5], 1).flatten(0, 1)
-
-    e, r = ms(est), ms(ref)
-    total = est.new_zeros(())
-    for n in fft_sizes:
-        win = torch.hann_window(n, device=est.device)
-        se = torch.stft(e, n, n // 4, window=win, return_complex=True).abs() + 1e-7
-        sr = torch.stft(r, n, n // 4, window=win, return_complex=True).abs() + 1e-7
-        sc = torch.linalg.norm(sr - se, dim=(-1, -2)) / torch.linalg.norm(sr, dim=(-1, -2)).clamp(min=1e-5)
-        total = total + sc.mean() + (sr.log() - se.log()).abs().mean()
-    return total / len(fft_sizes)
+from mixdown.metrics import mrstft_loss
 
 
 def k_weighted_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
