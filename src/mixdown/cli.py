@@ -13,7 +13,8 @@ import logging
 import sys
 
 #: modules that register sub-commands, in the order they appear in ``--help``
-COMMAND_MODULES = ("mixdown.mix_cli", "mixdown.render", "mixdown.data.cli", "mixdown.train")
+COMMAND_MODULES = ("mixdown.mix_cli", "mixdown.render", "mixdown.export", "mixdown.evaluate", "mixdown.data.cli",
+                   "mixdown.train")
 
 log = logging.getLogger("mixdown")
 

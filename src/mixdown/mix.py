@@ -66,14 +66,19 @@ def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
 
 
 def read_session(folder: str | os.PathLike, sample_rate: int | None = None) -> Session:
-    """Read every track (resampled with a warning to ``sample_rate`` or the most common rate;
-    shorter tracks padded with silence at the end, with a warning)."""
+    """Read every track of a session folder (see :func:`find_tracks` and :func:`read_tracks`)."""
+    return read_tracks(find_tracks(folder)[1], folder, sample_rate)
+
+
+def read_tracks(paths: list[Path], folder: str | os.PathLike, sample_rate: int | None = None) -> Session:
+    """Read tracks (resampled with a warning to ``sample_rate`` or the most common rate; shorter
+    tracks padded with silence at the end, with a warning); ``file`` entries are relative to
+    ``folder``."""
     import soundfile as sf
 
     from mixdown.session import check_finite, load_resampled
 
     folder = Path(folder)
-    root, paths = find_tracks(folder)
     infos = [probe(p) for p in paths]
     rates = [i.sample_rate for i in infos]
     sr = sample_rate or max(set(rates), key=rates.count)
