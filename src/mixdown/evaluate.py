@@ -68,16 +68,16 @@ def discover(data: str | Path) -> list[Song]:
     return songs
 
 
-def _neutral(n: int) -> tuple[np.ndarray, np.ndarray]:
-    tv = np.tile([S.neutral_track_values()[k] for k in S.TRACK_NAMES], (n, 1)).astype(np.float64)
-    mv = np.array([S.neutral_master_values()[k] for k in S.MASTER_NAMES], dtype=np.float64)
+def _neutral(n: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    tv = np.tile([S.neutral_track_values(sample_rate)[k] for k in S.TRACK_NAMES], (n, 1)).astype(np.float64)
+    mv = np.array([S.neutral_master_values(sample_rate)[k] for k in S.MASTER_NAMES], dtype=np.float64)
     return tv, mv
 
 
 def equal_loudness(session) -> tuple[np.ndarray, np.ndarray]:
     from mixdown import loudness
 
-    tv, mv = _neutral(len(session.audio))
+    tv, mv = _neutral(len(session.audio), session.sample_rate)
     for i, x in enumerate(session.audio):
         lufs = loudness.integrated_loudness(x, session.sample_rate)
         tv[i, _T["input_gain_db"]] = np.clip(-23.0 - lufs, -48, 24) if math.isfinite(lufs) else 0.0
@@ -87,7 +87,7 @@ def equal_loudness(session) -> tuple[np.ndarray, np.ndarray]:
 
 def oracle(session, reference: np.ndarray, max_frames: int = 44100 * 60, step: int = 4):
     """Least-squares left/right gains per track -> fader (dB) and pan (constant-power law)."""
-    tv, mv = _neutral(len(session.audio))
+    tv, mv = _neutral(len(session.audio), session.sample_rate)
     n = min(reference.shape[1], max(a.shape[1] for a in session.audio), max_frames)
     gains = []
     for side in (0, 1):
@@ -106,7 +106,7 @@ def system_params(system: str, session, reference: np.ndarray, model=None):
     from mixdown.mix import predict_params
 
     if system == "raw_sum":
-        return _neutral(len(session.audio))
+        return _neutral(len(session.audio), session.sample_rate)
     if system == "equal_loudness":
         return equal_loudness(session)
     if system == "oracle":

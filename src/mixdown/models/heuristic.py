@@ -33,7 +33,7 @@ class Heuristic(MixModel):
         self.dummy = torch.nn.Parameter(torch.zeros(()), requires_grad=False)  # carries the device
 
     def _track_values(self, x: np.ndarray, n_active: int, rank: int, n_spread: int) -> np.ndarray:
-        v = np.array([S.neutral_track_values()[n] for n in S.TRACK_NAMES])
+        v = np.array([S.neutral_track_values(self.sample_rate)[n] for n in S.TRACK_NAMES])
         rms_db = 10 * math.log10(float(np.mean(x ** 2)) + 1e-12)
         spec = np.abs(np.fft.rfft(x.mean(0)[: 1 << 16])) ** 2
         freqs = np.fft.rfftfreq(min(x.shape[-1], 1 << 16), 1 / self.sample_rate)
@@ -54,7 +54,7 @@ class Heuristic(MixModel):
         return v
 
     def _master_values(self) -> np.ndarray:
-        v = np.array([S.neutral_master_values()[n] for n in S.MASTER_NAMES])
+        v = np.array([S.neutral_master_values(self.sample_rate)[n] for n in S.MASTER_NAMES])
         v[_M["compressor.threshold_db"]] = -12.0
         v[_M["compressor.ratio"]] = 2.0
         v[_M["compressor.attack_ms"]] = 30.0
@@ -67,7 +67,7 @@ class Heuristic(MixModel):
         x_all = tracks.detach().cpu().double().numpy()
         m_all = mask.cpu().numpy()
         B, N = m_all.shape
-        tv = np.tile(np.array([S.neutral_track_values()[n] for n in S.TRACK_NAMES]), (B, N, 1))
+        tv = np.tile(np.array([S.neutral_track_values(self.sample_rate)[n] for n in S.TRACK_NAMES]), (B, N, 1))
         for b in range(B):
             idx = np.flatnonzero(m_all[b])
             centroid = [self._centroid(x_all[b, i]) for i in idx]

@@ -191,25 +191,27 @@ def normalize(x, specs: Sequence[ParamSpec] = TRACK_SPECS, sample_rate: float | 
     return torch.where(is_log_t, log, lin)
 
 
-def neutral_track_values() -> dict[str, float]:
-    """Physical values of a track strip that leaves the signal unchanged (unity, centre pan)."""
+def neutral_track_values(sample_rate: float | None = None) -> dict[str, float]:
+    """Physical values of a track strip that leaves the signal unchanged (unity, centre pan);
+    band frequencies (irrelevant at 0 dB) are kept valid for ``sample_rate``."""
     vals = {"input_gain_db": 0.0, "highpass_hz": 20.0, "fader_db": 0.0, "pan": 0.0}
-    vals.update(_neutral_eq_comp())
+    vals.update(_neutral_eq_comp(sample_rate))
     return vals
 
 
-def neutral_master_values() -> dict[str, float]:
+def neutral_master_values(sample_rate: float | None = None) -> dict[str, float]:
     """Physical values of a master bus that leaves the mix unchanged."""
-    vals = _neutral_eq_comp()
+    vals = _neutral_eq_comp(sample_rate)
     vals["output_gain_db"] = 0.0
     return vals
 
 
-def _neutral_eq_comp() -> dict[str, float]:
+def _neutral_eq_comp(sample_rate: float | None) -> dict[str, float]:
     freqs = (100.0, 250.0, 800.0, 2500.0, 6000.0, 8000.0)
+    cap = MAX_FREQ_FRACTION * sample_rate * 0.99 if sample_rate else math.inf
     vals: dict[str, float] = {}
     for i, (kind, f) in enumerate(zip(EQ_BAND_TYPES, freqs)):
-        vals[f"eq.{i}.freq_hz"] = f
+        vals[f"eq.{i}.freq_hz"] = min(f, cap)
         vals[f"eq.{i}.gain_db"] = 0.0
         vals[f"eq.{i}.q"] = 0.707 if kind != "peak" else 1.0
     vals.update({"compressor.threshold_db": 0.0, "compressor.ratio": 1.0,
