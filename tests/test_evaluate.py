@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from sessions import tone_track
 
 from mixdown.cli import main
 from mixdown.evaluate import run_evaluation
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, write_params
 from mixdown.render import render_to_file
+from sessions import tone_track
 
 SR = 16000
 ROOT = Path(__file__).resolve().parents[1]

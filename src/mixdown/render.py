@@ -230,12 +230,29 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_cli_render)
 
 
+def _check_out_format(out: Path, bit_depth: str, subtypes: dict[str, str]) -> None:
+    """Refuse an output the file format cannot hold before rendering, not after (FLAC has no float)."""
+    from mixdown.cli import CliError
+
+    fmt = out.suffix[1:].upper()
+    if fmt not in sf.available_formats():
+        raise CliError(f"{out}: unknown output format {out.suffix!r}; name the file .wav or .flac")
+    ok = [b for b, st in subtypes.items() if sf.check_format(fmt, st)]
+    if bit_depth not in ok:
+        fix = f"pass --bit-depth {' or '.join(ok)}" if ok else "name the file .wav"
+        raise CliError(f"{out}: {fmt} files cannot hold --bit-depth {bit_depth} samples; {fix} "
+                       "(or write a .wav file, which holds 32-bit float)")
+
+
 def _cli_render(args) -> int:
     from mixdown.cli import CliError
 
     if not args.session_dir.is_dir():
-        raise CliError(f"{args.session_dir}: session folder not found")
-    subtype = {"32f": "FLOAT", "24": "PCM_24", "16": "PCM_16"}[args.bit_depth]
+        raise CliError(f"{args.session_dir}: session folder not found; check the path "
+                       "(the parameter file's 'file' entries are relative to it)")
+    subtypes = {"32f": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
+    subtype = subtypes[args.bit_depth]
+    _check_out_format(args.out, args.bit_depth, subtypes)
     try:
         params = read_params(args.params)
         stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True)
