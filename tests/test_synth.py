@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixdown.data import prior, synth
+from mixdown.data import compose, prior, synth
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
 
@@ -31,7 +31,7 @@ def _note(t, note, dur, vel=100):
             (t + dur, mido.Message("note_off", note=note))]
 
 
-def tiny_song() -> synth.Song:
+def tiny_song() -> compose.Song:
     """Two bars at 120 bpm (2 s): a drum pattern, a bass line, piano chords and a flute line."""
     tpb = 480
     drums = [e for b in range(8) for e in _note(b * tpb, 36 if b % 2 == 0 else 38, 100)
@@ -39,20 +39,20 @@ def tiny_song() -> synth.Song:
     bass = [e for b in range(8) for e in _note(b * tpb, (36, 43)[b % 2], tpb - 20)]
     keys = [e for b in (0, 4) for n in (60, 64, 67) for e in _note(b * tpb, n, 4 * tpb - 20, 70)]
     lead = [e for b, n in enumerate((72, 74, 76, 77, 79, 77, 76, 74)) for e in _note(b * tpb, n, tpb - 40)]
-    parts = [synth.Part("drums", 0, [(t, m.copy(channel=9)) for t, m in drums], drum=True),
-             synth.Part("bass", 33, bass), synth.Part("keys", 0, keys), synth.Part("lead", 73, lead),
-             synth.Part("keys", 4, [(t, mido.Message("control_change", control=10, value=0)) for t in (0,)]
+    parts = [compose.Part("drums", 0, [(t, m.copy(channel=9)) for t, m in drums], drum=True),
+             compose.Part("bass", 33, bass), compose.Part("keys", 0, keys), compose.Part("lead", 73, lead),
+             compose.Part("keys", 4, [(t, mido.Message("control_change", control=10, value=0)) for t in (0,)]
                         + [e for e in _note(0, 48, 200)])]
     conductor = [(0, mido.MetaMessage("set_tempo", tempo=500000))]
-    return synth.Song(tpb, conductor, parts, limit_tick=8 * tpb, length_s=2.0)
+    return compose.Song(tpb, conductor, parts, limit_tick=8 * tpb, length_s=2.0)
 
 
 # ----------------------------------------------------------------------------- no external tools
 def test_gm_roles_and_chords():
-    assert [synth.gm_role(p) for p in (0, 11, 25, 33, 40, 48, 56, 66, 73, 89)] == \
+    assert [compose.gm_role(p) for p in (0, 11, 25, 33, 40, 48, 56, 66, 73, 89)] == \
         ["keys", "keys", "guitar", "bass", "strings", "strings", "brass", "winds", "winds", "pad"]
-    assert synth._chord("bVII", 0) == ("Bb", frozenset({10, 2, 5}))
-    assert synth._chord("ii7", 2) == ("Em7", frozenset({4, 7, 11, 2}))
+    assert compose._chord("bVII", 0) == ("Bb", frozenset({10, 2, 5}))
+    assert compose._chord("ii7", 2) == ("Em7", frozenset({4, 7, 11, 2}))
 
 
 def test_split_stems_names_programs_and_dry_controllers():
@@ -70,12 +70,12 @@ def test_split_stems_names_programs_and_dry_controllers():
 
 def test_music21_piece_becomes_instrument_parts():
     pytest.importorskip("music21", reason="music21 is needed for corpus pieces (pip install music21)")
-    assert all(not p.endswith(".krn") for p in synth._m21_pieces("bach"))
-    assert "monteverdi/madrigal.5.4.mxl" not in synth._m21_pieces("monteverdi")  # carries a rights notice
+    assert all(not p.endswith(".krn") for p in compose._m21_pieces("bach"))
+    assert "monteverdi/madrigal.5.4.mxl" not in compose._m21_pieces("monteverdi")  # carries a rights notice
     rng = np.random.default_rng(0)
-    plan = synth.plan_song(rng, source="music21", composer="bach", piece="bach/bwv66.6.mxl",
+    plan = compose.plan_song(rng, source="music21", composer="bach", piece="bach/bwv66.6.mxl",
                            ensemble="mixed")
-    song = synth.compose(plan, rng, 10.0)
+    song = compose.compose(plan, rng, 10.0)
     stems = synth.split_stems(song)
     assert stems[0].name == "lead" and stems[-1].name == "bass" and 3 <= len(stems) <= 4
     assert song.length_s == pytest.approx(10.0) and song.meta["piece"] == "bach/bwv66.6.mxl"
@@ -158,7 +158,7 @@ def test_stems_are_dry_no_reverb_tail(tmp_path):
     """A 0.25 s piano note has died away 0.6 s after its note-off (a reverb tail would ring on)."""
     tpb, ev = 480, [(0, mido.MetaMessage("set_tempo", tempo=500000)),
                     (0, mido.Message("program_change", program=0))] + _note(240, 60, 240)
-    x = synth.render_midi(synth._midi(tpb, ev + [(tpb * 8, mido.Message("control_change", control=123))]),
+    x = synth.render_midi(compose._midi(tpb, ev + [(tpb * 8, mido.Message("control_change", control=123))]),
                           SR, tmp_path, "note")
     env = np.abs(x).max(1)
     off = int(0.5 * SR)  # note-off at 0.5 s
@@ -173,7 +173,7 @@ def test_stems_are_dry_no_reverb_tail(tmp_path):
 def test_make_song_names_rate_and_determinism(tmp_path):
     def run(d):
         rng = np.random.default_rng(11)
-        plan = synth.plan_song(rng, source="mma", genre="rock", groove="8Beat", pad=48, split_drums=False)
+        plan = compose.plan_song(rng, source="mma", genre="rock", groove="8Beat", pad=48, split_drums=False)
         return synth.make_song(d, rng, plan, seconds=3.0, sample_rate=SR, render_mix=False)
 
     a, b = run(tmp_path / "a"), run(tmp_path / "b")
