@@ -91,9 +91,12 @@ def bench_full(folder: Path, params: Path, skip_pedalboard: bool, repeats: int) 
     env = {**os.environ, "OMP_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2"}
     out = folder.parent / "mix.wav"
     cmd = [sys.executable, "-m", "mixdown.cli", "render", str(folder), "--params", str(params), "--out", str(out)]
+    import resource
+
     first = timed(cmd, env)  # also fills numba's on-disk cache
     ours = min(timed(cmd, env) for _ in range(repeats))
-    res = {"render_s": ours, "render_first_run_s": first}
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before pedalboard runs
+    res = {"render_s": ours, "render_first_run_s": first, "render_peak_rss_mb": peak_mb}
     if not skip_pedalboard:
         pb = [sys.executable, "-c", PEDALBOARD_SCRIPT, str(folder), str(params), str(folder.parent / "pb.wav")]
         res["pedalboard_s"] = min(timed(pb, env) for _ in range(repeats))
@@ -136,8 +139,9 @@ def main() -> None:
         folder = ROOT / ".bench" / f"session_{args.tracks}x{int(args.seconds)}"
         params = make_session(folder, args.tracks, args.seconds)
         res.update(bench_full(folder, params, args.skip_pedalboard, args.repeats))
-        log.info("full render, %d stereo tracks x %.0f s, whole process: %.2f s (first run %.2f s)",
-                 args.tracks, args.seconds, res["render_s"], res["render_first_run_s"])
+        log.info("full render, %d stereo tracks x %.0f s, whole process: %.2f s (first run %.2f s), "
+                 "peak memory %.0f MB", args.tracks, args.seconds, res["render_s"], res["render_first_run_s"],
+                 res["render_peak_rss_mb"])
         if "pedalboard_s" in res:
             log.info("pedalboard, same chain, whole process: %.2f s -> ratio %.2f",
                      res["pedalboard_s"], res["ratio_to_pedalboard"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,11 @@ from mixdown.params.io import MixParams, ParamsError, read_params
 from mixdown.session import SessionError, TrackReader, probe
 
 log = logging.getLogger(__name__)
+
+
+class OutputError(RuntimeError):
+    """The mix could not be written; the message names the file and the fix."""
+
 
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 _M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
@@ -188,10 +193,11 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, su
     """Write ``(frames, channels)`` audio atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    # soundfile creates the file (mode 0666 & ~umask, like open()); tempfile.mkstemp would
+    # leave the mix readable by its owner only (0600 survives the rename)
+    tmp = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{path.suffix}"
     try:
-        sf.write(tmp, audio, sample_rate, subtype=subtype)
+        sf.write(str(tmp), audio, sample_rate, subtype=subtype)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -212,7 +218,11 @@ def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: 
         warnings.append(f"mix true peak {stats['true_peak_dbtp']:+.2f} dBTP is above 0 dBTP")
     for w in warnings:
         log.warning("%s", w)
-    write_audio(out_path, result.audio, result.sample_rate, subtype)
+    try:
+        write_audio(out_path, result.audio, result.sample_rate, subtype)
+    except (OSError, sf.SoundFileError) as e:
+        raise OutputError(f"{out_path}: cannot write the mix ({e}); check that the folder is writable "
+                          "and has free space") from e
     return {**stats, "warnings": warnings, "frames": int(result.audio.shape[0])}
 
 
@@ -256,7 +266,7 @@ def _cli_render(args) -> int:
     try:
         params = read_params(args.params)
         stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True)
-    except (ParamsError, SessionError) as e:
+    except (ParamsError, SessionError, OutputError) as e:
         raise CliError(str(e)) from e
     log.info("wrote %s: %d frames at %d Hz", args.out, stats["frames"], params.sample_rate)
     log.info("loudness %.1f LUFS, true peak %.2f dBTP, sample peak %.2f dBFS",
