@@ -1,0 +1,87 @@
+"""Instrument roles: a small vocabulary and a keyword normaliser for labels and file names.
+
+Corpora label instruments in their own words (MedleyDB ``"distorted electric guitar"``, Slakh
+``"Synth Pad"``, Mixing Secrets file names ``"07_ElecGtr2_DI.wav"``). :func:`normalise_role` maps
+any such text to one of :data:`ROLES` with ordered keyword rules (first match wins), so
+``"bass drum"`` is drums, ``"bass clarinet"`` winds and ``"synth bass"`` bass.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: the role vocabulary of manifest tracks
+ROLES = ("drums", "bass", "keys", "guitar", "strings", "vocals", "lead", "brass", "winds", "synth",
+         "percussion", "fx", "other")
+
+# ordered (role, pattern) rules, matched against the normalised text (see _words); first match wins
+_RULES: tuple[tuple[str, str], ...] = (
+    ("fx", r"\b(fx|sfx|effects?|sound effects?|processed( sound)?|scratch(es|ing)?|riser|foley|noise)\b"),
+    ("drums", r"\b(drums?|drum ?(set|kit|machine|loop)s?|kit|kick\w*|kik|bd|bass ?drum|snares?|snr|sn|sd|"
+              r"hh|hi ?-?hats?|high ?hats?|hats?|overheads?|ovh|oh[lr]?|toms?|floor ?tom|rack ?tom|ride|"
+              r"crash|cymbals?|rooms?|breakbeat)\b"),
+    ("vocals", r"\b(vocals?|vocalists?|vox|voc|voices?|voix|vo|singers?|choir|chorus vox|rap(per)?|bvs?|b vs|"
+               r"backing|speakers?|speech|spoken|narrat\w*|beatbox\w*)\b"),
+    ("brass", r"\b(brass|trumpets?|tpt|trombones?|tbn|tuba|horns?|french horn|flugel\w*|cornet|euphonium)\b"),
+    ("winds", r"\b(winds?|woodwinds?|reeds?|pipe|sax\w*|flutes?|piccolo|clarinets?|bass clarinet|oboe|"
+              r"bassoon|recorder|harmonica|melodica|accordion|dizi|whistle|bagpipes?|pan ?flute)\b"),
+    ("bass", r"\b(bass(es)?|bs|double bass|contrabass|upright|sub ?bass|808)\b"),
+    ("guitar", r"\b(guitars?|gtrs?|guit\w*|banjo|mandolin|ukulele|uke|lap steel|dobro|oud|lute|"
+               r"zhongruan|liuqin|sitar)\b"),
+    ("keys", r"\b(keys|keyboards?|kbd|piano|pianos|pno|e ?piano|organ|hammond|b3|rhodes|wurli\w*|clav\w*|"
+             r"harpsichord|celesta|mellotron)\b"),
+    ("synth", r"\b(synths?|synthesi[sz]ers?|pads?|arp\w*|sampler|moog|juno)\b"),
+    ("strings", r"\b(strings?|strg|violins?|vln|vl|violas?|vla|cellos?|vc|vlc|violoncello|fiddle|harp|"
+                r"erhu|guzheng|yangqin|orchestra\w*)\b"),
+    ("percussion", r"\b(perc\w*|shakers?|tamb\w*|congas?|bongos?|cajon|timbales|timpani|glock\w*|vibes|"
+                   r"vibraphone|marimba|xylophone|claps?|handclaps?|snaps?|cowbell|triangle|woodblock|guiro|"
+                   r"djembe|tabla|darbuka|doumbek|gong|chimes|bells?|castanets?)\b"),
+    ("lead", r"\b(lead|solo|melody)\b"),
+)
+# a second pass for run-together names ("elecgtr", "leadvox"): distinctive fragments anywhere
+_FRAGMENTS: tuple[tuple[str, str], ...] = (
+    ("drums", r"kick|snare|hihat|drum|overhead"), ("vocals", r"vox|vocal"), ("guitar", r"gtr|guitar"),
+    ("keys", r"piano|organ"), ("bass", r"bass"), ("synth", r"synth"), ("strings", r"violin|cello|string"),
+    ("percussion", r"perc|shaker|conga"), ("brass", r"trumpet|trombone"), ("winds", r"sax|flute"),
+)
+_COMPILED = tuple((role, re.compile(p)) for role, p in _RULES)
+_COMPILED_FRAGMENTS = tuple((role, re.compile(p)) for role, p in _FRAGMENTS)
+
+
+def _words(text: str) -> str:
+    """Lower-case words of a label or file name: camel case, digits and separators split.
+
+    ``"07_ElecGtr2_DI"`` -> ``"07 elec gtr 2 di"``, ``"HiHat"`` -> ``"hi hat"``.
+    """
+    s = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", s)
+    s = re.sub(r"([^\W\d_])(\d)", r"\1 \2", s)
+    s = re.sub(r"(\d)([^\W\d_])", r"\1 \2", s)
+    s = re.sub(r"[\W_]+", " ", s.lower())
+    return " ".join(s.split())
+
+
+def role_of(text: str | None) -> str | None:
+    """The role one label names, or None when no keyword matches."""
+    if not text:
+        return None
+    words = _words(str(text))
+    if words in ROLES:
+        return words
+    for rules in (_COMPILED, _COMPILED_FRAGMENTS):
+        for role, pattern in rules:
+            if pattern.search(words):
+                return role
+    return None
+
+
+def normalise_role(*labels: str | None) -> str:
+    """The first role found in ``labels`` (tried in order, e.g. instrument label then file name).
+
+    Returns one of :data:`ROLES`; ``"other"`` when nothing matches.
+    """
+    for label in labels:
+        role = role_of(label)
+        if role is not None:
+            return role
+    return "other"

@@ -1,0 +1,532 @@
+"""The parameter table (normalisation, ranges) and the ``mixdown.params/1`` reader/writer,
+checked rule by rule against ``shared/spec/console.md``."""
+
+import copy
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from mixdown.params import spec as S
+from mixdown.params.io import MixParams, ParamsError, read_params, write_params
+
+# The example document of the console spec, completed with six master bands.
+EXAMPLE = """
+{
+  "format": "mixdown.params/1",
+  "sample_rate": 44100,
+  "tracks": [
+    {
+      "name": "bass",
+      "file": "bass.wav",
+      "input_gain_db": 0.0,
+      "highpass_hz": 20.0,
+      "eq": [
+        {"type": "low_shelf", "freq_hz": 100.0, "gain_db": 2.0, "q": 0.707},
+        {"type": "peak", "freq_hz": 250.0, "gain_db": -3.0, "q": 1.0},
+        {"type": "peak", "freq_hz": 800.0, "gain_db": 0.0, "q": 1.0},
+        {"type": "peak", "freq_hz": 2500.0, "gain_db": 1.5, "q": 1.0},
+        {"type": "peak", "freq_hz": 6000.0, "gain_db": 0.0, "q": 1.0},
+        {"type": "high_shelf", "freq_hz": 8000.0, "gain_db": -2.0, "q": 0.707}
+      ],
+      "compressor": {"threshold_db": -18.0, "ratio": 4.0, "attack_ms": 10.0,
+                     "release_ms": 120.0, "knee_db": 6.0, "makeup_db": 3.0},
+      "fader_db": -3.0,
+      "pan": 0.0
+    }
+  ],
+  "master": {
+    "eq": [
+      {"type": "low_shelf", "freq_hz": 60.0, "gain_db": 1.0, "q": 0.8},
+      {"type": "peak", "freq_hz": 200.0, "gain_db": -1.0, "q": 0.7},
+      {"type": "peak", "freq_hz": 1000.0, "gain_db": 0.5, "q": 2.0},
+      {"type": "peak", "freq_hz": 3000.0, "gain_db": 0.0, "q": 1.0},
+      {"type": "peak", "freq_hz": 9000.0, "gain_db": -0.5, "q": 3.0},
+      {"type": "high_shelf", "freq_hz": 12000.0, "gain_db": 1.5, "q": 0.707}
+    ],
+    "compressor": {"threshold_db": -10.0, "ratio": 2.0, "attack_ms": 30.0,
+                   "release_ms": 200.0, "knee_db": 6.0, "makeup_db": 0.0},
+    "output_gain_db": 0.0
+  }
+}
+"""
+
+
+def example() -> dict:
+    return json.loads(EXAMPLE)
+
+
+def json_key(flat_name: str) -> str:
+    """How an error message spells a flat name: ``eq.2.q`` -> ``eq[2].q``."""
+    parts = flat_name.split(".")
+    return f"eq[{parts[1]}].{parts[2]}" if parts[0] == "eq" else flat_name
+
+
+def set_flat(obj: dict, flat_name: str, value) -> None:
+    parts = flat_name.split(".")
+    if parts[0] == "eq":
+        obj["eq"][int(parts[1])][parts[2]] = value
+    elif parts[0] == "compressor":
+        obj["compressor"][parts[1]] = value
+    else:
+        obj[flat_name] = value
+
+
+def read_doc(tmp_path, doc, text=None):
+    path = tmp_path / "mix.params.json"
+    path.write_text(json.dumps(doc) if text is None else text)
+    return read_params(path)
+
+
+def rejected(tmp_path, doc, *fragments, text=None) -> str:
+    """Assert the document is rejected and the message holds the file name and every fragment."""
+    with pytest.raises(ParamsError) as e:
+        read_doc(tmp_path, doc, text)
+    msg = str(e.value)
+    for frag in ("mix.params.json",) + fragments:
+        assert frag in msg, f"{frag!r} not in {msg!r}"
+    return msg
+
+
+# ----------------------------------------------------------------------------- reading
+def test_spec_example_parses_with_every_value(tmp_path):
+    p = read_doc(tmp_path, example())
+    assert p.sample_rate == 44100 and p.master.normalize is None and p.extra == {}
+    (t,) = p.tracks
+    assert (t.name, t.file) == ("bass", "bass.wav")
+    assert set(t.values) == {s.name for s in S.TRACK_SPECS}
+    assert t.values["eq.0.gain_db"] == 2.0 and t.values["eq.5.freq_hz"] == 8000.0
+    assert t.values["compressor.release_ms"] == 120.0 and t.values["fader_db"] == -3.0
+    assert p.master.values["eq.4.q"] == 3.0 and p.master.values["compressor.attack_ms"] == 30.0
+    assert p.track_matrix().shape == (1, S.N_TRACK_PARAMS)
+    assert p.master_vector().shape == (S.N_MASTER_PARAMS,)
+    assert p.normalize_gain_db == 0.0
+
+
+def test_round_trip_preserves_every_value(tmp_path, make_mix_params):
+    rng = np.random.default_rng(7)
+    sr = 48000
+    tv = S.denormalize(rng.uniform(0, 1, (3, S.N_TRACK_PARAMS)), S.TRACK_SPECS, sr)
+    mv = S.denormalize(rng.uniform(0, 1, S.N_MASTER_PARAMS), S.MASTER_SPECS, sr)
+    p = MixParams.from_arrays(sr, ["kick", "snare", "vox"], ["a/kick.wav", "snare.flac", "vox.wav"],
+                              tv, mv, model="mixdown-small@abc123", notes={"take": 3})
+    p.master.normalize = {"target_lufs": -14.0, "ceiling_dbtp": -1.0, "gain_db": 2.345678901234}
+    path = tmp_path / "sub" / "p.json"
+    write_params(p, path)
+    q = read_params(path)
+    assert q.sample_rate == sr
+    assert [(t.name, t.file) for t in q.tracks] == [("kick", "a/kick.wav"), ("snare", "snare.flac"),
+                                                    ("vox", "vox.wav")]
+    np.testing.assert_array_equal(q.track_matrix(), tv)  # bit-exact: JSON keeps repr(float)
+    np.testing.assert_array_equal(q.master_vector(), mv)
+    assert q.master.normalize == p.master.normalize
+    assert q.normalize_gain_db == 2.345678901234
+    assert q.extra == {"model": "mixdown-small@abc123", "notes": {"take": 3}}
+    # writing what was read gives the same file
+    write_params(q, tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_text() == path.read_text()
+
+
+def test_unknown_keys_ignored_by_reader_and_kept_by_writer(tmp_path):
+    doc = example()
+    doc["model"] = {"name": "mixdown-small", "sha256": "ab12"}
+    doc["notes"] = "rough mix"
+    doc["tracks"][0]["colour"] = "red"
+    doc["tracks"][0]["eq"][1]["enabled"] = True
+    doc["tracks"][0]["compressor"]["sidechain"] = "kick"
+    doc["master"]["meter"] = "k-14"
+    p = read_doc(tmp_path, doc)
+    assert p.tracks[0].values == read_doc(tmp_path, example()).tracks[0].values
+    assert p.extra == {"model": {"name": "mixdown-small", "sha256": "ab12"}, "notes": "rough mix"}
+    write_params(p, tmp_path / "out.json")
+    written = json.loads((tmp_path / "out.json").read_text())
+    assert written["format"] == "mixdown.params/1"
+    assert written["model"] == doc["model"] and written["notes"] == "rough mix"
+
+
+def test_master_normalize_is_read_and_validated(tmp_path):
+    doc = example()
+    doc["master"]["normalize"] = {"target_lufs": -14, "ceiling_dbtp": -1.0, "gain_db": 3.5}
+    p = read_doc(tmp_path, doc)
+    assert p.master.normalize == {"target_lufs": -14.0, "ceiling_dbtp": -1.0, "gain_db": 3.5}
+    assert p.normalize_gain_db == 3.5
+    for key in ("target_lufs", "ceiling_dbtp", "gain_db"):
+        bad = copy.deepcopy(doc)
+        del bad["master"]["normalize"][key]
+        rejected(tmp_path, bad, "master", "normalize", key)
+        bad["master"]["normalize"][key] = "loud"
+        rejected(tmp_path, bad, "master", "normalize", key)
+        bad["master"]["normalize"][key] = 1234.5678  # replaced in the text by a JSON literal
+        text = json.dumps(bad).replace("1234.5678", "Infinity")
+        rejected(tmp_path, None, "master", "normalize", key, "finite", text=text)
+    bad = copy.deepcopy(doc)
+    bad["master"]["normalize"] = [-14.0, -1.0, 3.5]
+    rejected(tmp_path, bad, "master", "normalize")
+
+
+@pytest.mark.parametrize("fmt", ["mixdown.params/2", "mixdown.params", "", None])
+def test_unknown_format_rejected(tmp_path, fmt):
+    doc = example()
+    doc["format"] = fmt
+    rejected(tmp_path, doc, "format", "mixdown.params/1")
+
+
+def test_missing_format_rejected(tmp_path):
+    doc = example()
+    del doc["format"]
+    rejected(tmp_path, doc, "format")
+
+
+@pytest.mark.parametrize("value", ["absent", 0, -44100, 44100.0, "44100", True, None])
+def test_bad_sample_rate_rejected(tmp_path, value):
+    doc = example()
+    if value == "absent":
+        del doc["sample_rate"]
+    else:
+        doc["sample_rate"] = value
+    rejected(tmp_path, doc, "sample_rate")
+
+
+TRACK_KEYS = ["name", "file", "input_gain_db", "highpass_hz", "eq", "compressor", "fader_db", "pan"]
+
+
+@pytest.mark.parametrize("key", TRACK_KEYS)
+def test_missing_track_key_rejected(tmp_path, key):
+    doc = example()
+    del doc["tracks"][0][key]
+    where = "tracks[0]" if key == "name" else "bass"
+    rejected(tmp_path, doc, where, repr(key))
+
+
+@pytest.mark.parametrize("band", range(6))
+@pytest.mark.parametrize("key", ["freq_hz", "gain_db", "q", "type"])
+def test_missing_eq_band_key_rejected(tmp_path, band, key):
+    for section in ("track", "master"):
+        doc = example()
+        obj = doc["tracks"][0] if section == "track" else doc["master"]
+        del obj["eq"][band][key]
+        rejected(tmp_path, doc, "bass" if section == "track" else "master", f"eq[{band}]",
+                 key if key != "type" else "type")
+
+
+@pytest.mark.parametrize("key", S.COMPRESSOR_KEYS)
+def test_missing_compressor_key_rejected(tmp_path, key):
+    for section in ("track", "master"):
+        doc = example()
+        obj = doc["tracks"][0] if section == "track" else doc["master"]
+        del obj["compressor"][key]
+        rejected(tmp_path, doc, "bass" if section == "track" else "master", "compressor", repr(key))
+
+
+@pytest.mark.parametrize("key", ["eq", "compressor", "output_gain_db"])
+def test_missing_master_key_rejected(tmp_path, key):
+    doc = example()
+    del doc["master"][key]
+    rejected(tmp_path, doc, "master", repr(key))
+
+
+@pytest.mark.parametrize("key", ["tracks", "master"])
+def test_missing_top_level_key_rejected(tmp_path, key):
+    doc = example()
+    del doc[key]
+    rejected(tmp_path, doc, repr(key))
+
+
+def test_empty_track_list_rejected(tmp_path):
+    doc = example()
+    doc["tracks"] = []
+    rejected(tmp_path, doc, "tracks")
+
+
+@pytest.mark.parametrize("section", ["track", "master"])
+def test_wrong_band_type_or_order_rejected(tmp_path, section):
+    doc = example()
+    obj = doc["tracks"][0] if section == "track" else doc["master"]
+    where = "bass" if section == "track" else "master"
+    swapped = copy.deepcopy(doc)
+    o = swapped["tracks"][0] if section == "track" else swapped["master"]
+    o["eq"][0], o["eq"][5] = o["eq"][5], o["eq"][0]
+    rejected(tmp_path, swapped, where, "eq[0]", "low_shelf", "high_shelf")
+    obj["eq"][2]["type"] = "notch"
+    rejected(tmp_path, doc, where, "eq[2]", "'peak'", "notch")
+
+
+@pytest.mark.parametrize("n_bands", [0, 5, 7])
+@pytest.mark.parametrize("section", ["track", "master"])
+def test_wrong_number_of_bands_rejected(tmp_path, n_bands, section):
+    doc = example()
+    obj = doc["tracks"][0] if section == "track" else doc["master"]
+    obj["eq"] = (obj["eq"] + [dict(obj["eq"][4])])[:n_bands] if n_bands != 7 else \
+        obj["eq"][:5] + [dict(obj["eq"][4])] + obj["eq"][5:]
+    assert len(obj["eq"]) == n_bands
+    rejected(tmp_path, doc, "bass" if section == "track" else "master", "eq", "6 bands", str(n_bands))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("section,flat", [("track", "pan"), ("track", "eq.3.gain_db"),
+                                          ("track", "compressor.ratio"), ("master", "output_gain_db"),
+                                          ("master", "eq.0.freq_hz")])
+def test_non_finite_json_literals_rejected_naming_track_and_key(tmp_path, literal, section, flat):
+    doc = example()
+    obj = doc["tracks"][0] if section == "track" else doc["master"]
+    set_flat(obj, flat, 1234.5678)  # a marker, replaced in the text by the literal
+    text = json.dumps(doc).replace("1234.5678", literal)
+    assert literal in text
+    msg = rejected(tmp_path, None, "bass" if section == "track" else "master", json_key(flat), text=text)
+    assert "finite" in msg
+
+
+def test_non_numbers_rejected(tmp_path):
+    for value in ("0.5", True, None, [0.5]):
+        doc = example()
+        doc["tracks"][0]["pan"] = value
+        rejected(tmp_path, doc, "bass", "pan", "number")
+
+
+def _range_cases():
+    for section, specs in (("track", S.TRACK_SPECS), ("master", S.MASTER_SPECS)):
+        for s in specs:
+            yield pytest.param(section, s, id=f"{section}-{s.name}")
+
+
+@pytest.mark.parametrize("section,s", list(_range_cases()))
+def test_every_range_enforced_ends_included(tmp_path, section, s):
+    assert s.lo < s.hi
+    eps = (s.hi - s.lo) * 1e-6
+    where = "bass" if section == "track" else "master"
+    for value, ok in ((s.lo, True), (s.hi, True), (s.lo - eps, False), (s.hi + eps, False)):
+        doc = example()
+        obj = doc["tracks"][0] if section == "track" else doc["master"]
+        set_flat(obj, s.name, value)
+        if ok:
+            p = read_doc(tmp_path, doc)
+            got = p.tracks[0].values if section == "track" else p.master.values
+            assert got[s.name] == value
+        else:
+            msg = rejected(tmp_path, doc, where, json_key(s.name))
+            assert "outside" in msg
+
+
+def test_spec_ranges_match_the_console_spec_table():
+    """The table in shared/spec/console.md, typed in again independently."""
+    expect = {"input_gain_db": (-48, 24), "fader_db": (-48, 24), "highpass_hz": (20, 500),
+              "pan": (-1, 1), "compressor.threshold_db": (-60, 0), "compressor.ratio": (1, 20),
+              "compressor.attack_ms": (0.1, 100), "compressor.release_ms": (10, 1000),
+              "compressor.knee_db": (0, 12), "compressor.makeup_db": (0, 24)}
+    for i, kind in enumerate(("low_shelf", "peak", "peak", "peak", "peak", "high_shelf")):
+        expect[f"eq.{i}.freq_hz"] = {"low_shelf": (30, 500), "peak": (40, 18000),
+                                     "high_shelf": (1500, 16000)}[kind]
+        expect[f"eq.{i}.gain_db"] = (-15, 15)
+        expect[f"eq.{i}.q"] = (0.3, 6) if kind == "peak" else (0.5, 1.5)
+    assert {s.name: (s.lo, s.hi) for s in S.TRACK_SPECS} == expect
+    master = {k: v for k, v in expect.items() if k.startswith(("eq.", "compressor."))}
+    master["output_gain_db"] = (-48, 24)
+    assert {s.name: (s.lo, s.hi) for s in S.MASTER_SPECS} == master
+    assert S.N_TRACK_PARAMS == 4 + 18 + 6 and S.N_MASTER_PARAMS == 18 + 6 + 1
+
+
+def test_frequency_must_lie_below_0p45_sample_rate(tmp_path):
+    doc = example()
+    doc["sample_rate"] = 32000
+    doc["tracks"][0]["eq"][5]["freq_hz"] = 16000.0  # in the shelf's range, above 14400 Hz
+    msg = rejected(tmp_path, doc, "bass", "eq[5].freq_hz", "0.45")
+    assert "16000" in msg
+    doc["tracks"][0]["eq"][5]["freq_hz"] = 14400.0  # exactly 0.45 x sample_rate: not below
+    rejected(tmp_path, doc, "bass", "eq[5].freq_hz")
+    doc["tracks"][0]["eq"][5]["freq_hz"] = 14399.0
+    assert read_doc(tmp_path, doc).tracks[0].values["eq.5.freq_hz"] == 14399.0
+    doc["master"]["eq"][3]["freq_hz"] = 15000.0
+    rejected(tmp_path, doc, "master", "eq[3].freq_hz", "0.45")
+    # at 8 kHz the example's 6 kHz peak is the first band out of reach
+    doc = example()
+    doc["sample_rate"] = 8000
+    rejected(tmp_path, doc, "bass", "eq[4].freq_hz", "3600")
+
+
+def test_duplicate_track_names_rejected(tmp_path):
+    doc = example()
+    second = copy.deepcopy(doc["tracks"][0])
+    second["file"] = "bass_di.wav"
+    doc["tracks"].append(second)
+    rejected(tmp_path, doc, "duplicate", "bass")
+    second["name"] = "bass di"
+    assert [t.name for t in read_doc(tmp_path, doc).tracks] == ["bass", "bass di"]
+
+
+def test_error_names_the_right_track_among_several(tmp_path):
+    doc = example()
+    for name in ("kick", "snare"):
+        t = copy.deepcopy(doc["tracks"][0])
+        t["name"], t["file"] = name, f"{name}.wav"
+        doc["tracks"].append(t)
+    doc["tracks"][2]["compressor"]["attack_ms"] = 0.01
+    msg = rejected(tmp_path, doc, "'snare'", "compressor.attack_ms")
+    assert "'bass'" not in msg and "'kick'" not in msg
+
+
+def test_invalid_json_and_unreadable_file_rejected(tmp_path):
+    rejected(tmp_path, None, "JSON", text=EXAMPLE[:200])
+    rejected(tmp_path, None, "object", text="[1, 2]")
+    with pytest.raises(ParamsError, match="nothing.json"):
+        read_params(tmp_path / "nothing.json")
+
+
+# ----------------------------------------------------------------------------- writing
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
+    p = read_doc(tmp_path, example())
+    out = tmp_path / "w" / "mix.json"
+    write_params(p, out)
+    assert os.listdir(out.parent) == ["mix.json"]
+    before = out.read_bytes()
+
+    p.tracks[0].values["pan"] = 1.5  # out of range: validation fails before anything is written
+    with pytest.raises(ParamsError, match="pan"):
+        write_params(p, out)
+    assert out.read_bytes() == before and os.listdir(out.parent) == ["mix.json"]
+
+    p.tracks[0].values["pan"] = float("nan")
+    with pytest.raises(ParamsError, match="pan"):
+        write_params(p, out)
+    assert out.read_bytes() == before and os.listdir(out.parent) == ["mix.json"]
+
+
+def test_write_failure_during_rename_keeps_old_file(tmp_path, monkeypatch):
+    p = read_doc(tmp_path, example())
+    out = tmp_path / "w" / "mix.json"
+    write_params(p, out)
+    before = out.read_bytes()
+    p.tracks[0].values["pan"] = 0.5
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        write_params(p, out)
+    monkeypatch.undo()
+    assert out.read_bytes() == before and os.listdir(out.parent) == ["mix.json"]
+
+
+def test_written_file_mode_follows_umask_and_extra_nan_is_refused(tmp_path, make_mix_params):
+    write_params(make_mix_params(["a.wav"]), tmp_path / "p.json")
+    (tmp_path / "plain").write_text("")  # what open() gives under this umask (not mkstemp's 0600)
+    assert (tmp_path / "p.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+    with pytest.raises(ParamsError, match="non-finite"):
+        write_params(make_mix_params(["a.wav"], notes={"score": float("nan")}), tmp_path / "q.json")
+    assert sorted(os.listdir(tmp_path)) == ["p.json", "plain"]
+
+
+def test_written_file_is_strict_json(tmp_path, make_mix_params):
+    p = make_mix_params(["a.wav"], notes="ok")
+    write_params(p, tmp_path / "p.json")
+
+    def no_constants(name):
+        raise AssertionError(f"writer produced the non-JSON literal {name}")
+
+    doc = json.loads((tmp_path / "p.json").read_text(), parse_constant=no_constants)
+    assert doc["format"] == "mixdown.params/1" and doc["tracks"][0]["name"] == "a"
+    assert [b["type"] for b in doc["master"]["eq"]] == ["low_shelf", "peak", "peak", "peak", "peak",
+                                                        "high_shelf"]
+
+
+# ----------------------------------------------------------------------------- normalisation
+@pytest.mark.parametrize("specs", [S.TRACK_SPECS, S.MASTER_SPECS], ids=["track", "master"])
+@pytest.mark.parametrize("sample_rate", [None, 22050])
+def test_normalize_denormalize_inverse_numpy_and_torch(specs, sample_rate):
+    rng = np.random.default_rng(3)
+    u = rng.uniform(0, 1, (4, 5, len(specs)))
+    x = S.denormalize(u, specs, sample_rate)
+    np.testing.assert_allclose(S.normalize(x, specs, sample_rate), u, rtol=0, atol=1e-12)
+    ut = torch.tensor(u, dtype=torch.float64)
+    xt = S.denormalize(ut, specs, sample_rate)
+    assert isinstance(xt, torch.Tensor) and xt.dtype == torch.float64
+    np.testing.assert_allclose(xt.numpy(), x, rtol=1e-12)
+    torch.testing.assert_close(S.normalize(xt, specs, sample_rate), ut, rtol=0, atol=1e-12)
+    # float32 keeps its dtype and is close (compared on the 0..1 scale)
+    xt32 = S.denormalize(ut.float(), specs, sample_rate)
+    assert xt32.dtype == torch.float32
+    np.testing.assert_allclose(S.normalize(xt32.double().numpy(), specs, sample_rate), u, atol=1e-5)
+
+
+@pytest.mark.parametrize("specs", [S.TRACK_SPECS, S.MASTER_SPECS], ids=["track", "master"])
+def test_range_ends_and_midpoints(specs):
+    lo = np.array([s.lo for s in specs])
+    hi = np.array([s.hi for s in specs])
+    np.testing.assert_allclose(S.denormalize(np.zeros(len(specs)), specs), lo, rtol=1e-12)
+    np.testing.assert_allclose(S.denormalize(np.ones(len(specs)), specs), hi, rtol=1e-12)
+    np.testing.assert_allclose(S.normalize(lo, specs), 0.0, atol=1e-12)
+    np.testing.assert_allclose(S.normalize(hi, specs), 1.0, atol=1e-12)
+    mid = S.denormalize(np.full(len(specs), 0.5), specs)
+    mid_t = S.denormalize(torch.full((len(specs),), 0.5, dtype=torch.float64), specs).numpy()
+    for i, s in enumerate(specs):
+        want = math.sqrt(s.lo * s.hi) if s.scale == "log" else (s.lo + s.hi) / 2
+        assert mid[i] == pytest.approx(want, rel=1e-12, abs=1e-12), s.name
+        assert mid_t[i] == pytest.approx(want, rel=1e-12, abs=1e-12), s.name
+    # every frequency, q, ratio and time is log-scaled; gains and pan are linear
+    for s in specs:
+        assert s.scale == ("log" if s.unit in ("Hz", "q", "ratio", "ms") else "lin"), s.name
+
+
+def test_denormalize_caps_frequencies_below_0p45_sample_rate(tmp_path, make_mix_params):
+    sr = 16000
+    tv = S.denormalize(np.ones((1, S.N_TRACK_PARAMS)), S.TRACK_SPECS, sr)
+    mv = S.denormalize(np.ones(S.N_MASTER_PARAMS), S.MASTER_SPECS, sr)
+    for s, v in zip(S.TRACK_SPECS, tv[0]):
+        assert v < 0.45 * sr if s.is_frequency else v == pytest.approx(s.hi), s.name
+    # the largest values the network can produce are accepted by the reader
+    p = MixParams.from_arrays(sr, ["a"], ["a.wav"], tv, mv)
+    write_params(p, tmp_path / "p.json")
+    np.testing.assert_array_equal(read_params(tmp_path / "p.json").track_matrix(), tv)
+
+
+@pytest.mark.parametrize("specs", [S.TRACK_SPECS, S.MASTER_SPECS,
+                                   S.narrowed(S.TRACK_SPECS, {"pan": (-0.3, 1.0), "fader_db": (-0.7, 0.1),
+                                                              "compressor.attack_ms": (0.3, 70.0)})],
+                         ids=["track", "master", "narrowed"])
+def test_denormalize_never_leaves_the_range(specs):
+    """Values a network can produce (u in [0, 1], many just below 1) must all be readable."""
+    tiny = np.finfo(np.float64).eps * np.arange(0, 64)
+    u = np.concatenate([tiny, 1.0 - tiny, np.random.default_rng(0).uniform(0, 1, 2000)])
+    u = np.repeat(u[:, None], len(specs), 1)
+    lo = np.array([s.lo for s in specs])
+    hi = np.array([s.hi for s in specs])
+    for x in (S.denormalize(u, specs), S.denormalize(torch.tensor(u), specs).numpy()):
+        assert (x >= lo).all() and (x <= hi).all()
+        assert (np.diff(x[:64], axis=0) >= 0).all()  # monotone
+    # float32 cannot hold every bound (-0.3 rounds outwards) but stays inside what the reader accepts
+    defaults = S.TRACK_SPECS if len(specs) == S.N_TRACK_PARAMS else S.MASTER_SPECS
+    x32 = S.denormalize(torch.tensor(u, dtype=torch.float32), specs).double().numpy()
+    assert (x32 >= [s.lo for s in defaults]).all() and (x32 <= [s.hi for s in defaults]).all()
+
+
+def test_torch_gradients_are_finite_for_every_parameter():
+    u = torch.full((2, S.N_TRACK_PARAMS), 0.3, dtype=torch.float64, requires_grad=True)
+    S.denormalize(u, S.TRACK_SPECS, 44100).sum().backward()
+    assert torch.isfinite(u.grad).all() and (u.grad > 0).all()
+    x = torch.tensor(S.denormalize(np.full(S.N_TRACK_PARAMS, 0.4), S.TRACK_SPECS), requires_grad=True)
+    S.normalize(x, S.TRACK_SPECS).sum().backward()
+    assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
+
+
+def test_narrowed():
+    specs = S.narrowed(S.TRACK_SPECS, {"pan": (-0.8, 0.8), "compressor.ratio": [1.0, 8.0]})
+    by = {s.name: s for s in specs}
+    assert (by["pan"].lo, by["pan"].hi) == (-0.8, 0.8)
+    assert (by["compressor.ratio"].lo, by["compressor.ratio"].hi) == (1.0, 8.0)
+    assert by["compressor.ratio"].scale == "log" and by["compressor.ratio"].unit == "ratio"
+    unchanged = [a == b for a, b in zip(specs, S.TRACK_SPECS)]
+    assert unchanged.count(False) == 2 and len(specs) == len(S.TRACK_SPECS)
+    np.testing.assert_allclose(S.denormalize(np.ones(len(specs)), specs)[S.index(specs, "pan")], 0.8)
+    assert S.normalize(np.array([s.lo for s in specs]), specs) == pytest.approx(0.0, abs=1e-12)
+    # the whole default range is allowed, anything outside or empty is not
+    assert S.narrowed(S.TRACK_SPECS, {"pan": (-1.0, 1.0)}) == S.TRACK_SPECS
+    for bad in ((-1.1, 0.5), (-0.5, 1.01), (0.5, 0.5), (0.5, -0.5)):
+        with pytest.raises(ValueError, match="pan"):
+            S.narrowed(S.TRACK_SPECS, {"pan": bad})
+    with pytest.raises(ValueError, match="highpass_hz"):
+        S.narrowed(S.TRACK_SPECS, {"highpass_hz": (10.0, 200.0)})
+    with pytest.raises(KeyError, match="no_such"):
+        S.narrowed(S.TRACK_SPECS, {"no_such": (0, 1)})
