@@ -32,51 +32,6 @@ def time_constant_to_pole(time_ms: torch.Tensor, sample_rate: float) -> torch.Te
     return torch.exp(-1.0 / (0.001 * time_ms.to(torch.float64) * sample_rate))
 
 
-class _SmoothGain(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, gc, a_att, a_rel):
-        device = gc.device
-        work = torch.float64 if gc.dtype == torch.float64 else torch.float32
-        gc_np = np.ascontiguousarray(gc.detach().to("cpu", work).numpy())
-        aa = np.ascontiguousarray(a_att.detach().cpu().numpy(), dtype=np.float64)
-        ar = np.ascontiguousarray(a_rel.detach().cpu().numpy(), dtype=np.float64)
-        g = np.empty_like(gc_np)
-        attack = np.empty(gc_np.shape, dtype=np.uint8)
-        kernels.smooth_gain_forward(gc_np, aa, ar, g, attack)
-        g_t = torch.from_numpy(g)
-        ctx.save_for_backward(torch.from_numpy(gc_np), g_t, torch.from_numpy(attack),
-                              torch.from_numpy(aa), torch.from_numpy(ar))
-        ctx.meta = (device, gc.dtype, a_att.dtype)
-        return g_t.to(device=device, dtype=gc.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_g):
-        gc, g, attack, aa, ar = ctx.saved_tensors
-        device, dtype, a_dtype = ctx.meta
-        grad_np = np.ascontiguousarray(grad_g.detach().to("cpu", g.dtype).numpy())
-        grad_gc = np.empty_like(grad_np)
-        grad_aa = np.empty(aa.shape, dtype=np.float64)
-        grad_ar = np.empty(ar.shape, dtype=np.float64)
-        kernels.smooth_gain_backward(grad_np, gc.numpy(), g.numpy(), attack.numpy(), aa.numpy(), ar.numpy(),
-                                     grad_gc, grad_aa, grad_ar)
-        return (torch.from_numpy(grad_gc).to(device=device, dtype=dtype),
-                torch.from_numpy(grad_aa).to(device=device, dtype=a_dtype),
-                torch.from_numpy(grad_ar).to(device=device, dtype=a_dtype))
-
-
-def smooth_gain(gc: torch.Tensor, a_att: torch.Tensor, a_rel: torch.Tensor) -> torch.Tensor:
-    """Branching one-pole ballistics: attack pole where reduction grows, release pole otherwise.
-
-    Runs on the CPU kernel (tensors on other devices are copied there and back).
-
-    Shape: ``gc`` ``(..., T)`` dB; ``a_att, a_rel`` ``(...)`` poles -> ``(..., T)`` dB.
-    """
-    lead = gc.shape[:-1]
-    a_att = torch.broadcast_to(a_att, lead).reshape(-1)
-    a_rel = torch.broadcast_to(a_rel, lead).reshape(-1)
-    return _SmoothGain.apply(gc.reshape(-1, gc.shape[-1]), a_att, a_rel).reshape(gc.shape)
-
-
 class _CompressorGain(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, params):

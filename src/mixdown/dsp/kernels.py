@@ -1,9 +1,10 @@
 """Compiled (numba) kernels for the console's recursions.
 
 Two users:
-- the training path calls :func:`smooth_gain_forward` / :func:`smooth_gain_backward`, the
-  compressor's branching one-pole ballistics with an exact backward (a time-varying one-pole run
-  in reverse, the method of torchcomp/torchlpc);
+- the training path calls :func:`compressor_gain_forward` / :func:`compressor_gain_backward`
+  (side chain, static curve and branching one-pole ballistics, with an exact backward: a
+  time-varying one-pole run in reverse, the method of torchcomp/torchlpc) and
+  :func:`cascade_response_forward` / :func:`cascade_response_backward` (biquad responses);
 - the full-length path calls :func:`strip_block`, a fused channel strip (gain, biquad cascade,
   compressor, fader, pan) that processes one block of many tracks in parallel and carries
   filter and compressor state between blocks.
@@ -35,66 +36,17 @@ def _gain_computer(level_db, threshold_db, ratio, knee_db):
     return (1.0 / ratio - 1.0) * over
 
 
-@nb.njit(cache=True, parallel=True)
-def smooth_gain_forward(gc, a_att, a_rel, g_out, attack):
-    """Branching one-pole smoothing of target gains (spec compressor ballistics).
+@nb.njit(cache=True, inline="always")
+def _ballistics(target, g, aa, ar):
+    """One step of the spec's branching one-pole smoothing in dB; returns ``(g, attack)``.
 
-    Shape:
-        gc: ``(M, N)`` float32 target gain in dB; a_att, a_rel: ``(M,)`` float64 pole values;
-        g_out: ``(M, N)`` float32 written with the smoothed gain in dB;
-        attack: ``(M, N)`` uint8 written with 1 where the attack branch ran.
-    """
-    M, N = gc.shape
-    for m in nb.prange(M):
-        aa = a_att[m]
-        ar = a_rel[m]
+    States below 1e-300 dB are flushed to zero (no denormal arithmetic in silence)."""
+    attack = target < g
+    a = aa if attack else ar
+    g = a * g + (1.0 - a) * target
+    if g > -_FLUSH:
         g = 0.0
-        for n in range(N):
-            x = np.float64(gc[m, n])
-            if x < g:
-                g = aa * g + (1.0 - aa) * x
-                attack[m, n] = 1
-            else:
-                g = ar * g + (1.0 - ar) * x
-                attack[m, n] = 0
-            if g > -_FLUSH:
-                g = 0.0
-            g_out[m, n] = g
-
-
-@nb.njit(cache=True, parallel=True)
-def smooth_gain_backward(grad_g, gc, g, attack, a_att, a_rel, grad_gc, grad_a_att, grad_a_rel):
-    """Exact backward of :func:`smooth_gain_forward`.
-
-    With ``g[n] = a[n] g[n-1] + (1 - a[n]) gc[n]`` and ``lam[n] = dL/dg[n]`` (through the whole
-    future), ``lam[n] = grad_g[n] + a[n+1] lam[n+1]``; then ``dL/dgc[n] = (1 - a[n]) lam[n]`` and
-    ``dL/da[n] = lam[n] (g[n-1] - gc[n])``, summed over the samples of each branch.
-
-    Shape:
-        grad_g, gc, g: ``(M, N)`` float32; attack: ``(M, N)`` uint8; a_att, a_rel: ``(M,)``;
-        outputs grad_gc ``(M, N)`` float32, grad_a_att and grad_a_rel ``(M,)`` float64.
-    """
-    M, N = gc.shape
-    for m in nb.prange(M):
-        aa = a_att[m]
-        ar = a_rel[m]
-        carry = 0.0
-        acc_a = 0.0
-        acc_r = 0.0
-        for n in range(N - 1, -1, -1):
-            lam = np.float64(grad_g[m, n]) + carry
-            prev = np.float64(g[m, n - 1]) if n > 0 else 0.0
-            d = lam * (prev - np.float64(gc[m, n]))
-            if attack[m, n]:
-                grad_gc[m, n] = (1.0 - aa) * lam
-                acc_a += d
-                carry = aa * lam
-            else:
-                grad_gc[m, n] = (1.0 - ar) * lam
-                acc_r += d
-                carry = ar * lam
-        grad_a_att[m] = acc_a
-        grad_a_rel[m] = acc_r
+    return g, attack
 
 
 @nb.njit(cache=True, inline="always")
@@ -178,12 +130,7 @@ def _compress_and_pan(buf, n, nc, comp, g, gl, gr, out):
             gc = 0.0
             if side > quiet_lin:
                 gc = _gain_computer(20.0 * math.log10(max(side, 1e-6)), thr, ratio, knee)
-            if gc < g:
-                g = aa * g + (1.0 - aa) * gc
-            else:
-                g = ar * g + (1.0 - ar) * gc
-            if g > -_FLUSH:
-                g = 0.0
+            g, _ = _ballistics(gc, g, aa, ar)
             if g != 0.0:
                 gain = math.exp((g + makeup) * _LN10_OVER_20)
         out[i, 0] = y0 * gain * gl
@@ -303,23 +250,20 @@ def compressor_gain_forward(x, params, g_out, attack):
             for c in range(C):
                 side = max(side, abs(np.float64(x[m, c, n])))
             level = 20.0 * math.log10(max(side, 1e-6))
-            target = _gain_computer(level, thr, ratio, knee)
-            if target < g:
-                g = aa * g + (1.0 - aa) * target
-                attack[m, n] = 1
-            else:
-                g = ar * g + (1.0 - ar) * target
-                attack[m, n] = 0
-            if g > -_FLUSH:
-                g = 0.0
+            g, att = _ballistics(_gain_computer(level, thr, ratio, knee), g, aa, ar)
+            attack[m, n] = att
             g_out[m, n] = g
 
 
 @nb.njit(cache=True, parallel=True)
 def compressor_gain_backward(grad_g, x, g, attack, params, grad_x, grad_params):
-    """Exact backward of :func:`compressor_gain_forward` (ballistics as in
-    :func:`smooth_gain_backward`, then the static curve's analytic derivatives per sample; the
-    side chain's gradient goes to the channel that held the maximum).
+    """Exact backward of :func:`compressor_gain_forward`.
+
+    With ``g[n] = a[n] g[n-1] + (1 - a[n]) gc[n]`` and ``lam[n] = dL/dg[n]`` (through the whole
+    future), ``lam[n] = grad_g[n] + a[n+1] lam[n+1]`` runs in reverse; ``dL/dgc[n] = (1 - a[n])
+    lam[n]`` and ``dL/da[n] = lam[n] (g[n-1] - gc[n])`` summed per branch; then the static
+    curve's analytic derivatives per sample, and the side chain's gradient goes to the channel
+    that held the maximum.
 
     Shape: ``grad_x`` ``(M, C, N)`` and ``grad_params`` ``(M, 5)`` written (w.r.t. threshold,
     ratio, knee, a_att, a_rel).
