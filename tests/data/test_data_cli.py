@@ -65,7 +65,7 @@ def test_another_dataset_command_can_be_registered(monkeypatch):
         p.add_argument("--songs", type=int, default=1)
         p.set_defaults(func=lambda args: args.songs)
 
-    data_cli.add_dataset_command("synth", configure, "synthetic corpus")
-    args = build_parser().parse_args(["dataset", "synth", "--songs", "7"])
+    data_cli.add_dataset_command("demo", configure, "a registered extra command")
+    args = build_parser().parse_args(["dataset", "demo", "--songs", "7"])
     assert args.func(args) == 7
     assert build_parser().parse_args(["dataset", "build", "--source", "folder", "--root", "r", "--out", "o"]).jobs == 1

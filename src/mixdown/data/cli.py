@@ -52,11 +52,7 @@ def _add(name: str) -> argparse.ArgumentParser:
 def add_parser(subparsers) -> None:
     """Register ``mixdown dataset`` and its sub-commands on the top-level sub-parsers."""
     global _dataset_sub
-    p = subparsers.add_parser("dataset", help="build training manifests from multitrack corpora",
-                              description="Build and maintain dataset manifests (<split>.jsonl).")
-    _dataset_sub = p.add_subparsers(dest="dataset_command", required=True, metavar="COMMAND")
-    for name in list(_COMMANDS):
-        _add(name)
+    _dataset_sub = None  # optional modules register into _COMMANDS only; all are added below, once
     for mod_name in DATASET_COMMAND_MODULES:
         try:
             module = importlib.import_module(mod_name)
@@ -65,6 +61,11 @@ def add_parser(subparsers) -> None:
                 raise
             continue
         module.add_dataset_parser(add_dataset_command)
+    p = subparsers.add_parser("dataset", help="build training manifests from multitrack corpora",
+                              description="Build and maintain dataset manifests (<split>.jsonl).")
+    _dataset_sub = p.add_subparsers(dest="dataset_command", required=True, metavar="COMMAND")
+    for name in list(_COMMANDS):
+        _add(name)
 
 
 def _shard(text: str) -> tuple[int, int]:
