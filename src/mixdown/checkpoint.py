@@ -50,6 +50,9 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
     os.close(fd)
     try:
         torch.save(state, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would survive the rename
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -94,3 +97,15 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         raise CheckpointError(f"{path}: weights do not fit {name} ({str(e).splitlines()[0]})") from e
     model.checkpoint_info = {k: v for k, v in state.items() if k != "state_dict"}
     return model.to(device).eval()
+
+
+def release(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Copy a training checkpoint without optimiser state (a small file to ship); returns its
+    sha256 (first 12 hex digits)."""
+    state = read_checkpoint(src)
+    model = load_model(src)
+    ts = dict(state.get("train_state", {}))
+    ts.pop("optimizer", None)
+    extra = {"train_state": ts, "released_from": str(Path(src).name)}
+    return save_checkpoint(dst, model, state["model"].get("kwargs", {}), config=state.get("config"),
+                           sample_rate=state["sample_rate"], extra=extra)
