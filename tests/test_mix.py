@@ -134,3 +134,15 @@ def test_bad_sessions_fail_with_the_file_named(tmp_path, caplog, case):
     expected = {"empty": "no audio files", "unreadable": "broken.wav", "nan": "nan.wav"}[case]
     assert expected in caplog.text
     assert not out.exists()
+
+
+def test_silent_and_full_scale_tracks_are_kept_with_warnings(tmp_path, caplog):
+    session = make_stems(tmp_path / "s", n=2, seconds=1.0)
+    sf.write(session / "quiet.wav", np.zeros((SR, 1), np.float32), SR)
+    sf.write(session / "hot.wav", np.clip(np.random.default_rng(0).standard_normal((SR, 1)), -1, 1), SR,
+             subtype="FLOAT")
+    caplog.set_level(logging.WARNING)
+    params, audio = mix_session(session, Heuristic(SR), progress=False)
+    assert {"quiet", "hot"} <= {t.name for t in params.tracks} and np.isfinite(audio).all()
+    assert "'quiet' (quiet.wav) is silent" in caplog.text
+    assert "'hot' (hot.wav) peaks at full scale" in caplog.text

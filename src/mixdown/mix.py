@@ -30,14 +30,49 @@ _IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
 
 @dataclass
 class Session:
-    """Tracks of a session folder. ``audio``: list of ``(channels, frames)`` float32 arrays."""
+    """Tracks of a session folder, read lazily: :meth:`window` reads only what analysis needs
+    (tracks at another rate are resampled once, in memory); :attr:`audio` loads everything."""
 
     folder: Path
     names: list[str]
     files: list[str]
-    audio: list[np.ndarray]
+    infos: list  # mixdown.session.TrackInfo
     sample_rate: int
-    resampled: bool
+    frames: int
+    resampled_audio: dict[int, np.ndarray]
+
+    @property
+    def resampled(self) -> bool:
+        return bool(self.resampled_audio)
+
+    def window(self, i: int, start: int, n: int) -> np.ndarray:
+        """Frames ``start .. start + n`` of track ``i`` as ``(2, n)`` float32 (mono duplicated,
+        zero-padded past the end)."""
+        import soundfile as sf
+
+        from mixdown.session import check_finite
+
+        if i in self.resampled_audio:
+            seg = self.resampled_audio[i][:, start:start + n]
+        else:
+            with sf.SoundFile(str(self.infos[i].path)) as f:
+                f.seek(min(start, f.frames))
+                seg = f.read(n, dtype="float32", always_2d=True).T
+            check_finite(seg, self.infos[i].path)
+        out = np.zeros((2, n), dtype=np.float32)
+        out[:, :seg.shape[1]] = seg
+        return out
+
+    @property
+    def audio(self) -> list[np.ndarray]:
+        """Every whole track, ``(channels, frames)`` float32 (loads all files; cached)."""
+        if not hasattr(self, "_audio"):
+            import soundfile as sf
+
+            self._audio = [self.resampled_audio[i] if i in self.resampled_audio else
+                           np.ascontiguousarray(sf.read(str(info.path), dtype="float32", always_2d=True)[0].T)
+                           for i, info in enumerate(self.infos)]
+        return self._audio
 
 
 def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
@@ -74,40 +109,29 @@ def read_tracks(paths: list[Path], folder: str | os.PathLike, sample_rate: int |
     """Read tracks (resampled with a warning to ``sample_rate`` or the most common rate; shorter
     tracks padded with silence at the end, with a warning); ``file`` entries are relative to
     ``folder``."""
-    import soundfile as sf
-
-    from mixdown.session import check_finite, load_resampled
+    from mixdown.session import load_resampled
 
     folder = Path(folder)
     infos = [probe(p) for p in paths]
     rates = [i.sample_rate for i in infos]
     sr = sample_rate or max(set(rates), key=rates.count)
-    audio = []
-    for info in infos:
+    resampled = {}
+    for i, info in enumerate(infos):
         if info.sample_rate != sr:
             log.warning("%s: resampling %d Hz -> %d Hz", info.path, info.sample_rate, sr)
-            x = load_resampled(info, sr)
-        else:
-            x, _ = sf.read(str(info.path), dtype="float32", always_2d=True)
-            check_finite(x, info.path)
-        audio.append(np.ascontiguousarray(x.T))
-    n = max(x.shape[1] for x in audio)
-    for p, x in zip(paths, audio):
-        if x.shape[1] < n:
+            resampled[i] = np.ascontiguousarray(load_resampled(info, sr).T)
+    lengths = [resampled[i].shape[1] if i in resampled else info.frames for i, info in enumerate(infos)]
+    n = max(lengths)
+    for p, m in zip(paths, lengths):
+        if m < n:
             log.warning("%s: %.2f s shorter than the longest track; padded with silence at the end",
-                        p.name, (n - x.shape[1]) / sr)
-        peak = float(np.abs(x).max()) if x.size else 0.0
-        if peak == 0.0:
-            log.warning("%s: silent track (kept; it contributes nothing)", p.name)
-        elif peak >= 0.999:
-            log.warning("%s: peaks at full scale; it may be clipped", p.name)
-    return Session(folder, [p.stem for p in paths], [os.path.relpath(p, folder) for p in paths], audio, sr,
-                   len(set(rates)) > 1 or sr != rates[0])
+                        p.name, (n - m) / sr)
+    return Session(folder, [p.stem for p in paths], [os.path.relpath(p, folder) for p in paths], infos, sr, n,
+                   resampled)
 
 
-def windows(n_frames: int, window: int, count: int, activity: np.ndarray) -> list[int]:
-    """Start frames of up to ``count`` analysis windows spread over the song, each moved to the
-    most active nearby position. ``activity``: per-frame-hop active-track counts."""
+def windows(n_frames: int, window: int, count: int) -> list[int]:
+    """Start frames of up to ``count`` analysis windows spread evenly over the song."""
     if n_frames <= window:
         return [0]
     starts = np.linspace(0, n_frames - window, count).astype(int)
@@ -130,10 +154,10 @@ def analysis_batch(session: Session, starts: list[int], window: int, target_rms_
 
 def raw_windows(session: Session, starts: list[int], window: int) -> np.ndarray:
     """Unscaled windows of every track (mono duplicated), shape ``(W, N, 2, window)`` float32."""
-    return np.stack([[_segment(_stereo(a), s, window) for a in session.audio] for s in starts])
+    return np.stack([[session.window(i, s, window) for i in range(len(session.names))] for s in starts])
 
 
-def predict_params(model, session: Session, window_s: float = 6.0, n_windows: int = 8,
+def predict_params(model, session: Session, window_s: float = 6.0, n_windows: int = 4,
                    target_rms_db: float = -20.0, reference: np.ndarray | None = None,
                    device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Predict over several windows and aggregate (median in normalised units, which respects
@@ -145,14 +169,19 @@ def predict_params(model, session: Session, window_s: float = 6.0, n_windows: in
 
     sr = session.sample_rate
     window = int(window_s * sr)
-    n_frames = max(a.shape[1] for a in session.audio)
-    starts = windows(n_frames, window, n_windows, np.ones(1))
+    n_frames = session.frames
+    starts = windows(n_frames, window, n_windows)
     x, mask, gains = analysis_batch(session, starts, min(window, n_frames), target_rms_db)
     ref = None
     if reference is not None and getattr(model, "uses_reference", False):
         ref = torch.from_numpy(np.stack([_segment(reference, s, x.shape[-1]) for s in starts]))
-    with torch.no_grad():
-        tp, mp = model(x.to(device), mask.to(device), None if ref is None else ref.to(device))
+    outs = []
+    with torch.no_grad():  # two windows at a time: memory stays bounded for long, wide sessions
+        for k in range(0, len(starts), 2):
+            r = None if ref is None else ref[k:k + 2].to(device)
+            outs.append(model(x[k:k + 2].to(device), mask[k:k + 2].to(device), r))
+    tp = torch.cat([o[0] for o in outs])
+    mp = torch.cat([o[1] for o in outs])
     tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)
     tv[..., _IN_GAIN] += gains  # the model saw inputs raised by `gains`
     tv[..., _IN_GAIN] = np.clip(tv[..., _IN_GAIN], S.TRACK_SPECS[_IN_GAIN].lo, S.TRACK_SPECS[_IN_GAIN].hi)
@@ -242,9 +271,9 @@ def refine_to_reference(session: Session, track_values: np.ndarray, master_value
     from mixdown.dsp.console import Console
 
     sr = session.sample_rate
-    n_frames = max(a.shape[1] for a in session.audio)
+    n_frames = session.frames
     window = min(int(window_s * sr), n_frames)
-    starts = windows(n_frames, window, n_windows, np.ones(1))
+    starts = windows(n_frames, window, n_windows)
     x = torch.from_numpy(raw_windows(session, starts, window))
     mask = torch.ones(x.shape[:2], dtype=torch.bool)
     ref = torch.from_numpy(_stereo(reference))[None]
@@ -364,7 +393,7 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
             sf.read(str(reference), dtype="float32", always_2d=True)[0].T
     tv, mv = predict_params(model, session, reference=ref_audio, device=device)
     _apply_locks(tv, mv, session.names, lock_map)
-    notes = {"model": type(model).__name__, "windows": "median of up to 8 windows of 6 s"}
+    notes = {"model": type(model).__name__, "windows": "median of up to 4 windows of 6 s"}
     if ref_audio is not None:
         tv, mv, report = refine_to_reference(session, tv, mv, ref_audio, lock_map, steps=refine_steps,
                                              progress=progress)

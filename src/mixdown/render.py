@@ -149,6 +149,14 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
                 msg = f"track {t.name!r} is {r.frames} frames, padded with silence to {n_frames}"
                 log.info(msg)
         audio = _render_blocks(readers, params, n_frames, block_frames, progress)
+        for t, r in zip(params.tracks, readers):
+            if r.peak == 0.0:
+                warnings.append(f"track {t.name!r} ({r.info.path.name}) is silent; it contributes nothing")
+            elif r.peak >= 0.999:
+                warnings.append(f"track {t.name!r} ({r.info.path.name}) peaks at full scale; it may be clipped "
+                                "at the source (re-export it with headroom if so)")
+        for w in warnings:
+            log.warning("%s", w)
     finally:
         for r in readers:
             r.close()
@@ -209,7 +217,7 @@ def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: 
     """Render and write the mix; returns loudness stats and warnings (also logged)."""
     result = render(session_dir, params, resample=resample, progress=progress)
     stats = measure(result.audio, result.sample_rate)
-    warnings = list(result.warnings)
+    warnings: list[str] = []  # the track warnings were logged by render()
     if stats["sample_peak_dbfs"] > 0.0:
         how = "kept above full scale in the float file" if subtype == "FLOAT" else \
             f"CLIPPED by the {subtype} file format; write a float file or lower master.output_gain_db"
@@ -218,6 +226,7 @@ def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: 
         warnings.append(f"mix true peak {stats['true_peak_dbtp']:+.2f} dBTP is above 0 dBTP")
     for w in warnings:
         log.warning("%s", w)
+    warnings = result.warnings + warnings
     try:
         write_audio(out_path, result.audio, result.sample_rate, subtype)
     except (OSError, sf.SoundFileError) as e:

@@ -77,6 +77,7 @@ class TrackReader:
         self.channels = info.channels
         self._data: np.ndarray | None = None
         self._pos = 0
+        self.peak = 0.0  # largest |sample| read so far
         self._file: sf.SoundFile | None = None
         if info.sample_rate != sample_rate:
             if not resample:
@@ -104,6 +105,8 @@ class TrackReader:
             got = self._file.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
             check_finite(self._tmp[:got], self.info.path)
             buf[:got, :self.channels] = self._tmp[:got]
+        if got:
+            self.peak = max(self.peak, float(np.abs(buf[:got, :self.channels]).max()))
         self._pos += got
         buf[got:] = 0.0
 
