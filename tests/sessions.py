@@ -36,6 +36,8 @@ def make_song(folder: Path, sr: int, seconds: float, n_tracks: int, seed: int) -
     tv = S.denormalize(rng.uniform(0.3, 0.7, (n_tracks, S.N_TRACK_PARAMS)), S.TRACK_SPECS, sr)
     tv[:, S.index(S.TRACK_SPECS, "input_gain_db")] = rng.uniform(-6, 6, n_tracks)
     tv[:, S.index(S.TRACK_SPECS, "fader_db")] = rng.uniform(-12, -3, n_tracks)
+    for band in (1, 3):  # bands left flat, as an engineer leaves most bands (tone augmentation uses them)
+        tv[:, S.index(S.TRACK_SPECS, f"eq.{band}.gain_db")] = 0.0
     mv = S.denormalize(np.full(S.N_MASTER_PARAMS, 0.5), S.MASTER_SPECS, sr)
     mv[S.index(S.MASTER_SPECS, "output_gain_db")] = -6.0
     params = MixParams.from_arrays(sr, names, [f"tracks/{n}.wav" for n in names], tv, mv)

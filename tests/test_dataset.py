@@ -8,6 +8,7 @@ import torch
 
 from mixdown.data.dataset import Augment, MixDataset
 from mixdown.dsp.console import Console
+from mixdown.params import spec as S
 from sessions import make_corpus
 
 SR = 16000
@@ -50,10 +51,14 @@ def test_validation_items_are_deterministic_and_training_items_vary(corpus):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_augmented_items_still_mix_to_the_reference(corpus, seed):
-    """Shuffle, channel swap and gain changes are folded into the targets exactly."""
+    """Shuffle, channel swap, gain and tone changes are folded into the targets exactly."""
     ds = MixDataset(corpus["train"], segment_s=3.0, sample_rate=SR, max_tracks=5, items_per_epoch=4,
-                    augment=Augment(shuffle_tracks=True, swap_channels_p=0.5, gain_db=6.0), seed=seed)
+                    augment=Augment(shuffle_tracks=True, swap_channels_p=0.5, gain_db=6.0, tone_db=6.0), seed=seed)
     item = ds[0]
+    n = int(item["mask"].sum())
+    flat_bands = [S.index(S.TRACK_SPECS, f"eq.{b}.gain_db") for b in (1, 3)]
+    toned = S.denormalize(item["track_params"][:n].double().numpy(), S.TRACK_SPECS, SR)[:, flat_bands]
+    assert (np.abs(toned) > 1e-6).sum() == n  # every track got one tone change on one flat band
     console = Console(SR)
     mix = console(item["tracks"][None], torch.nan_to_num(item["track_params"], nan=0.5)[None],
                   item["master_params"][None], item["mask"][None])[0]

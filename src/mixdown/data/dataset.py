@@ -27,6 +27,8 @@ from mixdown.params.io import read_params
 log = logging.getLogger(__name__)
 _IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
 _PAN = S.index(S.TRACK_SPECS, "pan")
+_EQ = [tuple(S.index(S.TRACK_SPECS, f"eq.{k}.{key}") for key in ("freq_hz", "gain_db", "q"))
+       for k in range(S.N_EQ_BANDS)]
 
 
 @dataclass
@@ -38,11 +40,17 @@ class Augment:
         swap_channels_p: probability of a left/right swap of every track and the reference
             (pans negated; the master chain is symmetric).
         gain_db: maximum random input-level change per track; the target input gain absorbs it.
+        tone_db: maximum random tone change per track: a cookbook band (the type, frequency and
+            Q of one of the track's EQ bands that is at 0 dB) is applied to the input and the
+            target band set to the opposite gain. Cookbook bands invert exactly
+            (``H(-g) = 1 / H(g)``), so the strip still renders the reference. Only for songs
+            whose parameters are known.
     """
 
     shuffle_tracks: bool = True
     swap_channels_p: float = 0.5
     gain_db: float = 6.0
+    tone_db: float = 6.0
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -186,6 +194,23 @@ class MixDataset(Dataset):
                 tv[i] = [by_name[t["name"]].values[n] for n in S.TRACK_NAMES]
         return tv, params.master_vector()
 
+    def _tone(self, x: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> None:
+        """Apply a random exact-inverse tone change to ``x`` ``(2, T)`` in place; fold it into ``values``."""
+        from scipy.signal import lfilter
+
+        from mixdown.dsp.coefficients import biquad_coefficients
+
+        flat = [k for k in range(S.N_EQ_BANDS) if values[_EQ[k][1]] == 0.0]
+        if not flat or not np.isfinite(values).all():
+            return
+        k = int(rng.choice(flat))
+        d = float(rng.uniform(-self.augment.tone_db, self.augment.tone_db))
+        f_i, g_i, q_i = _EQ[k]
+        b, a = biquad_coefficients(S.EQ_BAND_TYPES[k], np.array(values[f_i]), np.array(d), np.array(values[q_i]),
+                                   self.sample_rate)
+        x[:] = lfilter(b, a, x.astype(np.float64), axis=-1)
+        values[g_i] = -d
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng((self.seed, 0 if self.deterministic else self.epoch, index))
         rec = self.songs[index % len(self.songs)] if self.deterministic else \
@@ -222,6 +247,9 @@ class MixDataset(Dataset):
             tv[:, _IN_GAIN] -= gains_db  # the input was raised by gains_db: the strip lowers it back
             if swap:
                 tv[:, _PAN] = -tv[:, _PAN]
+            if self.augment is not None and self.augment.tone_db > 0:
+                for j in range(n):
+                    self._tone(tracks[j], tv[j], rng)
             tp[:n] = np.clip(S.normalize(tv, S.TRACK_SPECS, self.sample_rate), 0.0, 1.0)
             mp[:] = np.clip(S.normalize(mv, S.MASTER_SPECS, self.sample_rate), 0.0, 1.0)
         mask = np.zeros(self.max_tracks, dtype=bool)
