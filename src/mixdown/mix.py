@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mixdown.data.builders import AUDIO_EXTS, is_audio
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.session import SessionError, probe
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".w64", ".caf"}
 #: files in a session folder that are references, not tracks
 REFERENCE_STEMS = {"mix", "reference_mix", "reference"}
 _IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
@@ -86,12 +86,12 @@ def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
         raise SessionError(f"{folder}: session folder not found")
     root = folder / "tracks" if (folder / "tracks").is_dir() else folder
     files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-    audio = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS and p.stem.lower() not in REFERENCE_STEMS]
-    skipped = [p.name for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
+    audio = [p for p in files if is_audio(p) and p.stem.lower() not in REFERENCE_STEMS]
+    skipped = [p.name for p in files if not is_audio(p)]
     if skipped:
         log.warning("%s: skipping non-audio files: %s", root, ", ".join(skipped))
     if not audio:
-        raise SessionError(f"{root}: no audio files (expected {', '.join(sorted(AUDIO_EXTENSIONS))})")
+        raise SessionError(f"{root}: no audio files (expected {', '.join(AUDIO_EXTS)})")
     stems = [p.stem for p in audio]
     dupes = sorted({s for s in stems if stems.count(s) > 1})
     if dupes:
