@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 #: files in a session folder that are references, not tracks
 REFERENCE_STEMS = {"mix", "reference_mix", "reference"}
 _IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
+#: analysis windows are at least this long (zero-padded past the end), enough for the models' STFTs
+MIN_WINDOW = 8192
 
 
 @dataclass
@@ -171,7 +173,7 @@ def predict_params(model, session: Session, window_s: float = 6.0, n_windows: in
     window = int(window_s * sr)
     n_frames = session.frames
     starts = windows(n_frames, window, n_windows)
-    x, mask, gains = analysis_batch(session, starts, min(window, n_frames), target_rms_db)
+    x, mask, gains = analysis_batch(session, starts, max(min(window, n_frames), MIN_WINDOW), target_rms_db)
     ref = None
     if reference is not None and getattr(model, "uses_reference", False):
         ref = torch.from_numpy(np.stack([_segment(reference, s, x.shape[-1]) for s in starts]))
@@ -272,7 +274,7 @@ def refine_to_reference(session: Session, track_values: np.ndarray, master_value
 
     sr = session.sample_rate
     n_frames = session.frames
-    window = min(int(window_s * sr), n_frames)
+    window = max(min(int(window_s * sr), n_frames), MIN_WINDOW)
     starts = windows(n_frames, window, n_windows)
     x = torch.from_numpy(raw_windows(session, starts, window))
     mask = torch.ones(x.shape[:2], dtype=torch.bool)
@@ -359,7 +361,7 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
 
     lufs = loudness.integrated_loudness(audio.T, sample_rate)
     if not math.isfinite(lufs):
-        raise SessionError("the mix is silent; a loudness target cannot be reached")
+        raise SessionError("the mix is silent or shorter than 0.4 s (one BS.1770 block); a loudness target cannot be reached, leave out --target-lufs")
     gain = target_lufs - lufs
     tp = loudness.true_peak_dbtp(audio.T, sample_rate)
     if tp + gain > ceiling_dbtp:
