@@ -361,7 +361,8 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
 
     lufs = loudness.integrated_loudness(audio.T, sample_rate)
     if not math.isfinite(lufs):
-        raise SessionError("the mix is silent or shorter than 0.4 s (one BS.1770 block); a loudness target cannot be reached, leave out --target-lufs")
+        raise SessionError("the mix is silent or shorter than 0.4 s (one BS.1770 block); a loudness target "
+                           "cannot be reached, leave out --target-lufs")
     gain = target_lufs - lufs
     tp = loudness.true_peak_dbtp(audio.T, sample_rate)
     if tp + gain > ceiling_dbtp:
