@@ -146,3 +146,17 @@ def test_silent_and_full_scale_tracks_are_kept_with_warnings(tmp_path, caplog):
     assert {"quiet", "hot"} <= {t.name for t in params.tracks} and np.isfinite(audio).all()
     assert "'quiet' (quiet.wav) is silent" in caplog.text
     assert "'hot' (hot.wav) peaks at full scale" in caplog.text
+
+
+def test_short_sessions_at_other_rates_reach_the_model_at_its_own_rate(tmp_path, caplog):
+    """A 500-sample, 22.05 kHz session through the shipped 44.1 kHz model: windows are resampled
+    for the model (and padded to the STFT's minimum), the mix stays at 22.05 kHz."""
+    session = tmp_path / "s"
+    session.mkdir()
+    sf.write(session / "click.wav", (np.random.default_rng(0).standard_normal(500) * 0.1).astype(np.float32), SR)
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "m.wav"
+    assert main(["mix", str(session), "--out", str(out)]) == 0
+    audio, sr = sf.read(out, always_2d=True)
+    assert sr == SR and audio.shape == (500, 2)
+    assert "resampled 22050 Hz -> 44100 Hz for the model" in caplog.text

@@ -177,6 +177,11 @@ def predict_params(model, session: Session, window_s: float = 6.0, n_windows: in
     ref = None
     if reference is not None and getattr(model, "uses_reference", False):
         ref = torch.from_numpy(np.stack([_segment(reference, s, x.shape[-1]) for s in starts]))
+    model_sr = int(getattr(model, "sample_rate", sr))
+    if model_sr != sr:  # the model hears its own rate; the mix stays at the session's
+        log.info("analysis windows resampled %d Hz -> %d Hz for the model", sr, model_sr)
+        x = _resample(x, sr, model_sr)
+        ref = None if ref is None else _resample(ref, sr, model_sr)
     outs = []
     with torch.no_grad():  # two windows at a time: memory stays bounded for long, wide sessions
         for k in range(0, len(starts), 2):
@@ -191,6 +196,17 @@ def predict_params(model, session: Session, window_s: float = 6.0, n_windows: in
     u_m = np.median(mp.cpu().double().numpy(), axis=0)
     return (S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr),
             S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr))
+
+
+def _resample(x, src_rate: int, dst_rate: int):
+    """Polyphase resampling of a tensor along its last axis."""
+    import torch
+    from scipy.signal import resample_poly
+
+    from mixdown.session import resample_ratio
+
+    r = resample_ratio(src_rate, dst_rate)
+    return torch.from_numpy(resample_poly(x.numpy(), r.numerator, r.denominator, axis=-1).astype(np.float32))
 
 
 def _segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
