@@ -55,15 +55,12 @@ class Session:
         from mixdown.session import check_finite
 
         if i in self.resampled_audio:
-            seg = self.resampled_audio[i][:, start:start + n]
-        else:
-            with sf.SoundFile(str(self.infos[i].path)) as f:
-                f.seek(min(start, f.frames))
-                seg = f.read(n, dtype="float32", always_2d=True).T
-            check_finite(seg, self.infos[i].path)
-        out = np.zeros((2, n), dtype=np.float32)
-        out[:, :seg.shape[1]] = seg
-        return out
+            return _segment(self.resampled_audio[i], start, n)
+        with sf.SoundFile(str(self.infos[i].path)) as f:
+            f.seek(min(start, f.frames))
+            seg = f.read(n, dtype="float32", always_2d=True).T
+        check_finite(seg, self.infos[i].path)
+        return _segment(seg, 0, n)
 
     @property
     def audio(self) -> list[np.ndarray]:
@@ -210,6 +207,8 @@ def _resample(x, src_rate: int, dst_rate: int):
 
 
 def _segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Frames ``start .. start + n`` of ``(channels, T)`` audio as ``(2, n)`` float32 (mono duplicated,
+    zero-padded past the end)."""
     out = np.zeros((2, n), dtype=np.float32)
     seg = x[:, start:start + n]
     out[:, :seg.shape[1]] = seg

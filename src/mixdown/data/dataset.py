@@ -174,7 +174,7 @@ class MixDataset(Dataset):
         return int(rng.choice(good)) * hop + int(rng.integers(0, hop))
 
     # ------------------------------------------------------------------ loading
-    def _read(self, path: Path, start: int, channels: int) -> np.ndarray:
+    def _read(self, path: Path, start: int) -> np.ndarray:
         with sf.SoundFile(str(path)) as f:
             f.seek(min(start, f.frames))
             x = f.read(self.segment, dtype="float32", always_2d=True)
@@ -227,13 +227,13 @@ class MixDataset(Dataset):
         gains_db = np.zeros(n)
         for j, i in enumerate(order):
             t = rec["tracks"][i]
-            tracks[j] = self._read(_resolve(rec, t["path"], root), start, t.get("channels", 2))
+            tracks[j] = self._read(_resolve(rec, t["path"], root), start)
             rms = float(np.sqrt(np.mean(tracks[j] ** 2)))
             gains_db[j] = self.target_rms_db - 20 * math.log10(rms) if rms > 1e-5 else 0.0
         if self.augment is not None and self.augment.gain_db > 0:
             gains_db += rng.uniform(-self.augment.gain_db, self.augment.gain_db, n)
         tracks[:n] *= (10 ** (gains_db / 20)).astype(np.float32)[:, None, None]
-        mix = self._read(_resolve(rec, rec["mix"]["path"], root), start, 2)
+        mix = self._read(_resolve(rec, rec["mix"]["path"], root), start)
         swap = self.augment is not None and rng.random() < self.augment.swap_channels_p
         if swap:
             tracks = tracks[:, ::-1].copy()

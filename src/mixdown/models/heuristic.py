@@ -32,13 +32,17 @@ class Heuristic(MixModel):
         self.headroom_db = headroom_db
         self.dummy = torch.nn.Parameter(torch.zeros(()), requires_grad=False)  # carries the device
 
-    def _track_values(self, x: np.ndarray, n_active: int, rank: int, n_spread: int) -> np.ndarray:
+    def _spectrum(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Magnitude spectrum of the mono sum (first 65,536 frames) and its bin frequencies."""
+        mag = np.abs(np.fft.rfft(x.mean(0)[: 1 << 16]))
+        return mag, np.fft.rfftfreq(min(x.shape[-1], 1 << 16), 1 / self.sample_rate)
+
+    def _track_values(self, x: np.ndarray, mag: np.ndarray, freqs: np.ndarray, n_active: int, rank: int,
+                      n_spread: int) -> np.ndarray:
         v = np.array([S.neutral_track_values(self.sample_rate)[n] for n in S.TRACK_NAMES])
         rms_db = 10 * math.log10(float(np.mean(x ** 2)) + 1e-12)
-        spec = np.abs(np.fft.rfft(x.mean(0)[: 1 << 16])) ** 2
-        freqs = np.fft.rfftfreq(min(x.shape[-1], 1 << 16), 1 / self.sample_rate)
-        total = spec.sum() + 1e-12
-        low = spec[freqs < 120].sum() / total
+        power = mag ** 2
+        low = power[freqs < 120].sum() / (power.sum() + 1e-12)
         side = float(np.mean((x[0] - x[1]) ** 2) / (np.mean((x[0] + x[1]) ** 2) + 1e-12))
         v[_T["input_gain_db"]] = np.clip(self.target_rms_db - rms_db, -48, 24)
         v[_T["fader_db"]] = -10 * math.log10(max(n_active, 1)) - self.headroom_db
@@ -70,16 +74,12 @@ class Heuristic(MixModel):
         tv = np.tile(np.array([S.neutral_track_values(self.sample_rate)[n] for n in S.TRACK_NAMES]), (B, N, 1))
         for b in range(B):
             idx = np.flatnonzero(m_all[b])
-            centroid = [self._centroid(x_all[b, i]) for i in idx]
+            spectra = {i: self._spectrum(x_all[b, i]) for i in idx}
+            centroid = [float((m * f).sum() / (m.sum() + 1e-12)) for m, f in spectra.values()]
             order = {i: r for r, i in enumerate(idx[np.argsort(centroid)])}
             for i in idx:
-                tv[b, i] = self._track_values(x_all[b, i], len(idx), order[i], len(idx))
+                tv[b, i] = self._track_values(x_all[b, i], *spectra[i], len(idx), order[i], len(idx))
         mv = np.tile(self._master_values(), (B, 1))
         to = dict(dtype=tracks.dtype, device=tracks.device)
         return (torch.as_tensor(S.normalize(tv, S.TRACK_SPECS, self.sample_rate), **to).clamp(0, 1),
                 torch.as_tensor(S.normalize(mv, S.MASTER_SPECS, self.sample_rate), **to).clamp(0, 1))
-
-    def _centroid(self, x: np.ndarray) -> float:
-        spec = np.abs(np.fft.rfft(x.mean(0)[: 1 << 16]))
-        freqs = np.fft.rfftfreq(min(x.shape[-1], 1 << 16), 1 / self.sample_rate)
-        return float((spec * freqs).sum() / (spec.sum() + 1e-12))
