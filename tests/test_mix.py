@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixdown import loudness
+from mixdown import loudness, metrics
 from mixdown.cli import main
 from mixdown.mix import mix_session, parse_locks
 from mixdown.models import Heuristic
@@ -85,11 +85,31 @@ def test_reference_mode_moves_the_mix_towards_the_reference(tmp_path):
     other.master.values["eq.5.gain_db"] = 9.0
     other.master.values["eq.0.gain_db"] = -6.0
     sf.write(tmp_path / "ref.wav", render(session, other).audio, SR)
-    params, _ = mix_session(session, Heuristic(SR), reference=tmp_path / "ref.wav", refine_steps=40,
-                            progress=False)
+    ref = render(session, other).audio
+    sf.write(tmp_path / "ref.wav", ref, SR)
+    params, audio = mix_session(session, Heuristic(SR), reference=tmp_path / "ref.wav", refine_steps=40,
+                                progress=False)
     rep = params.extra["notes"]["reference"]
-    assert rep["band_error_db_after"] < 0.35 * rep["band_error_db_before"]
-    assert rep["band_error_db_after"] < 1.5
+    assert rep["aligned"] and rep["band_error_db_after"] < 0.35 * rep["band_error_db_before"]
+    # measured independently on the full-length renders (loudness-matched octave-band balance)
+    raw = render(session, neutral_params(base)).audio
+    err = {name: metrics.spectral_balance_error_db(a.T, ref.T, SR)[1]
+           for name, a in (("raw", raw), ("start", render(session, base).audio), ("refined", audio))}
+    assert err["refined"] < 1.0 < err["raw"] and err["refined"] < 0.5 * err["start"], err
+    assert abs(metrics.stereo_width(audio.T) - metrics.stereo_width(ref.T)) < \
+        0.5 * abs(metrics.stereo_width(render(session, base).audio.T) - metrics.stereo_width(ref.T))
+
+
+def neutral_params(params):
+    import copy
+
+    from mixdown.params import spec as S
+
+    out = copy.deepcopy(params)
+    for t in out.tracks:
+        t.values.update(S.neutral_track_values(params.sample_rate))
+    out.master.values.update(S.neutral_master_values(params.sample_rate))
+    return out
 
 
 def read_params_copy(params):

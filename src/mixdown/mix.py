@@ -247,110 +247,6 @@ def _split_lock(item: str) -> tuple[str, float]:
         raise ValueError(f"--lock {item!r}: expected TRACK.KEY=NUMBER, e.g. vocals.fader_db=-2") from None
 
 
-# ----------------------------------------------------------------------------- reference refinement
-OCTAVE_CENTRES_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
-
-
-def reference_features(x, sample_rate: int, n_fft: int = 4096):
-    """Differentiable mix features: octave-band levels (dB), stereo width (dB), crest factor (dB).
-
-    Shape: ``x`` ``(B, 2, T)`` torch -> dict of ``(B, 10)``, ``(B,)``, ``(B,)``.
-    """
-    import torch
-
-    mid, side = 0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])
-    win = torch.hann_window(n_fft, device=x.device)
-    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
-    power = spec.reshape(x.shape[0], 2, *spec.shape[-2:]).mean((1, 3))  # (B, F)
-    freqs = torch.linspace(0, sample_rate / 2, power.shape[-1], device=x.device)
-    bands = []
-    for fc in OCTAVE_CENTRES_HZ:
-        sel = (freqs >= fc / math.sqrt(2)) & (freqs < min(fc * math.sqrt(2), sample_rate / 2))
-        bands.append(10 * torch.log10(power[:, sel].sum(-1) + 1e-12))
-    width = 10 * torch.log10((side.pow(2).mean(-1) + 1e-12) / (mid.pow(2).mean(-1) + 1e-12))
-    rms = x.pow(2).mean((-1, -2)).sqrt()
-    peak = torch.logsumexp(x.abs().flatten(1) * 50, -1) / 50  # smooth max
-    return {"bands_db": torch.stack(bands, -1), "width_db": width,
-            "crest_db": 20 * torch.log10(peak / (rms + 1e-9) + 1e-9)}
-
-
-def refine_to_reference(session: Session, track_values: np.ndarray, master_values: np.ndarray,
-                        reference: np.ndarray, locks: dict[tuple[str, str], float], steps: int = 40,
-                        window_s: float = 3.0, n_windows: int = 3, lr: float = 0.05,
-                        progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """Gradient descent on unlocked parameters through the differentiable console so the mix's
-    octave-band balance, width and crest factor approach the reference's.
-
-    Returns refined physical values and the feature errors before and after.
-    """
-    import torch
-
-    from mixdown.dsp.console import Console
-
-    sr = session.sample_rate
-    n_frames = session.frames
-    window = max(min(int(window_s * sr), n_frames), MIN_WINDOW)
-    starts = windows(n_frames, window, n_windows)
-    x = torch.from_numpy(raw_windows(session, starts, window))
-    mask = torch.ones(x.shape[:2], dtype=torch.bool)
-    ref = torch.from_numpy(_stereo(reference))[None]
-    with torch.no_grad():
-        target = reference_features(ref, sr)
-    tv0 = torch.from_numpy(S.normalize(track_values, S.TRACK_SPECS, sr)).float().clamp(1e-4, 1 - 1e-4)
-    mv0 = torch.from_numpy(S.normalize(master_values, S.MASTER_SPECS, sr)).float().clamp(1e-4, 1 - 1e-4)
-    t_logit = torch.logit(tv0).requires_grad_(True)
-    m_logit = torch.logit(mv0).requires_grad_(True)
-    t_free, m_free = _free_masks(session.names, locks)
-    console = Console(sr)
-    opt = torch.optim.Adam([t_logit, m_logit], lr=lr)
-
-    def loss_fn():
-        tp = torch.where(t_free, torch.sigmoid(t_logit), tv0)
-        mp = torch.where(m_free, torch.sigmoid(m_logit), mv0)
-        mix = console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)
-        f = reference_features(torch.cat(list(mix), -1)[None], sr)  # windows joined in time
-        return ((f["bands_db"] - target["bands_db"]).pow(2).mean() + (f["width_db"] - target["width_db"]).pow(2).mean()
-                + 0.5 * (f["crest_db"] - target["crest_db"]).pow(2).mean()), f
-
-    with torch.no_grad():
-        before, f0 = loss_fn()
-    steps_iter = range(steps)
-    if progress:
-        from tqdm import tqdm
-
-        steps_iter = tqdm(steps_iter, desc="refine", unit="step", leave=False)
-    for _ in steps_iter:
-        opt.zero_grad()
-        loss, _ = loss_fn()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        after, f1 = loss_fn()
-        tp = torch.where(t_free, torch.sigmoid(t_logit), tv0).double().numpy()
-        mp = torch.where(m_free, torch.sigmoid(m_logit), mv0).double().numpy()
-    report = {"loss_before": float(before), "loss_after": float(after),
-              "band_error_db_before": float((f0["bands_db"] - target["bands_db"]).abs().mean()),
-              "band_error_db_after": float((f1["bands_db"] - target["bands_db"]).abs().mean())}
-    return S.denormalize(tp, S.TRACK_SPECS, sr), S.denormalize(mp, S.MASTER_SPECS, sr), report
-
-
-def _stereo(a: np.ndarray) -> np.ndarray:
-    return a if a.shape[0] == 2 else np.repeat(a, 2, 0)
-
-
-def _free_masks(names: list[str], locks: dict[tuple[str, str], float]):
-    import torch
-
-    t_free = torch.ones(len(names), S.N_TRACK_PARAMS, dtype=torch.bool)
-    m_free = torch.ones(S.N_MASTER_PARAMS, dtype=torch.bool)
-    for (track, key) in locks:
-        if track == "master":
-            m_free[S.MASTER_NAMES.index(key)] = False
-        else:
-            t_free[names.index(track), S.TRACK_NAMES.index(key)] = False
-    return t_free, m_free
-
-
 # ----------------------------------------------------------------------------- the whole job
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.pt"
 
@@ -413,6 +309,8 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
     _apply_locks(tv, mv, session.names, lock_map)
     notes = {"model": type(model).__name__, "windows": "median of up to 4 windows of 6 s"}
     if ref_audio is not None:
+        from mixdown.reference import refine_to_reference
+
         tv, mv, report = refine_to_reference(session, tv, mv, ref_audio, lock_map, steps=refine_steps,
                                              progress=progress)
         _apply_locks(tv, mv, session.names, lock_map)

@@ -1,0 +1,156 @@
+"""Reference mode: refine console settings so a mix approaches a reference's balance, tone and dynamics.
+
+Gradient descent through the differentiable console (:class:`mixdown.dsp.console.Console`) on a few
+analysis windows of the session, towards features of the reference:
+
+* octave-band balance: the level of 10 octave bands (31.5 Hz .. 16 kHz) relative to the mix's
+  total level, in dB (what "tone" and "balance" mean to an engineer's analyser);
+* overall level (dB), so faders and the master output land near the reference's loudness;
+* stereo width: side/mid energy ratio in dB (floored at -25 dB: below that, "mono" is all it says);
+* crest factor: smooth peak over RMS in dB (dynamics: what the compressors change).
+
+When the reference has the session's length (a mix of the same stems, the usual case: a rough
+mix, a previous version, a human mix) its features come from the **same** windows, so like is
+compared with like; otherwise from the whole reference. Only unlocked parameters move, and the
+settings of the best step seen (lowest loss on the windows) are returned, so the refinement never
+ends worse than where it started on what it measures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mixdown.params import spec as S
+
+OCTAVE_CENTRES_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
+#: the reference counts as the session's song (time-aligned) when the lengths differ by at most this
+ALIGNED_TOLERANCE_S = 0.5
+WIDTH_FLOOR_DB = -25.0
+#: loss weights: band balance (per band, dB^2), level, width, crest
+WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5}
+
+
+def reference_features(x, sample_rate: int, n_fft: int = 4096) -> dict:
+    """Differentiable mix features. Shape: ``x`` ``(B, 2, T)`` torch -> dict of
+    ``bands_db`` ``(B, 10)`` (absolute band levels), ``level_db``, ``width_db``, ``crest_db`` ``(B,)``."""
+    import torch
+
+    mid, side = 0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])
+    win = torch.hann_window(n_fft, device=x.device)
+    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=win, return_complex=True).abs() ** 2
+    power = spec.reshape(x.shape[0], 2, *spec.shape[-2:]).mean(3).sum(1)  # (B, F)
+    freqs = torch.linspace(0, sample_rate / 2, power.shape[-1], device=x.device)
+    bands = []
+    for fc in OCTAVE_CENTRES_HZ:
+        sel = (freqs >= fc / math.sqrt(2)) & (freqs < min(fc * math.sqrt(2), sample_rate / 2))
+        bands.append(10 * torch.log10(power[:, sel].sum(-1) + 1e-12))
+    width = 10 * torch.log10((side.pow(2).mean(-1) + 1e-12) / (mid.pow(2).mean(-1) + 1e-12))
+    rms = x.pow(2).mean((-1, -2)).sqrt()
+    peak = torch.logsumexp(x.abs().flatten(1) * 50, -1) / 50  # smooth max
+    return {"bands_db": torch.stack(bands, -1), "level_db": 10 * torch.log10(power.sum(-1) + 1e-12),
+            "width_db": width.clamp(min=WIDTH_FLOOR_DB),
+            "crest_db": 20 * torch.log10(peak / (rms + 1e-9) + 1e-9)}
+
+
+def feature_loss(f: dict, target: dict, live) -> tuple:
+    """Weighted squared feature errors; ``live``: bands the reference has energy in ``(10,)`` bool.
+    Returns ``(loss, band balance mean abs error in dB)``."""
+    rel = f["bands_db"] - f["level_db"][:, None]
+    rel_t = target["bands_db"] - target["level_db"][:, None]
+    d = (rel - rel_t)[:, live]
+    loss = (WEIGHTS["bands"] * d.pow(2).mean() + WEIGHTS["level"] * (f["level_db"] - target["level_db"]).pow(2).mean()
+            + WEIGHTS["width"] * (f["width_db"] - target["width_db"]).pow(2).mean()
+            + WEIGHTS["crest"] * (f["crest_db"] - target["crest_db"]).pow(2).mean())
+    return loss, d.abs().mean()
+
+
+def is_aligned(reference_frames: int, session_frames: int, sample_rate: int) -> bool:
+    """Whether a reference is a mix of this session's song (same length within the tolerance)."""
+    return abs(reference_frames - session_frames) <= ALIGNED_TOLERANCE_S * sample_rate
+
+
+def refine_to_reference(session, track_values: np.ndarray, master_values: np.ndarray,
+                        reference: np.ndarray, locks: dict[tuple[str, str], float], steps: int = 40,
+                        window_s: float = 4.0, n_windows: int = 3, lr: float = 0.05,
+                        progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Refine physical settings towards ``reference`` ``(channels, frames)`` at the session's rate.
+
+    ``session``: a :class:`mixdown.mix.Session`; ``track_values`` ``(N, 28)``, ``master_values``
+    ``(25,)`` physical. Returns the refined values and a report (losses, band balance errors on the
+    windows before and after, whether the reference was time-aligned, the best step).
+    """
+    import torch
+
+    from mixdown.dsp.console import Console
+    from mixdown.mix import MIN_WINDOW, _segment, raw_windows, windows
+
+    sr = session.sample_rate
+    n_frames = session.frames
+    window = max(min(int(window_s * sr), n_frames), MIN_WINDOW)
+    starts = windows(n_frames, window, n_windows)
+    x = torch.from_numpy(raw_windows(session, starts, window))
+    mask = torch.ones(x.shape[:2], dtype=torch.bool)
+    ref = reference if reference.shape[0] == 2 else np.repeat(reference, 2, 0)
+    aligned = is_aligned(ref.shape[1], n_frames, sr)
+    if aligned:
+        ref = np.concatenate([_segment(ref, s, window) for s in starts], -1)
+    with torch.no_grad():
+        target = reference_features(torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None], sr)
+        live = (target["bands_db"][0] - target["level_db"][0] > -60.0) & torch.tensor(
+            [fc * math.sqrt(2) < sr / 2 for fc in OCTAVE_CENTRES_HZ])
+    eps = 1e-4
+    tv0 = torch.from_numpy(S.normalize(track_values, S.TRACK_SPECS, sr)).float().clamp(eps, 1 - eps)
+    mv0 = torch.from_numpy(S.normalize(master_values, S.MASTER_SPECS, sr)).float().clamp(eps, 1 - eps)
+    t_logit = torch.logit(tv0).requires_grad_(True)
+    m_logit = torch.logit(mv0).requires_grad_(True)
+    t_free, m_free = free_masks(session.names, locks)
+    console = Console(sr)
+    opt = torch.optim.Adam([t_logit, m_logit], lr=lr)
+
+    def current():
+        return torch.where(t_free, torch.sigmoid(t_logit), tv0), torch.where(m_free, torch.sigmoid(m_logit), mv0)
+
+    def loss_fn():
+        tp, mp = current()
+        mix = console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)
+        return feature_loss(reference_features(torch.cat(list(mix), -1)[None], sr), target, live)
+
+    history = []
+    best = (math.inf, None, None, -1)
+    steps_iter = range(steps + 1)
+    if progress:
+        from tqdm import tqdm
+
+        steps_iter = tqdm(steps_iter, desc="refine", unit="step", leave=False)
+    for step in steps_iter:
+        opt.zero_grad()
+        loss, band_err = loss_fn()
+        history.append((loss.item(), band_err.item()))
+        if history[-1][0] < best[0]:
+            tp, mp = current()
+            best = (history[-1][0], tp.detach().clone(), mp.detach().clone(), step)
+        if step == steps:
+            break
+        loss.backward()
+        opt.step()
+    _, tp, mp, best_step = best
+    report = {"loss_before": history[0][0], "loss_after": best[0], "best_step": best_step, "aligned": aligned,
+              "band_error_db_before": history[0][1], "band_error_db_after": history[best_step][1]}
+    return (S.denormalize(tp.double().numpy(), S.TRACK_SPECS, sr),
+            S.denormalize(mp.double().numpy(), S.MASTER_SPECS, sr), report)
+
+
+def free_masks(names: list[str], locks: dict[tuple[str, str], float]):
+    """Boolean masks of the parameters refinement may move: ``(N, 28)`` and ``(25,)``."""
+    import torch
+
+    t_free = torch.ones(len(names), S.N_TRACK_PARAMS, dtype=torch.bool)
+    m_free = torch.ones(S.N_MASTER_PARAMS, dtype=torch.bool)
+    for (track, key) in locks:
+        if track == "master":
+            m_free[S.MASTER_NAMES.index(key)] = False
+        else:
+            t_free[names.index(track), S.TRACK_NAMES.index(key)] = False
+    return t_free, m_free
