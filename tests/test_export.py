@@ -356,7 +356,7 @@ def _iter_lines(node: dict):
 
 def test_rpp_strings_with_quotes_and_spaces():
     for s in ['my track', 'say "hi"', "it's \"x\"", "a`b'c\"d"]:
-        assert len(_tokens(export._rpp_str(s))) == 1
+        assert len(_tokens(export.reaper._rpp_str(s))) == 1
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -1,0 +1,201 @@
+"""DAWproject export (Bitwig Studio, Studio One, Cubase): ``project.xml`` + ``metadata.xml`` in a ZIP.
+
+## Mappings (our unit -> the format's unit)
+
+| ours | DAWproject |
+|---|---|
+| `input_gain_db` | `Equalizer/InputGain`, `unit="decibel"` (before the EQ, as ours) |
+| `highpass_hz` (<= 20 Hz: off) | `Band type="highPass" order="2"`: `Freq` hertz, `Q` 0.7071, `Enabled` |
+| EQ band freq / gain / q | `Band` `lowShelf`, `bell` x4, `highShelf`: `Freq` hertz, `Gain` decibel, |
+|  | `Q` `unit="linear"` = our RBJ cookbook Q (shelves too) |
+| `compressor.threshold_db` | `Threshold`, decibel |
+| `compressor.ratio` (x:1) | `Ratio`, `unit="linear"`, the x of x:1 |
+| `compressor.attack_ms`, `release_ms` | `Attack`, `Release`, `unit="seconds"` (ms / 1000) |
+| `compressor.knee_db` | no schema element: device parameter `RealParameter name="Knee"`, dB |
+| `compressor.makeup_db` | `OutputGain`, decibel (`AutoMakeup` false) |
+| `fader_db` | channel `Volume`, `unit="linear"`: `10^(dB/20)` (1.0 = 0 dB) |
+| `pan` (-1 L .. +1 R) | channel `Pan`, `unit="normalized"`: `(pan + 1) / 2` (0.5 = centre) |
+| pan law (constant power) | not in the format: the importing DAW's law applies |
+| master `output_gain_db` | master channel `Volume`, linear, plus `normalize.gain_db` if any |
+| master EQ, compressor | master channel `Equalizer` (6 bands), `Compressor` |
+| time | `Lanes timeUnit="seconds"`; clip `time="0"`, `duration` = file length (s) |
+
+## Limitations
+* DAWproject: DAWs interpret ``Q`` (especially for shelves), the compressor's detector and
+  ballistics, and the pan law in their own way; ``Volume`` above the DAW's fader range (ours
+  reaches +24 dB) may be clamped. The knee has no standard element.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from mixdown import __version__
+from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ
+from mixdown.export.common import _atomic_write_bytes, _lin, _num, _rel_path, _stems, _tempo
+from mixdown.params import spec as S
+from mixdown.params.io import MixParams
+
+DAWPROJECT_VERSION = "1.0"
+HIGHPASS_Q = 1.0 / math.sqrt(2.0)
+_DAW_BAND = {"low_shelf": "lowShelf", "peak": "bell", "high_shelf": "highShelf"}
+
+
+class _Ids:
+    """Unique ``id`` attributes: id1, id2, ..."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"id{self.n}"
+
+
+def _real(parent: ET.Element, tag: str, value: float, unit: str, ids: _Ids, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, tag, {"id": ids(), **attrs, "unit": unit, "value": _num(value)})
+
+
+def _bool(parent: ET.Element, tag: str, value: bool, ids: _Ids, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, tag, {"id": ids(), **attrs, "value": "true" if value else "false"})
+
+
+def _eq_device(parent: ET.Element, v: dict[str, float], ids: _Ids, strip: bool) -> None:
+    """``Equalizer``: [high-pass,] the six bands in order [, input gain] (``strip``: a track)."""
+    eq = ET.SubElement(parent, "Equalizer", {"id": ids(), "name": "mixdown EQ", "deviceName": "Equalizer",
+                                             "deviceRole": "audioFX", "deviceVendor": "mixdown"})
+    _bool(eq, "Enabled", True, ids, name="Enabled")
+    if strip:
+        band = ET.SubElement(eq, "Band", {"type": "highPass", "order": "2"})
+        _real(band, "Freq", v["highpass_hz"], "hertz", ids, name="High-pass frequency")
+        _real(band, "Q", HIGHPASS_Q, "linear", ids, name="High-pass Q")
+        _bool(band, "Enabled", v["highpass_hz"] > HIGHPASS_OFF_HZ, ids, name="High-pass enabled")
+    for i, kind in enumerate(S.EQ_BAND_TYPES):
+        band = ET.SubElement(eq, "Band", {"type": _DAW_BAND[kind]})
+        _real(band, "Freq", v[f"eq.{i}.freq_hz"], "hertz", ids, name=f"Band {i + 1} frequency")
+        _real(band, "Gain", v[f"eq.{i}.gain_db"], "decibel", ids, name=f"Band {i + 1} gain")
+        _real(band, "Q", v[f"eq.{i}.q"], "linear", ids, name=f"Band {i + 1} Q")
+        _bool(band, "Enabled", True, ids, name=f"Band {i + 1} enabled")
+    if strip:
+        _real(eq, "InputGain", v["input_gain_db"], "decibel", ids, name="Input gain")
+
+
+def _compressor_device(parent: ET.Element, v: dict[str, float], ids: _Ids) -> None:
+    """``Compressor`` with the schema's elements in schema order; the knee as a device parameter."""
+    c = ET.SubElement(parent, "Compressor", {
+        "id": ids(), "name": "mixdown compressor", "deviceName": "Compressor", "deviceRole": "audioFX",
+        "deviceVendor": "mixdown",
+        "comment": "feed-forward, peak side chain (max over channels), soft knee, smoothing in dB"})
+    params = ET.SubElement(c, "Parameters")
+    _real(params, "RealParameter", v["compressor.knee_db"], "decibel", ids, name="Knee")
+    _bool(c, "Enabled", True, ids, name="Enabled")
+    _real(c, "Attack", v["compressor.attack_ms"] / 1000.0, "seconds", ids, name="Attack")
+    _bool(c, "AutoMakeup", False, ids, name="Auto makeup")
+    _real(c, "OutputGain", v["compressor.makeup_db"], "decibel", ids, name="Makeup gain")
+    _real(c, "Ratio", v["compressor.ratio"], "linear", ids, name="Ratio")
+    _real(c, "Release", v["compressor.release_ms"] / 1000.0, "seconds", ids, name="Release")
+    _real(c, "Threshold", v["compressor.threshold_db"], "decibel", ids, name="Threshold")
+
+
+def _channel(track: ET.Element, ids: _Ids, role: str, channels: int, v: dict[str, float], volume_db: float,
+             pan: float, destination: str | None, strip: bool) -> ET.Element:
+    attrs = {"id": ids(), "role": role, "audioChannels": str(channels), "solo": "false"}
+    if destination:
+        attrs["destination"] = destination
+    ch = ET.SubElement(track, "Channel", attrs)
+    devices = ET.SubElement(ch, "Devices")
+    _eq_device(devices, v, ids, strip)
+    _compressor_device(devices, v, ids)
+    _bool(ch, "Mute", False, ids, name="Mute")
+    _real(ch, "Pan", (pan + 1.0) / 2.0, "normalized", ids, name="Pan", min="0", max="1")
+    _real(ch, "Volume", _lin(volume_db), "linear", ids, name="Volume", min="0", max=_num(_lin(24.0)))
+    return ch
+
+
+def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, bool]]) -> tuple[bytes, bytes]:
+    """``(project.xml, metadata.xml)`` bytes. ``audio_paths``: ``(path, external)`` per stem."""
+    ids = _Ids()
+    project = ET.Element("Project", {"version": DAWPROJECT_VERSION})
+    ET.SubElement(project, "Application", {"name": "mixdown", "version": __version__})
+    transport = ET.SubElement(project, "Transport")
+    _real(transport, "Tempo", _tempo(params), "bpm", ids, name="Tempo")
+    ET.SubElement(transport, "TimeSignature", {"id": ids(), "numerator": "4", "denominator": "4"})
+    structure = ET.SubElement(project, "Structure")
+    master_track = ET.Element("Track", {"id": ids(), "name": "Master", "contentType": "audio", "loaded": "true"})
+    mv = params.master.values
+    master_ch = _channel(master_track, ids, "master", 2, mv, mv["output_gain_db"] + params.normalize_gain_db,
+                         0.0, None, strip=False)
+    if params.master.normalize:
+        master_ch.set("comment", "Volume = output_gain_db {:+.2f} dB + normalize.gain_db {:+.2f} dB".format(
+            mv["output_gain_db"], params.normalize_gain_db))
+    track_ids = []
+    for t, stem in zip(params.tracks, stems):
+        tid = ids()
+        track_ids.append(tid)
+        track = ET.SubElement(structure, "Track", {"id": tid, "name": t.name, "contentType": "audio",
+                                                   "loaded": "true"})
+        _channel(track, ids, "regular", stem.channels, t.values, t.values["fader_db"], t.values["pan"],
+                 master_ch.get("id"), strip=True)
+    structure.append(master_track)
+    arrangement = ET.SubElement(project, "Arrangement", {"id": ids()})
+    lanes = ET.SubElement(arrangement, "Lanes", {"id": ids(), "timeUnit": "seconds"})
+    for tid, stem, (path, external) in zip(track_ids, stems, audio_paths):
+        track_lanes = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": tid})
+        clips = ET.SubElement(track_lanes, "Clips", {"id": ids()})
+        clip = ET.SubElement(clips, "Clip", {"name": stem.name, "time": "0", "duration": _num(stem.seconds),
+                                             "contentTimeUnit": "seconds", "playStart": "0"})
+        audio = ET.SubElement(clip, "Audio", {"id": ids(), "timeUnit": "seconds", "duration": _num(stem.seconds),
+                                              "channels": str(stem.channels), "sampleRate": str(stem.sample_rate)})
+        ET.SubElement(audio, "File", {"path": path, "external": "true" if external else "false"})
+    ET.indent(project)
+    meta = ET.Element("MetaData")
+    ET.SubElement(meta, "Title").text = str(params.extra.get("title", "mixdown export"))
+    ET.SubElement(meta, "Comment").text = (
+        f"Console settings exported by mixdown {__version__} (mixdown.params/1, {params.sample_rate} Hz). "
+        "Volume is linear amplitude, Pan normalised 0..1 (0.5 = centre; mixdown's pan law is constant "
+        "power, -3 dB at centre), EQ Q is the RBJ cookbook Q, compressor times in seconds, knee in the "
+        "compressor's 'Knee' parameter.")
+    ET.indent(meta)
+    return (ET.tostring(project, encoding="utf-8", xml_declaration=True),
+            ET.tostring(meta, encoding="utf-8", xml_declaration=True))
+
+
+def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_path: str | os.PathLike,
+                      embed_audio: bool = False) -> Path:
+    """Write a ``.dawproject`` file (ZIP) for ``params``; returns its path.
+
+    Args:
+        params: the console settings.
+        session_dir: folder the tracks' ``file`` entries are relative to.
+        out_path: the ``.dawproject`` file to write (replaced atomically).
+        embed_audio: copy the stems into the archive under ``audio/``; otherwise the clips refer to
+            the stems on disk by a path relative to the ``.dawproject`` file (``external="true"``).
+    """
+    out_path = Path(out_path)
+    stems = _stems(params, Path(session_dir))
+    if embed_audio:
+        names: list[str] = []
+        for stem in stems:
+            name = stem.path.name
+            while f"audio/{name}" in names:
+                name = f"{len(names)}_{name}"
+            names.append(f"audio/{name}")
+        audio_paths = [(n, False) for n in names]
+    else:
+        audio_paths = [(_rel_path(s.path, out_path.parent), True) for s in stems]
+    project_xml, metadata_xml = dawproject_xml(params, stems, audio_paths)
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("project.xml", project_xml)
+            zf.writestr("metadata.xml", metadata_xml)
+            if embed_audio:
+                for stem, (name, _) in zip(stems, audio_paths):
+                    zf.write(stem.path, name, compress_type=zipfile.ZIP_STORED)
+
+    _atomic_write_bytes(out_path, write)
+    return out_path
