@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mixdown import __version__
+from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
@@ -45,18 +45,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
              "config": config or {}, "sample_rate": int(sample_rate), "code_version": __version__,
              "track_specs": _specs(S.TRACK_SPECS), "master_specs": _specs(S.MASTER_SPECS), **(extra or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would survive the rename
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 

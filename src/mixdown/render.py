@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,17 +198,9 @@ def measure(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
 
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
     """Write ``(frames, channels)`` audio atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # soundfile creates the file (mode 0666 & ~umask, like open()); tempfile.mkstemp would
-    # leave the mix readable by its owner only (0600 survives the rename)
-    tmp = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}{path.suffix}"
-    try:
-        sf.write(str(tmp), audio, sample_rate, subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from mixdown.fileio import atomic_write
+
+    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype=subtype))
 
 
 def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: str | os.PathLike,

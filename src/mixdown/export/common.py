@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,19 +47,6 @@ def _tempo(params: MixParams) -> float:
     source = params.extra.get("source")
     tempo = source.get("tempo") if isinstance(source, dict) else None
     return float(tempo) if isinstance(tempo, (int, float)) and 20 <= tempo <= 999 else 120.0
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the result onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rel_path(target: Path, start: Path) -> str:

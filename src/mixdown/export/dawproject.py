@@ -36,7 +36,8 @@ from xml.etree import ElementTree as ET
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ
-from mixdown.export.common import _atomic_write_bytes, _lin, _num, _rel_path, _stems, _tempo
+from mixdown.export.common import _lin, _num, _rel_path, _stems, _tempo
+from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 
@@ -197,5 +198,5 @@ def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_pat
                 for stem, (name, _) in zip(stems, audio_paths):
                     zf.write(stem.path, name, compress_type=zipfile.ZIP_STORED)
 
-    _atomic_write_bytes(out_path, write)
+    atomic_write(out_path, write)
     return out_path

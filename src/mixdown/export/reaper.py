@@ -63,7 +63,8 @@ from pathlib import Path
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ
-from mixdown.export.common import _atomic_write_bytes, _lin, _num, _rel_path, _stems, _tempo
+from mixdown.export.common import _lin, _num, _rel_path, _stems, _tempo
+from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 
@@ -256,5 +257,5 @@ def export_reaper(params: MixParams, session_dir: str | os.PathLike, out_path: s
     out_path = Path(out_path)
     stems = _stems(params, Path(session_dir))
     text = reaper_rpp(params, stems, [_rel_path(s.path, out_path.parent) for s in stems])
-    _atomic_write_bytes(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out_path

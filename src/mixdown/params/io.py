@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,22 +108,9 @@ def write_params(params: MixParams, path: str | os.PathLike) -> None:
         text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
     except ValueError as e:  # a NaN / Infinity in an extra key: not representable in JSON
         raise ParamsError(f"{path}: extra keys hold a non-finite number ({e}); JSON cannot store it") from e
-    atomic_write_text(Path(path), text)
+    from mixdown.fileio import atomic_write_text
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # not tempfile.mkstemp: its 0600 mode would survive the rename; 0666 & ~umask like open()
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 # ----------------------------------------------------------------------------- reading

@@ -15,7 +15,6 @@ cached) to ``<out>/decoded/musdb/<split folder>/<song>/*.wav`` with an ``ffmpeg`
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
 from dataclasses import replace
@@ -25,6 +24,7 @@ import soundfile as sf
 
 from mixdown.data.builders import BuildError, Discovery, SongSpec, TrackSpec, audio_stem
 from mixdown.data.manifest import Skip
+from mixdown.fileio import atomic_write
 
 NAME = "musdb"
 LAYOUT = ("train/<song>/{mixture,drums,bass,other,vocals}.wav and test/<song>/... (MUSDB18-HQ), or "
@@ -135,7 +135,7 @@ def _decode(src: Path, targets: dict[str, Path]) -> None:
 
         audio, rate = stempeg.read_stems(str(src))  # (streams, frames, channels)
         for k, name in enumerate(STREAMS):
-            _write_atomic(targets[name], lambda tmp, k=k: sf.write(tmp, audio[k], int(rate), format="WAV"))
+            atomic_write(targets[name], lambda tmp, k=k: sf.write(tmp, audio[k], int(rate), format="WAV"))
         return
     for k, name in enumerate(STREAMS):
         def run(tmp: Path, k: int = k, name: str = name) -> None:
@@ -144,13 +144,4 @@ def _decode(src: Path, targets: dict[str, Path]) -> None:
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
                 raise RuntimeError(f"{src}: ffmpeg could not decode stream {k} ({name}): {res.stderr.strip()[-300:]}")
-        _write_atomic(targets[name], run)
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write(targets[name], run)
