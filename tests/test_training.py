@@ -76,3 +76,24 @@ def test_untrusted_or_foreign_checkpoints_are_refused(tmp_path):
     (tmp_path / "text.pt").write_text("hello")
     with pytest.raises(CheckpointError):
         load_model(tmp_path / "text.pt")
+
+
+def test_fine_tuning_starts_from_a_checkpoint(corpus, tmp_path):
+    """``init_from``: a reference-conditioned Mixformer starts from a plain Mixformer's weights; a
+    checkpoint of another architecture is refused."""
+    from mixdown.train import init_weights
+
+    train(cfg_for(corpus, tmp_path / "base", "experiment=mixformer"))
+    base = read_checkpoint(tmp_path / "base" / "last.pt")["state_dict"]
+    cfg = cfg_for(corpus, tmp_path / "ref", "experiment=mixformer", "model=mixformer_reference",
+                  f"init_from={tmp_path / 'base' / 'last.pt'}", "trainer.max_steps=0")
+    model = instantiate(cfg.model)
+    init_weights(model, cfg.init_from)
+    own = model.state_dict()
+    assert model.uses_reference and set(own) == set(base)
+    assert all(torch.equal(own[k], v) for k, v in base.items())
+    fresh = instantiate(cfg.model)
+    assert not torch.equal(fresh.state_dict()["master_token"], base["master_token"])
+    train(cfg_for(corpus, tmp_path / "dmc", "experiment=dmc"))
+    with pytest.raises(ValueError, match="init_from needs a checkpoint of the model being trained"):
+        init_weights(model, tmp_path / "dmc" / "last.pt")

@@ -37,6 +37,8 @@ def train(cfg: DictConfig) -> float:
     (Path(paths.output_dir) / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     model_kwargs = {k: v for k, v in resolved["model"].items() if not k.startswith("_")}
     model = instantiate(cfg.model)
+    if cfg.get("init_from"):
+        init_weights(model, cfg.init_from)
     train_set = instantiate(cfg.data.train)
     val_set = instantiate(cfg.data.val)
     trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger))
@@ -44,6 +46,24 @@ def train(cfg: DictConfig) -> float:
                        config=resolved, sample_rate=int(cfg.sample_rate))
     log.info("%s: best validation loss %.4f (%s)", cfg.task_name, best, paths.output_dir)
     return best
+
+
+def init_weights(model, checkpoint: str) -> None:
+    """Start from a checkpoint's weights (fine-tuning): same-named tensors of the same shape are
+    copied, the rest keep their fresh initialisation; both lists are logged."""
+    from mixdown.checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(checkpoint)
+    cls = type(model)
+    if ckpt["model"].get("class") != f"{cls.__module__}.{cls.__name__}":
+        raise ValueError(f"{checkpoint}: holds a {ckpt['model'].get('class')}, not a {cls.__name__}; "
+                         "init_from needs a checkpoint of the model being trained")
+    state, own = ckpt["state_dict"], model.state_dict()
+    taken = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(taken, strict=False)
+    fresh = sorted(set(own) - set(taken))
+    log.info("init_from %s: %d tensors copied, %d fresh%s", checkpoint, len(taken), len(fresh),
+             f" ({', '.join(fresh[:8])}{', ...' if len(fresh) > 8 else ''})" if fresh else "")
 
 
 def main(argv: list[str] | None = None) -> float | None:
