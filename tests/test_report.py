@@ -5,18 +5,29 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
-from mixdown import report
+from mixdown import metrics, report
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
+from mixdown.render import render
+from mixdown.session import SessionError
+from sessions import make_song
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "rock-8beat"
 IMG = '<img src="data:image/png;base64,'
+SR = 22050
+#: the comparison table's rows, as the reader sees them: label -> (mix_metrics key, printed decimals)
+REFERENCE_ROWS = {"octave-band balance mean abs error (dB)": ("spectral_balance_mae_db", 2),
+                  "MR-STFT distance": ("mrstft", 3), "stereo width difference (dB)": ("stereo_width_diff_db", 2),
+                  "crest factor difference (dB)": ("crest_factor_diff_db", 2),
+                  "loudness difference (LU)": ("loudness_diff_lu", 2)}
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +91,132 @@ def test_compressor_gain_reduces_loud_signal():
     x = np.full((4800, 1), 0.5, dtype=np.float32)  # -6 dBFS, 14 dB over
     g = report.compressor_gain_db(x, values, 48000)
     assert g[-1] == pytest.approx(-14 * 0.75, abs=0.05) and g.max() <= 0
+
+
+# ----------------------------------------------------------------------------- reference mix
+@pytest.fixture(scope="module")
+def reference_session(tmp_path_factory):
+    """A 1.5 s session at 22050 Hz (mono and stereo tracks) whose ``reference_mix.wav`` renders its
+    ``params.json``; the report's mix is other settings of the same stems (faders, a pan, an EQ band)."""
+    folder = tmp_path_factory.mktemp("refsession") / "song"
+    make_song(folder, SR, 1.5, 3, seed=3)
+    params = read_params(folder / "params.json")
+    params.tracks[0].values["fader_db"] += 4.0
+    params.tracks[1].values["pan"] = -0.8
+    params.tracks[2].values["eq.2.gain_db"] = 6.0
+    out = folder.parent / "out" / "ref.html"
+    assert report.write_report(out, folder, params, reference=folder / "reference_mix.wav") == out
+    return out, params, folder
+
+
+def _raw_sum(folder, params) -> np.ndarray:
+    """Every raw track at unity, mono in both channels, padded to the longest: ``(2, frames)``."""
+    tracks = [sf.read(folder / t.file, dtype="float32", always_2d=True)[0].T for t in params.tracks]
+    out = np.zeros((2, max(t.shape[1] for t in tracks)))
+    for t in tracks:
+        out[:, :t.shape[1]] += t
+    return out
+
+
+def _section(page: str, title: str) -> str:
+    start = page.index(f"<h2>{title}</h2>")
+    return page[start:page.index("<h2>", start + 1)]
+
+
+def _reference_table(page: str) -> dict[str, dict[str, str]]:
+    """The Reference section's table as ``{row label: {column header: cell}}``."""
+    sec = _section(page, "Reference")
+    heads = re.findall(r"<th>(.*?)</th>", sec)
+    rows = re.findall(r"<tr>((?:<td>.*?</td>)+)</tr>", sec)
+    cells = [re.findall(r"<td>(.*?)</td>", r) for r in rows]
+    return {c[0]: dict(zip(heads[1:], c[1:])) for c in cells}
+
+
+def test_report_with_reference_has_its_section_and_figure(reference_session):
+    out, params, _ = reference_session
+    page = out.read_text(encoding="utf-8")
+    pngs = sorted((out.parent / "ref_figures").glob("*.png"))
+    assert len(pngs) == page.count(IMG) == len(params.tracks) + 5  # + the reference balance figure
+    [balance] = [p for p in pngs if p.name.endswith("_reference.png")]
+    assert balance.read_bytes().startswith(b"\x89PNG")
+    sec = _section(page, "Reference")
+    assert base64.b64encode(balance.read_bytes()).decode() in sec  # embedded in the Reference section
+    assert "<td>reference</td><td>reference_mix.wav</td>" in page  # summary table
+    assert "reference shifted to the mix&#x27;s loudness" in _section(page, "Spectrum")
+    assert set(_reference_table(page)) == set(REFERENCE_ROWS)
+
+
+def _check_table(table: dict, folder, params, ref: np.ndarray) -> dict:
+    """The table's numbers are :func:`mixdown.metrics.mix_metrics` of the raw sum and of the rendered mix
+    against ``ref`` ``(2, frames)``, to the printed precision; returns those metrics."""
+    mix = render(folder, params).audio.T
+    raw = _raw_sum(folder, params)
+    n = min(mix.shape[1], ref.shape[1], raw.shape[1])
+    expected = {"raw sum": metrics.mix_metrics(raw[:, :n], ref[:, :n], SR),
+                "final mix": metrics.mix_metrics(mix[:, :n], ref[:, :n], SR)}
+    assert set(table) == set(REFERENCE_ROWS)
+    for label, (key, decimals) in REFERENCE_ROWS.items():
+        assert set(table[label]) == set(expected)
+        for column, m in expected.items():
+            assert float(table[label][column]) == pytest.approx(m[key], abs=0.5 * 10 ** -decimals + 1e-9), \
+                (label, column)
+    return expected
+
+
+def test_reference_table_equals_mix_metrics(reference_session):
+    out, params, folder = reference_session
+    ref = sf.read(folder / "reference_mix.wav", dtype="float32", always_2d=True)[0].T
+    expected = _check_table(_reference_table(out.read_text(encoding="utf-8")), folder, params, ref)
+    # the mix differs from the reference by three settings: much closer than the raw sum
+    for key in ("spectral_balance_mae_db", "mrstft"):
+        assert expected["final mix"][key] < expected["raw sum"][key]
+
+
+def test_reference_is_level_matched_onto_the_mix(reference_session):
+    """A reference 12 dB below the mix: shifted by +12 dB it lies on the mix's spectrum."""
+    _, params, folder = reference_session
+    mix = render(folder, params).audio
+    an = report.analyse(folder, params, 0.25 * mix)
+    ref = an["reference"]
+    assert ref["ref_gain_db"] == pytest.approx(20 * np.log10(4), abs=1e-3)
+    assert ref["mix"]["gain_db"] == pytest.approx(-20 * np.log10(4), abs=1e-3)
+    np.testing.assert_allclose(ref["spectrum"][1], an["mix_spectrum"][1], atol=1e-3)
+    np.testing.assert_allclose(ref["spectrum"][0], an["mix_spectrum"][0])
+    assert np.isnan(ref["mix"]["bands_db"][-1])  # 16 kHz octave: above Nyquist at 22050 Hz
+    np.testing.assert_allclose(ref["mix"]["bands_db"][:-1], 0.0, atol=1e-3)
+    raw = _raw_sum(folder, params)
+    diff, _ = metrics.spectral_balance_error_db(raw, 0.25 * mix.T, SR)
+    np.testing.assert_allclose(ref["raw"]["bands_db"][:-1], diff[:-1], atol=1e-9)
+    lines = report._spectrum_figure(params, an).axes[0].get_lines()
+    assert [ln.get_linestyle() for ln in lines if ln.get_label() == "reference (level-matched)"] == ["--"]
+
+
+def test_reference_at_another_rate_is_resampled(reference_session, tmp_path, caplog):
+    from scipy.signal import resample_poly
+
+    out, params, folder = reference_session
+    ref, _ = sf.read(folder / "reference_mix.wav", dtype="float32", always_2d=True)
+    ref44k = resample_poly(ref, 2, 1, axis=0).astype(np.float32)
+    sf.write(tmp_path / "ref44k.wav", ref44k, 2 * SR, subtype="FLOAT")
+    caplog.set_level(logging.WARNING)
+    page = report.write_report(tmp_path / "r.html", folder, params, reference=tmp_path / "ref44k.wav") \
+        .read_text(encoding="utf-8")
+    assert "ref44k.wav: reference at 44100 Hz, resampling to the mix's 22050 Hz" in caplog.text
+    assert "<td>ref44k.wav (resampled from 44100 Hz)</td>" in page
+    table = _reference_table(page)
+    _check_table(table, folder, params, resample_poly(ref44k, 1, 2, axis=0).T.astype(np.float32))
+    same_rate = _reference_table(out.read_text(encoding="utf-8"))
+    balance = "octave-band balance mean abs error (dB)"  # the same balance, give or take the resampling
+    for column in ("raw sum", "final mix"):
+        assert float(table[balance][column]) == pytest.approx(float(same_rate[balance][column]), abs=0.1)
+
+
+@pytest.mark.parametrize("name, content, expected", [("notes.txt", "not audio", "not readable as audio"),
+                                                     ("missing.wav", None, "file not found")])
+def test_bad_reference_fails_naming_the_file(reference_session, tmp_path, name, content, expected):
+    _, params, folder = reference_session
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(SessionError, match=rf"reference mix: .*{re.escape(name)}: {expected}"):
+        report.write_report(tmp_path / "r.html", folder, params, reference=tmp_path / name)
+    assert not (tmp_path / "r.html").exists()

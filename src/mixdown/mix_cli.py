@@ -50,7 +50,8 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model) -> None:
     if args.report:
         from mixdown.report import write_report
 
-        write_report(args.report if args.batch is None else out.with_suffix(".html"), session, params)
+        write_report(args.report if args.batch is None else out.with_suffix(".html"), session, params,
+                     reference=args.reference if args.batch is None else None)  # batch: no reference section
 
 
 def _cli_mix(args) -> int:

@@ -10,10 +10,13 @@
 * a stage plot (pan across, fader level up), BS.1770 integrated loudness of each raw track and of
   its processed contribution, and the long-term spectra of the raw tracks and of the final mix
   (rendered with :func:`mixdown.render.render`);
-* a table of every parameter value with its unit, formatted as in the parameter file.
+* a table of every parameter value with its unit, formatted as in the parameter file;
+* with a reference mix: its spectrum (level-matched) beside the mix's, and a "Reference" section
+  comparing the final mix and the raw sum of the tracks with it (:mod:`mixdown.report_reference`).
 
 Figures are embedded as base64 PNG and also saved next to the HTML in ``<name>_figures/``.
-Audio is held in memory one track at a time (plus the stereo bus); plots use decimated curves.
+Audio is held in memory one track at a time (plus the stereo bus, and with a reference the raw sum
+and the reference); plots use decimated curves.
 """
 
 from __future__ import annotations
@@ -138,8 +141,13 @@ def _load(path: Path, sr: int, n_frames: int | None = None) -> np.ndarray:
     return x
 
 
-def analyse(session_dir: Path, params: MixParams) -> dict:
-    """Everything the figures need; the console is run track by track, then the master bus."""
+def analyse(session_dir: Path, params: MixParams, reference: np.ndarray | None = None) -> dict:
+    """Everything the figures need; the console is run track by track, then the master bus.
+
+    ``reference``: a reference mix ``(frames, 2)`` at ``params.sample_rate`` (see
+    :func:`mixdown.report_reference.load_reference`); then ``"reference"`` holds
+    :func:`mixdown.report_reference.compare` plus the reference's level-matched ``"spectrum"``.
+    """
     from scipy.signal import sosfilt
 
     from mixdown.render import measure, render
@@ -149,10 +157,13 @@ def analyse(session_dir: Path, params: MixParams) -> dict:
     infos = [probe(session_dir / t.file) for t in params.tracks]
     n = max(math.ceil(i.frames * sr / i.sample_rate) for i in infos)
     bus = np.zeros((n, 2))
+    raw_sum = None if reference is None else np.zeros((n, 2))  # every track at unity, centred
     tracks = []
     for t in params.tracks:
         v = t.values
         raw = _load(session_dir / t.file, sr, n)
+        if raw_sum is not None:
+            raw_sum += raw  # a mono track goes to both channels
         y = sosfilt(_sos(v, sr, strip=True), raw * 10 ** (v["input_gain_db"] / 20), axis=0)
         g = compressor_gain_db(y, v, sr)
         y *= 10 ** ((g[:, None] + v["compressor.makeup_db"]) / 20)
@@ -165,8 +176,15 @@ def analyse(session_dir: Path, params: MixParams) -> dict:
     mv = params.master.values
     g_master = compressor_gain_db(sosfilt(_sos(mv, sr, strip=False), bus, axis=0), mv, sr)
     mix = render(session_dir, params, resample=True).audio
-    return {"tracks": tracks, "master_gr": _decimate_gain(g_master, sr), "mix_spectrum": _spectrum_db(mix, sr),
-            "mix": measure(mix, sr), "seconds": n / sr}
+    out = {"tracks": tracks, "master_gr": _decimate_gain(g_master, sr), "mix_spectrum": _spectrum_db(mix, sr),
+           "mix": measure(mix, sr), "seconds": n / sr}
+    if reference is not None:
+        from mixdown.report_reference import compare
+
+        cmp = compare(mix, raw_sum, reference, sr)
+        f, p = _spectrum_db(reference[:cmp["frames"]], sr)
+        out["reference"] = {**cmp, "spectrum": (f, p + cmp["ref_gain_db"])}
+    return out
 
 
 # ----------------------------------------------------------------------------- figures
@@ -255,6 +273,8 @@ def _spectrum_figure(params: MixParams, an: dict):
     for t, tr in zip(params.tracks, an["tracks"]):
         ax.semilogx(*tr["spectrum"], lw=0.8, alpha=0.8, label=f"{t.name} (raw)")
     ax.semilogx(*an["mix_spectrum"], color="k", lw=2, label="final mix")
+    if "reference" in an:
+        ax.semilogx(*an["reference"]["spectrum"], color="C3", lw=1.5, ls="--", label="reference (level-matched)")
     ax.set(xlabel="frequency (Hz)", ylabel="power (dB/Hz)", title="long-term average spectrum",
            xlim=(20, params.sample_rate / 2))
     ax.grid(True, alpha=0.3)
@@ -296,25 +316,53 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", s).strip("_") or "x"
 
 
-def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, params: MixParams) -> Path:
+def _reference_section(an: dict, name: str, sr: int, figure: str) -> str:
+    from mixdown.report_reference import metrics_rows
+
+    ref = an["reference"]
+    text = (f"The final mix and the raw sum (every track at unity gain, centred) against {name}, over "
+            f"{ref['frames'] / sr:.2f} s, each loudness-matched to the reference (final mix "
+            f"{ref['mix']['gain_db']:+.1f} dB, raw sum {ref['raw']['gain_db']:+.1f} dB). Errors: lower is "
+            "closer; differences (signal - reference): nearer 0 is closer.")
+    return f"<h2>Reference</h2><p>{html.escape(text)}</p>{figure}{_table(*metrics_rows(ref))}"
+
+
+def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, params: MixParams,
+                 reference: str | os.PathLike | None = None) -> Path:
     """Write the HTML report of ``params`` applied to the stems in ``session_dir``.
 
     Args:
         out_html: the HTML file to write; its figures also go to ``<stem>_figures/`` beside it.
         session_dir: folder the tracks' ``file`` entries are relative to.
         params: the console settings.
+        reference: a reference mix the mix was matched to: the report then compares them (read at
+            ``params.sample_rate``, resampled with a warning where its rate differs).
 
     Returns:
         The HTML file's path.
+
+    Raises:
+        mixdown.session.SessionError: the reference is missing or unreadable (the message names it).
     """
     out_html, session_dir = Path(out_html), Path(session_dir)
     sr = params.sample_rate
-    an = analyse(session_dir, params)
+    ref_audio = ref_rate = None
+    if reference is not None:  # read first: a bad reference fails before the long analysis
+        from mixdown.report_reference import balance_figure, load_reference
+
+        reference = Path(reference)
+        ref_audio, ref_rate = load_reference(reference, sr)
+    an = analyse(session_dir, params, ref_audio)
     figures = [("stage", "Stage: pan and fader level of each track", _stage_figure(params, an)),
                ("loudness", "Integrated loudness (BS.1770-4) of each raw track, of its contribution to the mix "
                             "and of the final mix", _loudness_figure(params, an)),
-               ("spectrum", "Long-term average spectrum of each raw track and of the final mix",
+               ("spectrum", "Long-term average spectrum of each raw track and of the final mix"
+                + (", and of the reference shifted to the mix's loudness" if reference is not None else ""),
                 _spectrum_figure(params, an))]
+    if reference is not None:
+        figures.append(("reference", "Octave-band balance of the raw sum and of the final mix against the "
+                        "reference, each loudness-matched to it (dB; 0 = as the reference)",
+                        balance_figure(an["reference"])))
     for t, tr in zip(params.tracks, an["tracks"]):
         figures.append((f"track_{_slug(t.name)}", f"Track {t.name}: EQ, compressor static curve, gain reduction",
                         _strip_figure(f"track: {t.name}", t.values, sr, tr["gr"], strip=True)))
@@ -329,19 +377,23 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
         blocks[key] = (f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
                        f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
     m = an["mix"]
-    summary = _table(["", "value"], [
-        ["session", str(session_dir)], ["sample rate", f"{sr} Hz"], ["tracks", str(len(params.tracks))],
+    rows = [["session", str(session_dir)]]
+    if reference is not None:
+        rows.append(["reference", reference.name + (f" (resampled from {ref_rate} Hz)" if ref_rate != sr else "")])
+    summary = _table(["", "value"], rows + [
+        ["sample rate", f"{sr} Hz"], ["tracks", str(len(params.tracks))],
         ["length", f"{an['seconds']:.2f} s"], ["mix integrated loudness", f"{m['integrated_lufs']:.1f} LUFS"],
         ["mix true peak", f"{m['true_peak_dbtp']:.2f} dBTP"], ["mix sample peak", f"{m['sample_peak_dbfs']:.2f} dBFS"]])
     loud = _table(["track", "raw (LUFS)", "in the mix (LUFS)"],
                   [[t.name, f"{tr['raw_lufs']:.1f}", f"{tr['out_lufs']:.1f}"]
                    for t, tr in zip(params.tracks, an["tracks"])])
     track_blocks = "".join(blocks[k] for k, _, _ in figures if k.startswith("track_"))
+    ref_section = "" if reference is None else _reference_section(an, reference.name, sr, blocks["reference"])
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>mixdown report: '
             f'{html.escape(session_dir.name)}</title><style>{_CSS}</style></head><body>'
             f"<h1>mixdown report: {html.escape(session_dir.name)}</h1>{summary}"
             f"<h2>Stage</h2>{blocks['stage']}<h2>Loudness</h2>{blocks['loudness']}{loud}"
-            f"<h2>Spectrum</h2>{blocks['spectrum']}<h2>Tracks</h2>{track_blocks}"
+            f"<h2>Spectrum</h2>{blocks['spectrum']}{ref_section}<h2>Tracks</h2>{track_blocks}"
             f"<h2>Master bus</h2>{blocks['master']}<h2>All settings</h2>{_settings_tables(params)}"
             "</body></html>\n")
     out_html.parent.mkdir(parents=True, exist_ok=True)
