@@ -208,3 +208,23 @@ def test_locks_are_kept_through_reference_refinement(tmp_path):
     assert by["stem0"]["fader_db"] == 3.0 and by["stem1"]["pan"] == -0.5
     assert params.master.values["eq.5.gain_db"] == -2.0
     assert by["stem1"]["fader_db"] != base.tracks[1].values["fader_db"]  # unlocked ones did move
+
+
+def test_a_reference_of_another_length_matches_its_overall_tone(tmp_path):
+    """A reference that is not a mix of these stems (another length): no window-by-window
+    comparison, but the mix's octave-band balance still moves towards the reference's."""
+    session = make_stems(tmp_path / "s", seconds=2.0)
+    base, start = mix_session(session, Heuristic(SR), progress=False)
+    other = read_params_copy(base)
+    other.master.values["eq.0.gain_db"] = 12.0  # a much darker mix
+    other.master.values["eq.5.gain_db"] = -12.0
+    ref = render(session, other).audio
+    ref = np.concatenate([ref, ref[:SR]])  # 3 s: not the session's length
+    sf.write(tmp_path / "ref.wav", ref, SR)
+    params, audio = mix_session(session, Heuristic(SR), reference=tmp_path / "ref.wav", refine_steps=30,
+                                progress=False)
+    assert params.extra["notes"]["reference"]["aligned"] is False
+    n = len(start)
+    before = metrics.spectral_balance_error_db(start.T, ref[:n].T, SR)[1]
+    after = metrics.spectral_balance_error_db(audio.T, ref[:n].T, SR)[1]
+    assert after < 0.5 * before, (before, after)
