@@ -79,18 +79,17 @@ def outside_reference(song, out_dir: Path, seed: int) -> Path:
 
 
 def evaluate(song, model, steps: int) -> list[dict]:
-    import soundfile as sf
-
     from mixdown import metrics
     from mixdown.evaluate import system_params
     from mixdown.mix import mix_session, read_tracks
     from mixdown.params import spec as S
     from mixdown.params.io import MixParams
+    from mixdown.reference import load_reference
     from mixdown.render import render
 
     session = read_tracks(song.tracks, song.folder)
-    ref, sr = sf.read(str(song.reference), dtype="float32", always_2d=True)
-    ref = ref.T if ref.shape[1] == 2 else np.repeat(ref.T, 2, 0)
+    sr = session.sample_rate
+    ref = load_reference(song.reference, sr)[0].T  # (2, frames), as mixdown mix reads it
     rows = []
 
     def measure(system: str, audio: np.ndarray, seconds: float) -> None:

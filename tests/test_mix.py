@@ -228,3 +228,20 @@ def test_a_reference_of_another_length_matches_its_overall_tone(tmp_path):
     before = metrics.spectral_balance_error_db(start.T, ref[:n].T, SR)[1]
     after = metrics.spectral_balance_error_db(audio.T, ref[:n].T, SR)[1]
     assert after < 0.5 * before, (before, after)
+
+
+@pytest.mark.parametrize("case", ["text", "nan"])
+def test_bad_reference_fails_with_the_file_named(tmp_path, caplog, case):
+    session = make_stems(tmp_path / "s", n=2, seconds=1.0)
+    ref = tmp_path / "ref.wav"
+    if case == "text":
+        ref.write_text("not audio")
+    else:
+        x = np.zeros((SR, 2), np.float32)
+        x[100, 0] = np.nan
+        sf.write(ref, x, SR, subtype="FLOAT")
+    caplog.set_level(logging.ERROR)
+    out = tmp_path / "m.wav"
+    assert main(["mix", str(session), "--out", str(out), "--reference", str(ref)]) == 2
+    assert "reference mix:" in caplog.text and "ref.wav" in caplog.text
+    assert not out.exists()

@@ -291,8 +291,6 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
 
     Returns ``(params, audio (frames, 2))``; ``params.extra["notes"]`` records what was done.
     """
-    import soundfile as sf
-
     from mixdown.render import render
 
     model = model if model is not None else load_default_model(checkpoint, device)
@@ -300,11 +298,9 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
     lock_map = parse_locks(locks or [], session.names, session.sample_rate)
     ref_audio = None
     if reference is not None:
-        info = probe(Path(reference))
-        from mixdown.session import load_resampled
+        from mixdown.reference import load_reference
 
-        ref_audio = load_resampled(info, session.sample_rate).T if info.sample_rate != session.sample_rate else \
-            sf.read(str(reference), dtype="float32", always_2d=True)[0].T
+        ref_audio = load_reference(reference, session.sample_rate)[0].T  # (2, frames)
     tv, mv = predict_params(model, session, reference=ref_audio, device=device)
     _apply_locks(tv, mv, session.names, lock_map)
     notes = {"model": type(model).__name__, "windows": "median of up to 4 windows of 6 s"}

@@ -21,11 +21,16 @@ ends worse than where it started on what it measures.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
 from mixdown.params import spec as S
+
+log = logging.getLogger(__name__)
 
 OCTAVE_CENTRES_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 #: the reference counts as the session's song (time-aligned) when the lengths differ by at most this
@@ -33,6 +38,35 @@ ALIGNED_TOLERANCE_S = 0.5
 WIDTH_FLOOR_DB = -25.0
 #: loss weights: band balance (per band, dB^2), level, width, crest; MR-STFT (time-aligned references only)
 WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5, "mrstft": 4.0}
+
+
+def load_reference(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
+    """The reference mix as ``(frames, 2)`` float32 at ``sample_rate`` (mono in both channels).
+
+    A file at another rate is resampled (polyphase) with a warning; ``mixdown mix --reference`` and
+    the report both read it here. Returns ``(audio, the file's own sample rate)``.
+
+    Raises:
+        SessionError: the file is missing, unreadable as audio, not mono or stereo, or not finite;
+            the message names it.
+    """
+    import soundfile as sf
+
+    from mixdown.session import SessionError, check_finite, load_resampled, probe
+
+    path = Path(path)
+    try:
+        info = probe(path)
+        if info.sample_rate != sample_rate:
+            log.warning("%s: reference at %d Hz, resampling to the mix's %d Hz", path, info.sample_rate,
+                        sample_rate)
+            x = load_resampled(info, sample_rate)
+        else:
+            x = sf.read(str(path), dtype="float32", always_2d=True)[0]
+            check_finite(x, path)
+    except SessionError as e:
+        raise SessionError(f"reference mix: {e}") from e
+    return (np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x), info.sample_rate
 
 
 def reference_features(x, sample_rate: int, n_fft: int = 4096) -> dict:
@@ -87,6 +121,7 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
     import torch
 
     from mixdown.dsp.console import Console
+    from mixdown.metrics import mrstft_loss
     from mixdown.mix import MIN_WINDOW, _segment, raw_windows, windows
 
     sr = session.sample_rate
@@ -99,8 +134,9 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
     aligned = is_aligned(ref.shape[1], n_frames, sr)
     if aligned:
         ref = np.concatenate([_segment(ref, s, window) for s in starts], -1)
+    ref = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None]
     with torch.no_grad():
-        target = reference_features(torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None], sr)
+        target = reference_features(ref, sr)
         live = (target["bands_db"][0] - target["level_db"][0] > -60.0) & torch.tensor(
             [fc * math.sqrt(2) < sr / 2 for fc in OCTAVE_CENTRES_HZ])
     eps = 1e-4
@@ -115,16 +151,12 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
     def current():
         return torch.where(t_free, torch.sigmoid(t_logit), tv0), torch.where(m_free, torch.sigmoid(m_logit), mv0)
 
-    ref_windows = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None] if aligned else None
-
     def loss_fn():
         tp, mp = current()
         mix = torch.cat(list(console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)), -1)[None]
         loss, band_err = feature_loss(reference_features(mix, sr), target, live)
-        if aligned and WEIGHTS["mrstft"] > 0:
-            from mixdown.metrics import mrstft_loss
-
-            loss = loss + WEIGHTS["mrstft"] * mrstft_loss(mix, ref_windows)
+        if aligned and WEIGHTS["mrstft"] > 0:  # ref: the reference's windows, joined as the mix's
+            loss = loss + WEIGHTS["mrstft"] * mrstft_loss(mix, ref)
         return loss, band_err
 
     history = []

@@ -145,7 +145,7 @@ def analyse(session_dir: Path, params: MixParams, reference: np.ndarray | None =
     """Everything the figures need; the console is run track by track, then the master bus.
 
     ``reference``: a reference mix ``(frames, 2)`` at ``params.sample_rate`` (see
-    :func:`mixdown.report_reference.load_reference`); then ``"reference"`` holds
+    :func:`mixdown.reference.load_reference`); then ``"reference"`` holds
     :func:`mixdown.report_reference.compare` plus the reference's level-matched ``"spectrum"``.
     """
     from scipy.signal import sosfilt
@@ -348,7 +348,8 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
     sr = params.sample_rate
     ref_audio = ref_rate = None
     if reference is not None:  # read first: a bad reference fails before the long analysis
-        from mixdown.report_reference import balance_figure, load_reference
+        from mixdown.reference import load_reference
+        from mixdown.report_reference import balance_figure
 
         reference = Path(reference)
         ref_audio, ref_rate = load_reference(reference, sr)

@@ -14,14 +14,9 @@ from the reference and :func:`mixdown.metrics.mix_metrics`; :func:`balance_figur
 
 from __future__ import annotations
 
-import logging
 import math
-import os
-from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 #: band energies below this count as "nothing there" (as in :func:`mixdown.metrics.spectral_balance_error_db`)
 BAND_FLOOR_DB = -120.0
@@ -32,35 +27,6 @@ METRIC_ROWS = (("spectral_balance_mae_db", "octave-band balance mean abs error (
                ("crest_factor_diff_db", "crest factor difference (dB)", 2, True),
                ("loudness_diff_lu", "loudness difference (LU)", 2, True))
 SIGNALS = (("raw", "raw sum"), ("mix", "final mix"))
-
-
-def load_reference(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
-    """The reference mix as ``(frames, 2)`` float32 at ``sample_rate`` (mono in both channels).
-
-    A file at another rate is resampled (polyphase, as :func:`mixdown.mix.mix_session` does) with a
-    warning. Returns ``(audio, the file's own sample rate)``.
-
-    Raises:
-        SessionError: the file is missing, unreadable as audio, not mono or stereo, or not finite;
-            the message names it.
-    """
-    import soundfile as sf
-
-    from mixdown.session import SessionError, check_finite, load_resampled, probe
-
-    path = Path(path)
-    try:
-        info = probe(path)
-        if info.sample_rate != sample_rate:
-            log.warning("%s: reference at %d Hz, resampling to the mix's %d Hz", path, info.sample_rate,
-                        sample_rate)
-            x = load_resampled(info, sample_rate)
-        else:
-            x = sf.read(str(path), dtype="float32", always_2d=True)[0]
-            check_finite(x, path)
-    except SessionError as e:
-        raise SessionError(f"reference mix: {e}") from e
-    return (np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x), info.sample_rate
 
 
 def compare(mix: np.ndarray, raw_sum: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:
