@@ -13,6 +13,8 @@ import numpy as np
 
 #: ``highpass_hz`` at or below this switches the high-pass off (console spec).
 HIGHPASS_OFF_HZ = 20.0
+#: the spec's high-pass is a Butterworth: Q = 1/sqrt(2)
+HIGHPASS_Q = 1.0 / math.sqrt(2.0)
 
 
 def _ns(x):
@@ -70,7 +72,7 @@ def highpass_coefficients(freq_hz, sample_rate: float):
     Shape: ``freq_hz`` ``S`` -> ``(b, a)`` each ``S + (3,)``.
     """
     xp = _ns(freq_hz)
-    b, a = biquad_coefficients("highpass", freq_hz, None, 1.0 / math.sqrt(2.0), sample_rate)
+    b, a = biquad_coefficients("highpass", freq_hz, None, HIGHPASS_Q, sample_rate)
     off = (freq_hz <= HIGHPASS_OFF_HZ)[..., None]
     ident = xp.zeros_like(b)
     ident[..., 0] = 1.0

@@ -28,21 +28,19 @@
 
 from __future__ import annotations
 
-import math
 import os
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from mixdown import __version__
-from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ
+from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
 from mixdown.export.common import _lin, _num, _rel_path, _stems, _tempo
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 
 DAWPROJECT_VERSION = "1.0"
-HIGHPASS_Q = 1.0 / math.sqrt(2.0)
 _DAW_BAND = {"low_shelf": "lowShelf", "peak": "bell", "high_shelf": "highShelf"}
 
 

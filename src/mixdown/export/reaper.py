@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mixdown import __version__
-from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ
+from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
 from mixdown.export.common import _lin, _num, _rel_path, _stems, _tempo
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
@@ -70,7 +70,6 @@ from mixdown.params.io import MixParams
 
 #: REAPER pan law value for -3 dB at centre (REAPER: 1.0 = +0 dB, 0.5 = -6 dB, <0 = default)
 REAPER_PAN_LAW = 1.0 / math.sqrt(2.0)
-HIGHPASS_Q = 1.0 / math.sqrt(2.0)  # the spec's Butterworth high-pass
 _REAEQ_BAND = {"low_shelf": "Low Shelf", "peak": "Band", "high_shelf": "High Shelf"}
 _RPP_SOURCE = {".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS", ".opus": "OPUS"}  # else WAVE
 
