@@ -139,14 +139,14 @@ def reaeq_state(v: dict[str, float], strip: bool) -> bytes:
     return out + struct.pack("<iid", 1, 1, 1.0) + _REAEQ_UI_STATE
 
 
-def reacomp_state(v: dict[str, float], wet_db: float) -> bytes:
-    """ReaComp's data block: the default instance's with our settings (``wet_db``: see :func:`_makeup_split`)."""
+def reacomp_state(v: dict[str, float]) -> bytes:
+    """ReaComp's data block: the default instance's with our settings (Wet: see :func:`_makeup_split`)."""
     p = list(struct.unpack_from("<21f", _REACOMP_DEFAULT, 8))
     p[0] = _lin(v["compressor.threshold_db"])  # linear amplitude
     p[1] = (v["compressor.ratio"] - 1.0) / 99.0  # 1:1 .. 100:1
     p[2] = v["compressor.attack_ms"] / 500.0
     p[3] = v["compressor.release_ms"] / 5000.0
-    p[11] = min(_lin(wet_db), 2.0)  # Wet, linear: the output (make-up) gain
+    p[11] = min(_lin(_makeup_split(v["compressor.makeup_db"])[0]), 2.0)  # Wet, linear: the make-up gain
     p[13] = 0.0  # RMS size 0 ms: peak detection
     p[14] = v["compressor.knee_db"] / 24.0
     return _REACOMP_DEFAULT[:8] + struct.pack("<21f", *p)
@@ -162,10 +162,10 @@ def _vst_block(plugin: _ReaPlugin, data: bytes) -> list[str]:
             "  " + _VST_TRAILER, ">"]
 
 
-def _fx_chain(tag: str, v: dict[str, float], strip: bool, wet_db: float, key: str) -> list[str]:
+def _fx_chain(tag: str, v: dict[str, float], strip: bool, key: str) -> list[str]:
     """``<FXCHAIN`` / ``<MASTERFXLIST``: ReaEQ then ReaComp carrying ``v``; FX ids derived from ``key``."""
     out = [f"<{tag}", "  SHOW 0", "  LASTSEL 0", "  DOCKED 0"]
-    for k, (plugin, data) in enumerate([(REAEQ, reaeq_state(v, strip)), (REACOMP, reacomp_state(v, wet_db))]):
+    for k, (plugin, data) in enumerate([(REAEQ, reaeq_state(v, strip)), (REACOMP, reacomp_state(v))]):
         out += ["  BYPASS 0 0 0", *("  " + line for line in _vst_block(plugin, data)),
                 "  FLOATPOS 0 0 0 0", f"  FXID {_rpp_guid(f'{key}:fx{k}')}", "  WAK 0 0"]
     return out + [">"]
@@ -223,22 +223,21 @@ def _settings_notes(params: MixParams) -> list[str]:
 def reaper_rpp(params: MixParams, stems: list, files: list[str]) -> str:
     """The text of a REAPER project; ``files``: each stem's path as written in ``FILE``."""
     mv = params.master.values
-    master_wet, master_excess = _makeup_split(mv["compressor.makeup_db"])
-    master_db = mv["output_gain_db"] + params.normalize_gain_db + master_excess
+    master_db = mv["output_gain_db"] + params.normalize_gain_db + _makeup_split(mv["compressor.makeup_db"])[1]
     out = [f"<REAPER_PROJECT 0.1 \"6.0/mixdown-{__version__}\" {int(time.time())}", "  <NOTES 0 2"]
     out += [f"    |{line}" for line in _settings_notes(params)]
     out += ["  >", f"  SAMPLERATE {params.sample_rate} 0 0", f"  TEMPO {_num(_tempo(params))} 4 4",
             "  MASTER_NCH 2 2", f"  MASTER_VOLUME {_num(_lin(master_db))} 0 -1 -1 1"]
-    out += ["  " + line for line in _fx_chain("MASTERFXLIST", mv, False, master_wet, "mixdown:master")]
+    out += ["  " + line for line in _fx_chain("MASTERFXLIST", mv, False, "mixdown:master")]
     for t, stem, path in zip(params.tracks, stems, files):
         v = t.values
         key = f"mixdown:{t.name}:{t.file}"
-        wet, excess = _makeup_split(v["compressor.makeup_db"])
+        excess = _makeup_split(v["compressor.makeup_db"])[1]  # the make-up ReaComp's Wet cannot hold
         source = _RPP_SOURCE.get(stem.path.suffix.lower(), "WAVE")
         out += [f"  <TRACK {_rpp_guid(key)}", f"    NAME {_rpp_str(t.name)}",
                 f"    VOLPAN {_num(_lin(v['fader_db'] + excess))} {_num(v['pan'])} {_num(REAPER_PAN_LAW)} -1 1",
                 "    MUTESOLO 0 0 0", "    NCHAN 2", "    MAINSEND 1 0"]
-        out += ["    " + line for line in _fx_chain("FXCHAIN", v, True, wet, key)]
+        out += ["    " + line for line in _fx_chain("FXCHAIN", v, True, key)]
         out += ["    <ITEM", "      POSITION 0", f"      LENGTH {_num(stem.seconds)}", "      LOOP 0",
                 f"      NAME {_rpp_str(stem.path.name)}",
                 f"      VOLPAN {_num(_lin(v['input_gain_db']))} 0 1 -1",
