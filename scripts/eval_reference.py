@@ -10,9 +10,9 @@ at full length through the exact path and measured against that reference:
 
 * ``raw_sum``: every strip neutral; ``equal_loudness``: every track at the same loudness;
 * ``model``: the checkpoint's prediction without the reference;
-* ``model+reference``: the full reference mode (``mixdown.mix.mix_session(reference=...)``).
+* ``model+reference``: the full reference mode (``mixdown.mix(reference=...)``).
 
-Metrics (``mixdown.metrics.mix_metrics``, loudness-matched where it says so): octave-band balance
+Metrics (``mixdown.measure.metrics.mix_metrics``, loudness-matched where it says so): octave-band balance
 (mean absolute dB difference over 10 octave bands after matching loudness; the issue's target is
 "within about 1 dB"), MR-STFT distance, stereo width, crest factor and loudness differences.
 Writes ``rows.csv`` and ``summary.json`` under ``--out``, prints a markdown table and, last, one
@@ -79,13 +79,13 @@ def outside_reference(song, out_dir: Path, seed: int) -> Path:
 
 
 def evaluate(song, model, steps: int) -> list[dict]:
-    from mixdown import metrics
+    from mixdown.dsp.render import render
     from mixdown.evaluate import system_params
-    from mixdown.mix import mix_session, read_tracks
+    from mixdown.inference.pipeline import mix_session
+    from mixdown.measure import metrics
     from mixdown.params import spec as S
     from mixdown.params.io import MixParams
-    from mixdown.reference import load_reference
-    from mixdown.render import render
+    from mixdown.session import load_reference, read_tracks
 
     session = read_tracks(song.tracks, song.folder)
     sr = session.sample_rate
@@ -128,7 +128,7 @@ def main() -> None:
     from tqdm import tqdm
 
     from mixdown.evaluate import _write_csv, discover, markdown_table, summarize
-    from mixdown.mix import load_default_model
+    from mixdown.inference.predict import load_default_model
 
     if not args.data.exists():
         sys.exit(f"{args.data}: not found; build a corpus first (mixdown dataset synth --out data/synth) "

@@ -3,7 +3,7 @@
 
 About 20 s of an MMA "8Beat" rock groove with a generated lead: five dry FLAC stems (drums,
 guitar, keys, bass, lead) with the corpus's recording variation, ``params.json`` drawn from the
-engineering prior, and ``reference_mix.flac`` rendered from it by ``mixdown.render``. The example
+engineering prior, and ``reference_mix.flac`` rendered from it by ``mixdown.dsp.render``. The example
 is stored as 16-bit FLAC to keep the repository small (the corpus uses 24-bit). Deterministic.
 
     .venv/bin/python scripts/make_example.py [--out data/examples] [--seconds 20]
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot make the example: %s", reason)
         return 1
     if synth._renderer() is None:
-        log.warning("mixdown.render is not available: the example gets stems and params.json only")
+        log.warning("mixdown.dsp.render is not available: the example gets stems and params.json only")
     rng = np.random.default_rng(SEED)
     plan = synth.plan_song(rng, **PLAN)
     final, tmp = args.out / NAME, args.out / f".tmp-{NAME}"

@@ -25,7 +25,7 @@ def tone_track(rng, n: int, sr: int, channels: int) -> np.ndarray:
 
 def make_song(folder: Path, sr: int, seconds: float, n_tracks: int, seed: int) -> dict:
     """A session folder with tracks, params.json and reference_mix.wav; returns its manifest record."""
-    from mixdown.render import render_to_file
+    from mixdown.dsp.render import render_to_file
 
     rng = np.random.default_rng(seed)
     (folder / "tracks").mkdir(parents=True, exist_ok=True)

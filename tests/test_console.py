@@ -10,9 +10,9 @@ import torch
 
 from mixdown.dsp import functional as fx
 from mixdown.dsp.console import Console
+from mixdown.dsp.render import render
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
-from mixdown.render import render
 
 SR = 22050
 

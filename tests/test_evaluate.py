@@ -10,11 +10,13 @@ import pytest
 import soundfile as sf
 
 from mixdown.cli import main
+from mixdown.dsp.render import render_to_file
 from mixdown.evaluate import run_evaluation
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, write_params
-from mixdown.render import render_to_file
 from sessions import tone_track
+
+pytestmark = pytest.mark.slow  # evaluation of every baseline and the notebook
 
 SR = 16000
 ROOT = Path(__file__).resolve().parents[1]

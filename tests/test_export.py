@@ -363,8 +363,6 @@ def test_rpp_strings_with_quotes_and_spaces():
 def _main(argv, monkeypatch):
     from mixdown import cli
 
-    if "mixdown.export" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + ("mixdown.export",))
     return cli.main(argv)
 
 

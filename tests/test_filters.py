@@ -11,7 +11,7 @@ import torch
 from mixdown.dsp import filters as F
 from mixdown.dsp import functional as fx
 from mixdown.dsp.kernels import strip_block
-from mixdown.render import _pack_sos
+from mixdown.dsp.render import _pack_sos
 
 SR = 48000
 

@@ -1,4 +1,4 @@
-"""Tests for mixdown.loudness against independent references.
+"""Tests for mixdown.measure.loudness against independent references.
 
 Expected values come from the standards themselves (ITU-R BS.1770-4 coefficient table and the
 997 Hz calibration note, the EBU Tech 3341 / Tech 3342 minimum-requirement signals), from analytic
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.signal import sosfreqz
 
-from mixdown import loudness as L
+from mixdown.measure import loudness as L
 
 FS = 48000
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mixdown import loudness
-from mixdown import metrics as M
+from mixdown.measure import loudness
+from mixdown.measure import metrics as M
 from mixdown.params import spec as S
 
 SR = 16000

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixdown import loudness, metrics
 from mixdown.cli import main
-from mixdown.mix import mix_session, parse_locks
+from mixdown.dsp.render import render
+from mixdown.inference.pipeline import mix_session
+from mixdown.measure import loudness, metrics
 from mixdown.models import Heuristic
 from mixdown.params.io import read_params
-from mixdown.render import render
+from mixdown.params.locks import parse_locks
 from sessions import tone_track
 
 SR = 22050
@@ -74,6 +75,7 @@ def test_target_lufs_is_reached_and_recorded(tmp_path):
     assert err_db(render(session, params).audio, audio) < -60
 
 
+@pytest.mark.slow  # reference-mode refinement: gradient steps through the console
 def test_reference_mode_moves_the_mix_towards_the_reference(tmp_path):
     """The reference is another mix of the same stems (as a human mix of the song would be):
     a different balance, a bright master EQ and a wide pan."""
@@ -193,6 +195,7 @@ def test_shipped_model_mixes_one_to_sixty_four_tracks(tmp_path, n_tracks):
     assert err_db(render(session, params).audio, audio) < -60
 
 
+@pytest.mark.slow  # reference-mode refinement: gradient steps through the console
 def test_locks_are_kept_through_reference_refinement(tmp_path):
     session = make_stems(tmp_path / "s", seconds=2.0)
     base, _ = mix_session(session, Heuristic(SR), progress=False)
@@ -210,6 +213,7 @@ def test_locks_are_kept_through_reference_refinement(tmp_path):
     assert by["stem1"]["fader_db"] != base.tracks[1].values["fader_db"]  # unlocked ones did move
 
 
+@pytest.mark.slow  # reference-mode refinement: gradient steps through the console
 def test_a_reference_of_another_length_matches_its_overall_tone(tmp_path):
     """A reference that is not a mix of these stems (another length): no window-by-window
     comparison, but the mix's octave-band balance still moves towards the reference's."""

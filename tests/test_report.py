@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixdown import metrics, report
+from mixdown import report
+from mixdown.dsp.render import render
+from mixdown.measure import metrics
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
-from mixdown.render import render
 from mixdown.session import SessionError
 from sessions import make_song
 
@@ -147,7 +148,7 @@ def test_report_with_reference_has_its_section_and_figure(reference_session):
 
 
 def _check_table(table: dict, folder, params, ref: np.ndarray) -> dict:
-    """The table's numbers are :func:`mixdown.metrics.mix_metrics` of the raw sum and of the rendered mix
+    """The table's numbers are :func:`mixdown.measure.metrics.mix_metrics` of the raw sum and of the rendered mix
     against ``ref`` ``(2, frames)``, to the printed precision; returns those metrics."""
     mix = render(folder, params).audio.T
     raw = _raw_sum(folder, params)
@@ -187,7 +188,7 @@ def test_reference_is_level_matched_onto_the_mix(reference_session):
     raw = _raw_sum(folder, params)
     diff, _ = metrics.spectral_balance_error_db(raw, 0.25 * mix.T, SR)
     np.testing.assert_allclose(ref["raw"]["bands_db"][:-1], diff[:-1], atol=1e-9)
-    lines = report._spectrum_figure(params, an).axes[0].get_lines()
+    lines = report.spectrum_figure(params, an).axes[0].get_lines()
     assert [ln.get_linestyle() for ln in lines if ln.get_label() == "reference (level-matched)"] == ["--"]
 
 
@@ -220,3 +221,34 @@ def test_bad_reference_fails_naming_the_file(reference_session, tmp_path, name, 
     with pytest.raises(SessionError, match=rf"reference mix: .*{re.escape(name)}: {expected}"):
         report.write_report(tmp_path / "r.html", folder, params, reference=tmp_path / name)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_strips_are_the_renderers(tmp_path):
+    """The report's per-track signals and gain traces come from the renderer's strip code: the sum of
+    the strips through the master strip is the rendered mix, and each gain trace is the gain the
+    strip applied (output with / without its compressor)."""
+    from mixdown.dsp.render import strip_signals
+
+    params = read_params(EXAMPLE / "params.json")
+    for t in params.tracks:
+        t.values.update({"compressor.ratio": 6.0, "compressor.threshold_db": -30.0, "compressor.makeup_db": 3.0})
+    mix = render(EXAMPLE, params).audio
+    infos = [sf.info(str(EXAMPLE / t.file)) for t in params.tracks]
+    n = max(i.frames for i in infos)
+    outs = []
+    for i, t in enumerate(params.tracks):
+        x = sf.read(str(EXAMPLE / t.file), dtype="float32", always_2d=True)[0]
+        x = np.pad(x, ((0, n - len(x)), (0, 0)))
+        out, g = strip_signals(x, params, i)
+        outs.append(out)
+        v = dict(t.values)
+        flat = read_params(EXAMPLE / "params.json")
+        flat.tracks[i].values.update({**v, "compressor.ratio": 1.0, "compressor.makeup_db": 0.0})
+        plain, g0 = strip_signals(x, flat, i)
+        assert not g0.any() and (g <= 0).all() and g.min() < -3.0
+        loud = np.abs(plain[:, 0]) > 1e-3
+        applied_db = 20 * np.log10(np.abs(out[loud, 0]) / np.abs(plain[loud, 0]))
+        np.testing.assert_allclose(applied_db, g[loud] + 3.0, atol=1e-3)
+    bus = np.sum(np.stack(outs), axis=0)
+    mixed, _ = strip_signals(bus, params, None)
+    np.testing.assert_allclose(mixed, mix, atol=1e-6)

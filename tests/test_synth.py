@@ -23,7 +23,7 @@ needs_mma = pytest.mark.skipif(_MMA is not None, reason=f"cannot compose songs h
 _CORPUS = synth.missing_tools(need_mma=True, need_music21=True)
 needs_corpus_tools = pytest.mark.skipif(_CORPUS is not None, reason=f"cannot make a corpus here: {_CORPUS}")
 needs_render = pytest.mark.skipif(synth._renderer() is None,
-                                  reason="mixdown.render.render_to_file is not available yet")
+                                  reason="mixdown.dsp.render.render_to_file is not available yet")
 
 
 def _note(t, note, dur, vel=100):
@@ -142,6 +142,7 @@ def test_prior_lead_louder_than_pad_on_average():
 
 
 # ----------------------------------------------------------------------------- fluidsynth
+@pytest.mark.slow  # renders songs through fluidsynth (the corpus build)
 @needs_synth
 def test_rendered_stems_are_real_audio_at_the_rate(tmp_path):
     for stem in synth.split_stems(tiny_song()):
@@ -153,12 +154,13 @@ def test_rendered_stems_are_real_audio_at_the_rate(tmp_path):
         assert np.sort(spec)[::-1][:20].sum() / spec.sum() < 0.9, stem.name
 
 
+@pytest.mark.slow  # renders songs through fluidsynth (the corpus build)
 @needs_synth
 def test_stems_are_dry_no_reverb_tail(tmp_path):
     """A 0.25 s piano note has died away 0.6 s after its note-off (a reverb tail would ring on)."""
     tpb, ev = 480, [(0, mido.MetaMessage("set_tempo", tempo=500000)),
                     (0, mido.Message("program_change", program=0))] + _note(240, 60, 240)
-    x = synth.render_midi(compose._midi(tpb, ev + [(tpb * 8, mido.Message("control_change", control=123))]),
+    x = synth.render_midi(compose.midi_file(tpb, ev + [(tpb * 8, mido.Message("control_change", control=123))]),
                           SR, tmp_path, "note")
     env = np.abs(x).max(1)
     off = int(0.5 * SR)  # note-off at 0.5 s
@@ -169,6 +171,7 @@ def test_stems_are_dry_no_reverb_tail(tmp_path):
     assert 20 * np.log10(tail / peak + 1e-12) < -65.0
 
 
+@pytest.mark.slow  # renders songs through fluidsynth (the corpus build)
 @needs_mma
 def test_make_song_names_rate_and_determinism(tmp_path):
     def run(d):
@@ -192,6 +195,7 @@ def test_make_song_names_rate_and_determinism(tmp_path):
     assert [t.file for t in pa.tracks] == [f"tracks/{n}.flac" for n in a["tracks"]]
 
 
+@pytest.mark.slow  # renders songs through fluidsynth (the corpus build)
 @needs_corpus_tools
 @needs_render
 def test_tiny_corpus_renders_and_resumes(tmp_path):
@@ -203,7 +207,7 @@ def test_tiny_corpus_renders_and_resumes(tmp_path):
     mix, sr = sf.read(str(song / "reference_mix.flac"), always_2d=True)
     assert sr == 44100 and mix.shape == (5 * 44100, 2)
     assert -40.0 < 20 * math.log10(np.abs(mix).max()) <= 0.0
-    from mixdown.render import render
+    from mixdown.dsp.render import render
     again = render(song, params).audio
     assert np.abs(again - mix).max() < 2 ** -22  # the reference is the params' mix (24-bit quantised)
     mtime = (song / "reference_mix.flac").stat().st_mtime_ns

@@ -8,9 +8,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from mixdown.checkpoint import CheckpointError, load_model, read_checkpoint
-from mixdown.train import config_dir, train
+from mixdown.inference.checkpoint import CheckpointError, load_model, read_checkpoint
+from mixdown.inference.contract import InputContract
+from mixdown.training.main import config_dir, train
 from sessions import make_corpus
+
+pytestmark = pytest.mark.slow  # every experiment trains a few steps
 
 SR = 16000
 EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
@@ -44,7 +47,10 @@ def test_experiment_trains_and_writes_a_loadable_checkpoint(corpus, tmp_path, ex
     assert torch.isfinite(torch.tensor(best))
     state = read_checkpoint(tmp_path / "last.pt")
     assert state["sample_rate"] == SR and state["config"]["task_name"] == experiment
+    contract = InputContract(SR, cfg.data.train.segment_s, target_rms_db=cfg.data.train.target_rms_db)
+    assert InputContract.from_dict(state["input_contract"]) == contract
     model = load_model(tmp_path / "last.pt")
+    assert model.input_contract == contract
     tracks = torch.randn(1, 3, 2, SR) * 0.1
     tp, mp = model(tracks, torch.ones(1, 3, dtype=torch.bool))
     assert tp.shape == (1, 3, 28) and mp.shape == (1, 25)
@@ -81,7 +87,7 @@ def test_untrusted_or_foreign_checkpoints_are_refused(tmp_path):
 def test_fine_tuning_starts_from_a_checkpoint(corpus, tmp_path):
     """``init_from``: a reference-conditioned Mixformer starts from a plain Mixformer's weights; a
     checkpoint of another architecture is refused."""
-    from mixdown.train import init_weights
+    from mixdown.training.main import init_weights
 
     train(cfg_for(corpus, tmp_path / "base", "experiment=mixformer"))
     base = read_checkpoint(tmp_path / "base" / "last.pt")["state_dict"]

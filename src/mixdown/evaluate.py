@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mixdown import metrics
+from mixdown.measure import metrics
+from mixdown.models.baselines import BASELINES, equal_loudness, neutral, oracle
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, read_params
 
 log = logging.getLogger(__name__)
-BASELINES = ("raw_sum", "equal_loudness", "heuristic", "oracle")
-_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 
 
 @dataclass
@@ -37,8 +36,8 @@ class Song:
 def discover(data: str | Path) -> list[Song]:
     """Songs of a manifest (``.jsonl``) or a folder of ``<song>/tracks/*`` + ``<song>/reference_mix.*``
     (or tracks beside the reference)."""
-    from mixdown.data.dataset import _resolve, read_manifest
-    from mixdown.mix import find_tracks
+    from mixdown.data.dataset import read_manifest, resolve
+    from mixdown.session import find_tracks
 
     data = Path(data)
     if data.suffix == ".jsonl":
@@ -47,10 +46,10 @@ def discover(data: str | Path) -> list[Song]:
             if not rec.get("mix"):
                 log.warning("%s: no reference mix; skipped", rec.get("song"))
                 continue
-            tracks = [_resolve(rec, t["path"], data.parent) for t in rec["tracks"]]
-            params = _resolve(rec, rec.get("params"), data.parent)
+            tracks = [resolve(rec, t["path"], data.parent) for t in rec["tracks"]]
+            params = resolve(rec, rec.get("params"), data.parent)
             songs.append(Song(rec["song"], Path(tracks[0]).parent, tracks,
-                              _resolve(rec, rec["mix"]["path"], data.parent), params))
+                              resolve(rec, rec["mix"]["path"], data.parent), params))
         return songs
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: neither a .jsonl manifest nor a folder of songs")
@@ -68,45 +67,12 @@ def discover(data: str | Path) -> list[Song]:
     return songs
 
 
-def _neutral(n: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    tv = np.tile([S.neutral_track_values(sample_rate)[k] for k in S.TRACK_NAMES], (n, 1)).astype(np.float64)
-    mv = np.array([S.neutral_master_values(sample_rate)[k] for k in S.MASTER_NAMES], dtype=np.float64)
-    return tv, mv
-
-
-def equal_loudness(session) -> tuple[np.ndarray, np.ndarray]:
-    from mixdown import loudness
-
-    tv, mv = _neutral(len(session.audio), session.sample_rate)
-    for i, x in enumerate(session.audio):
-        lufs = loudness.integrated_loudness(x, session.sample_rate)
-        tv[i, _T["input_gain_db"]] = np.clip(-23.0 - lufs, -48, 24) if math.isfinite(lufs) else 0.0
-        tv[i, _T["fader_db"]] = -10 * math.log10(len(session.audio))
-    return tv, mv
-
-
-def oracle(session, reference: np.ndarray, max_frames: int = 44100 * 60, step: int = 4):
-    """Least-squares left/right gains per track -> fader (dB) and pan (constant-power law)."""
-    tv, mv = _neutral(len(session.audio), session.sample_rate)
-    n = min(reference.shape[1], max(a.shape[1] for a in session.audio), max_frames)
-    gains = []
-    for side in (0, 1):
-        cols = [np.pad(a[min(side, a.shape[0] - 1)], (0, max(0, n - a.shape[1])))[:n:step]
-                for a in session.audio]
-        g, *_ = np.linalg.lstsq(np.stack(cols, 1), reference[side, :n:step], rcond=None)
-        gains.append(np.maximum(g, 1e-6))
-    gl, gr = gains
-    tv[:, _T["fader_db"]] = np.clip(20 * np.log10(np.hypot(gl, gr)), -48, 24)
-    tv[:, _T["pan"]] = np.clip(4 * np.arctan2(gr, gl) / math.pi - 1, -1, 1)
-    return tv, mv
-
-
 def system_params(system: str, session, reference: np.ndarray, model=None):
     """Physical ``(track_values, master_values)`` of one system for a session."""
-    from mixdown.mix import predict_params
+    from mixdown.inference.predict import predict_params
 
     if system == "raw_sum":
-        return _neutral(len(session.audio), session.sample_rate)
+        return neutral(len(session.audio), session.sample_rate)
     if system == "equal_loudness":
         return equal_loudness(session)
     if system == "oracle":
@@ -122,8 +88,8 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
     """Mix one song with every system and measure it against the reference."""
     import soundfile as sf
 
-    from mixdown.mix import read_tracks
-    from mixdown.render import render
+    from mixdown.dsp.render import render
+    from mixdown.session import read_tracks
 
     session = read_tracks(song.tracks, song.folder)
     ref, sr = sf.read(str(song.reference), dtype="float32", always_2d=True)
@@ -221,7 +187,7 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint: str | Path | N
                    progress: bool = True) -> dict:
     """Evaluate every system on every song; write CSVs, ``summary.md`` and plots into ``out``."""
 
-    from mixdown.mix import load_default_model
+    from mixdown.inference.predict import load_default_model
 
     out = Path(out)
     (out / "songs").mkdir(parents=True, exist_ok=True)
@@ -257,28 +223,3 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         w = csv.DictWriter(fh, keys)
         w.writeheader()
         w.writerows(rows)
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="compare the model and baselines against reference mixes")
-    p.add_argument("--data", type=Path, required=True, help="manifest .jsonl or a folder of songs")
-    p.add_argument("--out", type=Path, required=True, help="output folder (CSVs, summary.md, plots)")
-    p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
-    p.add_argument("--baselines", default="all", help=f"comma list of {','.join(BASELINES)}, 'all' or 'none'")
-    p.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    from mixdown.cli import CliError
-
-    names = BASELINES if args.baselines == "all" else () if args.baselines == "none" else \
-        tuple(b.strip() for b in args.baselines.split(","))
-    unknown = [b for b in names if b not in BASELINES]
-    if unknown:
-        raise CliError(f"unknown baselines {unknown}; choose from {', '.join(BASELINES)}")
-    try:
-        run_evaluation(args.data, args.out, args.checkpoint, names)
-    except (FileNotFoundError, ValueError) as e:
-        raise CliError(str(e)) from e
-    log.info("%s", (args.out / "summary.md").read_text())
-    return 0

@@ -7,6 +7,7 @@ is asked for; then they are resampled (polyphase, scipy) with a warning.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,9 @@ import numpy as np
 import soundfile as sf
 
 log = logging.getLogger(__name__)
+
+#: file name endings treated as audio (what libsndfile may read; unreadable ones are reported)
+AUDIO_EXTS = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc", ".ogg", ".oga", ".mp3", ".w64", ".rf64", ".caf")
 
 
 class SessionError(ValueError):
@@ -120,3 +124,208 @@ class TrackReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def is_audio(path: Path) -> bool:
+    """True for a visible file whose name ends in one of :data:`AUDIO_EXTS`."""
+    return path.name.lower().endswith(AUDIO_EXTS) and not path.name.startswith(".")
+
+
+#: files in a session folder that are references, not tracks
+REFERENCE_STEMS = {"mix", "reference_mix", "reference"}
+#: analysis windows are at least this long (zero-padded past the end), enough for the models' STFTs
+MIN_WINDOW = 8192
+
+
+@dataclass
+class Session:
+    """Tracks of a session folder, read lazily: :meth:`window` reads only what analysis needs
+    (tracks at another rate are resampled once, in memory); :attr:`audio` loads everything."""
+
+    folder: Path
+    names: list[str]
+    files: list[str]
+    infos: list[TrackInfo]
+    sample_rate: int
+    frames: int
+    #: tracks held in memory (resampled ones, or all of a :meth:`from_arrays` session), ``(channels, frames)``
+    resampled_audio: dict[int, np.ndarray]
+
+    @property
+    def resampled(self) -> bool:
+        return bool(self.resampled_audio)
+
+    @classmethod
+    def from_arrays(cls, tracks, sample_rate: int, names: list[str] | None = None) -> "Session":
+        """A session held in memory: ``tracks`` is ``(N, channels, frames)`` or a list of
+        ``(channels, frames)`` / ``(frames,)`` arrays (1 or 2 channels); ``names`` default to
+        ``track1``, ``track2``, ... (files ``<name>.wav``, for the parameter file)."""
+        audio = [as_track(x, i) for i, x in enumerate(tracks)]
+        if not audio:
+            raise SessionError("no tracks given")
+        names = list(names) if names is not None else [f"track{i + 1}" for i in range(len(audio))]
+        if len(names) != len(audio) or len(set(names)) != len(names):
+            raise SessionError(f"names {names}: expected {len(audio)} distinct names, one per track")
+        infos = [TrackInfo(Path(f"{n}.wav"), a.shape[0], int(sample_rate), a.shape[1]) for n, a in zip(names, audio)]
+        return cls(Path("."), names, [f"{n}.wav" for n in names], infos, int(sample_rate),
+                   max(a.shape[1] for a in audio), dict(enumerate(audio)))
+
+    def window(self, i: int, start: int, n: int) -> np.ndarray:
+        """Frames ``start .. start + n`` of track ``i`` as ``(2, n)`` float32 (mono duplicated,
+        zero-padded past the end)."""
+        import soundfile as sf
+
+        if i in self.resampled_audio:
+            return segment(self.resampled_audio[i], start, n)
+        with sf.SoundFile(str(self.infos[i].path)) as f:
+            f.seek(min(start, f.frames))
+            seg = f.read(n, dtype="float32", always_2d=True).T
+        check_finite(seg, self.infos[i].path)
+        return segment(seg, 0, n)
+
+    @property
+    def audio(self) -> list[np.ndarray]:
+        """Every whole track, ``(channels, frames)`` float32 (loads all files; cached)."""
+        if not hasattr(self, "_audio"):
+            import soundfile as sf
+
+            self._audio = [self.resampled_audio[i] if i in self.resampled_audio else
+                           np.ascontiguousarray(sf.read(str(info.path), dtype="float32", always_2d=True)[0].T)
+                           for i, info in enumerate(self.infos)]
+        return self._audio
+
+
+def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
+    """Audio files of a session: ``folder/tracks/*`` if that exists, else ``folder/*``.
+
+    Non-audio files are listed in a warning and skipped; reference mixes (``mix.*``,
+    ``reference_mix.*``) are not tracks.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SessionError(f"{folder}: session folder not found")
+    root = folder / "tracks" if (folder / "tracks").is_dir() else folder
+    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    audio = [p for p in files if is_audio(p) and p.stem.lower() not in REFERENCE_STEMS]
+    skipped = [p.name for p in files if not is_audio(p)]
+    if skipped:
+        log.warning("%s: skipping non-audio files: %s", root, ", ".join(skipped))
+    if not audio:
+        raise SessionError(f"{root}: no audio files (expected {', '.join(AUDIO_EXTS)})")
+    stems = [p.stem for p in audio]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if dupes:
+        raise SessionError(f"{root}: several files share the track names {dupes}; rename them (track names "
+                           "are file names without extension)")
+    return root, audio
+
+
+def read_session(folder: str | os.PathLike, sample_rate: int | None = None) -> Session:
+    """Read every track of a session folder (see :func:`find_tracks` and :func:`read_tracks`)."""
+    return read_tracks(find_tracks(folder)[1], folder, sample_rate)
+
+
+def read_tracks(paths: list[Path], folder: str | os.PathLike, sample_rate: int | None = None) -> Session:
+    """Read tracks (resampled with a warning to ``sample_rate`` or the most common rate; shorter
+    tracks padded with silence at the end, with a warning); ``file`` entries are relative to
+    ``folder``."""
+    folder = Path(folder)
+    infos = [probe(p) for p in paths]
+    rates = [i.sample_rate for i in infos]
+    sr = sample_rate or max(set(rates), key=rates.count)
+    resampled = {}
+    for i, info in enumerate(infos):
+        if info.sample_rate != sr:
+            log.warning("%s: resampling %d Hz -> %d Hz", info.path, info.sample_rate, sr)
+            resampled[i] = np.ascontiguousarray(load_resampled(info, sr).T)
+    lengths = [resampled[i].shape[1] if i in resampled else info.frames for i, info in enumerate(infos)]
+    n = max(lengths)
+    for p, m in zip(paths, lengths):
+        if m < n:
+            log.warning("%s: %.2f s shorter than the longest track; padded with silence at the end",
+                        p.name, (n - m) / sr)
+    return Session(folder, [p.stem for p in paths], [os.path.relpath(p, folder) for p in paths], infos, sr, n,
+                   resampled)
+
+
+def windows(n_frames: int, window: int, count: int) -> list[int]:
+    """Start frames of up to ``count`` analysis windows spread evenly over the song."""
+    if n_frames <= window:
+        return [0]
+    starts = np.linspace(0, n_frames - window, count).astype(int)
+    return sorted(set(int(s) for s in starts))
+
+
+def raw_windows(session: Session, starts: list[int], window: int) -> np.ndarray:
+    """Unscaled windows of every track (mono duplicated), shape ``(W, N, 2, window)`` float32."""
+    return np.stack([[session.window(i, s, window) for i in range(len(session.names))] for s in starts])
+
+
+def segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Frames ``start .. start + n`` of ``(channels, T)`` audio as ``(2, n)`` float32 (mono duplicated,
+    zero-padded past the end)."""
+    out = np.zeros((2, n), dtype=np.float32)
+    seg = x[:, start:start + n]
+    out[:, :seg.shape[1]] = seg
+    return out
+
+
+def load_reference(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
+    """The reference mix as ``(frames, 2)`` float32 at ``sample_rate`` (mono in both channels).
+
+    A file at another rate is resampled (polyphase) with a warning; ``mixdown mix --reference`` and
+    the report both read it here. Returns ``(audio, the file's own sample rate)``.
+
+    Raises:
+        SessionError: the file is missing, unreadable as audio, not mono or stereo, or not finite;
+            the message names it.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        info = probe(path)
+        if info.sample_rate != sample_rate:
+            log.warning("%s: reference at %d Hz, resampling to the mix's %d Hz", path, info.sample_rate,
+                        sample_rate)
+            x = load_resampled(info, sample_rate)
+        else:
+            x = sf.read(str(path), dtype="float32", always_2d=True)[0]
+            check_finite(x, path)
+    except SessionError as e:
+        raise SessionError(f"reference mix: {e}") from e
+    return (np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x), info.sample_rate
+
+
+def as_track(x, i: int = 0) -> np.ndarray:
+    """One track as contiguous ``(channels, frames)`` float32 (a 1-D array is mono); finite, 1-2 channels."""
+    a = np.asarray(x, dtype=np.float32)
+    a = a[None] if a.ndim == 1 else a
+    if a.ndim != 2 or a.shape[0] not in (1, 2):
+        raise SessionError(f"track {i}: shape {np.shape(x)}; expected (channels, frames) with 1 or 2 channels")
+    if not np.isfinite(a).all():
+        raise SessionError(f"track {i}: contains NaN or infinite samples")
+    return np.ascontiguousarray(a)
+
+
+class ArrayReader:
+    """:class:`TrackReader`'s interface over a track held in memory, ``(channels, frames)``."""
+
+    def __init__(self, audio: np.ndarray, name: str = "track"):
+        self.audio = audio
+        self.channels, self.frames = audio.shape
+        self.info = TrackInfo(Path(f"{name}.wav"), self.channels, 0, self.frames)
+        self.peak = 0.0
+        self._pos = 0
+
+    def read_into(self, buf: np.ndarray) -> None:
+        chunk = self.audio[:, self._pos:self._pos + buf.shape[0]].T
+        got = chunk.shape[0]
+        buf[:got, :self.channels] = chunk
+        if got:
+            self.peak = max(self.peak, float(np.abs(chunk).max()))
+        self._pos += got
+        buf[got:] = 0.0
+
+    def close(self) -> None:
+        pass

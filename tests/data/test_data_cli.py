@@ -7,7 +7,7 @@ import logging
 import pytest
 from data_corpora import enst, session
 
-import mixdown.data.cli as data_cli
+import mixdown.cli.dataset as data_cli
 from mixdown.cli import build_parser, main
 from mixdown.data.manifest import SPLITS, read_manifest
 

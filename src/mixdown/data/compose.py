@@ -23,7 +23,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 KICK, SNARE = frozenset({35, 36}), frozenset({37, 38, 39, 40})
-_FX_CC = frozenset({0, 10, 32, 91, 92, 93, 94, 95})  # bank select, pan, effect sends: dry, centred stems
+FX_CC = frozenset({0, 10, 32, 91, 92, 93, 94, 95})  # bank select, pan, effect sends: dry, centred stems
 _POP = ("I V vi IV", "I vi IV V", "vi IV I V", "I IV vi V", "I bVII IV I", "I IV I V")
 _MINOR = ("i bVI bIII bVII", "i iv v i", "i bVII bVI V7", "i iv bVII bIII")
 _JAZZ = ("ii7 V7 Imaj7 vi7", "Imaj7 vi7 ii7 V7", "iii7 vi7 ii7 V7", "Imaj7 IV7 iii7 vi7")
@@ -183,14 +183,14 @@ def _abs(track) -> list:
     return out
 
 
-def _midi(tpb: int, events: list):
+def midi_file(tpb: int, events: list):
     """Type-0 ``mido.MidiFile`` from ``[(abs_tick, msg)]`` (metas, then programs, offs, ons at a tick)."""
     import mido
 
     order = {"program_change": 1, "control_change": 2, "note_off": 3}
 
     def key(e):
-        return e[0], 0 if e[1].is_meta else 4 if _is_on(e[1]) else order.get(e[1].type, 2)
+        return e[0], 0 if e[1].is_meta else 4 if is_on(e[1]) else order.get(e[1].type, 2)
 
     track, last = mido.MidiTrack(), 0
     for t, m in sorted(events, key=key):
@@ -202,7 +202,7 @@ def _midi(tpb: int, events: list):
     return mf
 
 
-def _is_on(m) -> bool:
+def is_on(m) -> bool:
     return m.type == "note_on" and m.velocity > 0
 
 
@@ -291,7 +291,7 @@ def _mma_song(plan: dict, rng: np.random.Generator, seconds: float) -> Song:
         ev = _abs(tr)
         conductor += [e for e in ev if e[1].type in ("set_tempo", "time_signature", "key_signature")]
         notes = [e for e in ev if not e[1].is_meta]
-        if not any(_is_on(m) for _, m in notes):
+        if not any(is_on(m) for _, m in notes):
             continue
         if {m.channel for _, m in notes if hasattr(m, "channel")} == {9}:
             parts.append(Part("drums", plan["kit"], notes, drum=True))
@@ -358,7 +358,7 @@ def _m21_parts(mf, plan: dict, rng: np.random.Generator, seconds: float) -> Song
     conductor = [e for tr in mf.tracks for e in _abs(tr) if e[1].type in ("time_signature", "key_signature")]
     conductor.append((0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(plan["tempo"]))))
     voices = [[e for e in _abs(tr) if not e[1].is_meta] for tr in mf.tracks]
-    voices = [v for v in voices if any(_is_on(m) for _, m in v)]
+    voices = [v for v in voices if any(is_on(m) for _, m in v)]
     voices = voices[:5] + voices[-1:] if len(voices) > 6 else voices
     top, inner, bottom = ENSEMBLES[plan["ensemble"]]
     parts = []
@@ -367,7 +367,7 @@ def _m21_parts(mf, plan: dict, rng: np.random.Generator, seconds: float) -> Song
         program = int(_pick(rng, pool))
         phase, events = rng.uniform(0, 2 * np.pi), []
         for t, msg in v:            # humanised velocities: jitter plus a slow phrase swell
-            if _is_on(msg):
+            if is_on(msg):
                 swell = 10 * np.sin(2 * np.pi * t / (16 * mf.ticks_per_beat) + phase)
                 msg = msg.copy(velocity=int(np.clip(msg.velocity * 0.9 + rng.normal(0, 7) + swell, 25, 120)))
             events.append((t, msg))

@@ -21,6 +21,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
+from mixdown.inference.contract import InputContract
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
 
@@ -69,7 +70,7 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:
     return records
 
 
-def _resolve(rec: dict, p: str | None, manifest_dir: Path) -> Path | None:
+def resolve(rec: dict, p: str | None, manifest_dir: Path) -> Path | None:
     if p is None:
         return None
     q = Path(p)
@@ -122,6 +123,8 @@ class MixDataset(Dataset):
         self.items = items_per_epoch or len(self.songs)
         self.deterministic = deterministic
         self.target_rms_db = target_rms_db
+        #: what the network hears (stored in the checkpoints of models trained on this dataset)
+        self.contract = InputContract(sample_rate=sample_rate, window_s=segment_s, target_rms_db=target_rms_db)
         self.augment = None if deterministic else augment
         self.seed = seed
         self.epoch = 0
@@ -183,7 +186,7 @@ class MixDataset(Dataset):
         return out
 
     def _params(self, rec: dict) -> tuple[np.ndarray, np.ndarray] | None:
-        p = _resolve(rec, rec.get("params"), Path(rec["_dir"]))
+        p = resolve(rec, rec.get("params"), Path(rec["_dir"]))
         if p is None:
             return None
         params = read_params(p)
@@ -227,13 +230,12 @@ class MixDataset(Dataset):
         gains_db = np.zeros(n)
         for j, i in enumerate(order):
             t = rec["tracks"][i]
-            tracks[j] = self._read(_resolve(rec, t["path"], root), start)
-            rms = float(np.sqrt(np.mean(tracks[j] ** 2)))
-            gains_db[j] = self.target_rms_db - 20 * math.log10(rms) if rms > 1e-5 else 0.0
+            tracks[j] = self._read(resolve(rec, t["path"], root), start)
+            gains_db[j] = float(self.contract.input_gains_db(tracks[j]))
         if self.augment is not None and self.augment.gain_db > 0:
             gains_db += rng.uniform(-self.augment.gain_db, self.augment.gain_db, n)
         tracks[:n] *= (10 ** (gains_db / 20)).astype(np.float32)[:, None, None]
-        mix = self._read(_resolve(rec, rec["mix"]["path"], root), start)
+        mix = self._read(resolve(rec, rec["mix"]["path"], root), start)
         swap = self.augment is not None and rng.random() < self.augment.swap_channels_p
         if swap:
             tracks = tracks[:, ::-1].copy()

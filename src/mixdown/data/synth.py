@@ -10,7 +10,7 @@ One song, all randomness from one seeded ``numpy`` Generator:
 4. "recording" variation (:func:`record`), FLAC PCM_24 stems in ``tracks/``;
 5. console settings from :mod:`mixdown.data.prior`, faders calibrated so each track meets its
    loudness target, output gain set for the mix target under a -1 dBTP ceiling; ``params.json``
-   and ``reference_mix.flac`` rendered by :func:`mixdown.render.render_to_file`.
+   and ``reference_mix.flac`` rendered by :func:`mixdown.dsp.render.render_to_file`.
 
 ``scripts/setup_system.sh`` installs fluidsynth, the FluidR3_GM soundfont and mma.
 """
@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
-from mixdown.data.compose import _FX_CC, KICK, SNARE, Part, Song, Stem, _is_on, _midi, compose, plan_song
+from mixdown.data.compose import FX_CC, KICK, SNARE, Part, Song, Stem, compose, is_on, midi_file, plan_song
 from mixdown.data.prior import sample_mix_params
 from mixdown.params import spec as S
 from mixdown.params.io import MasterParams, MixParams, write_params
@@ -85,7 +85,7 @@ def split_stems(song: Song, split_drums: bool = False) -> list[Stem]:
             for role, keep in (("kick", KICK), ("snare", SNARE), ("kit", None)):
                 ev = [(t, m) for t, m in p.events if m.type not in ("note_on", "note_off")
                       or (m.note in keep if keep else m.note not in KICK | SNARE)]
-                if any(_is_on(m) for _, m in ev):
+                if any(is_on(m) for _, m in ev):
                     groups[role] = (role, [Part(role, p.program, ev, True)])
             continue
         key = p.role if p.role in ("bass", "drums") else (p.role, p.program)
@@ -99,13 +99,13 @@ def split_stems(song: Song, split_drums: bool = False) -> list[Stem]:
             events.append((0, mido.Message("program_change", channel=ch, program=p.program)))
             for t, m in p.events:
                 if (not hasattr(m, "channel") or m.type == "program_change"
-                        or (m.type == "control_change" and m.control in _FX_CC)
-                        or t >= (song.limit_tick if _is_on(m) else end)):
+                        or (m.type == "control_change" and m.control in FX_CC)
+                        or t >= (song.limit_tick if is_on(m) else end)):
                     continue
                 events.append((t, m.copy(channel=ch)))
             events.append((end, mido.Message("control_change", channel=ch, control=123, value=0)))
         name = role if count[role] == 1 else f"{role}_{count[role]}"
-        stems.append(Stem(name, role, _midi(song.tpb, events)))
+        stems.append(Stem(name, role, midi_file(song.tpb, events)))
     return stems
 
 
@@ -185,7 +185,7 @@ def record(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[n
 
 def _loudness(x: np.ndarray, sample_rate: int) -> float:
     try:
-        from mixdown.loudness import integrated_loudness
+        from mixdown.measure.loudness import integrated_loudness
     except ImportError:  # RMS fallback, LUFS-like offset
         return float(10 * np.log10(np.mean(x ** 2) * x.shape[1] + 1e-20) - 0.691)
     return float(integrated_loudness(x.T.astype(np.float64), sample_rate))
@@ -202,7 +202,7 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
         rng: the song's generator (continues the one :func:`plan_song` drew ``plan`` from).
         plan: from :func:`plan_song`.
         seconds: target length; shorter pieces end earlier.
-        render_mix: calibrate and render the reference mix (needs :mod:`mixdown.render`).
+        render_mix: calibrate and render the reference mix (needs :mod:`mixdown.dsp.render`).
         workers: fluidsynth processes run at once.
         subtype: FLAC sample format of the stems and the reference mix (``PCM_24`` or ``PCM_16``).
 
@@ -249,14 +249,14 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
     else:
         write_params(params, song_dir / "params.json")
         if render_mix:
-            log.warning("mixdown.render is not available: wrote stems and params.json, no reference mix")
+            log.warning("mixdown.dsp.render is not available: wrote stems and params.json, no reference mix")
     summary["total_s"] = round(time.perf_counter() - t0, 2)
     return summary
 
 
 def _renderer():
     try:
-        import mixdown.render as R
+        import mixdown.dsp.render as R
 
         return R if hasattr(R, "render_to_file") else None
     except ImportError:

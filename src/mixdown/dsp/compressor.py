@@ -11,25 +11,7 @@ import numpy as np
 import torch
 
 from mixdown.dsp import kernels
-
-
-def gain_computer(level_db: torch.Tensor, threshold_db, ratio, knee_db) -> torch.Tensor:
-    """Target gain ``g_c = G(L) - L`` in dB (<= 0) of the soft-knee static curve.
-
-    Shape: all arguments broadcast together; returns their broadcast shape.
-    """
-    over = level_db - threshold_db
-    slope = 1.0 / ratio - 1.0
-    knee_safe = torch.clamp(torch.as_tensor(knee_db, dtype=level_db.dtype), min=1e-6)
-    in_knee = (torch.as_tensor(knee_db) > 0) & (2.0 * over.abs() <= knee_db)
-    g_knee = slope * (over + 0.5 * knee_db) ** 2 / (2.0 * knee_safe)
-    g_above = slope * over
-    return torch.where(2.0 * over < -knee_db, torch.zeros_like(over), torch.where(in_knee, g_knee, g_above))
-
-
-def time_constant_to_pole(time_ms: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """One-pole coefficient ``exp(-1 / (0.001 * time_ms * fs))`` in float64 (shape kept)."""
-    return torch.exp(-1.0 / (0.001 * time_ms.to(torch.float64) * sample_rate))
+from mixdown.dsp.strip import pole
 
 
 class _CompressorGain(torch.autograd.Function):
@@ -71,7 +53,7 @@ def compressor_gain_db(x: torch.Tensor, threshold_db, ratio, attack_ms, release_
     lead = x.shape[:-2]
     cols = [torch.broadcast_to(torch.as_tensor(v, device=x.device), lead).to(torch.float64)
             for v in (threshold_db, ratio, knee_db)]
-    cols += [torch.broadcast_to(time_constant_to_pole(torch.as_tensor(t, device=x.device), sample_rate), lead)
+    cols += [torch.broadcast_to(pole(torch.as_tensor(t, device=x.device), sample_rate), lead)
              for t in (attack_ms, release_ms)]
     params = torch.stack(cols, -1).reshape(-1, 5)
     g = _CompressorGain.apply(x.reshape(-1, *x.shape[-2:]), params)

@@ -19,7 +19,6 @@ from mixdown.params import spec as S
 
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 _M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
-_EQ_KEYS = tuple(f"eq.{i}.{k}" for k in ("freq_hz", "gain_db", "q") for i in range(S.N_EQ_BANDS))
 
 
 def _eq_params(p: torch.Tensor, cols: dict[str, int]) -> tuple[torch.Tensor, ...]:

@@ -8,13 +8,13 @@ response (see :mod:`mixdown.dsp.filters`); the full-length renderer uses time-do
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 
 from mixdown.dsp.compressor import compressor
 from mixdown.dsp.filters import biquad_coefficients, eq_coefficients, fft_filter, highpass_coefficients
+from mixdown.dsp.strip import pan_gains  # the pan law, written once
 from mixdown.params.spec import EQ_BAND_TYPES
 
 __all__ = ["db_to_amp", "gain", "highpass", "biquad", "parametric_eq", "compressor", "pan", "pan_gains"]
@@ -59,12 +59,6 @@ def parametric_eq(x: torch.Tensor, freq_hz: torch.Tensor, gain_db: torch.Tensor,
     b, a = eq_coefficients(freq_hz.to(torch.float64), gain_db.to(torch.float64), q.to(torch.float64),
                            sample_rate, band_types)
     return fft_filter(x, b, a)
-
-
-def pan_gains(pan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Constant-power law: ``theta = (pan + 1) pi / 4``; returns ``(cos theta, sin theta)``."""
-    theta = (pan + 1.0) * (math.pi / 4.0)
-    return torch.cos(theta), torch.sin(theta)
 
 
 def pan(x: torch.Tensor, pan: torch.Tensor) -> torch.Tensor:

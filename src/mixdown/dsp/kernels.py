@@ -25,7 +25,7 @@ _LN10_OVER_20 = math.log(10.0) / 20.0
 
 
 @nb.njit(cache=True, inline="always")
-def _gain_computer(level_db, threshold_db, ratio, knee_db):
+def gain_computer(level_db, threshold_db, ratio, knee_db):
     """Target gain g_c = G(L) - L in dB (<= 0) of the spec's soft-knee static curve."""
     over = level_db - threshold_db
     if 2.0 * over < -knee_db:
@@ -129,7 +129,7 @@ def _compress_and_pan(buf, n, nc, comp, g, gl, gr, out):
             side = max(abs(y0), abs(y1))
             gc = 0.0
             if side > quiet_lin:
-                gc = _gain_computer(20.0 * math.log10(max(side, 1e-6)), thr, ratio, knee)
+                gc = gain_computer(20.0 * math.log10(max(side, 1e-6)), thr, ratio, knee)
             g, _ = _ballistics(gc, g, aa, ar)
             if g != 0.0:
                 gain = math.exp((g + makeup) * _LN10_OVER_20)
@@ -250,7 +250,7 @@ def compressor_gain_forward(x, params, g_out, attack):
             for c in range(C):
                 side = max(side, abs(np.float64(x[m, c, n])))
             level = 20.0 * math.log10(max(side, 1e-6))
-            g, att = _ballistics(_gain_computer(level, thr, ratio, knee), g, aa, ar)
+            g, att = _ballistics(gain_computer(level, thr, ratio, knee), g, aa, ar)
             attack[m, n] = att
             g_out[m, n] = g
 
@@ -284,7 +284,7 @@ def compressor_gain_backward(grad_g, x, g, attack, params, grad_x, grad_params):
                     s = v
                     arg = c
             level = 20.0 * math.log10(max(s, 1e-6))
-            gc = _gain_computer(level, thr, ratio, knee)
+            gc = gain_computer(level, thr, ratio, knee)
             lam = np.float64(grad_g[m, n]) + carry
             prev = np.float64(g[m, n - 1]) if n > 0 else 0.0
             a = aa if attack[m, n] else ar

@@ -25,7 +25,7 @@ class _Stem:
         return self.frames / self.sample_rate
 
 
-def _stems(params: MixParams, session_dir: Path) -> list[_Stem]:
+def stem_files(params: MixParams, session_dir: Path) -> list[_Stem]:
     """Probe every track's file (raises :class:`mixdown.session.SessionError` naming a bad one)."""
     out = []
     for t in params.tracks:
@@ -34,22 +34,22 @@ def _stems(params: MixParams, session_dir: Path) -> list[_Stem]:
     return out
 
 
-def _num(x: float) -> str:
+def fmt_num(x: float) -> str:
     """A float as written to the files: 12 significant digits."""
     return format(float(x), ".12g")
 
 
-def _lin(db: float) -> float:
+def db_to_gain(db: float) -> float:
     return 10.0 ** (db / 20.0)
 
 
-def _tempo(params: MixParams) -> float:
+def session_tempo(params: MixParams) -> float:
     source = params.extra.get("source")
     tempo = source.get("tempo") if isinstance(source, dict) else None
     return float(tempo) if isinstance(tempo, (int, float)) and 20 <= tempo <= 999 else 120.0
 
 
-def _rel_path(target: Path, start: Path) -> str:
+def rel_path(target: Path, start: Path) -> str:
     """``target`` relative to folder ``start`` (POSIX separators), absolute when impossible."""
     try:
         return Path(os.path.relpath(target, start.resolve())).as_posix()

@@ -35,7 +35,7 @@ from xml.etree import ElementTree as ET
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
-from mixdown.export.common import _lin, _num, _rel_path, _stems, _tempo
+from mixdown.export.common import db_to_gain, fmt_num, rel_path, session_tempo, stem_files
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -56,7 +56,7 @@ class _Ids:
 
 
 def _real(parent: ET.Element, tag: str, value: float, unit: str, ids: _Ids, **attrs: str) -> ET.Element:
-    return ET.SubElement(parent, tag, {"id": ids(), **attrs, "unit": unit, "value": _num(value)})
+    return ET.SubElement(parent, tag, {"id": ids(), **attrs, "unit": unit, "value": fmt_num(value)})
 
 
 def _bool(parent: ET.Element, tag: str, value: bool, ids: _Ids, **attrs: str) -> ET.Element:
@@ -111,7 +111,7 @@ def _channel(track: ET.Element, ids: _Ids, role: str, channels: int, v: dict[str
     _compressor_device(devices, v, ids)
     _bool(ch, "Mute", False, ids, name="Mute")
     _real(ch, "Pan", (pan + 1.0) / 2.0, "normalized", ids, name="Pan", min="0", max="1")
-    _real(ch, "Volume", _lin(volume_db), "linear", ids, name="Volume", min="0", max=_num(_lin(24.0)))
+    _real(ch, "Volume", db_to_gain(volume_db), "linear", ids, name="Volume", min="0", max=fmt_num(db_to_gain(24.0)))
     return ch
 
 
@@ -121,7 +121,7 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     project = ET.Element("Project", {"version": DAWPROJECT_VERSION})
     ET.SubElement(project, "Application", {"name": "mixdown", "version": __version__})
     transport = ET.SubElement(project, "Transport")
-    _real(transport, "Tempo", _tempo(params), "bpm", ids, name="Tempo")
+    _real(transport, "Tempo", session_tempo(params), "bpm", ids, name="Tempo")
     ET.SubElement(transport, "TimeSignature", {"id": ids(), "numerator": "4", "denominator": "4"})
     structure = ET.SubElement(project, "Structure")
     master_track = ET.Element("Track", {"id": ids(), "name": "Master", "contentType": "audio", "loaded": "true"})
@@ -145,9 +145,9 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     for tid, stem, (path, external) in zip(track_ids, stems, audio_paths):
         track_lanes = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": tid})
         clips = ET.SubElement(track_lanes, "Clips", {"id": ids()})
-        clip = ET.SubElement(clips, "Clip", {"name": stem.name, "time": "0", "duration": _num(stem.seconds),
+        clip = ET.SubElement(clips, "Clip", {"name": stem.name, "time": "0", "duration": fmt_num(stem.seconds),
                                              "contentTimeUnit": "seconds", "playStart": "0"})
-        audio = ET.SubElement(clip, "Audio", {"id": ids(), "timeUnit": "seconds", "duration": _num(stem.seconds),
+        audio = ET.SubElement(clip, "Audio", {"id": ids(), "timeUnit": "seconds", "duration": fmt_num(stem.seconds),
                                               "channels": str(stem.channels), "sampleRate": str(stem.sample_rate)})
         ET.SubElement(audio, "File", {"path": path, "external": "true" if external else "false"})
     ET.indent(project)
@@ -175,7 +175,7 @@ def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_pat
             the stems on disk by a path relative to the ``.dawproject`` file (``external="true"``).
     """
     out_path = Path(out_path)
-    stems = _stems(params, Path(session_dir))
+    stems = stem_files(params, Path(session_dir))
     if embed_audio:
         names: list[str] = []
         for stem in stems:
@@ -185,7 +185,7 @@ def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_pat
             names.append(f"audio/{name}")
         audio_paths = [(n, False) for n in names]
     else:
-        audio_paths = [(_rel_path(s.path, out_path.parent), True) for s in stems]
+        audio_paths = [(rel_path(s.path, out_path.parent), True) for s in stems]
     project_xml, metadata_xml = dawproject_xml(params, stems, audio_paths)
 
     def write(tmp: Path) -> None:

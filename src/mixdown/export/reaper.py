@@ -63,7 +63,7 @@ from pathlib import Path
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
-from mixdown.export.common import _lin, _num, _rel_path, _stems, _tempo
+from mixdown.export.common import db_to_gain, fmt_num, rel_path, session_tempo, stem_files
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -135,18 +135,18 @@ def reaeq_state(v: dict[str, float], strip: bool) -> bytes:
         bands.append((_REAEQ_TYPE[kind], True, *(v[f"eq.{i}.{k}"] for k in ("freq_hz", "gain_db", "q"))))
     out = struct.pack("<ii", _REAEQ_VERSION, len(bands))
     for kind, on, freq, gain_db, q in bands:  # type, enabled, Hz, linear gain, octaves, log-scale flag
-        out += struct.pack("<iidddB", kind, int(on), freq, _lin(gain_db), _bandwidth_octaves(q), 1)
+        out += struct.pack("<iidddB", kind, int(on), freq, db_to_gain(gain_db), _bandwidth_octaves(q), 1)
     return out + struct.pack("<iid", 1, 1, 1.0) + _REAEQ_UI_STATE
 
 
 def reacomp_state(v: dict[str, float]) -> bytes:
     """ReaComp's data block: the default instance's with our settings (Wet: see :func:`_makeup_split`)."""
     p = list(struct.unpack_from("<21f", _REACOMP_DEFAULT, 8))
-    p[0] = _lin(v["compressor.threshold_db"])  # linear amplitude
+    p[0] = db_to_gain(v["compressor.threshold_db"])  # linear amplitude
     p[1] = (v["compressor.ratio"] - 1.0) / 99.0  # 1:1 .. 100:1
     p[2] = v["compressor.attack_ms"] / 500.0
     p[3] = v["compressor.release_ms"] / 5000.0
-    p[11] = min(_lin(_makeup_split(v["compressor.makeup_db"])[0]), 2.0)  # Wet, linear: the make-up gain
+    p[11] = min(db_to_gain(_makeup_split(v["compressor.makeup_db"])[0]), 2.0)  # Wet, linear: the make-up gain
     p[13] = 0.0  # RMS size 0 ms: peak detection
     p[14] = v["compressor.knee_db"] / 24.0
     return _REACOMP_DEFAULT[:8] + struct.pack("<21f", *p)
@@ -226,8 +226,8 @@ def reaper_rpp(params: MixParams, stems: list, files: list[str]) -> str:
     master_db = mv["output_gain_db"] + params.normalize_gain_db + _makeup_split(mv["compressor.makeup_db"])[1]
     out = [f"<REAPER_PROJECT 0.1 \"6.0/mixdown-{__version__}\" {int(time.time())}", "  <NOTES 0 2"]
     out += [f"    |{line}" for line in _settings_notes(params)]
-    out += ["  >", f"  SAMPLERATE {params.sample_rate} 0 0", f"  TEMPO {_num(_tempo(params))} 4 4",
-            "  MASTER_NCH 2 2", f"  MASTER_VOLUME {_num(_lin(master_db))} 0 -1 -1 1"]
+    out += ["  >", f"  SAMPLERATE {params.sample_rate} 0 0", f"  TEMPO {fmt_num(session_tempo(params))} 4 4",
+            "  MASTER_NCH 2 2", f"  MASTER_VOLUME {fmt_num(db_to_gain(master_db))} 0 -1 -1 1"]
     out += ["  " + line for line in _fx_chain("MASTERFXLIST", mv, False, "mixdown:master")]
     for t, stem, path in zip(params.tracks, stems, files):
         v = t.values
@@ -235,12 +235,13 @@ def reaper_rpp(params: MixParams, stems: list, files: list[str]) -> str:
         excess = _makeup_split(v["compressor.makeup_db"])[1]  # the make-up ReaComp's Wet cannot hold
         source = _RPP_SOURCE.get(stem.path.suffix.lower(), "WAVE")
         out += [f"  <TRACK {_rpp_guid(key)}", f"    NAME {_rpp_str(t.name)}",
-                f"    VOLPAN {_num(_lin(v['fader_db'] + excess))} {_num(v['pan'])} {_num(REAPER_PAN_LAW)} -1 1",
+                f"    VOLPAN {fmt_num(db_to_gain(v['fader_db'] + excess))} {fmt_num(v['pan'])} "
+                f"{fmt_num(REAPER_PAN_LAW)} -1 1",
                 "    MUTESOLO 0 0 0", "    NCHAN 2", "    MAINSEND 1 0"]
         out += ["    " + line for line in _fx_chain("FXCHAIN", v, True, key)]
-        out += ["    <ITEM", "      POSITION 0", f"      LENGTH {_num(stem.seconds)}", "      LOOP 0",
+        out += ["    <ITEM", "      POSITION 0", f"      LENGTH {fmt_num(stem.seconds)}", "      LOOP 0",
                 f"      NAME {_rpp_str(stem.path.name)}",
-                f"      VOLPAN {_num(_lin(v['input_gain_db']))} 0 1 -1",
+                f"      VOLPAN {fmt_num(db_to_gain(v['input_gain_db']))} 0 1 -1",
                 f"      <SOURCE {source}", f"        FILE {_rpp_str(path)}", "      >", "    >", "  >"]
     out.append(">")
     return "\n".join(out) + "\n"
@@ -253,7 +254,7 @@ def export_reaper(params: MixParams, session_dir: str | os.PathLike, out_path: s
     paths from the project folder), absolute when there is none.
     """
     out_path = Path(out_path)
-    stems = _stems(params, Path(session_dir))
-    text = reaper_rpp(params, stems, [_rel_path(s.path, out_path.parent) for s in stems])
+    stems = stem_files(params, Path(session_dir))
+    text = reaper_rpp(params, stems, [rel_path(s.path, out_path.parent) for s in stems])
     atomic_write(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out_path

@@ -72,25 +72,35 @@ class MixParams:
         return cls(int(sample_rate), tracks, master, dict(extra))
 
 
+# ----------------------------------------------------------------------------- JSON layout
+def json_path(flat_name: str) -> tuple[str | int, ...]:
+    """Where a parameter of the spec table lives in a strip's JSON object:
+    ``"eq.2.q"`` -> ``("eq", 2, "q")``, ``"compressor.ratio"`` -> ``("compressor", "ratio")``,
+    ``"pan"`` -> ``("pan",)``."""
+    parts = flat_name.split(".")
+    return ("eq", int(parts[1]), parts[2]) if parts[0] == "eq" else tuple(parts)
+
+
+def _strip_dict(values: dict[str, float], specs: tuple[S.ParamSpec, ...]) -> dict[str, Any]:
+    """A strip's JSON object, built by walking the spec table (its order is the file's key order)."""
+    out: dict[str, Any] = {}
+    for s in specs:
+        path = json_path(s.name)
+        if path[0] == "eq":
+            eq = out.setdefault("eq", [{"type": kind} for kind in S.EQ_BAND_TYPES])
+            eq[path[1]][path[2]] = values[s.name]
+        elif path[0] == "compressor":
+            out.setdefault("compressor", {})[path[1]] = values[s.name]
+        else:
+            out[path[0]] = values[s.name]
+    return out
+
+
 # ----------------------------------------------------------------------------- writing
-def _nested_eq_comp(values: dict[str, float]) -> dict[str, Any]:
-    eq = [{"type": kind, "freq_hz": values[f"eq.{i}.freq_hz"], "gain_db": values[f"eq.{i}.gain_db"],
-           "q": values[f"eq.{i}.q"]} for i, kind in enumerate(S.EQ_BAND_TYPES)]
-    comp = {k: values[f"compressor.{k}"] for k in S.COMPRESSOR_KEYS}
-    return {"eq": eq, "compressor": comp}
-
-
 def to_dict(params: MixParams) -> dict[str, Any]:
     """The JSON document of ``params`` (spec key order, extra keys first)."""
-    tracks = []
-    for t in params.tracks:
-        ec = _nested_eq_comp(t.values)
-        tracks.append({"name": t.name, "file": t.file, "input_gain_db": t.values["input_gain_db"],
-                       "highpass_hz": t.values["highpass_hz"], "eq": ec["eq"],
-                       "compressor": ec["compressor"], "fader_db": t.values["fader_db"],
-                       "pan": t.values["pan"]})
-    master: dict[str, Any] = _nested_eq_comp(params.master.values)
-    master["output_gain_db"] = params.master.values["output_gain_db"]
+    tracks = [{"name": t.name, "file": t.file, **_strip_dict(t.values, S.TRACK_SPECS)} for t in params.tracks]
+    master: dict[str, Any] = _strip_dict(params.master.values, S.MASTER_SPECS)
     if params.master.normalize is not None:
         master["normalize"] = dict(params.master.normalize)
     doc: dict[str, Any] = {"format": FORMAT, "sample_rate": params.sample_rate}
@@ -161,28 +171,41 @@ def _require(obj: dict, key: str, typ: type, source: str, where: str) -> Any:
     return val
 
 
-def _read_eq_comp(obj: dict, sr: int, source: str, where: str, specs: tuple[S.ParamSpec, ...]) -> dict[str, float]:
-    flat: dict[str, Any] = {}
+def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: str) -> dict[str, Any]:
+    """Every parameter of ``specs`` from a strip's JSON object, walking the table in the file's order
+    (EQ bands, compressor, then the strip's own keys); errors name the strip and the key."""
     eq = _require(obj, "eq", list, source, where)
     if len(eq) != S.N_EQ_BANDS:
         raise ParamsError(f"{source}: {where}: eq must have {S.N_EQ_BANDS} bands, got {len(eq)}")
-    for i, (band, kind) in enumerate(zip(eq, S.EQ_BAND_TYPES)):
-        bw = f"{where}: eq[{i}]"
-        if not isinstance(band, dict):
-            raise ParamsError(f"{source}: {bw} must be an object")
-        if band.get("type") != kind:
-            raise ParamsError(f"{source}: {bw}: type must be {kind!r} (band order is "
-                              f"{', '.join(S.EQ_BAND_TYPES)}), got {band.get('type')!r}")
-        for k in ("freq_hz", "gain_db", "q"):
-            if k not in band:
-                raise ParamsError(f"{source}: {bw}: missing key {k!r}")
-            flat[f"eq.{i}.{k}"] = band[k]
-    comp = _require(obj, "compressor", dict, source, where)
-    for k in S.COMPRESSOR_KEYS:
-        if k not in comp:
-            raise ParamsError(f"{source}: {where}: compressor: missing key {k!r}")
-        flat[f"compressor.{k}"] = comp[k]
+    checked: set[int] = set()
+    comp = None
+    flat: dict[str, Any] = {}
+    for s in sorted(specs, key=lambda s: {"eq": 0, "compressor": 1}.get(json_path(s.name)[0], 2)):
+        path = json_path(s.name)
+        if path[0] == "eq":
+            band, bw = eq[path[1]], f"{where}: eq[{path[1]}]"
+            if path[1] not in checked:
+                _check_band(band, path[1], source, bw)
+                checked.add(path[1])
+            container, key, at = band, path[2], bw
+        elif path[0] == "compressor":
+            comp = comp if comp is not None else _require(obj, "compressor", dict, source, where)
+            container, key, at = comp, path[1], f"{where}: compressor"
+        else:
+            container, key, at = obj, path[0], where
+        if key not in container:
+            raise ParamsError(f"{source}: {at}: missing key {key!r}")
+        flat[s.name] = container[key]
     return flat
+
+
+def _check_band(band: Any, i: int, source: str, where: str) -> None:
+    kind = S.EQ_BAND_TYPES[i]
+    if not isinstance(band, dict):
+        raise ParamsError(f"{source}: {where} must be an object")
+    if band.get("type") != kind:
+        raise ParamsError(f"{source}: {where}: type must be {kind!r} (band order is "
+                          f"{', '.join(S.EQ_BAND_TYPES)}), got {band.get('type')!r}")
 
 
 def _check_all(flat: dict[str, Any], specs: tuple[S.ParamSpec, ...], sr: int, source: str,
@@ -210,19 +233,12 @@ def _read_track(t: Any, i: int, sr: int, source: str) -> TrackParams:
     where = f"track {name!r}" if isinstance(name, str) else f"tracks[{i}]"
     name = _require(t, "name", str, source, where)
     file = _require(t, "file", str, source, where)
-    flat = _read_eq_comp(t, sr, source, where, S.TRACK_SPECS)
-    for k in ("input_gain_db", "highpass_hz", "fader_db", "pan"):
-        if k not in t:
-            raise ParamsError(f"{source}: {where}: missing key {k!r}")
-        flat[k] = t[k]
+    flat = _read_strip(t, S.TRACK_SPECS, source, where)
     return TrackParams(name, file, _check_all(flat, S.TRACK_SPECS, sr, source, where))
 
 
 def _read_master(m: dict, sr: int, source: str) -> MasterParams:
-    flat = _read_eq_comp(m, sr, source, "master", S.MASTER_SPECS)
-    if "output_gain_db" not in m:
-        raise ParamsError(f"{source}: master: missing key 'output_gain_db'")
-    flat["output_gain_db"] = m["output_gain_db"]
+    flat = _read_strip(m, S.MASTER_SPECS, source, "master")
     values = _check_all(flat, S.MASTER_SPECS, sr, source, "master")
     norm = m.get("normalize")
     if norm is not None:

@@ -2,8 +2,10 @@
 
 Every place that needs to know a parameter's name, unit, range or scale reads it from here:
 normalisation of network outputs (0..1) to physical units, the size of network heads, the JSON
-reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec/console.md``;
-configs may narrow them with :func:`narrowed`.
+reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec/console.md``.
+:func:`narrowed` builds a table with some ranges narrowed; no config, model head, prediction or
+file check uses one (checkpoints store the ranges they were trained with, and loading refuses a
+checkpoint whose ranges differ from this table).
 
 A *flat name* addresses one scalar: ``input_gain_db``, ``eq.2.freq_hz``, ``compressor.ratio``.
 """

@@ -8,12 +8,12 @@ import torch
 from torch import nn
 
 from mixdown.dsp.filters import fft_filter
-from mixdown.metrics import mrstft_loss
+from mixdown.measure.stft import mrstft_loss
 
 
 def k_weighted_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Ungated BS.1770 loudness (LUFS) of ``(B, C, T)`` audio, differentiable. Shape ``(B,)``."""
-    from mixdown.loudness import k_weighting_sos
+    from mixdown.measure.loudness import k_weighting_sos
 
     sos = torch.as_tensor(k_weighting_sos(sample_rate), dtype=torch.float64, device=x.device)
     b, a = sos[:, :3], sos[:, 3:]

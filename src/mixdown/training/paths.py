@@ -10,7 +10,6 @@ from pathlib import Path
 class Paths:
     root_dir: str
     data_dir: str
-    log_dir: str
     output_dir: str
 
     def __post_init__(self) -> None:

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from mixdown.checkpoint import read_checkpoint, save_checkpoint
 from mixdown.dsp.console import Console
+from mixdown.inference.checkpoint import read_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.rank, self.world = 0, 1
         self.logger = logger
+        self._contract = None  # the training set's InputContract, set by fit()
 
     # ------------------------------------------------------------------ helpers
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
@@ -105,7 +106,8 @@ class Trainer:
         net = model.module if hasattr(model, "module") else model
         extra = {"train_state": {"step": step, "best": best, "metrics": metrics,
                                  "optimizer": optimizer.state_dict() if optimizer else None}}
-        save_checkpoint(self.out_dir / name, net, model_kwargs, config=config, sample_rate=sample_rate, extra=extra)
+        save_checkpoint(self.out_dir / name, net, model_kwargs, config=config, sample_rate=sample_rate, extra=extra,
+                        input_contract=self._contract)
 
     # ------------------------------------------------------------------ main loop
     def fit(self, model, model_kwargs: dict[str, Any], loss_fn, optimizer_factory: Callable | None,
@@ -122,18 +124,10 @@ class Trainer:
             self.logger.bind(self.out_dir)
         model = model.to(self.device)
         console = Console(sample_rate)
+        self._contract = getattr(train_set, "contract", None)  # what the model hears: stored in every checkpoint
         learned = getattr(model, "learned", True)
         optimizer = optimizer_factory(model.parameters()) if learned and optimizer_factory else None
-        step, best = 0, math.inf
-        last = self.out_dir / "last.pt"
-        if last.exists():
-            state = read_checkpoint(last)
-            model.load_state_dict(state["state_dict"])
-            ts = state.get("train_state", {})
-            step, best = int(ts.get("step", 0)), float(ts.get("best", math.inf))
-            if optimizer is not None and ts.get("optimizer"):
-                optimizer.load_state_dict(ts["optimizer"])
-            log.info("resumed from %s at step %d", last, step)
+        step, best = self._resume(model, optimizer)
         if self.world > 1 and learned:
             model = torch.nn.parallel.DistributedDataParallel(model)
         val_loader = self._loader(val_set, shuffle=False)
@@ -156,13 +150,7 @@ class Trainer:
             if hasattr(train_set, "set_epoch"):
                 train_set.set_epoch(epoch)
             for batch in train_loader:
-                mix, ref, pred, target, mask = self._step_outputs(model, console, batch)
-                total, parts = loss_fn(mix, ref, pred, target, mask)
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                if self.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
-                optimizer.step()
+                total, parts = self._train_step(model, console, loss_fn, optimizer, batch)
                 step += 1
                 if bar is not None:
                     bar.update()
@@ -184,6 +172,31 @@ class Trainer:
         if bar is not None:
             bar.close()
         return best
+
+    def _resume(self, model, optimizer) -> tuple[int, float]:
+        """Weights, optimiser state, step and best loss of ``out_dir/last.pt`` when it exists."""
+        last = self.out_dir / "last.pt"
+        if not last.exists():
+            return 0, math.inf
+        state = read_checkpoint(last)
+        model.load_state_dict(state["state_dict"])
+        ts = state.get("train_state", {})
+        step, best = int(ts.get("step", 0)), float(ts.get("best", math.inf))
+        if optimizer is not None and ts.get("optimizer"):
+            optimizer.load_state_dict(ts["optimizer"])
+        log.info("resumed from %s at step %d", last, step)
+        return step, best
+
+    def _train_step(self, model, console, loss_fn, optimizer, batch):
+        """One optimiser step on ``batch``; returns ``(total loss, loss parts)``."""
+        mix, ref, pred, target, mask = self._step_outputs(model, console, batch)
+        total, parts = loss_fn(mix, ref, pred, target, mask)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+        optimizer.step()
+        return total, parts
 
     def _write_metrics(self, step: int, metrics: dict[str, float]) -> None:
         if self.rank == 0:

@@ -16,9 +16,8 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from mixdown.data.manifest import Skip
+from mixdown.session import AUDIO_EXTS, is_audio
 
-#: file name endings treated as audio (what libsndfile may read; unreadable ones are reported)
-AUDIO_EXTS = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc", ".ogg", ".oga", ".mp3", ".w64", ".rf64", ".caf")
 #: --source names -> builder modules
 BUILDERS = {name: f"mixdown.data.builders.{name}" for name in
             ("medleydb", "enst", "musdb", "cambridge", "slakh", "folder")}
@@ -88,11 +87,6 @@ def get_builder(source: str) -> ModuleType:
 
 
 # ----------------------------------------------------------------------------- helpers for builders
-def is_audio(path: Path) -> bool:
-    """True for a visible file whose name ends in one of :data:`AUDIO_EXTS`."""
-    return path.name.lower().endswith(AUDIO_EXTS) and not path.name.startswith(".")
-
-
 def audio_files(folder: Path) -> list[Path]:
     """Audio files directly in ``folder``, sorted by name (files only, hidden ones ignored)."""
     if not folder.is_dir():

@@ -2,7 +2,7 @@
 
 Audio arguments are numpy float arrays shaped ``(channels, time)`` in full-scale units (1.0 = 0 dBFS),
 stereo ``(2, time)`` for mixes; ``sample_rate`` is in Hz. Loudness comes from
-:mod:`mixdown.loudness` (BS.1770-4). Where a metric compares an estimate with a reference, ``est``
+:mod:`mixdown.measure.loudness` (BS.1770-4). Where a metric compares an estimate with a reference, ``est``
 and ``ref`` must have one shape, and "difference" means ``est - ref``; two equal infinite values
 (e.g. the width of two mono signals) differ by 0.
 
@@ -19,21 +19,20 @@ from typing import TYPE_CHECKING, NamedTuple, Sequence
 import numpy as np
 import scipy.signal
 
-from mixdown.dsp.coefficients import eq_coefficients, highpass_coefficients
-from mixdown.loudness import integrated_loudness, loudness_range, sample_peak_dbfs
+from mixdown.dsp import strip
+from mixdown.measure.loudness import integrated_loudness, loudness_range, sample_peak_dbfs
+from mixdown.measure.stft import check_stft_args, lr_ms, mrstft_loss, stft_terms
 from mixdown.params import spec as S
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 __all__ = ["loudness_match_gain_db", "mrstft_distance", "mrstft_loss", "band_edges_hz", "band_energies_db",
            "spectral_balance_error_db", "stereo_width", "lr_imbalance_db", "crest_factor_db", "loudness_range",
            "TrackBalance", "track_balance_error_db", "gain_error_db", "pan_error", "strip_response_db",
            "eq_response_error_db", "compressor_curve_error_db", "mix_metrics"]
 
-_POWER_FLOOR = 1e-8  # STFT bin power floor (magnitude 1e-4) for the log-magnitude term
 _BAND_FLOOR_DB = -120.0  # band energies below this count as "nothing there" in balance errors
-_OCTAVE_CENTRES = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
 _BARK_EDGES = (0, 100, 200, 300, 400, 510, 630, 770, 920, 1080, 1270, 1480, 1720, 2000, 2320, 2700,
                3150, 3700, 4400, 5300, 6400, 7700, 9500, 12000, 15500)  # Zwicker's 24 critical bands
 _BARK_CENTRES = (50, 150, 250, 350, 450, 570, 700, 840, 1000, 1170, 1370, 1600, 1850, 2150, 2500, 2900,
@@ -102,40 +101,6 @@ def _match_gain_db(est, ref, loud_est: float, loud_ref: float) -> float:
 
 
 # ---- multi-resolution STFT -------------------------------------------------------------------
-def _stft_terms(e: "torch.Tensor", r: "torch.Tensor", n_fft: int, hop: int):
-    """Spectral convergence and mean |log|S_r| - log|S_e||| per row of ``(items, time)`` tensors."""
-    import torch
-
-    win = torch.hann_window(n_fft, dtype=e.dtype, device=e.device)
-
-    def power(x):
-        s = torch.stft(x, n_fft, hop, window=win, center=True, pad_mode="constant", return_complex=True)
-        return (s.real.square() + s.imag.square()).clamp_min(_POWER_FLOOR)
-
-    pe, pr = power(e), power(r)
-    me, mr = pe.sqrt(), pr.sqrt()
-    sc = torch.linalg.vector_norm(mr - me, dim=(-2, -1)) / torch.linalg.vector_norm(mr, dim=(-2, -1)).clamp_min(1e-8)
-    log_mag = 0.5 * (pr.log() - pe.log()).abs().mean(dim=(-2, -1))
-    return sc, log_mag
-
-
-def _check_stft_args(fft_sizes, hop_ratio) -> list[tuple[int, int]]:
-    sizes = [int(n) for n in fft_sizes]
-    if not sizes or min(sizes) < 16:
-        raise ValueError(f"fft_sizes must be a non-empty list of sizes >= 16, got {fft_sizes!r}")
-    if not 0.0 < float(hop_ratio) <= 1.0:
-        raise ValueError(f"hop_ratio must lie in (0, 1], got {hop_ratio!r}")
-    return [(n, max(1, int(round(n * hop_ratio)))) for n in sizes]
-
-
-def _lr_ms(x: np.ndarray) -> list[np.ndarray]:
-    """Channels of ``x`` plus, for stereo, mid ``(L+R)/2`` and side ``(L-R)/2``."""
-    chans = list(x)
-    if x.shape[0] == 2:
-        chans += [0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])]
-    return chans
-
-
 def mrstft_distance(est: np.ndarray, ref: np.ndarray, sample_rate: float, fft_sizes=(512, 2048, 8192),
                     loudness_match: bool = True, hop_ratio: float = 0.25) -> float:
     """Multi-resolution STFT distance (unitless, >= 0; 0 for identical signals).
@@ -152,37 +117,16 @@ def mrstft_distance(est: np.ndarray, ref: np.ndarray, sample_rate: float, fft_si
 
     est, ref = _check_pair(est, ref)
     fs = _check_rate(sample_rate)
-    plan = _check_stft_args(fft_sizes, hop_ratio)
+    plan = check_stft_args(fft_sizes, hop_ratio)
     if loudness_match:
         est = est * 10.0 ** (loudness_match_gain_db(est, ref, fs) / 20.0)
     pairs = [(torch.from_numpy(np.asarray(e, np.float32)[None]), torch.from_numpy(np.asarray(r, np.float32)[None]))
-             for e, r in zip(_lr_ms(est), _lr_ms(ref))]
+             for e, r in zip(lr_ms(est), lr_ms(ref))]
     total = 0.0
     with torch.no_grad():
         for n_fft, hop in plan:  # one channel at a time bounds memory for full-length mixes
-            total += float(np.mean([float(sum(_stft_terms(e, r, n_fft, hop))) for e, r in pairs]))
+            total += float(np.mean([float(sum(stft_terms(e, r, n_fft, hop))) for e, r in pairs]))
     return total / len(plan)
-
-
-def mrstft_loss(est: "torch.Tensor", ref: "torch.Tensor", fft_sizes=(512, 2048, 8192),
-                hop_ratio: float = 0.25) -> "torch.Tensor":
-    """Differentiable multi-resolution STFT loss for training (no loudness matching).
-
-    The same terms as :func:`mrstft_distance` on left, right, mid and side channels, averaged over
-    batch, channels and resolutions. Shape: ``est``, ``ref`` ``(batch, 2, time)`` -> scalar tensor.
-    """
-    if est.shape != ref.shape or est.ndim != 3 or est.shape[1] != 2:
-        raise ValueError(f"est and ref must both be shaped (batch, 2, time), got {tuple(est.shape)} "
-                         f"and {tuple(ref.shape)}")
-    plan = _check_stft_args(fft_sizes, hop_ratio)
-
-    import torch
-
-    def lr_ms(x):
-        return torch.cat([x, 0.5 * torch.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], 1)], 1).flatten(0, 1)
-
-    e, r = lr_ms(est), lr_ms(ref)
-    return sum(sum(t.mean() for t in _stft_terms(e, r, n_fft, hop)) for n_fft, hop in plan) / len(plan)
 
 
 # ---- spectral balance ------------------------------------------------------------------------
@@ -194,7 +138,7 @@ def band_edges_hz(bands: str = "octave") -> tuple[np.ndarray, np.ndarray, np.nda
     """
     if bands == "octave":
         exact = 1000.0 * 2.0 ** np.arange(-5, 5)
-        return np.array(_OCTAVE_CENTRES), exact * 2.0**-0.5, exact * 2.0**0.5
+        return np.array(strip.OCTAVE_CENTRES_HZ), exact * 2.0**-0.5, exact * 2.0**0.5
     if bands == "bark":
         e = np.array(_BARK_EDGES, dtype=np.float64)
         return np.array(_BARK_CENTRES, dtype=np.float64), e[:-1], e[1:]
@@ -368,19 +312,8 @@ def strip_response_db(values, sample_rate: float, freqs_hz: np.ndarray) -> np.nd
     ``(..., len(freqs_hz))``."""
     v, _, names = _param_pair(values, values)
     sample_rate = _check_rate(sample_rate)
-    flat = v.reshape(-1, v.shape[-1])
-
-    def cols(key):
-        return np.stack([flat[:, names.index(f"eq.{i}.{key}")] for i in range(S.N_EQ_BANDS)], -1)
-
-    b, a = eq_coefficients(cols("freq_hz"), cols("gain_db"), cols("q"), sample_rate, S.EQ_BAND_TYPES)
-    if "highpass_hz" in names:
-        hb, ha = highpass_coefficients(flat[:, names.index("highpass_hz")], sample_rate)
-        b, a = np.concatenate([hb[:, None], b], 1), np.concatenate([ha[:, None], a], 1)
-    freqz_sos = getattr(scipy.signal, "freqz_sos", None) or scipy.signal.sosfreqz
-    out = np.stack([np.abs(freqz_sos(sos, worN=np.asarray(freqs_hz, np.float64), fs=sample_rate)[1])
-                    for sos in np.concatenate([b, a], -1)])
-    return 20.0 * np.log10(np.maximum(out, 1e-12)).reshape(v.shape[:-1] + (out.shape[-1],))
+    out = strip.strip_response_db(v.reshape(-1, v.shape[-1]), names, sample_rate, freqs_hz)
+    return out.reshape(v.shape[:-1] + (out.shape[-1],))
 
 
 def eq_response_error_db(est_values, ref_values, sample_rate: float, n_points: int = 256):
@@ -399,9 +332,6 @@ def compressor_curve_error_db(est_values, ref_values, n_levels: int = 121):
     """Mean absolute difference in dB of the static output level ``G(L) + makeup_db`` over input
     levels ``L`` from -60 to 0 dB (``n_levels`` points); the curve is the console's soft-knee
     gain computer. Shape ``(..., N_PARAMS)`` -> ``(...)`` (a float for one strip)."""
-    from mixdown.dsp.kernels import _gain_computer
-
-    gc = getattr(_gain_computer, "py_func", _gain_computer)  # the plain Python curve: no JIT needed
     e, r, names = _param_pair(est_values, ref_values)
     if int(n_levels) < 2:
         raise ValueError(f"n_levels must be >= 2, got {n_levels!r}")
@@ -410,7 +340,7 @@ def compressor_curve_error_db(est_values, ref_values, n_levels: int = 121):
 
     def curves(v):
         rows = v.reshape(-1, v.shape[-1])[:, idx]
-        return np.array([[lv + gc(lv, thr, ratio, knee) + makeup for lv in levels]
+        return np.array([levels + strip.static_gain_db(levels, thr, ratio, knee) + makeup
                          for thr, ratio, knee, makeup in rows])
 
     err = np.abs(curves(e) - curves(r)).mean(-1).reshape(e.shape[:-1])

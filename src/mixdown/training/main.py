@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def config_dir() -> str:
     """The repository's ``configs/`` (or ``$MIXDOWN_CONFIGS``)."""
     env = os.environ.get("MIXDOWN_CONFIGS")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "configs"
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "configs"
     if not (path / "train.yaml").is_file():
         raise FileNotFoundError(f"{path}: no train.yaml; run from a mixdown checkout or set MIXDOWN_CONFIGS")
     return str(path)
@@ -51,7 +51,7 @@ def train(cfg: DictConfig) -> float:
 def init_weights(model, checkpoint: str) -> None:
     """Start from a checkpoint's weights (fine-tuning): same-named tensors of the same shape are
     copied, the rest keep their fresh initialisation; both lists are logged."""
-    from mixdown.checkpoint import read_checkpoint
+    from mixdown.inference.checkpoint import read_checkpoint
 
     ckpt = read_checkpoint(checkpoint)
     cls = type(model)
@@ -75,11 +75,6 @@ def main(argv: list[str] | None = None) -> float | None:
         return decorated()
     finally:
         sys.argv = old
-
-
-def add_parser(sub) -> None:
-    # listed in --help; `mixdown train ...` is dispatched to hydra before argparse (see mixdown.cli)
-    sub.add_parser("train", help="train a model: hydra overrides, e.g. experiment=mixformer; -m for sweeps")
 
 
 if __name__ == "__main__":

@@ -23,50 +23,19 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 
+from mixdown.dsp.strip import OCTAVE_CENTRES_HZ
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
 
-OCTAVE_CENTRES_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 #: the reference counts as the session's song (time-aligned) when the lengths differ by at most this
 ALIGNED_TOLERANCE_S = 0.5
 WIDTH_FLOOR_DB = -25.0
 #: loss weights: band balance (per band, dB^2), level, width, crest; MR-STFT (time-aligned references only)
 WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5, "mrstft": 4.0}
-
-
-def load_reference(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
-    """The reference mix as ``(frames, 2)`` float32 at ``sample_rate`` (mono in both channels).
-
-    A file at another rate is resampled (polyphase) with a warning; ``mixdown mix --reference`` and
-    the report both read it here. Returns ``(audio, the file's own sample rate)``.
-
-    Raises:
-        SessionError: the file is missing, unreadable as audio, not mono or stereo, or not finite;
-            the message names it.
-    """
-    import soundfile as sf
-
-    from mixdown.session import SessionError, check_finite, load_resampled, probe
-
-    path = Path(path)
-    try:
-        info = probe(path)
-        if info.sample_rate != sample_rate:
-            log.warning("%s: reference at %d Hz, resampling to the mix's %d Hz", path, info.sample_rate,
-                        sample_rate)
-            x = load_resampled(info, sample_rate)
-        else:
-            x = sf.read(str(path), dtype="float32", always_2d=True)[0]
-            check_finite(x, path)
-    except SessionError as e:
-        raise SessionError(f"reference mix: {e}") from e
-    return (np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x), info.sample_rate
 
 
 def reference_features(x, sample_rate: int, n_fft: int = 4096) -> dict:
@@ -114,15 +83,15 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
                         progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Refine physical settings towards ``reference`` ``(channels, frames)`` at the session's rate.
 
-    ``session``: a :class:`mixdown.mix.Session`; ``track_values`` ``(N, 28)``, ``master_values``
+    ``session``: a :class:`mixdown.session.Session`; ``track_values`` ``(N, 28)``, ``master_values``
     ``(25,)`` physical. Returns the refined values and a report (losses, band balance errors on the
     windows before and after, whether the reference was time-aligned, the best step).
     """
     import torch
 
     from mixdown.dsp.console import Console
-    from mixdown.metrics import mrstft_loss
-    from mixdown.mix import MIN_WINDOW, _segment, raw_windows, windows
+    from mixdown.measure.stft import mrstft_loss
+    from mixdown.session import MIN_WINDOW, raw_windows, windows
 
     sr = session.sample_rate
     n_frames = session.frames
@@ -130,15 +99,7 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
     starts = windows(n_frames, window, n_windows)
     x = torch.from_numpy(raw_windows(session, starts, window))
     mask = torch.ones(x.shape[:2], dtype=torch.bool)
-    ref = reference if reference.shape[0] == 2 else np.repeat(reference, 2, 0)
-    aligned = is_aligned(ref.shape[1], n_frames, sr)
-    if aligned:
-        ref = np.concatenate([_segment(ref, s, window) for s in starts], -1)
-    ref = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None]
-    with torch.no_grad():
-        target = reference_features(ref, sr)
-        live = (target["bands_db"][0] - target["level_db"][0] > -60.0) & torch.tensor(
-            [fc * math.sqrt(2) < sr / 2 for fc in OCTAVE_CENTRES_HZ])
+    ref, aligned, target, live = _target(reference, starts, window, n_frames, sr)
     eps = 1e-4
     tv0 = torch.from_numpy(S.normalize(track_values, S.TRACK_SPECS, sr)).float().clamp(eps, 1 - eps)
     mv0 = torch.from_numpy(S.normalize(master_values, S.MASTER_SPECS, sr)).float().clamp(eps, 1 - eps)
@@ -159,6 +120,36 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
             loss = loss + WEIGHTS["mrstft"] * mrstft_loss(mix, ref)
         return loss, band_err
 
+    best, history = _descend(loss_fn, current, opt, steps, progress)
+    _, tp, mp, best_step = best
+    report = {"loss_before": history[0][0], "loss_after": best[0], "best_step": best_step, "aligned": aligned,
+              "band_error_db_before": history[0][1], "band_error_db_after": history[best_step][1]}
+    return (S.denormalize(tp.double().numpy(), S.TRACK_SPECS, sr),
+            S.denormalize(mp.double().numpy(), S.MASTER_SPECS, sr), report)
+
+
+def _target(reference: np.ndarray, starts: list[int], window: int, n_frames: int, sr: int):
+    """The reference as the loss compares it: ``(ref (1, 2, T), aligned, features, live bands)``;
+    a time-aligned reference is cut into the session's windows, joined as the mix's are."""
+    import torch
+
+    from mixdown.session import segment
+
+    ref = reference if reference.shape[0] == 2 else np.repeat(reference, 2, 0)
+    aligned = is_aligned(ref.shape[1], n_frames, sr)
+    if aligned:
+        ref = np.concatenate([segment(ref, s, window) for s in starts], -1)
+    ref = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None]
+    with torch.no_grad():
+        target = reference_features(ref, sr)
+        live = (target["bands_db"][0] - target["level_db"][0] > -60.0) & torch.tensor(
+            [fc * math.sqrt(2) < sr / 2 for fc in OCTAVE_CENTRES_HZ])
+    return ref, aligned, target, live
+
+
+def _descend(loss_fn, current, opt, steps: int, progress: bool):
+    """``steps`` Adam steps; returns the best step seen ``(loss, tp, mp, step)`` and the history of
+    ``(loss, band error)`` per step (the last evaluation is not followed by a step)."""
     history = []
     best = (math.inf, None, None, -1)
     steps_iter = range(steps + 1)
@@ -177,11 +168,7 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
             break
         loss.backward()
         opt.step()
-    _, tp, mp, best_step = best
-    report = {"loss_before": history[0][0], "loss_after": best[0], "best_step": best_step, "aligned": aligned,
-              "band_error_db_before": history[0][1], "band_error_db_after": history[best_step][1]}
-    return (S.denormalize(tp.double().numpy(), S.TRACK_SPECS, sr),
-            S.denormalize(mp.double().numpy(), S.MASTER_SPECS, sr), report)
+    return best, history
 
 
 def free_masks(names: list[str], locks: dict[tuple[str, str], float]):

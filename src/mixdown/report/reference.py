@@ -1,14 +1,14 @@
 """The report's "Reference" part (``mixdown mix --reference REF --report``): the mix against the reference.
 
 Two signals are compared with the reference, each loudness-matched to it
-(:func:`mixdown.metrics.loudness_match_gain_db`) and all three trimmed to the shortest:
+(:func:`mixdown.measure.metrics.loudness_match_gain_db`) and all three trimmed to the shortest:
 
 * the **raw sum**: every raw track at unity gain, centred (mono tracks in both channels), the
   starting point before any console setting;
-* the **final mix**, as :func:`mixdown.render.render` makes it.
+* the **final mix**, as :func:`mixdown.dsp.render.render` makes it.
 
-:func:`compare` gives per octave band (:func:`mixdown.metrics.band_energies_db`) the dB difference
-from the reference and :func:`mixdown.metrics.mix_metrics`; :func:`balance_figure` draws the bands,
+:func:`compare` gives per octave band (:func:`mixdown.measure.metrics.band_energies_db`) the dB difference
+from the reference and :func:`mixdown.measure.metrics.mix_metrics`; :func:`balance_figure` draws the bands,
 :func:`metrics_rows` lays out the table. :mod:`mixdown.report` puts them on the page.
 """
 
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-#: band energies below this count as "nothing there" (as in :func:`mixdown.metrics.spectral_balance_error_db`)
+#: band energies below this count as "nothing there" (as in :func:`mixdown.measure.metrics.spectral_balance_error_db`)
 BAND_FLOOR_DB = -120.0
 #: ``(mix_metrics key, row label, decimals, signed)`` of the comparison table
 METRIC_ROWS = (("spectral_balance_mae_db", "octave-band balance mean abs error (dB)", 2, False),
@@ -30,7 +30,7 @@ SIGNALS = (("raw", "raw sum"), ("mix", "final mix"))
 
 
 def compare(mix: np.ndarray, raw_sum: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:
-    """Octave-band balance and :func:`mixdown.metrics.mix_metrics` of the raw sum and the final mix
+    """Octave-band balance and :func:`mixdown.measure.metrics.mix_metrics` of the raw sum and the final mix
     against the reference; all ``(frames, 2)``, trimmed to the shortest.
 
     Returns ``{"frames", "centres" (10,), "ref_gain_db", "raw": {...}, "mix": {...}}``: ``ref_gain_db``
@@ -39,7 +39,7 @@ def compare(mix: np.ndarray, raw_sum: np.ndarray, reference: np.ndarray, sample_
     band energy minus the reference's, NaN where both are below -120 dB, e.g. above Nyquist) and
     ``metrics``.
     """
-    from mixdown.metrics import band_edges_hz, band_energies_db, loudness_match_gain_db, mix_metrics
+    from mixdown.measure.metrics import band_edges_hz, band_energies_db, loudness_match_gain_db, mix_metrics
 
     n = min(len(mix), len(raw_sum), len(reference))
     ref = np.ascontiguousarray(reference[:n].T)

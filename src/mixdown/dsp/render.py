@@ -10,19 +10,18 @@ one block per track plus the stereo mix. No torch import: the renderer starts fa
 from __future__ import annotations
 
 import logging
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from mixdown.dsp import kernels
-from mixdown.dsp.coefficients import eq_coefficients, highpass_coefficients
+from mixdown.dsp.strip import pan_gains, pole, strip_coefficients
 from mixdown.params import spec as S
-from mixdown.params.io import MixParams, ParamsError, read_params
-from mixdown.session import SessionError, TrackReader, probe
+from mixdown.params.io import MixParams
+from mixdown.session import TrackReader, probe
 
 log = logging.getLogger(__name__)
 
@@ -73,41 +72,80 @@ def _pack_sos(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _comp_rows(values: np.ndarray, cols: dict[str, int], sample_rate: float) -> np.ndarray:
     c = {k: values[:, cols[f"compressor.{k}"]] for k in S.COMPRESSOR_KEYS}
-    a_att = np.exp(-1.0 / (0.001 * c["attack_ms"] * sample_rate))
-    a_rel = np.exp(-1.0 / (0.001 * c["release_ms"] * sample_rate))
+    a_att = pole(c["attack_ms"], sample_rate)
+    a_rel = pole(c["release_ms"], sample_rate)
     enabled = (c["ratio"] != 1.0).astype(np.float64)  # ratio 1 is an exact no-op apart from makeup
     return np.stack([c["threshold_db"], c["ratio"], c["knee_db"], c["makeup_db"], a_att, a_rel, enabled], 1)
-
-
-def _eq(values: np.ndarray, cols: dict[str, int], sample_rate: float):
-    f, g, q = (np.stack([values[:, cols[f"eq.{i}.{k}"]] for i in range(S.N_EQ_BANDS)], -1)
-               for k in ("freq_hz", "gain_db", "q"))
-    return eq_coefficients(f, g, q, sample_rate, S.EQ_BAND_TYPES)
 
 
 def track_bank(params: MixParams, channels: list[int]) -> StripBank:
     """Strips for every track of ``params`` (``channels``: 1 or 2 per track)."""
     v = params.track_matrix()
     sr = params.sample_rate
-    hb, ha = highpass_coefficients(v[:, _T["highpass_hz"]], sr)
-    eb, ea = _eq(v, _T, sr)
-    sos, n_sec = _pack_sos(np.concatenate([hb[:, None], eb], 1), np.concatenate([ha[:, None], ea], 1))
-    theta = (v[:, _T["pan"]] + 1.0) * math.pi / 4.0
+    sos, n_sec = _pack_sos(*strip_coefficients(v, S.TRACK_NAMES, sr))
+    left, right = pan_gains(v[:, _T["pan"]])
     fader = 10.0 ** (v[:, _T["fader_db"]] / 20.0)
     n = len(params.tracks)
     return StripBank(np.asarray(channels, dtype=np.int64), sos, n_sec, np.zeros((n, N_SECTIONS, 2, 2)),
                      _comp_rows(v, _T, sr), np.zeros(n), 10.0 ** (v[:, _T["input_gain_db"]] / 20.0),
-                     np.stack([fader * np.cos(theta), fader * np.sin(theta)], 1))
+                     np.stack([fader * left, fader * right], 1))
 
 
 def master_bank(params: MixParams) -> StripBank:
     """One stereo strip: master EQ, compressor, output gain (+ normalize gain)."""
     v = params.master_vector()[None]
-    eb, ea = _eq(v, _M, params.sample_rate)
-    sos, n_sec = _pack_sos(eb, ea)
+    sos, n_sec = _pack_sos(*strip_coefficients(v, S.MASTER_NAMES, params.sample_rate))
     out = 10.0 ** ((v[0, _M["output_gain_db"]] + params.normalize_gain_db) / 20.0)
     return StripBank(np.array([2], dtype=np.int64), sos, n_sec, np.zeros((1, S.N_EQ_BANDS, 2, 2)),
                      _comp_rows(v, _M, params.sample_rate), np.zeros(1), np.ones(1), np.array([[out, out]]))
+
+
+def _one_strip(bank: StripBank, i: int) -> StripBank:
+    """Strip ``i`` of ``bank`` as a bank of its own (fresh filter and gain states)."""
+    sl = slice(i, i + 1)
+    return StripBank(bank.channels[sl].copy(), bank.sos[sl].copy(), bank.n_sections[sl].copy(),
+                     np.zeros_like(bank.zi[sl]), bank.comp[sl].copy(), np.zeros(1), bank.pre_gain[sl].copy(),
+                     bank.post_gain[sl].copy())
+
+
+def strip_signals(x: np.ndarray, params: MixParams, track: int | None,
+                  block_frames: int = BLOCK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """One strip of the renderer over a whole signal, for inspection (the report's plots).
+
+    ``track``: index into ``params.tracks``, or None for the master bus. ``x``: ``(frames, channels)``
+    at ``params.sample_rate`` (1 or 2 channels for a track, 2 for the master).
+
+    Returns ``(out, gain_db)``: the strip's output ``(frames, 2)`` float32, exactly what
+    :func:`render` computes for it (summing every track's ``out`` and passing the sum through the
+    master strip gives the rendered mix), and the compressor's smoothed gain in dB ``(frames,)``
+    (<= 0, makeup excluded; zeros when the ratio is 1).
+    """
+    if track is None:
+        bank = master_bank(params)
+    else:
+        bank = _one_strip(track_bank(params, [1] * len(params.tracks)), track)
+        bank.channels[0] = x.shape[1]
+    out = _run_strip(x, bank, block_frames)
+    filtered = replace(bank, zi=np.zeros_like(bank.zi), comp=bank.comp * [1, 1, 1, 0, 1, 1, 0], g_state=np.zeros(1),
+                       post_gain=np.ones((1, 2)))  # filters only: the compressor's side chain input
+    y = _run_strip(x, filtered, block_frames)
+    c = bank.comp[0]
+    gain = np.zeros((1, len(x)), dtype=np.float32)
+    if c[6] > 0.5:
+        kernels.compressor_gain_forward(np.ascontiguousarray(y.T[None]), np.array([[c[0], c[1], c[2], c[4], c[5]]]),
+                                        gain, np.empty(gain.shape, dtype=np.uint8))
+    return out, gain[0]
+
+
+def _run_strip(x: np.ndarray, bank: StripBank, block_frames: int) -> np.ndarray:
+    n = len(x)
+    buf = np.zeros((1, block_frames, 2), dtype=np.float32)
+    out = np.empty((n, 2), dtype=np.float32)
+    for start in range(0, n, block_frames):
+        m = min(block_frames, n - start)
+        buf[0, :m, :x.shape[1]] = x[start:start + m]
+        bank.process(buf[:, :m], out[None, start:start + m])
+    return out
 
 
 @dataclass
@@ -162,6 +200,19 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
     return RenderResult(audio, sr, warnings=warnings)
 
 
+def render_arrays(tracks, params: MixParams, *, block_frames: int = BLOCK_FRAMES,
+                  progress: bool = False) -> RenderResult:
+    """Render tracks held in memory (``(channels, frames)`` arrays, one per ``params.tracks`` entry, at
+    ``params.sample_rate``) with the same code as :func:`render`. Returns :class:`RenderResult`."""
+    from mixdown.session import ArrayReader, SessionError, as_track
+
+    if len(tracks) != len(params.tracks):
+        raise SessionError(f"{len(tracks)} tracks given for {len(params.tracks)} tracks in the settings")
+    readers = [ArrayReader(as_track(x, i), t.name) for i, (x, t) in enumerate(zip(tracks, params.tracks))]
+    n_frames = max(r.frames for r in readers)
+    return RenderResult(_render_blocks(readers, params, n_frames, block_frames, progress), params.sample_rate)
+
+
 def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_frames: int,
                    progress: bool) -> np.ndarray:
     tracks = track_bank(params, [r.channels for r in readers])
@@ -188,7 +239,7 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
 
 def measure(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     """Integrated loudness (LUFS), true peak (dBTP) and sample peak (dBFS) of ``(frames, 2)`` audio."""
-    from mixdown import loudness
+    from mixdown.measure import loudness
 
     x = audio.T
     return {"integrated_lufs": float(loudness.integrated_loudness(x, sample_rate)),
@@ -224,51 +275,3 @@ def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: 
         raise OutputError(f"{out_path}: cannot write the mix ({e}); check that the folder is writable "
                           "and has free space") from e
     return {**stats, "warnings": warnings, "frames": int(result.audio.shape[0])}
-
-
-# ----------------------------------------------------------------------------- CLI
-def add_parser(sub) -> None:
-    p = sub.add_parser("render", help="render a session folder with a parameter file",
-                       description="Render SESSION_DIR with the console settings in PARAMS.json.")
-    p.add_argument("session_dir", type=Path)
-    p.add_argument("--params", type=Path, required=True, help="mixdown.params/1 JSON file")
-    p.add_argument("--out", type=Path, required=True, help="output stereo audio file (.wav, .flac)")
-    p.add_argument("--bit-depth", choices=("32f", "24", "16"), default="32f",
-                   help="output sample format (default: 32-bit float, which never clips)")
-    p.add_argument("--resample", action="store_true",
-                   help="resample tracks whose sample rate differs from the parameter file's")
-    p.set_defaults(func=_cli_render)
-
-
-def _check_out_format(out: Path, bit_depth: str, subtypes: dict[str, str]) -> None:
-    """Refuse an output the file format cannot hold before rendering, not after (FLAC has no float)."""
-    from mixdown.cli import CliError
-
-    fmt = out.suffix[1:].upper()
-    if fmt not in sf.available_formats():
-        raise CliError(f"{out}: unknown output format {out.suffix!r}; name the file .wav or .flac")
-    ok = [b for b, st in subtypes.items() if sf.check_format(fmt, st)]
-    if bit_depth not in ok:
-        fix = f"pass --bit-depth {' or '.join(ok)}" if ok else "name the file .wav"
-        raise CliError(f"{out}: {fmt} files cannot hold --bit-depth {bit_depth} samples; {fix} "
-                       "(or write a .wav file, which holds 32-bit float)")
-
-
-def _cli_render(args) -> int:
-    from mixdown.cli import CliError
-
-    if not args.session_dir.is_dir():
-        raise CliError(f"{args.session_dir}: session folder not found; check the path "
-                       "(the parameter file's 'file' entries are relative to it)")
-    subtypes = {"32f": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
-    subtype = subtypes[args.bit_depth]
-    _check_out_format(args.out, args.bit_depth, subtypes)
-    try:
-        params = read_params(args.params)
-        stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True)
-    except (ParamsError, SessionError, OutputError) as e:
-        raise CliError(str(e)) from e
-    log.info("wrote %s: %d frames at %d Hz", args.out, stats["frames"], params.sample_rate)
-    log.info("loudness %.1f LUFS, true peak %.2f dBTP, sample peak %.2f dBFS",
-             stats["integrated_lufs"], stats["true_peak_dbtp"], stats["sample_peak_dbfs"])
-    return 0

@@ -9,10 +9,10 @@
 * the master bus: the same three panels, the compressor fed with the EQ'd sum of the tracks;
 * a stage plot (pan across, fader level up), BS.1770 integrated loudness of each raw track and of
   its processed contribution, and the long-term spectra of the raw tracks and of the final mix
-  (rendered with :func:`mixdown.render.render`);
+  (rendered with :func:`mixdown.dsp.render.render`);
 * a table of every parameter value with its unit, formatted as in the parameter file;
 * with a reference mix: its spectrum (level-matched) beside the mix's, and a "Reference" section
-  comparing the final mix and the raw sum of the tracks with it (:mod:`mixdown.report_reference`).
+  comparing the final mix and the raw sum of the tracks with it (:mod:`mixdown.report.reference`).
 
 Figures are embedded as base64 PNG and also saved next to the HTML in ``<name>_figures/``.
 Audio is held in memory one track at a time (plus the stereo bus, and with a reference the raw sum
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mixdown.dsp.strip import pole, static_gain_db, strip_response_db
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 
@@ -50,29 +51,18 @@ def _freqs(sr: int) -> np.ndarray:
 
 
 def eq_response_db(values: dict[str, float], sr: int, strip: bool) -> tuple[np.ndarray, np.ndarray, list]:
-    """Magnitude of [high-pass +] the 6 EQ bands: ``(freqs, total_db, [band_db, ...])``."""
-    from scipy.signal import freqz
-
-    from mixdown.dsp.coefficients import eq_coefficients, highpass_coefficients
-
+    """Magnitude of [high-pass +] the 6 EQ bands: ``(freqs, total_db, [band_db, ...])``
+    (:func:`mixdown.dsp.strip.strip_response_db`, the renderer's coefficients)."""
+    names = S.TRACK_NAMES if strip else S.MASTER_NAMES
     f = _freqs(sr)
-    arr = {k: np.array([values[f"eq.{i}.{k}"] for i in range(S.N_EQ_BANDS)]) for k in ("freq_hz", "gain_db", "q")}
-    b, a = eq_coefficients(arr["freq_hz"], arr["gain_db"], arr["q"], sr, S.EQ_BAND_TYPES)
-    sections = list(zip(b, a))
-    if strip:
-        hb, ha = highpass_coefficients(np.array(values["highpass_hz"]), sr)
-        sections.insert(0, (hb, ha))
-    bands = [20 * np.log10(np.maximum(np.abs(freqz(bb, aa, worN=f, fs=sr)[1]), 1e-12)) for bb, aa in sections]
-    return f, np.sum(bands, axis=0), bands
+    bands = strip_response_db(np.array([[values[k] for k in names]]), names, sr, f, per_section=True)[0]
+    return f, bands.sum(0), list(bands)
 
 
 def static_curve(values: dict[str, float], levels_db: np.ndarray) -> np.ndarray:
     """Output level (dB) of the compressor's static curve, makeup included, at ``levels_db``."""
-    from mixdown.dsp.kernels import _gain_computer
-
     thr, ratio, knee = (values[f"compressor.{k}"] for k in ("threshold_db", "ratio", "knee_db"))
-    gc = np.array([_gain_computer(float(L), thr, ratio, knee) for L in levels_db])
-    return levels_db + gc + values["compressor.makeup_db"]
+    return levels_db + static_gain_db(levels_db, thr, ratio, knee) + values["compressor.makeup_db"]
 
 
 def compressor_gain_db(x: np.ndarray, values: dict[str, float], sr: int) -> np.ndarray:
@@ -81,23 +71,11 @@ def compressor_gain_db(x: np.ndarray, values: dict[str, float], sr: int) -> np.n
 
     xc = np.ascontiguousarray(x.T[None], dtype=np.float32)
     c = {k: values[f"compressor.{k}"] for k in S.COMPRESSOR_KEYS}
-    p = np.array([[c["threshold_db"], c["ratio"], c["knee_db"],
-                   math.exp(-1.0 / (0.001 * c["attack_ms"] * sr)),
-                   math.exp(-1.0 / (0.001 * c["release_ms"] * sr))]], dtype=np.float64)
+    p = np.array([[c["threshold_db"], c["ratio"], c["knee_db"], pole(c["attack_ms"], sr),
+                   pole(c["release_ms"], sr)]], dtype=np.float64)
     g = np.empty((1, xc.shape[2]), dtype=np.float32)
     kernels.compressor_gain_forward(xc, p, g, np.empty(g.shape, dtype=np.uint8))
     return g[0]
-
-
-def _sos(values: dict[str, float], sr: int, strip: bool) -> np.ndarray:
-    from mixdown.dsp.coefficients import eq_coefficients, highpass_coefficients
-
-    arr = {k: np.array([values[f"eq.{i}.{k}"] for i in range(S.N_EQ_BANDS)]) for k in ("freq_hz", "gain_db", "q")}
-    b, a = eq_coefficients(arr["freq_hz"], arr["gain_db"], arr["q"], sr, S.EQ_BAND_TYPES)
-    if strip:
-        hb, ha = highpass_coefficients(np.array([values["highpass_hz"]]), sr)
-        b, a = np.concatenate([hb, b]), np.concatenate([ha, a])
-    return np.concatenate([b, a], axis=1)
 
 
 def _decimate_gain(g: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +100,7 @@ def _spectrum_db(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lufs(x: np.ndarray, sr: int) -> float:
-    from mixdown import loudness
+    from mixdown.measure import loudness
 
     return float(loudness.integrated_loudness(np.ascontiguousarray(x.T), sr))
 
@@ -145,41 +123,32 @@ def analyse(session_dir: Path, params: MixParams, reference: np.ndarray | None =
     """Everything the figures need; the console is run track by track, then the master bus.
 
     ``reference``: a reference mix ``(frames, 2)`` at ``params.sample_rate`` (see
-    :func:`mixdown.reference.load_reference`); then ``"reference"`` holds
-    :func:`mixdown.report_reference.compare` plus the reference's level-matched ``"spectrum"``.
+    :func:`mixdown.session.load_reference`); then ``"reference"`` holds
+    :func:`mixdown.report.reference.compare` plus the reference's level-matched ``"spectrum"``.
     """
-    from scipy.signal import sosfilt
-
-    from mixdown.render import measure, render
+    from mixdown.dsp.render import measure, render, strip_signals
     from mixdown.session import probe
 
     sr = params.sample_rate
     infos = [probe(session_dir / t.file) for t in params.tracks]
     n = max(math.ceil(i.frames * sr / i.sample_rate) for i in infos)
-    bus = np.zeros((n, 2))
+    bus = np.zeros((n, 2), dtype=np.float32)
     raw_sum = None if reference is None else np.zeros((n, 2))  # every track at unity, centred
     tracks = []
-    for t in params.tracks:
-        v = t.values
+    for i, t in enumerate(params.tracks):
         raw = _load(session_dir / t.file, sr, n)
         if raw_sum is not None:
             raw_sum += raw  # a mono track goes to both channels
-        y = sosfilt(_sos(v, sr, strip=True), raw * 10 ** (v["input_gain_db"] / 20), axis=0)
-        g = compressor_gain_db(y, v, sr)
-        y *= 10 ** ((g[:, None] + v["compressor.makeup_db"]) / 20)
-        theta = (v["pan"] + 1) * math.pi / 4
-        side = 10 ** (v["fader_db"] / 20) * np.array([math.cos(theta), math.sin(theta)])
-        out = (y[:, :1] if y.shape[1] == 1 else y) * side
+        out, g = strip_signals(raw, params, i)  # the renderer's own strip
         bus += out
         tracks.append({"gr": _decimate_gain(g, sr), "raw_lufs": _lufs(raw, sr), "out_lufs": _lufs(out, sr),
                        "spectrum": _spectrum_db(raw, sr), "channels": raw.shape[1]})
-    mv = params.master.values
-    g_master = compressor_gain_db(sosfilt(_sos(mv, sr, strip=False), bus, axis=0), mv, sr)
+    g_master = strip_signals(bus.astype(np.float32), params, None)[1]
     mix = render(session_dir, params, resample=True).audio
     out = {"tracks": tracks, "master_gr": _decimate_gain(g_master, sr), "mix_spectrum": _spectrum_db(mix, sr),
            "mix": measure(mix, sr), "seconds": n / sr}
     if reference is not None:
-        from mixdown.report_reference import compare
+        from mixdown.report.reference import compare
 
         cmp = compare(mix, raw_sum, reference, sr)
         f, p = _spectrum_db(reference[:cmp["frames"]], sr)
@@ -264,7 +233,7 @@ def _loudness_figure(params: MixParams, an: dict):
     return fig
 
 
-def _spectrum_figure(params: MixParams, an: dict):
+def spectrum_figure(params: MixParams, an: dict):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 3.5))
@@ -317,7 +286,7 @@ def _slug(s: str) -> str:
 
 
 def _reference_section(an: dict, name: str, sr: int, figure: str) -> str:
-    from mixdown.report_reference import metrics_rows
+    from mixdown.report.reference import metrics_rows
 
     ref = an["reference"]
     text = (f"The final mix and the raw sum (every track at unity gain, centred) against {name}, over "
@@ -348,35 +317,14 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
     sr = params.sample_rate
     ref_audio = ref_rate = None
     if reference is not None:  # read first: a bad reference fails before the long analysis
-        from mixdown.reference import load_reference
-        from mixdown.report_reference import balance_figure
+        from mixdown.session import load_reference
 
         reference = Path(reference)
         ref_audio, ref_rate = load_reference(reference, sr)
     an = analyse(session_dir, params, ref_audio)
-    figures = [("stage", "Stage: pan and fader level of each track", _stage_figure(params, an)),
-               ("loudness", "Integrated loudness (BS.1770-4) of each raw track, of its contribution to the mix "
-                            "and of the final mix", _loudness_figure(params, an)),
-               ("spectrum", "Long-term average spectrum of each raw track and of the final mix"
-                + (", and of the reference shifted to the mix's loudness" if reference is not None else ""),
-                _spectrum_figure(params, an))]
-    if reference is not None:
-        figures.append(("reference", "Octave-band balance of the raw sum and of the final mix against the "
-                        "reference, each loudness-matched to it (dB; 0 = as the reference)",
-                        balance_figure(an["reference"])))
-    for t, tr in zip(params.tracks, an["tracks"]):
-        figures.append((f"track_{_slug(t.name)}", f"Track {t.name}: EQ, compressor static curve, gain reduction",
-                        _strip_figure(f"track: {t.name}", t.values, sr, tr["gr"], strip=True)))
-    figures.append(("master", "Master bus: EQ, compressor static curve, gain reduction",
-                    _strip_figure("master bus", params.master.values, sr, an["master_gr"], strip=False)))
+    figures = _figures(params, an, reference is not None)
     fig_dir = out_html.parent / f"{out_html.stem}_figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    blocks = {}
-    for i, (key, caption, fig) in enumerate(figures):
-        png = _png(fig)
-        (fig_dir / f"{i:02d}_{key}.png").write_bytes(png)
-        blocks[key] = (f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
-                       f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    blocks = _save_figures(figures, fig_dir)
     m = an["mix"]
     rows = [["session", str(session_dir)]]
     if reference is not None:
@@ -401,3 +349,38 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
     out_html.write_text(page, encoding="utf-8")
     log.info("wrote report %s (%d figures in %s)", out_html, len(figures), fig_dir)
     return out_html
+
+
+def _figures(params: MixParams, an: dict, with_reference: bool) -> list[tuple]:
+    """``(key, caption, figure)`` of every figure, in page order."""
+    from mixdown.report.reference import balance_figure
+
+    sr = params.sample_rate
+    figures = [("stage", "Stage: pan and fader level of each track", _stage_figure(params, an)),
+               ("loudness", "Integrated loudness (BS.1770-4) of each raw track, of its contribution to the mix "
+                            "and of the final mix", _loudness_figure(params, an)),
+               ("spectrum", "Long-term average spectrum of each raw track and of the final mix"
+                + (", and of the reference shifted to the mix's loudness" if with_reference else ""),
+                spectrum_figure(params, an))]
+    if with_reference:
+        figures.append(("reference", "Octave-band balance of the raw sum and of the final mix against the "
+                        "reference, each loudness-matched to it (dB; 0 = as the reference)",
+                        balance_figure(an["reference"])))
+    for t, tr in zip(params.tracks, an["tracks"]):
+        figures.append((f"track_{_slug(t.name)}", f"Track {t.name}: EQ, compressor static curve, gain reduction",
+                        _strip_figure(f"track: {t.name}", t.values, sr, tr["gr"], strip=True)))
+    figures.append(("master", "Master bus: EQ, compressor static curve, gain reduction",
+                    _strip_figure("master bus", params.master.values, sr, an["master_gr"], strip=False)))
+    return figures
+
+
+def _save_figures(figures: list[tuple], fig_dir: Path) -> dict[str, str]:
+    """Write each figure as ``NN_key.png`` into ``fig_dir``; returns key -> embedded ``<figure>`` HTML."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    blocks = {}
+    for i, (key, caption, fig) in enumerate(figures):
+        png = _png(fig)
+        (fig_dir / f"{i:02d}_{key}.png").write_bytes(png)
+        blocks[key] = (f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
+                       f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    return blocks

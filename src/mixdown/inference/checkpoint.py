@@ -18,6 +18,7 @@ import torch
 
 from mixdown import __version__
 from mixdown.fileio import atomic_write
+from mixdown.inference.contract import InputContract
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,16 @@ def model_description(model: torch.nn.Module, model_kwargs: dict[str, Any]) -> d
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwargs: dict[str, Any], *,
-                    config: dict | None = None, sample_rate: int, extra: dict[str, Any] | None = None) -> str:
-    """Write atomically; returns the sha256 of the file (first 12 hex digits)."""
+                    config: dict | None = None, sample_rate: int, extra: dict[str, Any] | None = None,
+                    input_contract: InputContract | None = None) -> str:
+    """Write atomically; returns the sha256 of the file (first 12 hex digits).
+
+    ``input_contract``: what the model was trained to hear (default: the one ``config`` describes).
+    """
     path = Path(path)
+    contract = input_contract or InputContract.from_checkpoint({"config": config or {}, "sample_rate": sample_rate})
     state = {"format": FORMAT, "model": model_description(model, model_kwargs),
+             "input_contract": contract.to_dict(),
              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
              "config": config or {}, "sample_rate": int(sample_rate), "code_version": __version__,
              "track_specs": _specs(S.TRACK_SPECS), "master_specs": _specs(S.MASTER_SPECS), **(extra or {})}
@@ -68,7 +75,19 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if [s[0] for s in state["track_specs"]] != list(S.TRACK_NAMES) or \
             [s[0] for s in state["master_specs"]] != list(S.MASTER_NAMES):
         raise CheckpointError(f"{path}: checkpoint's parameter table differs from this version's")
+    _check_ranges(path, state["track_specs"], S.TRACK_SPECS, "track")
+    _check_ranges(path, state["master_specs"], S.MASTER_SPECS, "master")
     return state
+
+
+def _check_ranges(path: Path, stored: list[list], specs, where: str) -> None:
+    """The units, ranges and scales a checkpoint was trained with must be this version's table's."""
+    for row, spec in zip(stored, specs):
+        if list(row[1:]) != [spec.unit, spec.lo, spec.hi, spec.scale]:
+            raise CheckpointError(
+                f"{path}: {where} parameter {spec.name!r} was trained as {row[1]} {row[2]:g}..{row[3]:g} ({row[4]}) "
+                f"but this version's table has {spec.unit} {spec.lo:g}..{spec.hi:g} ({spec.scale}); the network's "
+                "outputs would be read in the wrong range, retrain or use a matching version")
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -85,16 +104,5 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit {name} ({str(e).splitlines()[0]})") from e
     model.checkpoint_info = {k: v for k, v in state.items() if k != "state_dict"}
+    model.input_contract = InputContract.from_checkpoint(state)
     return model.to(device).eval()
-
-
-def release(src: str | os.PathLike, dst: str | os.PathLike) -> str:
-    """Copy a training checkpoint without optimiser state (a small file to ship); returns its
-    sha256 (first 12 hex digits)."""
-    state = read_checkpoint(src)
-    model = load_model(src)
-    ts = dict(state.get("train_state", {}))
-    ts.pop("optimizer", None)
-    extra = {"train_state": ts, "released_from": str(Path(src).name)}
-    return save_checkpoint(dst, model, state["model"].get("kwargs", {}), config=state.get("config"),
-                           sample_rate=state["sample_rate"], extra=extra)

@@ -4,23 +4,22 @@
                           [--jobs N] [--shard I/N]
     mixdown dataset merge --out DIR
 
-Other ``dataset`` sub-commands (e.g. ``synth``) register with :func:`add_dataset_command`, either
-before the parser is built (queued) or from a module listed in :data:`DATASET_COMMAND_MODULES`,
-which is imported (when present) and whose ``add_dataset_parser(add_dataset_command)`` is called.
+    mixdown dataset synth --out DIR --songs N [--seconds S] [--seed K] [--jobs N]
+
+Each ``dataset`` sub-command registers with :func:`add_dataset_command`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 from pathlib import Path
 from typing import Callable
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger("mixdown.data")
 SOURCES = ("medleydb", "enst", "musdb", "cambridge", "slakh", "folder")
-#: optional modules that add ``dataset`` sub-commands (skipped when not installed)
-DATASET_COMMAND_MODULES: tuple[str, ...] = ("mixdown.data.synth_cli",)
 
 #: the ``dataset`` sub-parsers of the most recently built parser (None before ``add_parser``)
 _dataset_sub = None
@@ -52,15 +51,6 @@ def _add(name: str) -> argparse.ArgumentParser:
 def add_parser(subparsers) -> None:
     """Register ``mixdown dataset`` and its sub-commands on the top-level sub-parsers."""
     global _dataset_sub
-    _dataset_sub = None  # optional modules register into _COMMANDS only; all are added below, once
-    for mod_name in DATASET_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(mod_name)
-        except ModuleNotFoundError as e:
-            if e.name != mod_name:
-                raise
-            continue
-        module.add_dataset_parser(add_dataset_command)
     p = subparsers.add_parser("dataset", help="build training manifests from multitrack corpora",
                               description="Build and maintain dataset manifests (<split>.jsonl).")
     _dataset_sub = p.add_subparsers(dest="dataset_command", required=True, metavar="COMMAND")
@@ -96,7 +86,6 @@ def _configure_merge(p: argparse.ArgumentParser) -> None:
 
 
 def _cli_build(args: argparse.Namespace) -> int:
-    from mixdown.cli import CliError
     from mixdown.data.build import BuildError, build_dataset
     from mixdown.data.checks import AnalysisOptions
 
@@ -104,21 +93,52 @@ def _cli_build(args: argparse.Namespace) -> int:
         build_dataset(args.source, args.root, args.out, jobs=args.jobs, shard=args.shard,
                       options=AnalysisOptions(threshold_db=args.silence_db), progress=not args.no_progress)
     except BuildError as e:
-        raise CliError(str(e)) from e
+        raise UsageError(str(e)) from e
     return 0
 
 
 def _cli_merge(args: argparse.Namespace) -> int:
-    from mixdown.cli import CliError
     from mixdown.data.build import BuildError, merge_shards
 
     try:
         merge_shards(args.out)
     except BuildError as e:
-        raise CliError(str(e)) from e
+        raise UsageError(str(e)) from e
     return 0
 
 
 add_dataset_command("build", _configure_build, "analyse a corpus (MedleyDB, ENST-drums, MUSDB18, Cambridge-MT, "
                     "Slakh2100 or session folders) into <out>/{train,val,test}.jsonl")
 add_dataset_command("merge", _configure_merge, "join the <split>.shard-I-of-N.jsonl files of a sharded build")
+
+
+def _configure_synth(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="corpus folder: songs/ and <split>.jsonl go here")
+    p.add_argument("--songs", type=int, required=True, help="number of songs")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of each song")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    p.set_defaults(func=_cli_synth)
+
+
+def _cli_synth(args: argparse.Namespace) -> int:
+    from mixdown.data.build import BuildError, build_dataset
+    from mixdown.data.synth import missing_tools, synthesize_corpus
+
+    problem = missing_tools(need_mma=True, need_music21=True)
+    if problem:
+        raise UsageError(f"cannot synthesise songs: {problem}")
+    if args.songs < 1:
+        raise UsageError("--songs must be at least 1")
+    songs = args.out / "songs"
+    synthesize_corpus(songs, args.songs, seed=args.seed, seconds=args.seconds, jobs=args.jobs)
+    try:
+        build_dataset("folder", songs, args.out, jobs=args.jobs)
+    except BuildError as e:
+        raise UsageError(str(e)) from e
+    log.info("corpus in %s: songs/ and manifests train.jsonl, val.jsonl, test.jsonl", args.out)
+    return 0
+
+
+add_dataset_command("synth", _configure_synth, "render the synthetic corpus (GM soundfont stems, known mix "
+                                         "settings) and build its manifests")

@@ -1,9 +1,11 @@
-"""``mixdown mix``: the producer's command (thin layer over :mod:`mixdown.mix`)."""
+"""``mixdown mix``: the producer's command (thin layer over :mod:`mixdown.inference.pipeline`)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+
+from mixdown.errors import UsageError
 
 log = logging.getLogger("mixdown.mix")
 
@@ -33,9 +35,9 @@ def _sessions(batch: Path) -> list[Path]:
 
 
 def _mix_one(session: Path, out: Path, params_path: Path, args, model) -> None:
-    from mixdown.mix import mix_session
+    from mixdown.dsp.render import measure, write_audio
+    from mixdown.inference.pipeline import mix_session
     from mixdown.params.io import write_params
-    from mixdown.render import measure, write_audio
 
     params, audio = mix_session(session, model, reference=args.reference, locks=args.lock,
                                 target_lufs=args.target_lufs, refine_steps=args.refine_steps,
@@ -55,14 +57,13 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model) -> None:
 
 
 def _cli_mix(args) -> int:
-    from mixdown.checkpoint import CheckpointError
-    from mixdown.cli import CliError
-    from mixdown.mix import load_default_model
+    from mixdown.inference.checkpoint import CheckpointError
+    from mixdown.inference.predict import load_default_model
     from mixdown.params.io import ParamsError
     from mixdown.session import SessionError
 
     if (args.session_dir is None) == (args.batch is None):
-        raise CliError("give a SESSION_DIR or --batch LIST_OR_DIR (one of them)")
+        raise UsageError("give a SESSION_DIR or --batch LIST_OR_DIR (one of them)")
     try:
         model = load_default_model(args.checkpoint, args.device)
         if args.batch is None:
@@ -80,7 +81,7 @@ def _cli_mix(args) -> int:
                 log.error("%s: %s", s, e)
                 failed.append(s)
         if failed:
-            raise CliError(f"{len(failed)} of {len(sessions)} sessions failed: {', '.join(map(str, failed))}")
+            raise UsageError(f"{len(failed)} of {len(sessions)} sessions failed: {', '.join(map(str, failed))}")
         return 0
     except (SessionError, ParamsError, CheckpointError, ValueError) as e:
-        raise CliError(str(e)) from e
+        raise UsageError(str(e)) from e

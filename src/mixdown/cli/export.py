@@ -1,0 +1,50 @@
+"""``mixdown export``: a parameter file's settings as a DAW project (:mod:`mixdown.export`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mixdown.errors import UsageError
+from mixdown.export import FORMATS
+
+log = logging.getLogger("mixdown.export")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a parameter file's settings as a DAW project",
+                       description="Write the console settings of PARAMS.json as a DAWproject (Bitwig, "
+                                   "Studio One, Cubase) or REAPER project referring to the session's stems.")
+    p.add_argument("params", type=Path, help="mixdown.params/1 JSON file")
+    p.add_argument("--format", choices=sorted(FORMATS), help="project format (default: from --out's suffix)")
+    p.add_argument("--out", type=Path, required=True, help="project file to write (.dawproject or .RPP)")
+    p.add_argument("--session", type=Path, help="folder the stems' paths are relative to "
+                                                "(default: the parameter file's folder)")
+    p.add_argument("--embed-audio", action="store_true", help="dawproject: copy the stems into the file")
+    p.set_defaults(func=_cli_export)
+
+
+def _cli_export(args) -> int:
+    from mixdown.export import export_dawproject, export_reaper
+    from mixdown.params.io import ParamsError, read_params
+    from mixdown.session import SessionError
+
+    fmt = args.format or next((k for k, suf in FORMATS.items() if args.out.suffix.lower() == suf), None)
+    if fmt is None:
+        raise UsageError(f"{args.out}: cannot tell the format from the suffix; give --format dawproject|reaper")
+    try:
+        params = read_params(args.params)
+    except ParamsError as e:
+        raise UsageError(str(e)) from e
+    session = args.session if args.session is not None else args.params.parent
+    if not session.is_dir():
+        raise UsageError(f"{session}: session folder not found; give --session DIR")
+    try:
+        if fmt == "dawproject":
+            path = export_dawproject(params, session, args.out, embed_audio=args.embed_audio)
+        else:
+            path = export_reaper(params, session, args.out)
+    except SessionError as e:
+        raise UsageError(str(e)) from e
+    log.info("wrote %s (%s, %d tracks + master)", path, fmt, len(params.tracks))
+    return 0

@@ -1,0 +1,59 @@
+"""``mixdown render``: render a session folder with a parameter file (:func:`mixdown.dsp.render.render_to_file`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mixdown.errors import UsageError
+
+log = logging.getLogger("mixdown.render")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("render", help="render a session folder with a parameter file",
+                       description="Render SESSION_DIR with the console settings in PARAMS.json.")
+    p.add_argument("session_dir", type=Path)
+    p.add_argument("--params", type=Path, required=True, help="mixdown.params/1 JSON file")
+    p.add_argument("--out", type=Path, required=True, help="output stereo audio file (.wav, .flac)")
+    p.add_argument("--bit-depth", choices=("32f", "24", "16"), default="32f",
+                   help="output sample format (default: 32-bit float, which never clips)")
+    p.add_argument("--resample", action="store_true",
+                   help="resample tracks whose sample rate differs from the parameter file's")
+    p.set_defaults(func=_cli_render)
+
+
+def _check_out_format(out: Path, bit_depth: str, subtypes: dict[str, str]) -> None:
+    """Refuse an output the file format cannot hold before rendering, not after (FLAC has no float)."""
+    import soundfile as sf
+
+    fmt = out.suffix[1:].upper()
+    if fmt not in sf.available_formats():
+        raise UsageError(f"{out}: unknown output format {out.suffix!r}; name the file .wav or .flac")
+    ok = [b for b, st in subtypes.items() if sf.check_format(fmt, st)]
+    if bit_depth not in ok:
+        fix = f"pass --bit-depth {' or '.join(ok)}" if ok else "name the file .wav"
+        raise UsageError(f"{out}: {fmt} files cannot hold --bit-depth {bit_depth} samples; {fix} "
+                       "(or write a .wav file, which holds 32-bit float)")
+
+
+def _cli_render(args) -> int:
+    from mixdown.dsp.render import OutputError, render_to_file
+    from mixdown.params.io import ParamsError, read_params
+    from mixdown.session import SessionError
+
+    if not args.session_dir.is_dir():
+        raise UsageError(f"{args.session_dir}: session folder not found; check the path "
+                       "(the parameter file's 'file' entries are relative to it)")
+    subtypes = {"32f": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
+    subtype = subtypes[args.bit_depth]
+    _check_out_format(args.out, args.bit_depth, subtypes)
+    try:
+        params = read_params(args.params)
+        stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True)
+    except (ParamsError, SessionError, OutputError) as e:
+        raise UsageError(str(e)) from e
+    log.info("wrote %s: %d frames at %d Hz", args.out, stats["frames"], params.sample_rate)
+    log.info("loudness %.1f LUFS, true peak %.2f dBTP, sample peak %.2f dBFS",
+             stats["integrated_lufs"], stats["true_peak_dbtp"], stats["sample_peak_dbfs"])
+    return 0

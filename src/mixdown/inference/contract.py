@@ -1,0 +1,90 @@
+"""The model's input contract: what the network hears, in training and at prediction.
+
+One :class:`InputContract` says at which sample rate, in windows (training segments) of which
+length, and normalised how the network receives its tracks, and how many windows of a song
+prediction aggregates. The dataset (:class:`mixdown.data.dataset.MixDataset`) and prediction
+(:func:`mixdown.inference.predict.predict_params`) both use it; every checkpoint stores it and
+:func:`mixdown.inference.checkpoint.load_model` reads it back (checkpoints written before it existed
+get the one their training config describes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from mixdown.session import MIN_WINDOW, Session, raw_windows
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """What the network hears.
+
+    Args:
+        sample_rate: the rate the network hears (sessions at other rates are resampled for it);
+            None: any (the session's own rate, e.g. the heuristic model).
+        window_s: length of a training segment and of a prediction window, in seconds.
+        n_windows: windows spread over a song whose predictions are aggregated (median).
+        target_rms_db: every input track window is scaled to this RMS level (dBFS); silent ones
+            (RMS <= 1e-5) are left as they are.
+        min_window: frames a prediction window has at least (zero-padded), enough for the models' STFTs.
+    """
+
+    sample_rate: int | None = None
+    window_s: float = 6.0
+    n_windows: int = 4
+    target_rms_db: float = -20.0
+    min_window: int = MIN_WINDOW
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "InputContract":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def from_checkpoint(cls, state: dict[str, Any]) -> "InputContract":
+        """The contract a checkpoint stores, else the one its training config describes
+        (``data.train.segment_s`` and ``target_rms_db``, at the checkpoint's ``sample_rate``)."""
+        if isinstance(state.get("input_contract"), dict):
+            return cls.from_dict(state["input_contract"])
+        train = ((state.get("config") or {}).get("data") or {}).get("train") or {}
+        default = cls()
+        return cls(sample_rate=int(state["sample_rate"]), window_s=float(train.get("segment_s", default.window_s)),
+                   target_rms_db=float(train.get("target_rms_db", default.target_rms_db)))
+
+    def describe(self) -> str:
+        """``"median of up to 4 windows of 6 s"`` (the note a parameter file records)."""
+        return f"median of up to {self.n_windows} windows of {self.window_s:g} s"
+
+    def input_gains_db(self, x: np.ndarray) -> np.ndarray:
+        """Gains (dB) that bring each track window of ``x`` ``(..., channels, frames)`` to
+        :attr:`target_rms_db`; 0 for silent windows. Shape: ``x.shape[:-2]``."""
+        rms = np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2, axis=(-1, -2)))
+        return np.where(rms > 1e-5, self.target_rms_db - 20 * np.log10(np.maximum(rms, 1e-12)), 0.0)
+
+
+def contract_of(model) -> InputContract:
+    """The contract a model was trained with (set at load), else the default at the model's rate."""
+    contract = getattr(model, "input_contract", None)
+    if isinstance(contract, InputContract):
+        return contract
+    sr = getattr(model, "sample_rate", None)
+    return InputContract(sample_rate=int(sr) if sr is not None else None)
+
+
+def analysis_batch(session: Session, starts: list[int], window: int, contract: InputContract):
+    """Windows as a model batch, each track scaled by :meth:`InputContract.input_gains_db`.
+
+    Returns ``(tracks (W, N, 2, window), mask (W, N), gains_db (W, N))``.
+    """
+    import torch
+
+    x = raw_windows(session, starts, window)
+    gains = contract.input_gains_db(x)
+    x *= (10 ** (gains / 20)).astype(np.float32)[..., None, None]
+    return torch.from_numpy(x), torch.ones(x.shape[:2], dtype=torch.bool), gains

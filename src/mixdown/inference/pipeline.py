@@ -1,0 +1,107 @@
+"""Mix a session: read stems, predict console settings over the whole song, render at full length.
+
+Library API under ``mixdown mix`` (also :func:`mixdown.mix`)::
+
+    from mixdown.inference.pipeline import mix_session
+    params, audio = mix_session("session/", locks={"vocals.fader_db": -2.0})
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import numpy as np
+
+from mixdown.inference.contract import contract_of
+from mixdown.inference.predict import load_default_model, predict_params
+from mixdown.params import spec as S
+from mixdown.params.io import MixParams
+from mixdown.params.locks import apply_locks, parse_locks
+from mixdown.session import Session, SessionError, load_reference, read_session
+
+log = logging.getLogger(__name__)
+
+
+def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
+                       ceiling_dbtp: float = -1.0) -> dict[str, float]:
+    """The static gain that brings ``(frames, 2)`` audio to ``target_lufs`` without exceeding the
+    true-peak ceiling (``master.normalize`` of the spec)."""
+    from mixdown.measure import loudness
+
+    lufs = loudness.integrated_loudness(audio.T, sample_rate)
+    if not math.isfinite(lufs):
+        raise SessionError("the mix is silent or shorter than 0.4 s (one BS.1770 block); a loudness target "
+                           "cannot be reached, leave out --target-lufs")
+    gain = target_lufs - lufs
+    tp = loudness.true_peak_dbtp(audio.T, sample_rate)
+    if tp + gain > ceiling_dbtp:
+        gain = ceiling_dbtp - tp
+        log.warning("loudness target %.1f LUFS would push the true peak above %.1f dBTP; the mix ends at "
+                    "%.1f LUFS", target_lufs, ceiling_dbtp, lufs + gain)
+    return {"target_lufs": float(target_lufs), "ceiling_dbtp": float(ceiling_dbtp), "gain_db": float(gain)}
+
+
+def settings(session: Session, model, *, reference: np.ndarray | None = None,
+             reference_name: str | None = None, locks: dict[tuple[str, str], float] | None = None,
+             refine_steps: int = 40, device: str = "cpu", progress: bool = True) -> MixParams:
+    """Console settings for a session: prediction, locks, then (with a ``reference`` ``(2, frames)`` at
+    the session's rate) refinement towards it; values clipped to the spec's ranges.
+
+    ``params.extra["notes"]`` records what was done.
+    """
+    lock_map = locks or {}
+    tv, mv = predict_params(model, session, reference=reference, device=device)
+    apply_locks(tv, mv, session.names, lock_map)
+    notes = {"model": type(model).__name__, "windows": contract_of(model).describe()}
+    if reference is not None:
+        from mixdown.inference.refine import refine_to_reference
+
+        tv, mv, report = refine_to_reference(session, tv, mv, reference, lock_map, steps=refine_steps,
+                                             progress=progress)
+        apply_locks(tv, mv, session.names, lock_map)
+        notes["reference"] = {"file": str(reference_name), **report}
+        log.info("reference: octave-band error %.2f dB -> %.2f dB", report["band_error_db_before"],
+                 report["band_error_db_after"])
+    return MixParams.from_arrays(session.sample_rate, session.names, session.files,
+                                 clip_to_spec(tv, S.TRACK_SPECS, session.sample_rate),
+                                 clip_to_spec(mv, S.MASTER_SPECS, session.sample_rate),
+                                 model=notes["model"], notes=notes)
+
+
+def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.PathLike | None = None,
+                reference: str | os.PathLike | None = None, locks: list[str] | dict[str, float] | None = None,
+                target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
+                progress: bool = True) -> tuple[MixParams, np.ndarray]:
+    """Predict settings for a session folder and render the full-length mix.
+
+    Returns ``(params, audio (frames, 2))``; ``params.extra["notes"]`` records what was done.
+    """
+    from mixdown.dsp.render import render
+
+    model = model if model is not None else load_default_model(checkpoint, device)
+    session = read_session(folder)
+    lock_map = parse_locks(locks or [], session.names, session.sample_rate)
+    ref_audio = None
+    if reference is not None:
+        ref_audio = load_reference(reference, session.sample_rate)[0].T  # (2, frames)
+    params = settings(session, model, reference=ref_audio, reference_name=reference, locks=lock_map,
+                      refine_steps=refine_steps, device=device, progress=progress)
+    audio = render(session.folder, params, resample=session.resampled, progress=progress).audio
+    if target_lufs is not None:
+        apply_loudness_target(params, audio, target_lufs)
+    return params, audio
+
+
+def apply_loudness_target(params: MixParams, audio: np.ndarray, target_lufs: float) -> None:
+    """Set ``params.master.normalize`` for ``target_lufs`` and scale the rendered ``audio`` in place."""
+    params.master.normalize = normalize_loudness(audio, params.sample_rate, target_lufs)
+    # the same static gain the renderer applies last (a re-render matches to float rounding)
+    audio *= np.float32(10 ** (params.master.normalize["gain_db"] / 20))
+
+
+def clip_to_spec(values: np.ndarray, specs, sample_rate: int) -> np.ndarray:
+    """``values`` (``(..., len(specs))`` physical) clipped to each parameter's range at ``sample_rate``."""
+    lo, hi = np.array([s.limits(sample_rate) for s in specs]).T
+    return np.clip(values, lo, hi)

@@ -1,0 +1,87 @@
+"""Predict console settings for a session: several analysis windows through the model, aggregated.
+
+Library use::
+
+    from mixdown.inference.predict import load_default_model, predict_params
+    track_values, master_values = predict_params(load_default_model(), session)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mixdown.inference.contract import InputContract, analysis_batch, contract_of
+from mixdown.params import spec as S
+from mixdown.session import Session, segment, windows
+
+log = logging.getLogger(__name__)
+_IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "weights" / "default.pt"
+
+
+def predict_params(model, session: Session, contract: InputContract | None = None,
+                   reference: np.ndarray | None = None, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Predict over several windows and aggregate (median in normalised units, which respects
+    log scales) after undoing each window's input normalisation.
+
+    ``contract``: how windows are cut and normalised (default: the model's, :func:`contract_of`).
+    Returns physical ``(track_values (N, 28), master_values (25,))``.
+    """
+    import torch
+
+    contract = contract or contract_of(model)
+    sr = session.sample_rate
+    window = int(contract.window_s * sr)
+    n_frames = session.frames
+    starts = windows(n_frames, window, contract.n_windows)
+    x, mask, gains = analysis_batch(session, starts, max(min(window, n_frames), contract.min_window), contract)
+    ref = None
+    if reference is not None and getattr(model, "uses_reference", False):
+        ref = torch.from_numpy(np.stack([segment(reference, s, x.shape[-1]) for s in starts]))
+    model_sr = int(contract.sample_rate or sr)
+    if model_sr != sr:  # the model hears its own rate; the mix stays at the session's
+        log.info("analysis windows resampled %d Hz -> %d Hz for the model", sr, model_sr)
+        x = _resample(x, sr, model_sr)
+        ref = None if ref is None else _resample(ref, sr, model_sr)
+    outs = []
+    with torch.no_grad():  # two windows at a time: memory stays bounded for long, wide sessions
+        for k in range(0, len(starts), 2):
+            r = None if ref is None else ref[k:k + 2].to(device)
+            outs.append(model(x[k:k + 2].to(device), mask[k:k + 2].to(device), r))
+    tp = torch.cat([o[0] for o in outs])
+    mp = torch.cat([o[1] for o in outs])
+    tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)
+    tv[..., _IN_GAIN] += gains  # the model saw inputs raised by `gains`
+    tv[..., _IN_GAIN] = np.clip(tv[..., _IN_GAIN], S.TRACK_SPECS[_IN_GAIN].lo, S.TRACK_SPECS[_IN_GAIN].hi)
+    u_t = np.median(S.normalize(tv, S.TRACK_SPECS, sr), axis=0)
+    u_m = np.median(mp.cpu().double().numpy(), axis=0)
+    return (S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr),
+            S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr))
+
+
+def _resample(x, src_rate: int, dst_rate: int):
+    """Polyphase resampling of a tensor along its last axis."""
+    import torch
+    from scipy.signal import resample_poly
+
+    from mixdown.session import resample_ratio
+
+    r = resample_ratio(src_rate, dst_rate)
+    return torch.from_numpy(resample_poly(x.numpy(), r.numerator, r.denominator, axis=-1).astype(np.float32))
+
+
+def load_default_model(checkpoint: str | os.PathLike | None = None, device: str = "cpu"):
+    """The model of ``checkpoint``, else the shipped default, else the heuristic (with a warning)."""
+    from mixdown.inference.checkpoint import load_model
+
+    path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    if checkpoint is None and not path.exists():
+        from mixdown.models import Heuristic
+
+        log.warning("no shipped checkpoint at %s; using the heuristic model", path)
+        return Heuristic().to(device)
+    return load_model(path, device)
