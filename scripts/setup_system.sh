@@ -3,13 +3,16 @@
 #   fluidsynth          - renders MIDI through a soundfont (the stems)
 #   fluid-soundfont-gm  - FluidR3_GM.sf2, a sampled General MIDI soundfont (MIT licence)
 #   mma                 - Musical MIDI Accompaniment: chord charts + grooves -> full-band MIDI
+#   espeak-ng           - speech synthesiser: the lyric words that mixdown.data.vocals re-sings
+#   hydrogen-drumkits   - recorded drum kits (samples + drumkit.xml) for mixdown.data.drumkits
+#   avldrums.lv2-soundfont - the AVL recorded drum kits as SF2 soundfonts
 #
 # Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only
 # when something must be installed, never prompts (works with CI=true and no stdin).
 # Run as root, or as a user with passwordless sudo.
 set -euo pipefail
 
-PACKAGES=(fluidsynth fluid-soundfont-gm mma)
+PACKAGES=(fluidsynth fluid-soundfont-gm mma espeak-ng hydrogen-drumkits avldrums.lv2-soundfont)
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()
@@ -20,7 +23,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup_system: fluidsynth, fluid-soundfont-gm and mma already installed"
+    echo "setup_system: ${PACKAGES[*]} already installed"
     exit 0
 fi
 

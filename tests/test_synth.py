@@ -109,7 +109,7 @@ def test_record_adds_subsonic_rumble_when_drawn():
 def test_prior_values_in_range_and_role_rules(seed):
     rng = np.random.default_rng(seed)
     roles = ["kick", "snare", "kit", "bass", "guitar", "guitar", "keys", "strings", "pad", "lead", "brass",
-             "drums", "winds"]
+             "drums", "winds", "lead_vocal", "backing_vocal"]
     names = [r if roles.index(r) == i else f"{r}_2" for i, r in enumerate(roles)]
     loud = rng.uniform(-40, -15, len(roles))
     p = prior.sample_mix_params(names, roles, loud, 44100, rng, stereo=[r in ("kit", "pad") for r in roles])
@@ -117,7 +117,7 @@ def test_prior_values_in_range_and_role_rules(seed):
         for s in S.TRACK_SPECS:
             assert S.check_value(s, t.values[s.name], 44100) is None, (t.name, s.name)
         v, role = t.values, prior.role_of(t.name)
-        if role in ("kick", "bass", "lead"):
+        if role in ("kick", "bass", "lead", "lead_vocal"):
             assert v["pan"] == 0.0
         if role in ("kick", "bass", "drums"):  # "drums" is a whole kit, kick included
             assert v["highpass_hz"] <= 40.0
@@ -176,7 +176,8 @@ def test_stems_are_dry_no_reverb_tail(tmp_path):
 def test_make_song_names_rate_and_determinism(tmp_path):
     def run(d):
         rng = np.random.default_rng(11)
-        plan = compose.plan_song(rng, source="mma", genre="rock", groove="8Beat", pad=48, split_drums=False)
+        plan = compose.plan_song(rng, source="mma", genre="rock", groove="8Beat", pad=48, split_drums=False,
+                                 vocal=False, sampled_drums=False)
         return synth.make_song(d, rng, plan, seconds=3.0, sample_rate=SR, render_mix=False)
 
     a, b = run(tmp_path / "a"), run(tmp_path / "b")

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from mixdown.data.vocals import REGISTER_CENTRE, harmony_pitch
+
 log = logging.getLogger(__name__)
 NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 KICK, SNARE = frozenset({35, 36}), frozenset({37, 38, 39, 40})
@@ -145,7 +147,11 @@ def plan_song(rng: np.random.Generator, **overrides: Any) -> dict[str, Any]:
                 "progression": _pick(rng, progs), "kit": int(_pick(rng, kits)), "lead": int(lead),
                 "lead_start_bar": int(_pick(rng, (0, 0, 2, 4))),
                 "pad": int(_pick(rng, PADS)) if rng.random() < 0.5 else None,
-                "split_drums": bool(rng.random() < 0.5), "mma_seed": int(rng.integers(1, 2 ** 31 - 1))}
+                "split_drums": bool(rng.random() < 0.5), "mma_seed": int(rng.integers(1, 2 ** 31 - 1)),
+                # a sung lead (else the lead instrument), its register, backing vocals; sampled drums
+                "vocal": bool(rng.random() < 0.7), "voice": _pick(rng, ("low", "high")),
+                "backing": _pick(rng, (None, "third", "third", "double")),
+                "sampled_drums": bool(rng.random() < 0.6), "kit_pick": float(rng.random())}
     else:
         names = sorted(COMPOSERS)
         w = np.array([COMPOSERS[c][1] for c in names])
@@ -264,6 +270,18 @@ def _pad(rng, chords, beats: int, tpb: int) -> list:
     return ev
 
 
+def _backing(melody: list, plan: dict, diatonic, bar_ticks: int) -> list:
+    """Backing vocal events: the melody a diatonic third above (``plan["backing"] == "third"``) or
+    doubled in unison, sung in every second 4-bar phrase (the "chorus")."""
+    steps = 2 if plan["backing"] == "third" else 0
+    out = []
+    for (t, on), (t_off, off) in zip(melody[::2], melody[1::2]):   # _melody writes (on, off) pairs
+        if (t // bar_ticks - plan["lead_start_bar"]) // 4 % 2 == 1:
+            note = harmony_pitch(on.note, plan["key"], diatonic, steps)
+            out += [(t, on.copy(note=note)), (t_off, off.copy(note=note))]
+    return out
+
+
 def _song(tpb, conductor, parts, seconds, meta) -> Song:
     sec, tick = _seconds_ticks(conductor, tpb)
     end = max(t for p in parts for t, m in p.events if m.type in ("note_on", "note_off"))
@@ -301,13 +319,19 @@ def _mma_song(plan: dict, rng: np.random.Generator, seconds: float) -> Song:
     minor = re.fullmatch(r"i7?", prog[0]) is not None
     scale = {"blues": (0, 3, 5, 7, 10), "country": (0, 2, 4, 7, 9)}.get(
         plan["genre"], (0, 2, 3, 5, 7, 8, 10) if minor else (0, 2, 4, 5, 7, 9, 11))
-    centre = dict(LEADS).get(plan["lead"], 72)
+    vocal = plan.get("vocal", False)
+    centre = REGISTER_CENTRE[plan["voice"]] if vocal else dict(LEADS).get(plan["lead"], 72)
     tpb = mf.ticks_per_beat
-    parts.append(Part("lead", plan["lead"], _melody(rng, chords, beats, tpb, scale, plan["key"], centre,
-                                                     plan["lead_start_bar"])))
+    melody = _melody(rng, chords, beats, tpb, scale, plan["key"], centre, plan["lead_start_bar"])
+    parts.append(Part("lead_vocal" if vocal else "lead", 0 if vocal else plan["lead"], melody))
+    diatonic = (0, 2, 3, 5, 7, 8, 10) if minor else (0, 2, 4, 5, 7, 9, 11)
+    backing = _backing(melody, plan, diatonic, beats * tpb) if vocal and plan.get("backing") else []
+    if backing:
+        parts.append(Part("backing_vocal", 0, backing))
     if plan.get("pad") is not None:
         parts.append(Part(gm_role(plan["pad"]), plan["pad"], _pad(rng, chords, beats, tpb)))
-    meta = {k: plan[k] for k in ("source", "genre", "groove", "tempo", "progression", "kit", "lead", "pad")}
+    meta = {k: plan.get(k) for k in ("source", "genre", "groove", "tempo", "progression", "kit", "lead", "pad",
+                                     "vocal", "voice", "backing")}
     meta["key"] = NOTE_NAMES[plan["key"]] + (" minor" if minor else " major")
     return _song(tpb, conductor, parts, seconds, meta)
 

@@ -17,6 +17,10 @@ Every choice is a role-dependent range taken from published mixing practice (sou
   De Man et al. 2014/2017 found moderate settings typical).
 * **Panning** — kick, snare, bass and lead centred; the rest spread to both sides, alternating
   (Pestana & Reiss 2014; De Man et al. 2015 on the Open Multitrack Testbed).
+* **Vocals** — the lead vocal is the loudest track, centred, always compressed, with a presence
+  lift (the lead is the most prominent element of analysed mixes: De Man et al. 2014a; De Man 2017;
+  vocal EQ and compression habits: Owsinski; Izhaki); backing vocals sit 8 LU below the lead,
+  spread to a side. A reverb send is drawn once the console has one (``Role.reverb_send_db``).
 * **Master** — gentle tonal shaping and "glue" compression: ratio about 2, slow attack, 1–3 dB of
   reduction; the output gain brings the mix towards a streaming-era loudness.
 
@@ -57,6 +61,9 @@ class Role:
     eq: tuple[Move, ...] = ()
     spread: Range = (0.25, 0.8)  # |pan| range for "spread"
     bypass_comp: float = 0.1     # probability of leaving the compressor off
+    # REVERB HOOK: send level (dB) for when the console gets ``reverb_send_db`` (being added to
+    # mixdown.params.spec); applied only if the spec has that parameter, ignored until then.
+    reverb_send_db: Range | None = None
 
 
 _LOWCUT = (1, (200.0, 450.0), (-4.0, -1.0), (0.8, 2.0), 0.7)     # low-mid mud
@@ -96,6 +103,17 @@ ROLES: dict[str, Role] = {
                  (_LOWCUT, (3, (2000, 5000), (1, 3), (0.7, 1.5), 0.7),
                   (5, (10000, 12000), (1, 3), (0.6, 0.9), 0.6))),
 }
+# vocals: the lead vocal is the focal point: centred, 1 LU above a lead instrument's slot, always
+# compressed (fast attack, several dB of reduction), mud/box cut, a presence lift and air; backing
+# vocals sit well below it, thinned by a higher high-pass and spread to a side.
+_VOX_PRESENCE = (3, (2500.0, 5000.0), (1.5, 4.0), (0.7, 1.4), 0.9)
+ROLES["lead_vocal"] = Role(1.0, (80, 120), "centre", (3, 6), (2, 10), (40, 150), (2, 8),
+                           ((1, (200, 450), (-3, -1), (1.0, 2.0), 0.6), _VOX_PRESENCE,
+                            (5, (10000, 14000), (1, 3), (0.6, 0.9), 0.7)),
+                           bypass_comp=0.0, reverb_send_db=(-18.0, -10.0))
+ROLES["backing_vocal"] = Role(-8.0, (120, 250), "spread", (3, 6), (2, 10), (40, 150), (2, 8),
+                              (_LOWCUT, (3, (2500, 5000), (0.5, 2.5), (0.7, 1.4), 0.6), _AIR),
+                              spread=(0.3, 0.8), bypass_comp=0.1, reverb_send_db=(-14.0, -6.0))
 ROLES["other"] = ROLES["keys"]
 _MASTER_EQ: tuple[Move, ...] = ((0, (60, 120), (-1.0, 1.5), (0.6, 0.9), 0.6),
                                 (1, (200, 400), (-1.5, 0.0), (0.7, 1.5), 0.4),
@@ -175,6 +193,8 @@ def _track_values(role: Role, raw_lufs: float, target: float, pan: float, stereo
     pre_fader = staged + v["compressor.makeup_db"] - est_gr - (3.01 if stereo else 0.0)
     v["fader_db"] = target - pre_fader
     v["pan"] = pan
+    if role.reverb_send_db is not None and "reverb_send_db" in v:   # REVERB HOOK (see Role)
+        v["reverb_send_db"] = _u(rng, role.reverb_send_db)
     return v
 
 

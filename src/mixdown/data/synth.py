@@ -6,13 +6,16 @@ One song, all randomness from one seeded ``numpy`` Generator:
    lead melody and optional pad, or a music21 corpus piece with General MIDI programs per part;
 2. split the MIDI into one file per stem, named by role (drums optionally as kick/snare/kit);
 3. render each stem with fluidsynth, reverb and chorus engines off and pan/effect controllers
-   removed (dry, centred), trim to the song length, drop silent stems;
+   removed (dry, centred); vocal stems are sung (:mod:`mixdown.data.vocals`: espeak-ng words on
+   the melody with the WORLD vocoder) and drums of some songs use a recorded kit
+   (:mod:`mixdown.data.drumkits`); trim to the song length, drop silent stems;
 4. "recording" variation (:func:`record`), FLAC PCM_24 stems in ``tracks/``;
 5. console settings from :mod:`mixdown.data.prior`, faders calibrated so each track meets its
    loudness target, output gain set for the mix target under a -1 dBTP ceiling; ``params.json``
    and ``reference_mix.flac`` rendered by :func:`mixdown.dsp.render.render_to_file`.
 
-``scripts/setup_system.sh`` installs fluidsynth, the FluidR3_GM soundfont and mma.
+``scripts/setup_system.sh`` installs fluidsynth, the FluidR3_GM soundfont, mma, espeak-ng and the
+drum kits.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
 from mixdown.data.compose import FX_CC, KICK, SNARE, Part, Song, Stem, compose, is_on, midi_file, plan_song
+from mixdown.data.drumkits import Kit, choose_kit, render_drum_stem
 from mixdown.data.prior import sample_mix_params
+from mixdown.data.vocals import missing_vocal_tools, render_vocal_stem
 from mixdown.params import spec as S
 from mixdown.params.io import MasterParams, MixParams, write_params
 
@@ -45,7 +50,9 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/Flu
 #: fluidsynth master gain: low enough that dense parts never reach full scale (float output anyway).
 FLUID_GAIN = 0.5
 #: Roles recorded as mono sources (close-miked or DI); others stay stereo when the patch is stereo.
-MONO_ROLES = frozenset({"kick", "snare", "bass", "guitar", "lead", "brass", "winds"})
+MONO_ROLES = frozenset({"kick", "snare", "bass", "guitar", "lead", "brass", "winds", "lead_vocal", "backing_vocal"})
+#: Roles sung by :mod:`mixdown.data.vocals` instead of played by fluidsynth.
+VOCAL_ROLES = frozenset({"lead_vocal", "backing_vocal"})
 SILENCE_DBFS = -60.0
 
 
@@ -143,6 +150,8 @@ def fit_length(x: np.ndarray, frames: int, fade_s: float = 0.02, sample_rate: in
 
 def to_channels(x: np.ndarray, role: str) -> np.ndarray:
     """Mono for close-miked roles or when both channels match; else the stereo patch as rendered."""
+    if x.shape[1] == 1:
+        return x.astype(np.float32)
     mid, side = x.mean(1), 0.5 * (x[:, 0] - x[:, 1])
     if role in MONO_ROLES or np.sqrt(np.mean(side ** 2)) < 1e-3 * np.sqrt(np.mean(mid ** 2) + 1e-30):
         return mid[:, None].astype(np.float32)
@@ -210,14 +219,31 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
         summary: stem names, roles, timings, mix stats.
     """
     t0 = time.perf_counter()
+    if plan.get("vocal") and (why := missing_vocal_tools()):
+        log.info("%s: the lead is played, not sung: %s", song_dir.name, why)
+        plan = {**plan, "vocal": False}
     song = compose(plan, rng, seconds)
     stems = split_stems(song, plan.get("split_drums", False))
     frames = int(round(min(seconds, song.length_s + 1.0) * sample_rate))
     tracks_dir = song_dir / "tracks"
     tracks_dir.mkdir(parents=True, exist_ok=True)
+    kit = _drum_kit(plan)
+    song.meta["drum_kit"] = kit.name if kit is not None else "GM soundfont"
+    seeds = {s.name: int(rng.integers(2 ** 32)) for s in stems if s.role in VOCAL_ROLES}
+    sung: dict[str, dict[str, Any]] = {}
+
+    def render(s: Stem) -> np.ndarray:
+        if s.role in VOCAL_ROLES:   # sung: espeak-ng + WORLD (mixdown.data.vocals)
+            y, sung[s.name] = render_vocal_stem(s.midi, sample_rate, np.random.default_rng(seeds[s.name]),
+                                                plan.get("voice", "low"), length_s=frames / sample_rate)
+            return y
+        if kit is not None and any(m.type == "note_on" and m.channel == 9 for m in s.midi.tracks[0]):
+            return render_drum_stem(s.midi, kit, sample_rate, Path(tmp), s.name)
+        return render_midi(s.midi, sample_rate, Path(tmp), s.name)
+
     with tempfile.TemporaryDirectory(prefix="mixdown-synth-") as tmp:
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            audio = list(pool.map(lambda s: render_midi(s.midi, sample_rate, Path(tmp), s.name), stems))
+            audio = list(pool.map(render, stems))
     t_synth = time.perf_counter() - t0
     names, roles, loud, stereo, recording = [], [], [], [], {}
     for stem, x in zip(stems, audio, strict=True):
@@ -226,6 +252,7 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
             log.info("%s: stem %s is silent in the first %.1f s; dropped", song_dir.name, stem.name, seconds)
             continue
         y, info = record(to_channels(x, stem.role), sample_rate, rng)
+        info.update({"vocal": sung[stem.name]} if stem.name in sung else {})
         sf.write(str(tracks_dir / f"{stem.name}.flac"), y, sample_rate, subtype=subtype, format="FLAC")
         names.append(stem.name)
         roles.append(stem.role)
@@ -252,6 +279,17 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
             log.warning("mixdown.dsp.render is not available: wrote stems and params.json, no reference mix")
     summary["total_s"] = round(time.perf_counter() - t0, 2)
     return summary
+
+
+def _drum_kit(plan: dict[str, Any]) -> Kit | None:
+    """The recorded kit a song's drums use (None: the GM soundfont's kit). MMA plans draw
+    ``sampled_drums`` and ``kit_pick``; jazz, blues, country, latin and waltz keep acoustic kits."""
+    if not plan.get("sampled_drums"):
+        return None
+    kit = choose_kit(plan["kit_pick"], acoustic=plan.get("genre") not in ("rock", "pop", "funk"))
+    if kit is None:
+        log.info("no recorded drum kit installed (scripts/setup_system.sh); drums from the GM soundfont")
+    return kit
 
 
 def _renderer():
@@ -328,6 +366,8 @@ def synthesize_corpus(out: Path, n_songs: int, seed: int = 0, seconds: float = 3
     reason = missing_tools(need_mma=True, need_music21=True)
     if reason:
         raise RuntimeError(f"cannot synthesise a corpus: {reason}")
+    if (why := missing_vocal_tools()) is not None:
+        log.warning("songs drawn with vocals get a played lead instead: %s", why)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     args = [(out, i, seed, seconds, sample_rate, 1 if jobs > 1 else 2) for i in range(n_songs)]
