@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install mixdown with its test and benchmark extras, from scratch.
 #   bash scripts/setup.sh            # Python packages only
-#   bash scripts/setup.sh --system   # also fluidsynth + soundfont + mma (synthetic corpus; needs root)
+#   bash scripts/setup.sh --system   # also fluidsynth, soundfont, mma, espeak-ng, drum kits (synthetic corpus; root)
 # torch: plain `pip install torch` takes the build on this machine's disk (no version pin).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -76,7 +76,7 @@ def test_backing_part_sings_alternate_phrases_a_third_above():
 
 
 def test_synthetic_vocal_track_names_are_vocals_in_manifests():
-    for name in ("lead_vocal", "backing_vocal", "backing_vocal_2", "Lead Vox", "BVs", "voice"):
+    for name in ("lead_vocal", "backing_vocal", "backing_vocal_2", "Lead Vox", "BVs", "voice", "BGV 2", "09_BGVs"):
         assert normalise_role(name) == "vocals", name
     assert prior.role_of("lead_vocal") == "lead_vocal" and prior.role_of("backing_vocal_2") == "backing_vocal"
 

@@ -20,7 +20,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("drums", r"\b(drums?|drum ?(set|kit|machine|loop)s?|kit|kick\w*|kik|bd|bass ?drum|snares?|snr|sn|sd|"
               r"hh|hi ?-?hats?|high ?hats?|hats?|overheads?|ovh|oh[lr]?|toms?|floor ?tom|rack ?tom|ride|"
               r"crash|cymbals?|rooms?|breakbeat)\b"),
-    ("vocals", r"\b(vocals?|vocalists?|vox|voc|voices?|voix|vo|singers?|choir|chorus vox|rap(per)?|bvs?|b vs|"
+    ("vocals", r"\b(vocals?|vocalists?|vox|voc|voices?|voix|vo|singers?|choir|chorus vox|rap(per)?|bvs?|b vs|bg ?vs?|"
                r"backing|speakers?|speech|spoken|narrat\w*|beatbox\w*)\b"),
     ("brass", r"\b(brass|trumpets?|tpt|trombones?|tbn|tuba|horns?|french horn|flugel\w*|cornet|euphonium)\b"),
     ("winds", r"\b(winds?|woodwinds?|reeds?|pipe|sax\w*|flutes?|piccolo|clarinets?|bass clarinet|oboe|"
@@ -40,7 +40,7 @@ _RULES: tuple[tuple[str, str], ...] = (
 )
 # a second pass for run-together names ("elecgtr", "leadvox"): distinctive fragments anywhere
 _FRAGMENTS: tuple[tuple[str, str], ...] = (
-    ("drums", r"kick|snare|hihat|drum|overhead"), ("vocals", r"vox|vocal"), ("guitar", r"gtr|guitar"),
+    ("drums", r"kick|snare|hihat|drum|overhead"), ("vocals", r"vox|vocal|bgv"), ("guitar", r"gtr|guitar"),
     ("keys", r"piano|organ"), ("bass", r"bass"), ("synth", r"synth"), ("strings", r"violin|cello|string"),
     ("percussion", r"perc|shaker|conga"), ("brass", r"trumpet|trombone"), ("winds", r"sax|flute"),
 )
