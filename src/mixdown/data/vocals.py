@@ -275,6 +275,7 @@ def sing(notes: Sequence[Note], sample_rate: int, rng: np.random.Generator, voic
     n_frames = int(total / fp) + 2
     bins = world().get_cheaptrick_fft_size(sample_rate) // 2 + 1
     f0, sp, ap = np.zeros(n_frames), np.full((n_frames, bins), 1e-16), np.ones((n_frames, bins))
+    written = np.zeros(n_frames, bool)
     drift = np.interp(np.arange(n_frames), np.linspace(0, n_frames, n_frames // 400 + 2),
                       rng.normal(0.0, 5.0, n_frames // 400 + 2))
     last_end, last_pitch = -10 ** 9, None
@@ -303,9 +304,30 @@ def sing(notes: Sequence[Note], sample_rate: int, rng: np.random.Generator, voic
         f0[frames[keep]] = np.where(voiced, 440.0 * 2 ** ((cents / 100.0 - 69) / 12), 0.0)[keep]
         sp[frames[keep]] = (seg_sp * gain[:, None])[keep]
         ap[frames[keep]] = seg_ap[keep]
+        written[frames[keep]] = True
         last_end, last_pitch = a - pre + len(idx), note.pitch
-    y = world().synthesize(f0, np.ascontiguousarray(sp), np.ascontiguousarray(ap), sample_rate, FRAME_MS)
-    return y[: int(round(total * sample_rate))].astype(np.float32)
+    return _synthesize(f0, sp, ap, sample_rate, written, int(round(total * sample_rate)))
+
+
+def _synthesize(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sample_rate: int, written: np.ndarray,
+                samples: int, pad: int = 20) -> np.ndarray:
+    """WORLD synthesis of the sung stretches only (``written`` frames, padded by ``pad`` silent
+    frames; stretches closer than ``2 * pad`` merged); silence between them stays digital zero.
+    Returns ``(samples,)`` float32."""
+    y = np.zeros(samples, np.float32)
+    idx = np.flatnonzero(written)
+    if len(idx) == 0:
+        return y
+    breaks = np.flatnonzero(np.diff(idx) > 2 * pad)
+    for a, b in zip(np.concatenate([[idx[0]], idx[breaks + 1]]), np.concatenate([idx[breaks], [idx[-1]]])):
+        start, end = max(0, int(a) - pad), min(len(f0), int(b) + pad + 1)
+        seg = world().synthesize(np.ascontiguousarray(f0[start:end]), np.ascontiguousarray(sp[start:end]),
+                                 np.ascontiguousarray(ap[start:end]), sample_rate, FRAME_MS)
+        s0 = int(round(start * FRAME_MS / 1000.0 * sample_rate))
+        n = min(len(seg), samples - s0)
+        if n > 0:
+            y[s0:s0 + n] += seg[:n].astype(np.float32)
+    return y
 
 
 # ----------------------------------------------------------------------------- recording
