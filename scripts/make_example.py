@@ -29,7 +29,7 @@ log = logging.getLogger("make_example")
 NAME = "rock-8beat"
 SEED = 2024
 PLAN = {"source": "mma", "genre": "rock", "groove": "8Beat", "pad": None, "split_drums": False,
-        "lead_start_bar": 2}
+        "lead_start_bar": 2, "vocal": False, "sampled_drums": False}   # the shipped example: played lead, GM kit
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,11 +147,13 @@ def plan_song(rng: np.random.Generator, **overrides: Any) -> dict[str, Any]:
                 "progression": _pick(rng, progs), "kit": int(_pick(rng, kits)), "lead": int(lead),
                 "lead_start_bar": int(_pick(rng, (0, 0, 2, 4))),
                 "pad": int(_pick(rng, PADS)) if rng.random() < 0.5 else None,
-                "split_drums": bool(rng.random() < 0.5), "mma_seed": int(rng.integers(1, 2 ** 31 - 1)),
-                # a sung lead (else the lead instrument), its register, backing vocals; sampled drums
-                "vocal": bool(rng.random() < 0.7), "voice": _pick(rng, ("low", "high")),
-                "backing": _pick(rng, (None, "third", "third", "double")),
-                "sampled_drums": bool(rng.random() < 0.6), "kit_pick": float(rng.random())}
+                "split_drums": bool(rng.random() < 0.5), "mma_seed": int(rng.integers(1, 2 ** 31 - 1))}
+        # a sung lead (else the lead instrument), its register, backing vocals and a recorded kit,
+        # drawn from their own stream so that ``rng`` (and every song without them) is as before
+        more = np.random.default_rng([plan["mma_seed"], 1])
+        plan.update({"vocal": bool(more.random() < 0.7), "voice": _pick(more, ("low", "high")),
+                     "backing": _pick(more, (None, "third", "third", "double")),
+                     "sampled_drums": bool(more.random() < 0.6), "kit_pick": float(more.random())})
     else:
         names = sorted(COMPOSERS)
         w = np.array([COMPOSERS[c][1] for c in names])
