@@ -228,7 +228,8 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
     tracks_dir = song_dir / "tracks"
     tracks_dir.mkdir(parents=True, exist_ok=True)
     kit = _drum_kit(plan)
-    song.meta["drum_kit"] = kit.name if kit is not None else "GM soundfont"
+    if any(p.drum for p in song.parts):
+        song.meta["drum_kit"] = kit.name if kit is not None else "GM soundfont"
     seeds = {s.name: int(rng.integers(2 ** 32)) for s in stems if s.role in VOCAL_ROLES}
     sung: dict[str, dict[str, Any]] = {}
 
@@ -252,7 +253,8 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
             log.info("%s: stem %s is silent in the first %.1f s; dropped", song_dir.name, stem.name, seconds)
             continue
         y, info = record(to_channels(x, stem.role), sample_rate, rng)
-        info.update({"vocal": sung[stem.name]} if stem.name in sung else {})
+        if stem.name in sung:
+            info["vocal"] = sung[stem.name]
         sf.write(str(tracks_dir / f"{stem.name}.flac"), y, sample_rate, subtype=subtype, format="FLAC")
         names.append(stem.name)
         roles.append(stem.role)
