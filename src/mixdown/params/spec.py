@@ -2,10 +2,9 @@
 
 Every place that needs to know a parameter's name, unit, range or scale reads it from here:
 normalisation of network outputs (0..1) to physical units, the size of network heads, the JSON
-reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec/console.md``.
-:func:`narrowed` builds a table with some ranges narrowed; no config, model head, prediction or
-file check uses one (checkpoints store the ranges they were trained with, and loading refuses a
-checkpoint whose ranges differ from this table).
+reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec/console.md``
+(the spec allows configs to narrow them; mixdown does not: checkpoints store the ranges they were
+trained with, and loading refuses a checkpoint whose ranges differ from this table).
 
 A *flat name* addresses one scalar: ``input_gain_db``, ``eq.2.freq_hz``, ``compressor.ratio``.
 """
@@ -13,8 +12,8 @@ A *flat name* addresses one scalar: ``input_gain_db``, ``eq.2.freq_hz``, ``compr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -109,22 +108,6 @@ def index(specs: Sequence[ParamSpec], name: str) -> int:
         if s.name == name:
             return i
     raise KeyError(f"unknown parameter {name!r}; valid: {', '.join(s.name for s in specs)}")
-
-
-def narrowed(specs: Sequence[ParamSpec], ranges: dict[str, Iterable[float]]) -> tuple[ParamSpec, ...]:
-    """Return ``specs`` with some ranges narrowed, e.g. ``{"pan": (-0.8, 0.8)}``.
-
-    A narrowed range must lie inside the default range: the file format always holds values
-    the spec's defaults accept.
-    """
-    out = list(specs)
-    for name, (lo, hi) in ((k, tuple(v)) for k, v in ranges.items()):
-        i = index(specs, name)
-        s = out[i]
-        if not (s.lo <= lo < hi <= s.hi):
-            raise ValueError(f"range for {name} must lie inside [{s.lo}, {s.hi}], got [{lo}, {hi}]")
-        out[i] = replace(s, lo=float(lo), hi=float(hi))
-    return tuple(out)
 
 
 def _bounds(specs: Sequence[ParamSpec], sample_rate: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
