@@ -6,13 +6,17 @@
 #   espeak-ng           - speech synthesiser: the lyric words that mixdown.data.vocals re-sings
 #   hydrogen-drumkits   - recorded drum kits (samples + drumkit.xml) for mixdown.data.drumkits
 #   avldrums.lv2-soundfont - the AVL recorded drum kits as SF2 soundfonts
+#   lmms, lmms-common   - LMMS 1.2 and its demo projects (human-mixed pairs: `--source lmms`)
+#   openttd-openmsx, planetblupi-music-midi
+#                       - MIDI songs whose composers set volume/pan/reverb (`--source midi`)
 #
 # Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only
 # when something must be installed, never prompts (works with CI=true and no stdin).
 # Run as root, or as a user with passwordless sudo.
 set -euo pipefail
 
-PACKAGES=(fluidsynth fluid-soundfont-gm mma espeak-ng hydrogen-drumkits avldrums.lv2-soundfont)
+PACKAGES=(fluidsynth fluid-soundfont-gm mma espeak-ng hydrogen-drumkits avldrums.lv2-soundfont
+          lmms lmms-common openttd-openmsx planetblupi-music-midi)
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()

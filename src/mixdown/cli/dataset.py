@@ -1,6 +1,7 @@
 """``mixdown dataset``: build manifests from multitrack corpora, and join sharded builds.
 
-    mixdown dataset build --source medleydb|enst|musdb|cambridge|slakh|folder --root DIR --out DIR
+    mixdown dataset build --source medleydb|enst|musdb|cambridge|slakh|folder|lmms|lmms-reserved|midi
+                          --root DIR --out DIR
                           [--jobs N] [--shard I/N]
     mixdown dataset merge --out DIR
 
@@ -19,7 +20,7 @@ from typing import Callable
 from mixdown.errors import UsageError
 
 log = logging.getLogger("mixdown.data")
-SOURCES = ("medleydb", "enst", "musdb", "cambridge", "slakh", "folder")
+SOURCES = ("medleydb", "enst", "musdb", "cambridge", "slakh", "folder", "lmms", "lmms-reserved", "midi")
 
 #: the ``dataset`` sub-parsers of the most recently built parser (None before ``add_parser``)
 _dataset_sub = None

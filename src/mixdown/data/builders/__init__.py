@@ -21,6 +21,9 @@ from mixdown.session import AUDIO_EXTS, is_audio
 #: --source names -> builder modules
 BUILDERS = {name: f"mixdown.data.builders.{name}" for name in
             ("medleydb", "enst", "musdb", "cambridge", "slakh", "folder")}
+#: sources rendered from project files (LMMS projects, MIDI songs): raw tracks and the mix as composed
+BUILDERS.update({"lmms": "mixdown.data.builders.lmms", "lmms-reserved": "mixdown.data.builders.lmms_reserved",
+                 "midi": "mixdown.data.builders.midi"})
 
 
 class BuildError(ValueError):

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build the human-mixed training pairs (issue 15) from Debian's packaged projects and songs:
+#   <out>/lmms           LMMS demo projects (train/val/test by song)
+#   <out>/lmms-reserved  the reserved LMMS projects: evaluation only (test.jsonl), never train on them
+#   <out>/midi           MIDI songs whose composers set the mix (openttd-openmsx, planetblupi-music-midi)
+# Needs scripts/setup_system.sh. Resumable: rerun after a kill and finished songs are reused.
+# Usage: scripts/build_human_pairs.sh [OUT=/work/corpora] [lmms|lmms-reserved|midi ...]
+# Logs go to <out>/<source>/build.log; run it under nohup for a long build.
+set -euo pipefail
+OUT=${1:-/work/corpora}
+shift || true
+SOURCES=("$@")
+[ "${#SOURCES[@]}" -eq 0 ] && SOURCES=(lmms lmms-reserved midi)
+here=$(cd "$(dirname "$0")/.." && pwd)
+PY=${PYTHON:-python}
+declare -A ROOT=([lmms]=/usr/share/lmms/projects/demos [lmms-reserved]=/usr/share/lmms/projects/demos)
+for src in "${SOURCES[@]}"; do
+    root=${ROOT[$src]:-}
+    if [ "$src" = midi ]; then  # one root for both packages' songs: a folder of links
+        root="$OUT/midi-songs"
+        mkdir -p "$root"
+        ln -sfn /usr/share/games/openttd/baseset/openmsx "$root/openmsx"
+        ln -sfn /usr/share/planetblupi/music "$root/planetblupi"
+    fi
+    mkdir -p "$OUT/$src"
+    echo "== $(date -u +%FT%TZ) building $src from $root into $OUT/$src"
+    PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mixdown.cli dataset build --source "$src" \
+        --root "$root" --out "$OUT/$src" --jobs "${JOBS:-1}" 2>&1 | tee -a "$OUT/$src/build.log"
+done

@@ -1,0 +1,193 @@
+"""LMMS projects (e.g. Debian ``lmms-common``'s demos): each track rendered alone and neutral, and the mix.
+
+Layout::
+
+    <root>/**/<name>.mmpz  or  <name>.mmp        (root e.g. /usr/share/lmms/projects/demos)
+
+Song id: the project path relative to the root without its suffix (``CapDan/CapDan-ReggaeTry``);
+split by a hash of the project name. Rendering (``prepare``, in the build worker) writes
+``<out>/rendered/lmms/<song>/tracks/NN-<track>.flac`` and ``mix.flac``: the raw tracks are the
+stems of :func:`~mixdown.data.builders.lmms_project.stem_project` (volume 100 %, pan centre, no
+effects, neutral FX mixer and master, no volume/pan automation); the mix is the project as
+shipped. Everything is rendered twice and the difference recorded (``meta.repeat_error_db``).
+The mix is delayed by master look-ahead limiters: the lag is measured from power envelopes and
+the mix moved earlier by it (``meta.mix_shift_samples``). Stems are cut or padded to the mix's length.
+
+Skipped, with the reason in the build report: projects needing plugins or samples this machine
+lacks, tracks muted in the project (not in the mix), tracks that render silent, projects LMMS
+fails on after retries. The projects of :data:`RESERVED` (kept for an independent evaluation)
+are left out; the ``lmms-reserved`` source builds only them, all in the ``test`` split.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixdown.data.builders import BuildError, Discovery, SongSpec, TrackSpec, unique_names
+from mixdown.data.builders import lmms_project as P
+from mixdown.data.builders import lmms_render as R
+from mixdown.data.builders import rendered as RD
+from mixdown.data.manifest import Skip, hash_split
+from mixdown.data.roles import normalise_role
+
+log = logging.getLogger(__name__)
+NAME = "lmms"
+LAYOUT = "LMMS projects (*.mmp or *.mmpz) anywhere under the root, e.g. /usr/share/lmms/projects/demos"
+#: bump when rendering changes, so rendered songs are redone
+RENDER_VERSION = 2
+#: demo projects kept for independent evaluation (../shared/data/lmms-reserved.txt): never train or tune on them
+RESERVED = frozenset((
+    "EsoXLB-CPU", "Impulslogik-Zen", "Momo64-esp", "Settel-InnerRecreation", "Socceroos-Progress",
+    "StrictProduction-DearJonDoe", "TameAnderson-MakeMe", "Thomasso-AxeFromThe80s",
+))
+#: repeat every render and record the difference (``meta.repeat_error_db``)
+VERIFY_REPEAT = True
+
+
+def project_files(root: Path) -> list[Path]:
+    """``*.mmp`` and ``*.mmpz`` files under ``root`` (hidden folders skipped), sorted."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".mmp", ".mmpz")
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def _song_id(path: Path, root: Path) -> str:
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def _role(stem: P.Stem) -> str:
+    files = [Path(f).stem for f in stem.files]
+    return normalise_role(stem.name, *files, "bass" if stem.plugin == "lb302" else None,
+                          "drums" if stem.plugin == "kicker" else None)
+
+
+def _clean_name(name: str) -> str:
+    """A track name fit for a file name: sample suffixes dropped (``kick02.ogg`` -> ``kick02``), odd characters ``_``."""
+    name = re.sub(r"\.(ogg|wav|flac|mp3|ds|sf2|xpf|gig|pat)$", "", name.strip(), flags=re.IGNORECASE)
+    return re.sub(r"[^\w.+-]+", "_", name).strip("_.") or "track"
+
+
+def _spec(path: Path, root: Path, reserved: bool) -> tuple[SongSpec | None, list[Skip]]:
+    sid = _song_id(path, root)
+    try:
+        doc = P.read_project(path)
+    except P.ProjectError as e:
+        return None, [Skip(sid, str(path), str(e))]
+    missing = R.missing_requirements(doc, path)
+    if missing:
+        return None, [Skip(sid, str(path), f"needs what this machine lacks: {', '.join(missing[:6])}")]
+    found = P.stems(doc)
+    skips = [Skip(sid, str(path), f"track {s.index} {s.name!r} is muted in the project (not in the mix)")
+             for s in found if s.muted]
+    live = [s for s in found if not s.muted]
+    if not live:
+        return None, skips + [Skip(sid, str(path), "no unmuted instrument or sample tracks")]
+    names = unique_names([_clean_name(s.name) for s in live])
+    tracks = [TrackSpec(Path(f"{s.index:02d}-{n}.flac"), n, _role(s),
+                        {"lmms_index": s.index, "lmms_name": s.name, "kind": s.kind, "plugin": s.plugin})
+              for s, n in zip(live, names)]
+    split = "test" if reserved else hash_split(path.name.split(".")[0])
+    head = doc.find("head")
+    bpm = None if head is None else head.get("bpm") or head.findtext("bpm") or (
+        head.find("bpm").get("value") if head.find("bpm") is not None else None)
+    meta = {"project": path.name, "creator_version": doc.get("creatorversion"), "reserved": reserved,
+            "bpm": float(bpm) if bpm else None}
+    spec = SongSpec(song=sid, source=NAME_RESERVED if reserved else NAME, split=split, root=root, tracks=tracks,
+                    mix=Path("mix.flac"), meta=meta, skips=list(skips), decode=path)
+    return spec, []
+
+
+NAME_RESERVED = "lmms-reserved"
+
+
+def discover(root: Path, reserved: bool = False) -> Discovery:
+    """Projects under ``root``: the unreserved ones, or (``reserved``) only those of :data:`RESERVED`."""
+    if R.find_lmms() is None:
+        raise BuildError("the lmms source renders projects with LMMS, which is not installed; run "
+                         "scripts/setup_system.sh (Debian packages lmms, lmms-common)")
+    out = Discovery([])
+    for path in project_files(root):
+        is_reserved = path.name.split(".")[0] in RESERVED
+        if is_reserved != reserved:
+            if is_reserved:
+                out.skipped.append(Skip(_song_id(path, root), str(path), "reserved for independent evaluation "
+                                        "(build it with --source lmms-reserved)"))
+            continue
+        spec, skips = _spec(path, root, reserved)
+        out.skipped += skips
+        if spec is not None:
+            out.songs.append(spec)
+    return out
+
+
+# ----------------------------------------------------------------------------- rendering (prepare)
+def _render_pair(doc, workdir: Path, name: str, seed_lib, project: Path) -> tuple[np.ndarray, float | None, int]:
+    """Render twice when :data:`VERIFY_REPEAT`; returns (audio, repeat error dB or None, attempts)."""
+    x, attempts = R.render(doc, workdir, name, seed_lib, project)
+    if not VERIFY_REPEAT:
+        return x, None, attempts
+    y, more = R.render(doc, workdir, name, seed_lib, project)
+    return x, RD.repeat_error_db(x, y), attempts + more
+
+
+def _render_song(spec: SongSpec, dest: Path, seed_lib) -> dict[str, Any]:
+    """Render stems and mix of ``spec`` into ``dest``; returns the ``done.json`` result."""
+    doc = P.read_project(spec.decode)
+    work = dest / ".work"
+    mix, mix_rep, attempts = _render_pair(doc, work, "mix", seed_lib, spec.decode)
+    audio: dict[str, np.ndarray] = {}
+    repeat: dict[str, float | None] = {"mix": mix_rep}
+    silent = []
+    for t in spec.tracks:
+        x, rep, n = _render_pair(P.stem_project(doc, t.meta["lmms_index"]), work, f"stem{t.meta['lmms_index']:02d}",
+                                 seed_lib, spec.decode)
+        attempts += n
+        x = RD.fit_length(x, len(mix))
+        if not RD.is_active(x, R.SAMPLE_RATE):
+            silent.append(t.name)
+            continue
+        audio[t.path.name] = x
+        repeat[t.name] = rep
+    shutil.rmtree(work, ignore_errors=True)
+    if not audio:
+        raise R.RenderError(f"{spec.decode}: every track renders silent")
+    total = np.sum(list(audio.values()), axis=0)
+    offset, corr = RD.envelope_offset(total, mix, R.SAMPLE_RATE)
+    files = {dest / "tracks" / k: v for k, v in audio.items()}
+    files[dest / "mix.flac"] = RD.shift(mix, offset)
+    scale_db = RD.write_song_audio(files, R.SAMPLE_RATE)
+    return {"files": [str(p.relative_to(dest)) for p in files], "silent": silent, "mix_shift_samples": offset,
+            "envelope_correlation": round(corr, 4), "scale_db": scale_db, "repeat_error_db": repeat,
+            "attempts": attempts, "seeded": seed_lib is not None}
+
+
+def prepare(spec: SongSpec, out: Path) -> SongSpec:
+    """Render the song (or reuse an earlier render of the same project) and point the spec at the files."""
+    dest = Path(out) / "rendered" / NAME / spec.song
+    st = spec.decode.stat()
+    key = {"v": RENDER_VERSION, "project": str(spec.decode), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+           "tracks": [t.name for t in spec.tracks], "verify": VERIFY_REPEAT}
+    done = RD.read_done(dest / "done.json", key)
+    if done is None:
+        log.info("%s: rendering %d tracks and the mix with LMMS", spec.song, len(spec.tracks))
+        result = _render_song(spec, dest, R.seed_library(Path(out) / ".cache"))
+        RD.write_done(dest / "done.json", key, result)
+        done = dict(key=key, **result)
+    silent = set(done["silent"])
+    tracks = [replace(t, path=dest / "tracks" / t.path.name) for t in spec.tracks if t.name not in silent]
+    skips = list(spec.skips) + [Skip(spec.song, str(spec.decode), f"track {n!r} renders silent (below "
+                                     f"{RD.ACTIVE_DB:.0f} dBFS)") for n in done["silent"]]
+    meta = dict(spec.meta, **{k: done[k] for k in ("mix_shift_samples", "envelope_correlation", "scale_db",
+                                                   "repeat_error_db", "attempts", "seeded")})
+    warnings = list(spec.warnings)
+    reps = [v for v in done["repeat_error_db"].values() if v is not None and v > -60]
+    if reps:
+        warnings.append(f"renders not repeatable: {len(reps)} of {len(done['repeat_error_db'])} files differ "
+                        f"between two renders (worst {max(reps):.1f} dB)")
+    return replace(spec, tracks=tracks, mix=dest / "mix.flac", meta=meta, skips=skips, warnings=warnings)

@@ -1,0 +1,145 @@
+"""The MIDI builder: channels and the composer's controllers, neutral stem MIDI, excerpts, discovery and,
+with fluidsynth, an end-to-end build whose stems times the composer's gains match the mix in band power."""
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+mido = pytest.importorskip("mido")
+
+from mixdown.data.build import build_dataset  # noqa: E402
+from mixdown.data.builders import midi as MB  # noqa: E402
+from mixdown.data.builders import midi_song as M  # noqa: E402
+from mixdown.data.builders.rendered import band_db  # noqa: E402
+from mixdown.data.manifest import SPLITS, hash_split, read_manifest  # noqa: E402
+
+TPB = 480
+
+
+def cc(ch, control, value, time=0):
+    return mido.Message("control_change", channel=ch, control=control, value=value, time=time)
+
+
+def song(path, seconds=8.0, tempo=500000, mix=None):
+    """A 3-channel song (piano ch1, bass ch2, drums ch10), one note per beat; ``mix``: {ch: (cc7, cc10, cc91)}."""
+    mix = mix or {0: (60, 20, 80), 1: (127, 100, 0), 9: (90, 64, 30)}
+    mid = mido.MidiFile(type=1, ticks_per_beat=TPB)
+    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    mid.tracks.append(meta)
+    beats = int(seconds / (tempo / 1e6))
+    for ch, prog, key in ((0, 0, 64), (1, 33, 40), (9, 0, 36)):
+        tr = mido.MidiTrack()
+        if ch != 9:
+            tr.append(mido.Message("program_change", channel=ch, program=prog, time=0))
+        v, p, r = mix[ch]
+        tr += [cc(ch, 7, v), cc(ch, 10, p), cc(ch, 91, r)]
+        for b in range(beats):
+            tr.append(mido.Message("note_on", channel=ch, note=key + (b % 3) * 2, velocity=100, time=0 if b == 0 else 0))
+            tr.append(mido.Message("note_off", channel=ch, note=key + (b % 3) * 2, velocity=0, time=TPB))
+        mid.tracks.append(tr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mid.save(str(path))
+    return path
+
+
+def test_channels_names_roles_and_the_composers_controllers(tmp_path):
+    mid = M.read_midi(song(tmp_path / "a.mid"))
+    chans = M.channels(mid)
+    assert [(c.channel, c.program, c.name, c.role) for c in chans] == [
+        (0, 0, "ch01-piano", "keys"), (1, 33, "ch02-bass", "bass"), (9, 0, "ch10-drums", "drums")]
+    piano = chans[0]
+    assert piano.value_at(7, 0.0) == 60 and piano.value_at(10, 3.0) == 20 and piano.value_at(93, 1.0) == 0
+    assert piano.summary(91, 0.0, 5.0) == {"start": 80, "min": 80, "max": 80}
+    fresh = M.Channel(3, 0, "x", "keys", {7: [(2.0, 50), (4.0, 110)]})
+    assert fresh.value_at(7, 1.0) == 100 and fresh.value_at(91, 0.0) == 40  # General MIDI defaults
+    assert fresh.summary(7, 1.0, 5.0) == {"start": 100, "min": 50, "max": 110}
+
+
+def test_stem_midi_keeps_one_channel_with_neutral_controllers(tmp_path):
+    mid = M.read_midi(song(tmp_path / "a.mid"))
+    mid.tracks[1].insert(10, cc(0, 7, 20))  # a fade mid-song
+    mid.tracks[1].insert(11, cc(0, 93, 90))
+    stem = M.stem_midi(mid, 0)
+    msgs = [(t, m) for tr in stem.tracks for t, m in M._absolute(tr)]
+    chan = [m for _, m in msgs if hasattr(m, "channel")]
+    assert {m.channel for m in chan} == {0}
+    ccs = [(m.control, m.value) for m in chan if m.type == "control_change"]
+    assert {v for c, v in ccs if c == 7} == {100} and {v for c, v in ccs if c == 10} == {64}
+    assert {v for c, v in ccs if c in (91, 93)} == {0}
+    notes = lambda f: [(t, m.note) for tr in f.tracks for t, m in M._absolute(tr)  # noqa: E731
+                       if m.type == "note_on" and m.channel == 0]
+    assert notes(stem) == notes(mid)  # the performance is untouched, at the same ticks
+    assert any(m.type == "set_tempo" for _, m in msgs)
+    assert [m.program for m in chan if m.type == "program_change"] == [0]
+
+
+def test_truncate_cuts_at_a_time_through_tempo_changes(tmp_path):
+    mid = M.read_midi(song(tmp_path / "a.mid", seconds=8.0))
+    mid.tracks[0].append(mido.MetaMessage("set_tempo", tempo=250000, time=TPB * 4))  # 2 s at 120, then 240 bpm
+    assert M.seconds_to_tick(mid, 1.0) == TPB * 2
+    assert M.seconds_to_tick(mid, 3.0) == TPB * 4 + TPB * 4
+    cut = M.truncate(mid, 3.0)
+    last = max(t for tr in cut.tracks for t, m in M._absolute(tr))
+    assert last == TPB * 8
+    offs = [m for tr in cut.tracks for t, m in M._absolute(tr) if m.type == "control_change" and m.control == 123]
+    assert len(offs) == 16
+
+
+def test_excerpts():
+    assert MB.excerpts(8.0) == [(0.0, 8.0)]
+    assert MB.excerpts(65.0) == [(0.0, 30.0), (30.0, 60.0)]  # a 5-s tail is too short
+    assert MB.excerpts(75.0)[-1] == (60.0, 75.0)
+    assert len(MB.excerpts(1800.0)) == MB.MAX_EXCERPTS
+
+
+def test_discovery_excerpts_share_the_song_split_and_bad_files_are_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(MB.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr("mixdown.data.synth.find_soundfont", lambda: tmp_path / "gm.sf2")
+    root = tmp_path / "songs"
+    song(root / "pack" / "long.mid", seconds=65.0)
+    song(root / "short.mid", seconds=6.0)
+    (root / "broken.mid").write_bytes(b"MThd\x00\x00")
+    silent = mido.MidiFile()
+    silent.tracks.append(mido.MidiTrack([cc(0, 7, 10)]))
+    silent.save(str(root / "quiet.mid"))
+    found = MB.discover(root)
+    assert [s.song for s in found.songs] == ["pack/long/00", "pack/long/01", "short/00"]
+    assert {s.split for s in found.songs[:2]} == {hash_split("long")}
+    assert found.songs[1].meta["start_s"] == 30.0 and found.songs[0].tracks[0].meta["cc7"]["start"] == 60
+    reasons = {k.song: k.reason for k in found.skipped}
+    assert "unreadable MIDI file" in reasons["broken"] and "broken.mid" in reasons["broken"]
+    assert reasons["quiet"] == "no notes"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
+def test_build_renders_honest_pairs(tmp_path):
+    from mixdown.data.synth import find_soundfont
+
+    if find_soundfont() is None:
+        pytest.skip("no General MIDI soundfont")
+    song(tmp_path / "songs" / "demo.mid", seconds=6.0)
+    report = build_dataset("midi", tmp_path / "songs", tmp_path / "out", progress=False)
+    (rec,) = [r for s in SPLITS for r in read_manifest(tmp_path / "out" / f"{s}.jsonl")]
+    assert rec.song == "demo/00" and [t.name for t in rec.tracks] == ["ch01-piano", "ch02-bass", "ch10-drums"]
+    assert report.skipped == [] and rec.mix.frames == rec.tracks[0].frames
+    mix, sr = sf.read(rec.mix.path)
+    plain, weighted = np.zeros(10), np.zeros(10)
+    for t in rec.tracks:
+        x, _ = sf.read(t.path)
+        if t.name == "ch02-bass":  # a mono patch the composer panned right (CC10 = 100): centred in the stem
+            assert np.allclose(x[:, 0], x[:, 1], atol=1e-3 * np.abs(x).max())
+        gain = (t.meta["cc7"]["start"] / 100) ** 2  # GM volume curve: amplitude ~ CC7 squared
+        theta = (t.meta["cc10"]["start"] - 64) / 64 * np.pi / 4 + np.pi / 4  # constant-power pan
+        lr = np.array([np.cos(theta), np.sin(theta)]) / np.cos(np.pi / 4)
+        plain += 10 ** (band_db(x, sr) / 10)
+        weighted += 10 ** (band_db(x * lr * gain, sr) / 10)
+    target = band_db(mix, sr)
+    err_weighted = np.mean(np.abs(10 * np.log10(weighted) - target))
+    err_plain = np.mean(np.abs(10 * np.log10(plain) - target))
+    assert err_weighted < 2.0, (err_weighted, err_plain)  # reverb and chorus add the rest
+    assert err_weighted < err_plain - 1.0
+    left_right = [band_db(mix[:, [c]], sr) for c in (0, 1)]
+    assert np.mean(left_right[0] - left_right[1]) < -2  # the loud bass (CC7 = 127) is panned right (CC10 = 100)
