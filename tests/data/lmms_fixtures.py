@@ -24,7 +24,8 @@ PROJECT = """<?xml version="1.0"?>
           </fxchain>
           <connection><pan id="0"/></connection>
         </instrumenttrack>
-        <pattern pos="0" len="192" steps="16" muted="0" type="1" name="p"><note pos="0" len="96" key="45" vol="100" pan="0"/></pattern>
+        <pattern pos="0" len="192" steps="16" muted="0" type="1" name="p">
+          <note pos="0" len="96" key="45" vol="100" pan="0"/></pattern>
       </track>
       <track type="0" name="Muted lead" muted="1" solo="0">
         <instrumenttrack vol="100" pan="0" fxch="0" basenote="57" pitch="0" pitchrange="1" usemasterpitch="1">
@@ -40,7 +41,8 @@ PROJECT = """<?xml version="1.0"?>
                 <instrument name="audiofileprocessor"><audiofileprocessor src="drums/kick01.ogg"/></instrument>
                 <fxchain enabled="0" numofeffects="0"/>
               </instrumenttrack>
-              <pattern pos="0" len="192" steps="16" muted="0" type="0" name="k"><note pos="0" len="-192" key="57" vol="100" pan="0"/></pattern>
+              <pattern pos="0" len="192" steps="16" muted="0" type="0" name="k">
+                <note pos="0" len="-192" key="57" vol="100" pan="0"/></pattern>
             </track>
             <track type="0" name="Hat" muted="0" solo="0">
               <instrumenttrack vol="30" pan="50" fxch="2" basenote="57" pitch="0" pitchrange="1" usemasterpitch="1">
@@ -77,7 +79,8 @@ PROJECT = """<?xml version="1.0"?>
         <volume id="2002" value="0.8"/>
         <fxchain enabled="1" numofeffects="1">
           <effect name="ladspaeffect" on="1" wet="1"><ladspacontrols ports="0"/>
-            <key><attribute name="file" value="fast_lookahead_limiter_1913"/><attribute name="plugin" value="x"/></key></effect>
+            <key><attribute name="file" value="fast_lookahead_limiter_1913"/>
+              <attribute name="plugin" value="x"/></key></effect>
         </fxchain>
       </fxchannel>
       <fxchannel num="1" name="Bass bus" muted="1" soloed="0" volume="1.5">

@@ -36,7 +36,7 @@ def song(path, seconds=8.0, tempo=500000, mix=None):
         v, p, r = mix[ch]
         tr += [cc(ch, 7, v), cc(ch, 10, p), cc(ch, 91, r)]
         for b in range(beats):
-            tr.append(mido.Message("note_on", channel=ch, note=key + (b % 3) * 2, velocity=100, time=0 if b == 0 else 0))
+            tr.append(mido.Message("note_on", channel=ch, note=key + (b % 3) * 2, velocity=100, time=0))
             tr.append(mido.Message("note_off", channel=ch, note=key + (b % 3) * 2, velocity=0, time=TPB))
         mid.tracks.append(tr)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,8 @@ def _role(stem: P.Stem) -> str:
 
 
 def _clean_name(name: str) -> str:
-    """A track name fit for a file name: sample suffixes dropped (``kick02.ogg`` -> ``kick02``), odd characters ``_``."""
+    """A track name fit for a file name: sample suffixes dropped (``kick02.ogg`` -> ``kick02``), odd characters
+    replaced by ``_``."""
     name = re.sub(r"\.(ogg|wav|flac|mp3|ds|sf2|xpf|gig|pat)$", "", name.strip(), flags=re.IGNORECASE)
     return re.sub(r"[^\w.+-]+", "_", name).strip("_.") or "track"
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import copy
 import struct
-import zlib
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
