@@ -7,8 +7,10 @@ draw them: a tiny preload library (compiled once with the system C compiler into
 ``<cache>/lmms_seed-<hash>.so``) makes ``srand()`` use a fixed seed, ``time()`` a fixed clock and
 ``sysconf``/``get_nprocs`` report one CPU (so LMMS starts no mixer worker thread, whose race with
 the renderer thread otherwise reorders the ``rand()`` calls of ZynAddSubFX instances); LMMS also
-runs on one CPU (``taskset``) with Qt's hash seed fixed. Renders are then bit-identical; the
-builder renders twice and records any difference.
+runs on one CPU (``taskset``) with Qt's hash seed fixed and address-space randomisation off
+(``setarch -R``: with several ZynAddSubFX instances the order they draw random numbers in
+otherwise follows their heap addresses). Renders are then bit-identical; the builder renders
+twice and records any difference.
 
 A render that exits non-zero, writes no audio, or logs ``NOTES TOO MANY`` (ZynAddSubFX dropping
 notes) is retried; after ``retries`` failures :class:`RenderError` names the project and the reason.
@@ -16,9 +18,11 @@ notes) is retried; after ``retries`` failures :class:`RenderError` names the pro
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -143,9 +147,22 @@ def _command(mmp: Path, wav: Path) -> list[str]:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allowroot")
     cmd += ["render", str(mmp), "-x", "1", "-s", str(SAMPLE_RATE), "-f", "wav", "-a", "-o", str(wav)]
+    cmd = _no_aslr() + cmd
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", str(_cpu())] + cmd
     return cmd
+
+
+@functools.lru_cache(maxsize=1)
+def _no_aslr() -> list[str]:
+    """``setarch <arch> -R`` (address-space randomisation off) when it works here, else ``[]``."""
+    arch = platform.machine()
+    if shutil.which("setarch") is None or not arch:
+        return []
+    ok = subprocess.run(["setarch", arch, "-R", "true"], capture_output=True).returncode == 0
+    if not ok:
+        log.warning("setarch -R fails here; LMMS mixes with several ZynAddSubFX instances may vary between renders")
+    return ["setarch", arch, "-R"] if ok else []
 
 
 def _env(workdir: Path, seed_lib: Path | None, seed: int) -> dict[str, str]:
