@@ -98,6 +98,7 @@ def _spec(path: Path, root: Path, reserved: bool) -> tuple[SongSpec | None, list
     bpm = None if head is None else head.get("bpm") or head.findtext("bpm") or (
         head.find("bpm").get("value") if head.find("bpm") is not None else None)
     meta = {"project": path.name, "creator_version": doc.get("creatorversion"), "reserved": reserved,
+            "render_version": RENDER_VERSION,
             "bpm": float(bpm) if bpm else None}
     spec = SongSpec(song=sid, source=NAME_RESERVED if reserved else NAME, split=split, root=root, tracks=tracks,
                     mix=Path("mix.flac"), meta=meta, skips=list(skips), decode=path)

@@ -90,7 +90,8 @@ def _specs(path: Path, root: Path) -> tuple[list[SongSpec], list[Skip]]:
             meta = {"channel": c.channel + 1, "program": c.program,
                     **{f"cc{cc}": c.summary(cc, start, end) for cc in M.NEUTRAL}}
             tracks.append(TrackSpec(Path(f"{c.name}.flac"), c.name, c.role, meta))
-        meta = {"file": path.name, "song": base, "excerpt": k, "start_s": start, "end_s": round(end, 3),
+        meta = {"file": path.name, "song": base, "render_version": RENDER_VERSION, "excerpt": k, "start_s": start,
+                "end_s": round(end, 3),
                 "song_length_s": round(length, 3), "channels": len(chans)}
         specs.append(SongSpec(song=f"{base}/{k:02d}", source=NAME, split=split, root=root, tracks=tracks,
                               mix=Path("mix.flac"), meta=meta, decode=path))
