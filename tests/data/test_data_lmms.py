@@ -174,3 +174,17 @@ def test_real_lmms_render_is_repeatable_and_neutral(tmp_path):
     assert a.shape[1] == 2 and RD.is_active(a, R.SAMPLE_RATE)
     assert RD.repeat_error_db(a, b) < -100
     assert np.allclose(a[:, 0], a[:, 1], atol=1e-4)  # centred
+
+
+DEMO = Path("/usr/share/lmms/projects/demos/Oglsdl-Dr8v2.mmpz")  # eight ZynAddSubFX instances, not reserved
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("lmms") is None or not DEMO.is_file(), reason="LMMS or its demos not installed")
+def test_a_mix_of_several_zynaddsubfx_instances_renders_bit_identical_twice(tmp_path):
+    doc = P.read_project(DEMO)
+    seed_lib = R.seed_library(tmp_path / "cache")
+    a, _ = R.render(doc, tmp_path / "w", "mix", seed_lib, DEMO)
+    b, _ = R.render(doc, tmp_path / "w", "mix", seed_lib, DEMO)
+    assert len(a) > 60 * R.SAMPLE_RATE and RD.is_active(a, R.SAMPLE_RATE)
+    assert np.array_equal(a, b)
