@@ -142,10 +142,11 @@ def _render_song(spec: SongSpec, dest: Path, seed_lib) -> dict[str, Any]:
     """Render stems and mix of ``spec`` into ``dest``; returns the ``done.json`` result."""
     doc = P.read_project(spec.decode)
     work = dest / ".work"
+    work.mkdir(parents=True, exist_ok=True)
     mix, mix_rep, attempts = _render_pair(doc, work, "mix", seed_lib, spec.decode)
-    audio: dict[str, np.ndarray] = {}
+    files: dict[Path, np.ndarray | Path] = {}  # stems wait on disk (.npy): a song may have 50 long stems
     repeat: dict[str, float | None] = {"mix": mix_rep}
-    silent = []
+    silent, total = [], np.zeros_like(mix)
     for t in spec.tracks:
         x, rep, n = _render_pair(P.stem_project(doc, t.meta["lmms_index"]), work, f"stem{t.meta['lmms_index']:02d}",
                                  seed_lib, spec.decode)
@@ -154,16 +155,16 @@ def _render_song(spec: SongSpec, dest: Path, seed_lib) -> dict[str, Any]:
         if not RD.is_active(x, R.SAMPLE_RATE):
             silent.append(t.name)
             continue
-        audio[t.path.name] = x
+        total += x
+        np.save(work / f"{t.path.stem}.npy", x)
+        files[dest / "tracks" / t.path.name] = work / f"{t.path.stem}.npy"
         repeat[t.name] = rep
-    shutil.rmtree(work, ignore_errors=True)
-    if not audio:
+    if not files:
         raise R.RenderError(f"{spec.decode}: every track renders silent")
-    total = np.sum(list(audio.values()), axis=0)
     offset, corr = RD.envelope_offset(total, mix, R.SAMPLE_RATE)
-    files = {dest / "tracks" / k: v for k, v in audio.items()}
     files[dest / "mix.flac"] = RD.shift(mix, offset)
     scale_db = RD.write_song_audio(files, R.SAMPLE_RATE)
+    shutil.rmtree(work, ignore_errors=True)
     return {"files": [str(p.relative_to(dest)) for p in files], "silent": silent, "mix_shift_samples": offset,
             "envelope_correlation": round(corr, 4), "scale_db": scale_db, "repeat_error_db": repeat,
             "attempts": attempts, "seeded": seed_lib is not None}

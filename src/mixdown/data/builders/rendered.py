@@ -107,13 +107,18 @@ def repeat_error_db(a: np.ndarray, b: np.ndarray) -> float:
     return round(10 * np.log10(num / den + 1e-30), 1)
 
 
-def write_song_audio(files: dict[Path, np.ndarray], sample_rate: int) -> float:
-    """Write every array as 24-bit FLAC, all scaled by one factor so the loudest peaks at :data:`CEILING`
-    when any would exceed it; returns that scale in dB (0.0 when nothing was scaled)."""
-    peak = max((float(np.max(np.abs(x))) for x in files.values() if x.size), default=0.0)
+def _array(x: np.ndarray | Path) -> np.ndarray:
+    return np.load(x, mmap_mode="r") if isinstance(x, Path) else x
+
+
+def write_song_audio(files: dict[Path, np.ndarray | Path], sample_rate: int) -> float:
+    """Write every array (or ``.npy`` file, read one at a time) as 24-bit FLAC, all scaled by one factor so
+    the loudest peaks at :data:`CEILING` when any would exceed it; returns that scale in dB (0.0 when
+    nothing was scaled)."""
+    peak = max((float(np.max(np.abs(_array(x)))) for x in files.values() if _array(x).size), default=0.0)
     scale = CEILING / peak if peak > CEILING else 1.0
     for path, x in files.items():
-        atomic_write(path, lambda tmp, x=x: sf.write(str(tmp), (x * scale).astype(np.float32), sample_rate,
+        atomic_write(path, lambda tmp, x=x: sf.write(str(tmp), (_array(x) * scale).astype(np.float32), sample_rate,
                                                       subtype="PCM_24", format="FLAC"))
     return round(float(20 * np.log10(scale)), 3)
 
