@@ -49,6 +49,14 @@ PROJECT = """<?xml version="1.0"?>
                 <instrument name="kicker"><kicker/></instrument>
                 <fxchain enabled="0" numofeffects="0"/>
               </instrumenttrack>
+              <pattern pos="0" len="192" steps="16" muted="0" type="0" name="h">
+                <note pos="48" len="-192" key="57" vol="100" pan="0"/></pattern>
+            </track>
+            <track type="0" name="Empty pad" muted="0" solo="0">
+              <instrumenttrack vol="100" pan="0" fxch="0" basenote="57" pitch="0" pitchrange="1" usemasterpitch="1">
+                <instrument name="tripleoscillator"><tripleoscillator/></instrument>
+                <fxchain enabled="0" numofeffects="0"/>
+              </instrumenttrack>
             </track>
           </trackcontainer>
         </bbtrack>

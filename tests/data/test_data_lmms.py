@@ -28,10 +28,11 @@ def _track(doc, name):
 def test_read_project_lists_stems_of_song_beat_bassline_and_sample_tracks(tmp_path, compressed):
     doc = P.read_project(write_demo(tmp_path, compressed=compressed))
     found = P.stems(doc)
-    assert [(s.name, s.kind, s.plugin, s.muted) for s in found] == [
-        ("Bass synth", "instrument", "tripleoscillator", False), ("Muted lead", "instrument", "tripleoscillator", True),
-        ("Vocal take", "sample", "sample", False), ("kick01.ogg", "beat-bassline", "audiofileprocessor", False),
-        ("Hat", "beat-bassline", "kicker", False)]
+    assert [(s.name, s.kind, s.plugin, s.muted, s.events) for s in found] == [
+        ("Bass synth", "instrument", "tripleoscillator", False, 1),
+        ("Muted lead", "instrument", "tripleoscillator", True, 0), ("Vocal take", "sample", "sample", False, 1),
+        ("kick01.ogg", "beat-bassline", "audiofileprocessor", False, 1), ("Hat", "beat-bassline", "kicker", False, 1),
+        ("Empty pad", "beat-bassline", "tripleoscillator", False, 0)]
     assert found[3].files == ["drums/kick01.ogg"] and found[2].files == ["vocal.wav"]
 
 
@@ -77,8 +78,8 @@ def test_beat_bassline_and_sample_stems(tmp_path):
     assert st.find("sampletco").get("src") == "vocal.wav"
     muted = P.stem_project(doc, 1)
     assert _track(muted, "Muted lead").get("muted") == "0"
-    with pytest.raises(IndexError, match="5 stems"):
-        P.stem_project(doc, 5)
+    with pytest.raises(IndexError, match="6 stems"):
+        P.stem_project(doc, 6)
 
 
 def test_missing_plugins_and_samples_are_named(tmp_path):
@@ -125,6 +126,7 @@ def test_build_skips_reserved_muted_and_silent_and_aligns_the_mix(tmp_path, monk
     assert ("Momo64-esp", "reserved for independent evaluation") in reasons
     assert ("Artist-Demo", "track 1 'Muted lead' is muted in the project") in reasons
     assert ("Artist-Demo", "track 'Hat' renders silent") in reasons
+    assert ("Artist-Demo", "track 5 'Empty pad' plays no notes or clips") in reasons  # LMMS refuses empty songs
     again = build_dataset("lmms", root, tmp_path / "out", progress=False)
     assert again.cached == 2
     reserved = build_dataset("lmms-reserved", root, tmp_path / "eval", progress=False)

@@ -14,8 +14,8 @@ The mix is delayed by master look-ahead limiters: the lag is measured from power
 the mix moved earlier by it (``meta.mix_shift_samples``). Stems are cut or padded to the mix's length.
 
 Skipped, with the reason in the build report: projects needing plugins or samples this machine
-lacks, tracks muted in the project (not in the mix), tracks that render silent, projects LMMS
-fails on after retries. The projects of :data:`RESERVED` (kept for an independent evaluation)
+lacks, tracks muted in the project (not in the mix), tracks without notes or clips, tracks that
+render silent, projects LMMS fails on after retries. The projects of :data:`RESERVED` (kept for an independent evaluation)
 are left out; the ``lmms-reserved`` source builds only them, all in the ``test`` split.
 """
 
@@ -86,7 +86,9 @@ def _spec(path: Path, root: Path, reserved: bool) -> tuple[SongSpec | None, list
     found = P.stems(doc)
     skips = [Skip(sid, str(path), f"track {s.index} {s.name!r} is muted in the project (not in the mix)")
              for s in found if s.muted]
-    live = [s for s in found if not s.muted]
+    skips += [Skip(sid, str(path), f"track {s.index} {s.name!r} plays no notes or clips")
+              for s in found if not s.muted and not s.events]
+    live = [s for s in found if not s.muted and s.events]
     if not live:
         return None, skips + [Skip(sid, str(path), "no unmuted instrument or sample tracks")]
     names = unique_names([_clean_name(s.name) for s in live])

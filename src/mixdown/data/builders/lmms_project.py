@@ -48,6 +48,7 @@ class Stem:
         plugin: the instrument plugin (e.g. ``zynaddsubfx``), or ``sample`` for a sample track.
         muted: muted in the project as shipped (not heard in the mix).
         files: sample files the stem reads (as written in the project).
+        events: notes and sample clips it plays (0: the track is empty; LMMS refuses to render it alone).
     """
 
     index: int
@@ -56,6 +57,7 @@ class Stem:
     plugin: str
     muted: bool
     files: list[str]
+    events: int = 0
 
 
 def read_project(path: Path) -> ET.Element:
@@ -133,7 +135,8 @@ def stems(root: ET.Element) -> list[Stem]:
     for i, (t, kind) in enumerate(_stem_elements(root)):
         inst = t.find("./instrumenttrack/instrument")
         plugin = "sample" if t.get("type") == SAMPLE else (inst.get("name", "?") if inst is not None else "?")
-        out.append(Stem(i, t.get("name", f"track {i}"), kind, plugin, t.get("muted") == "1", _files(t)))
+        events = len(t.findall("./pattern/note")) + len(t.findall("sampletco"))
+        out.append(Stem(i, t.get("name", f"track {i}"), kind, plugin, t.get("muted") == "1", _files(t), events))
     return out
 
 
