@@ -190,3 +190,12 @@ def test_a_mix_of_several_zynaddsubfx_instances_renders_bit_identical_twice(tmp_
     b, _ = R.render(doc, tmp_path / "w", "mix", seed_lib, DEMO)
     assert len(a) > 60 * R.SAMPLE_RATE and RD.is_active(a, R.SAMPLE_RATE)
     assert np.array_equal(a, b)
+
+
+@needs_factory_samples
+def test_sample_paths_become_absolute_for_rendering_elsewhere(tmp_path):
+    doc = P.read_project(write_demo(tmp_path))
+    L._absolute_samples(doc, tmp_path / "Artist-Demo.mmpz")
+    srcs = sorted(e.get("src") for e in doc.iter() if e.tag in ("audiofileprocessor", "sampletco"))
+    assert srcs[0] == str(tmp_path / "vocal.wav") and srcs[1].endswith("/samples/drums/kick01.ogg")
+    assert all(Path(s).is_absolute() and Path(s).is_file() for s in srcs)

@@ -140,9 +140,19 @@ def _render_pair(doc, workdir: Path, name: str, seed_lib, project: Path) -> tupl
     return x, RD.repeat_error_db(x, y), attempts + more
 
 
+def _absolute_samples(doc, project: Path) -> None:
+    """Sample paths made absolute, so the project renders from another folder (``.work``)."""
+    for elem in doc.iter():
+        if elem.tag in ("audiofileprocessor", "sampletco") and elem.get("src"):
+            found = R.resolve_sample(elem.get("src"), project)
+            if found is not None:
+                elem.set("src", str(found))
+
+
 def _render_song(spec: SongSpec, dest: Path, seed_lib) -> dict[str, Any]:
     """Render stems and mix of ``spec`` into ``dest``; returns the ``done.json`` result."""
     doc = P.read_project(spec.decode)
+    _absolute_samples(doc, spec.decode)
     work = dest / ".work"
     work.mkdir(parents=True, exist_ok=True)
     mix, mix_rep, attempts = _render_pair(doc, work, "mix", seed_lib, spec.decode)
