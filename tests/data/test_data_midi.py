@@ -85,6 +85,12 @@ def test_truncate_cuts_at_a_time_through_tempo_changes(tmp_path):
     assert last == TPB * 8
     offs = [m for tr in cut.tracks for t, m in M._absolute(tr) if m.type == "control_change" and m.control == 123]
     assert len(offs) == 16
+    for tr in cut.tracks:  # every note that starts also ends, none starts at the cut
+        on = [(m.channel, m.note) for t, m in M._absolute(tr) if m.type == "note_on" and m.velocity > 0]
+        off = [(m.channel, m.note) for t, m in M._absolute(tr) if m.type == "note_off" or
+               (m.type == "note_on" and m.velocity == 0)]
+        assert sorted(on) == sorted(off)
+        assert all(t < TPB * 8 for t, m in M._absolute(tr) if m.type == "note_on" and m.velocity > 0)
 
 
 def test_excerpts():
@@ -143,3 +149,13 @@ def test_build_renders_honest_pairs(tmp_path):
     assert err_weighted < err_plain - 1.0
     left_right = [band_db(mix[:, [c]], sr) for c in (0, 1)]
     assert np.mean(left_right[0] - left_right[1]) < -2  # the loud bass (CC7 = 127) is panned right (CC10 = 100)
+
+
+def test_a_runaway_render_is_stopped_before_it_fills_the_disk(tmp_path):
+    out = tmp_path / "out.wav"
+    script = f"import time\nwith open({str(out)!r}, 'wb') as f:\n    while True:\n        f.write(bytes(1 << 20))\n" \
+             "        f.flush()\n        time.sleep(0.01)\n"
+    import sys
+
+    code, why = MB._run_capped([sys.executable, "-c", script], out, 5_000_000, 60)
+    assert code == -1 and "passed 5 MB" in why and out.stat().st_size < 50_000_000

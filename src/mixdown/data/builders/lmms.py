@@ -15,8 +15,9 @@ the mix moved earlier by it (``meta.mix_shift_samples``). Stems are cut or padde
 
 Skipped, with the reason in the build report: projects needing plugins or samples this machine
 lacks, tracks muted in the project (not in the mix), tracks without notes or clips, tracks that
-render silent, projects LMMS fails on after retries. The projects of :data:`RESERVED` (kept for an independent evaluation)
-are left out; the ``lmms-reserved`` source builds only them, all in the ``test`` split.
+render silent, projects LMMS fails on after retries. The projects of :data:`RESERVED` (kept for
+an independent evaluation) are left out; the ``lmms-reserved`` source builds only them, all in
+the ``test`` split.
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -114,8 +116,32 @@ def discover(root: Path) -> Discovery:
 
 
 # ----------------------------------------------------------------------------- rendering
+def _run_capped(cmd: list[str], out: Path, max_bytes: int, timeout_s: float) -> tuple[int, str]:
+    """Run ``cmd``; stop it when ``out`` grows past ``max_bytes`` or after ``timeout_s`` (a runaway render
+    dies, not the disk). Returns ``(exit code, stderr tail)``; -1 for a stopped run."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        start, why = time.monotonic(), ""
+        while proc.poll() is None:
+            if out.is_file() and out.stat().st_size > max_bytes:
+                why = f"stopped: output passed {max_bytes / 1e6:.0f} MB (a note that never ends?)"
+            elif time.monotonic() - start > timeout_s:
+                why = f"stopped after {timeout_s:.0f} s"
+            if why:
+                proc.kill()
+                proc.wait()
+                return -1, why
+            time.sleep(0.2)
+        err.seek(0)
+        return proc.returncode, err.read().decode(errors="replace").strip()[-300:]
+
+
 def fluidsynth(mid, workdir: Path, name: str, wet: bool) -> np.ndarray:
-    """Render a ``mido.MidiFile``: dry (reverb, chorus off) or ``wet``; returns ``(frames, 2)`` float32."""
+    """Render a ``mido.MidiFile``: dry (reverb, chorus off) or ``wet``; returns ``(frames, 2)`` float32.
+
+    The output may be at most twice the file's length plus a minute (float stereo); a render that
+    goes on longer (a synth kept sounding) is stopped and raises RuntimeError.
+    """
     from mixdown.data.synth import FLUID_GAIN, find_soundfont
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -124,9 +150,10 @@ def fluidsynth(mid, workdir: Path, name: str, wet: bool) -> np.ndarray:
     fx = [] if wet else ["-R", "0", "-C", "0"]
     cmd = ["fluidsynth", "-ni", "-q", *fx, "-g", str(FLUID_GAIN), "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav",
            "-F", str(wav), str(find_soundfont()), str(path)]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
-    if res.returncode != 0 or not wav.is_file():
-        raise RuntimeError(f"fluidsynth failed on {path} (exit {res.returncode}): {res.stderr.strip()[-300:]}")
+    code, err = _run_capped(cmd, wav, int((2 * mid.length + 60) * SAMPLE_RATE * 8), 1800)
+    if code != 0 or not wav.is_file():
+        wav.unlink(missing_ok=True)
+        raise RuntimeError(f"fluidsynth failed on {path} (exit {code}): {err}")
     x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
     wav.unlink()
     path.unlink()

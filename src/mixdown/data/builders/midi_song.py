@@ -119,13 +119,14 @@ def _relative(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
 
 def _rewrite(mid: mido.MidiFile, keep, edit, head: list[mido.Message], end_tick: int | None) -> mido.MidiFile:
     """A copy with channel messages filtered by ``keep``, changed by ``edit``; ``head`` messages at tick 0
-    of the first track; nothing after ``end_tick`` (then all notes and sustain off on every channel)."""
+    of the first track; nothing from ``end_tick`` on (there every sounding note ends, and sustain and all
+    notes are switched off on every channel)."""
     out = mido.MidiFile(type=1 if mid.type == 0 else mid.type, ticks_per_beat=mid.ticks_per_beat)
     for i, track in enumerate(mid.tracks):
         events = [(0, m) for m in head] if i == 0 else []
-        last = 0
+        last, sounding = 0, set()
         for t, msg in _absolute(track):
-            if end_tick is not None and t > end_tick:
+            if end_tick is not None and t >= end_tick:
                 break
             if msg.is_meta and msg.type == "end_of_track":
                 continue
@@ -133,16 +134,27 @@ def _rewrite(mid: mido.MidiFile, keep, edit, head: list[mido.Message], end_tick:
                 if not keep(msg):
                     continue
                 msg = edit(msg)
+                _track_notes(sounding, msg)
             events.append((t, msg))
             last = t
-        if i == 0 and end_tick is not None:
+        if end_tick is not None:  # release what still sounds: a note left on can keep a synth running forever
             last = end_tick
-            events += [(end_tick, mido.Message("control_change", channel=c, control=cc, value=0))
-                       for c in range(16) for cc in (64, 123)]
+            events += [(end_tick, mido.Message("note_off", channel=c, note=n, velocity=0)) for c, n in sorted(sounding)]
+            if i == 0:
+                events += [(end_tick, mido.Message("control_change", channel=c, control=cc, value=0))
+                           for c in range(16) for cc in (64, 123)]
         rel = _relative(events)
         rel.append(mido.MetaMessage("end_of_track", time=max(0, last - sum(m.time for m in rel))))
         out.tracks.append(rel)
     return out
+
+
+def _track_notes(sounding: set[tuple[int, int]], msg: mido.Message) -> None:
+    """Keep ``sounding`` (channel, note) up to date with a note message."""
+    if msg.type == "note_on" and msg.velocity > 0:
+        sounding.add((msg.channel, msg.note))
+    elif msg.type in ("note_on", "note_off"):
+        sounding.discard((msg.channel, msg.note))
 
 
 def seconds_to_tick(mid: mido.MidiFile, seconds: float) -> int:
