@@ -199,3 +199,11 @@ def test_sample_paths_become_absolute_for_rendering_elsewhere(tmp_path):
     srcs = sorted(e.get("src") for e in doc.iter() if e.tag in ("audiofileprocessor", "sampletco"))
     assert srcs[0] == str(tmp_path / "vocal.wav") and srcs[1].endswith("/samples/drums/kick01.ogg")
     assert all(Path(s).is_absolute() and Path(s).is_file() for s in srcs)
+
+
+def test_cli_offers_the_rendered_sources():
+    from mixdown.cli import build_parser
+
+    for source in ("lmms", "lmms-reserved", "midi"):
+        args = build_parser().parse_args(["dataset", "build", "--source", source, "--root", "r", "--out", "o"])
+        assert args.source == source
