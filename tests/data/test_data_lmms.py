@@ -207,3 +207,21 @@ def test_cli_offers_the_rendered_sources():
     for source in ("lmms", "lmms-reserved", "midi"):
         args = build_parser().parse_args(["dataset", "build", "--source", source, "--root", "r", "--out", "o"])
         assert args.source == source
+
+
+def test_a_render_with_absurd_spikes_is_skipped(tmp_path, monkeypatch):
+    def spiky(doc, workdir, name, seed_lib, project, retries=3, seed=1):
+        x, n = _fake_render(doc, workdir, name, seed_lib, project)
+        if name == "mix":
+            x[1000] = 500.0  # +54 dBFS: an LMMS glitch seen in one demo's mix
+        return x, n
+
+    monkeypatch.setattr(R, "render", spiky)
+    monkeypatch.setattr(R, "find_lmms", lambda: "/usr/bin/lmms")
+    monkeypatch.setattr(R, "missing_requirements", lambda doc, path: [])
+    write_demo(tmp_path / "demos", "Artist-Demo")
+    write_demo(tmp_path / "demos", "Other-Song")
+    with pytest.raises(BuildError, match="all 2 were skipped"):
+        build_dataset("lmms", tmp_path / "demos", tmp_path / "out", progress=False)
+    report = (tmp_path / "out" / "build_report.md").read_text()
+    assert "peaks 54 dB above full scale" in report

@@ -15,7 +15,8 @@ the mix moved earlier by it (``meta.mix_shift_samples``). Stems are cut or padde
 
 Skipped, with the reason in the build report: projects needing plugins or samples this machine
 lacks, tracks muted in the project (not in the mix), tracks without notes or clips, tracks that
-render silent, projects LMMS fails on after retries. The projects of :data:`RESERVED` (kept for
+render silent, projects LMMS fails on after retries or whose render peaks absurdly high
+(:data:`MAX_PEAK_DB`). The projects of :data:`RESERVED` (kept for
 an independent evaluation) are left out; the ``lmms-reserved`` source builds only them, all in
 the ``test`` split.
 """
@@ -48,6 +49,8 @@ RESERVED = frozenset((
     "EsoXLB-CPU", "Impulslogik-Zen", "Momo64-esp", "Settel-InnerRecreation", "Socceroos-Progress",
     "StrictProduction-DearJonDoe", "TameAnderson-MakeMe", "Thomasso-AxeFromThe80s",
 ))
+#: a render peaking this far above full scale is broken (isolated huge spikes seen in one demo's mix)
+MAX_PEAK_DB = 30.0
 #: repeat every render and record the difference (``meta.repeat_error_db``)
 VERIFY_REPEAT = True
 
@@ -195,6 +198,9 @@ def prepare(spec: SongSpec, out: Path) -> SongSpec:
         result = _render_song(spec, dest, R.seed_library(Path(out) / ".cache"))
         RD.write_done(dest / "done.json", key, result)
         done = dict(key=key, **result)
+    if done["scale_db"] < -MAX_PEAK_DB:
+        raise R.RenderError(f"{spec.decode}: a render peaks {-done['scale_db']:.0f} dB above full scale (impulsive "
+                            f"glitches in LMMS's output); not usable")
     silent = set(done["silent"])
     tracks = [replace(t, path=dest / "tracks" / t.path.name) for t in spec.tracks if t.name not in silent]
     skips = list(spec.skips) + [Skip(spec.song, str(spec.decode), f"track {n!r} renders silent (below "
