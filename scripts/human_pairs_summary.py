@@ -2,9 +2,9 @@
 
     python scripts/human_pairs_summary.py /work/corpora/lmms [--bands]
 
-Columns: split, tracks, seconds, the mix shift applied (LMMS: measured from power envelopes) and
-that envelope correlation, the offset and waveform correlation the build's check measured after
-it, the worst repeat-render difference, and (``--bands``) the mean absolute octave-band difference
+Columns: split, tracks, seconds, the mix shift applied (LMMS; MIDI: the measured GCC-PHAT lag,
+not applied), how it was measured and the GCC-PHAT peak sharpness, the offset and waveform
+correlation the build's check measured after it, the worst repeat-render difference, and (``--bands``) the mean absolute octave-band difference
 between the raw sum and the mix after matching their levels, in dB: how far the human mix is from
 a plain sum of the tracks.
 """
@@ -49,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     if not recs:
         log.error("%s: no manifests", args.out)
         return 2
-    head = "| song | split | tracks | s | shift | env corr | check offset | check corr | repeat dB |"
+    head = "| song | split | tracks | s | shift | method | PHAT sharpness | check offset | check corr | repeat dB |"
     lines = [head + (" sum vs mix dB |" if args.bands else ""), "|" + "---|" * (head.count("|") - 1 + args.bands)]
     for r in recs:
         m = r.meta
         reps = [v for v in (m.get("repeat_error_db") or {}).values() if v is not None]
         cells = [r.song, r.split, str(len(r.tracks)), f"{r.mix.frames / r.mix.sample_rate:.0f}",
-                 str(m.get("mix_shift_samples", m.get("measured_offset_samples"))), str(m.get("envelope_correlation")),
+                 str(m.get("mix_shift_samples", m.get("phat_offset_samples"))), str(m.get("align_method", "-")),
+                 str(m.get("phat_sharpness")),
                  str(r.checks.mix_offset_samples), str(r.checks.mix_correlation), f"{max(reps):.0f}" if reps else "-"]
         if args.bands:
             cells.append(f"{band_error(r):.2f}")
