@@ -4,9 +4,9 @@
 
 Columns: split, tracks, seconds, the mix shift applied (LMMS; MIDI: the measured GCC-PHAT lag,
 not applied), how it was measured and the GCC-PHAT peak sharpness, the offset and waveform
-correlation the build's check measured after it, the worst repeat-render difference, and (``--bands``) the mean absolute octave-band difference
-between the raw sum and the mix after matching their levels, in dB: how far the human mix is from
-a plain sum of the tracks.
+correlation the build's check measured after it, the worst repeat-render difference, and
+(``--bands``) the mean absolute octave-band difference between the raw sum and the mix after
+matching their levels, in dB: how far the human mix is from a plain sum of the tracks.
 """
 
 from __future__ import annotations
