@@ -164,7 +164,7 @@ def test_envelope_offset_finds_a_limiter_delay_through_a_phase_change():
     assert offset == 223 and corr > 0.8
     assert np.allclose(RD.shift(y, offset)[:1000], y[223:1223])
     lag, sharpness = RD.phat_offset(x, y, sr)
-    assert abs(lag - 223) <= 1 and sharpness > 2 * RD.PHAT_SHARPNESS  # the differencing filter itself delays by half a sample
+    assert abs(lag - 223) <= 1 and sharpness > 2 * RD.PHAT_SHARPNESS  # differencing adds half a sample
     noise = rng.standard_normal(x.shape)
     assert RD.phat_offset(x, noise, sr)[1] < RD.PHAT_SHARPNESS  # unrelated audio: no clear peak
     assert RD.align_offset(x, y, sr)["method"] == "phat" and RD.align_offset(x, noise, sr)["method"] == "envelope"
