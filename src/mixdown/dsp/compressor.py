@@ -2,10 +2,13 @@
 
 After Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor Design - A Tutorial and
 Analysis", JAES 60(6), 2012; exact equations in ``shared/spec/console.md``. The recursion runs
-in a compiled kernel (:mod:`mixdown.dsp.kernels`) with an exact backward.
+in a compiled kernel with an exact backward: numba on the CPU (:mod:`mixdown.dsp.kernels`),
+numba.cuda on a CUDA tensor (:mod:`mixdown.dsp.cuda_kernels`, no host round trip).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
@@ -14,10 +17,23 @@ from mixdown.dsp import kernels
 from mixdown.dsp.strip import pole
 
 
+def _on_device(x: torch.Tensor) -> bool:
+    """CUDA tensors take the device kernels; so does everything under numba's CUDA simulator."""
+    return x.is_cuda or os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
 class _CompressorGain(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, params):
         work = torch.float64 if x.dtype == torch.float64 else torch.float32
+        if _on_device(x):
+            from mixdown.dsp import cuda_kernels
+
+            xw, pw = x.detach().to(work).contiguous(), params.detach().to(torch.float64).contiguous()
+            g, attack = cuda_kernels.compressor_gain_forward(xw, pw)
+            ctx.save_for_backward(xw, g, attack, pw)
+            ctx.meta = (x.device, x.dtype, params.dtype)
+            return g.to(x.dtype)
         x_np = np.ascontiguousarray(x.detach().to("cpu", work).numpy())
         p_np = np.ascontiguousarray(params.detach().cpu().numpy(), dtype=np.float64)
         g = np.empty((x_np.shape[0], x_np.shape[2]), dtype=x_np.dtype)
@@ -32,6 +48,11 @@ class _CompressorGain(torch.autograd.Function):
     def backward(ctx, grad_g):
         x, g, attack, p = ctx.saved_tensors
         device, dtype, p_dtype = ctx.meta
+        if _on_device(x):
+            from mixdown.dsp import cuda_kernels
+
+            grad_x, grad_p = cuda_kernels.compressor_gain_backward(grad_g.detach().to(g.dtype), x, g, attack, p)
+            return grad_x.to(dtype), grad_p.to(p_dtype)
         grad_np = np.ascontiguousarray(grad_g.detach().to("cpu", g.dtype).numpy())
         grad_x = np.empty(x.shape, dtype=x.numpy().dtype)
         grad_p = np.empty(p.shape, dtype=np.float64)

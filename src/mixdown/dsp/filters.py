@@ -64,14 +64,20 @@ def cascade_response(b: torch.Tensor, a: torch.Tensor, n_fft: int) -> torch.Tens
     """Frequency response of biquads in series at the ``n_fft`` rfft bins.
 
     Computed in float64 (low-frequency poles lose precision in float32) and returned as
-    complex64. Only the first section may have zeros on the unit circle.
+    complex64: numba kernels on the CPU, batched torch ops (:mod:`mixdown.dsp.response`) on CUDA.
+    Only the first section may have zeros on the unit circle.
 
     Shape: ``b, a`` ``(..., K, 3)`` -> ``(..., n_fft // 2 + 1)`` complex64.
     """
     lead = b.shape[:-2]
     b64 = b.to(torch.float64).reshape(-1, *b.shape[-2:])
     a64 = a.to(torch.float64).reshape(-1, *a.shape[-2:])
-    h = _CascadeResponse.apply(b64, a64, int(n_fft))
+    if b64.is_cuda:  # batched torch ops where the tensors live: no host round trip
+        from mixdown.dsp.response import CascadeResponseTorch
+
+        h = CascadeResponseTorch.apply(b64, a64, int(n_fft))
+    else:
+        h = _CascadeResponse.apply(b64, a64, int(n_fft))
     return h.reshape(*lead, h.shape[-1])
 
 
