@@ -7,6 +7,8 @@
 
     mixdown dataset synth --out DIR --songs N [--seconds S] [--seed K] [--jobs N]
 
+    mixdown dataset cache MANIFEST [MANIFEST ...] --out DIR [--shard-mb MB]
+
 Each ``dataset`` sub-command registers with :func:`add_dataset_command`.
 """
 
@@ -143,3 +145,25 @@ def _cli_synth(args: argparse.Namespace) -> int:
 
 add_dataset_command("synth", _configure_synth, "render the synthetic corpus (GM soundfont stems, known mix "
                                          "settings) and build its manifests")
+
+
+def _configure_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifests", nargs="+", type=Path, help="<split>.jsonl manifests whose audio to cache")
+    p.add_argument("--out", type=Path, required=True, help="cache folder (shards + index); rerun to resume")
+    p.add_argument("--shard-mb", type=int, default=1024, help="start a new shard file past this size")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cli_cache)
+
+
+def _cli_cache(args: argparse.Namespace) -> int:
+    from mixdown.data.cache import CacheError, build_cache
+
+    try:
+        build_cache(args.manifests, args.out, shard_mb=args.shard_mb, progress=not args.no_progress)
+    except (CacheError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from e
+    return 0
+
+
+add_dataset_command("cache", _configure_cache, "decode a manifest's audio once into memory-mapped int16 shards "
+                                         "(train with data.train.cache_dir=DIR)")

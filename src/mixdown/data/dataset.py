@@ -94,6 +94,8 @@ class MixDataset(Dataset):
         target_rms_db: every input track segment is scaled to this RMS level (dBFS).
         augment: :class:`Augment` or None.
         seed: base seed; each item draws from ``(seed, epoch, index)`` (workers stay reproducible).
+        cache_dir: read audio from this decoded-audio cache (``mixdown dataset cache``) instead
+            of decoding files; checked against the manifests at construction.
 
     Item (dict):
         ``tracks`` ``(max_tracks, 2, T)`` float32 (mono tracks duplicated), ``mask``
@@ -105,7 +107,7 @@ class MixDataset(Dataset):
     def __init__(self, manifests: Sequence[str | os.PathLike] | str | os.PathLike, segment_s: float = 6.0,
                  sample_rate: int = 44100, max_tracks: int = 16, items_per_epoch: int | None = None,
                  deterministic: bool = False, target_rms_db: float = -20.0, augment: Augment | None = None,
-                 seed: int = 0):
+                 seed: int = 0, cache_dir: str | os.PathLike | None = None):
         if isinstance(manifests, (str, os.PathLike)):
             manifests = [manifests]
         self.songs: list[dict] = []
@@ -128,6 +130,11 @@ class MixDataset(Dataset):
         self.augment = None if deterministic else augment
         self.seed = seed
         self.epoch = 0
+        self.cache = None
+        if cache_dir is not None:
+            from mixdown.data.cache import AudioCache
+
+            self.cache = AudioCache(cache_dir, list(manifests))
 
     def set_epoch(self, epoch: int) -> None:
         """New random segments each epoch (validation items never change)."""
@@ -178,9 +185,12 @@ class MixDataset(Dataset):
 
     # ------------------------------------------------------------------ loading
     def _read(self, path: Path, start: int) -> np.ndarray:
-        with sf.SoundFile(str(path)) as f:
-            f.seek(min(start, f.frames))
-            x = f.read(self.segment, dtype="float32", always_2d=True)
+        if self.cache is not None:
+            x = self.cache.read(path, start, self.segment)
+        else:
+            with sf.SoundFile(str(path)) as f:
+                f.seek(min(start, f.frames))
+                x = f.read(self.segment, dtype="float32", always_2d=True)
         out = np.zeros((2, self.segment), dtype=np.float32)
         out[:, : x.shape[0]] = x.T if x.shape[1] == 2 else x[:, 0]
         return out

@@ -25,10 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def dist_info() -> tuple[int, int]:
-    """``(rank, world_size)``; initialises the process group when launched by torchrun."""
+    """``(rank, world_size)``; initialises the process group when launched by torchrun.
+
+    On CUDA each process takes the GPU of its ``LOCAL_RANK`` (torchrun sets it on every node)."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if dist.is_initialized():
@@ -48,7 +52,9 @@ class Trainer:
     """Args:
         max_steps: optimisation steps. val_every, log_every: in steps.
         batch_size, num_workers: data loading. grad_clip: max gradient norm (0: off).
-        amp: bfloat16 autocast for the network on GPU. device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        amp: bfloat16 autocast for the network on GPU (the console always runs in float32).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (under torchrun: the process's local GPU).
+        ckpt_every: also write ``last.pt`` every this many steps (0: only at validation).
         out_dir: checkpoints (``last.pt``, ``best.pt``), ``metrics.csv`` and TensorBoard logs.
         seed: base seed (``seed + rank`` per process). progress: show a progress bar (rank 0).
         logger: a :class:`mixdown.training.loggers.MetricLogger` (default: CSV only).
@@ -56,10 +62,11 @@ class Trainer:
 
     def __init__(self, max_steps: int = 1000, val_every: int = 100, log_every: int = 10, batch_size: int = 4,
                  num_workers: int = 0, grad_clip: float = 1.0, amp: bool = True, device: str = "auto",
-                 out_dir: str = "outputs/train", seed: int = 0, progress: bool = True, logger=None):
+                 out_dir: str = "outputs/train", seed: int = 0, progress: bool = True, logger=None,
+                 ckpt_every: int = 0):
         self.max_steps, self.val_every, self.log_every = max_steps, val_every, log_every
         self.batch_size, self.num_workers, self.grad_clip = batch_size, num_workers, grad_clip
-        self.amp, self.seed, self.progress = amp, seed, progress
+        self.amp, self.seed, self.progress, self.ckpt_every = amp, seed, progress, ckpt_every
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if device == "auto" else device))
         self.out_dir = Path(out_dir)
@@ -72,16 +79,20 @@ class Trainer:
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=self.seed) if self.world > 1 else None
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle and sampler is None,
                           sampler=sampler, num_workers=self.num_workers, drop_last=shuffle,
-                          persistent_workers=self.num_workers > 0)
+                          persistent_workers=self.num_workers > 0, pin_memory=self.device.type == "cuda")
 
     def _step_outputs(self, model, console, batch):
         n = max(int(batch["mask"].sum(1).max()), 1)  # tracks are packed first: drop all-padding columns
-        x = batch["tracks"][:, :n].to(self.device)
-        mask = batch["mask"][:, :n].to(self.device)
-        ref = batch["mix"].to(self.device)
+        x = batch["tracks"][:, :n].to(self.device, torch.float32, non_blocking=True)
+        mask = batch["mask"][:, :n].to(self.device, non_blocking=True)
+        ref = batch["mix"].to(self.device, torch.float32, non_blocking=True)
         use_amp = self.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
             tp, mp = model(x, mask, ref if getattr(model, "uses_reference", False) else None)
+        # Mixed precision stops here: the network may run in bfloat16, the console never does.
+        # Its filter responses (float64 inside), FFT filtering and compressor ballistics (poles
+        # within 1e-5 of 1) are not safe in bfloat16, so the console runs outside autocast on
+        # float32 parameters and audio.
         mix = console(x, tp.float(), mp.float(), mask)
         target = (batch["track_params"][:, :n].to(self.device), batch["master_params"].to(self.device))
         return mix, ref, (tp.float(), mp.float()), target, mask
@@ -114,6 +125,8 @@ class Trainer:
             train_set, val_set, config: dict | None = None, sample_rate: int = 44100) -> float:
         """Train and return the best validation loss (lower is better)."""
         self.rank, self.world = dist_info()
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         seed_everything(self.seed + self.rank)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.logger is None:
@@ -129,7 +142,8 @@ class Trainer:
         optimizer = optimizer_factory(model.parameters()) if learned and optimizer_factory else None
         step, best = self._resume(model, optimizer)
         if self.world > 1 and learned:
-            model = torch.nn.parallel.DistributedDataParallel(model)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         val_loader = self._loader(val_set, shuffle=False)
         if not learned or optimizer is None:
             metrics = self.validate(model, console, loss_fn, val_loader)
@@ -166,6 +180,9 @@ class Trainer:
                         best = metrics["val/loss"]
                         self._save("best.pt", model, model_kwargs, config, sample_rate, step, optimizer, best, metrics)
                     self._save("last.pt", model, model_kwargs, config, sample_rate, step, optimizer, best, metrics)
+                elif self.ckpt_every and step % self.ckpt_every == 0:
+                    self._save("last.pt", model, model_kwargs, config, sample_rate, step, optimizer, best,
+                               {"train/loss": total.item()})
                 if step >= self.max_steps:
                     break
             epoch += 1
