@@ -21,23 +21,33 @@ EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return make_corpus(tmp_path_factory.mktemp("corpus"), sr=SR, seconds=3.0, songs=3)
+    from mixdown.data.cache import build_cache
+
+    root = tmp_path_factory.mktemp("corpus")
+    out = make_corpus(root, sr=SR, seconds=3.0, songs=3)
+    build_cache([out["train"], out["val"]], root / "cache")  # the GPU recipes read from a cache
+    return {**out, "cache": root / "cache"}
 
 
 def cfg_for(corpus, out_dir, *overrides):
+    """The real config on the test corpus, on the CPU, with the corpus's cache for configs that use one."""
     with initialize_config_dir(config_dir(), version_base="1.3"):
-        return compose("train", overrides=[
+        cfg = compose("train", overrides=[
             f"sample_rate={SR}", f"paths.output_dir={out_dir}", "debug=default",
             f"data.train.manifests=[{corpus['train']}]", f"data.val.manifests=[{corpus['val']}]",
-            "logger=csv", *overrides])
+            "logger=csv", "trainer.device=cpu", "trainer.num_workers=0", *overrides])
+    if cfg.data.train.get("cache_dir") is not None:
+        cfg.data.train.cache_dir = str(corpus["cache"])
+    return cfg
 
 
 def test_every_config_group_option_instantiates(corpus, tmp_path):
-    for group in ("model", "loss", "optim", "trainer", "logger"):
+    for group in ("model", "loss", "optim", "trainer", "logger", "data"):
         for option in sorted(p.stem for p in (Path(config_dir()) / group).glob("*.yaml")):
             cfg = cfg_for(corpus, tmp_path, f"{group}={option}")
-            obj = instantiate(cfg[group])
-            assert obj is not None and not isinstance(obj, dict), (group, option)
+            objs = [instantiate(cfg.data.train), instantiate(cfg.data.val)] if group == "data" else [
+                instantiate(cfg[group])]
+            assert all(o is not None and not isinstance(o, dict) for o in objs), (group, option)
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
