@@ -138,7 +138,7 @@ def _backward_kernel(grad_g, x, g, attack, params, grad_x, grad_params):
 def _view(t: torch.Tensor):
     """A zero-copy numba view of a contiguous tensor (device array, or numpy in the simulator)."""
     if t.is_cuda:
-        return cuda.as_cuda_array(t.detach())
+        return cuda.as_cuda_array(t.detach(), sync=False)  # launched on the same stream: no wait
     if not simulated():
         raise RuntimeError("mixdown.dsp.cuda_kernels takes CUDA tensors (CPU tensors only under the simulator)")
     return t.detach().numpy()
