@@ -4,8 +4,8 @@ numba chooses the simulator when it is first imported, so the ``test_sim_*`` cas
 subprocess started by :func:`test_device_kernels_under_the_cuda_simulator` with
 ``NUMBA_ENABLE_CUDASIM=1``; in the main run they are skipped. Under the simulator the compressor
 sends CPU tensors to :mod:`mixdown.dsp.cuda_kernels`, so the cases exercise the device kernels and
-the autograd dispatch that CUDA tensors take. The cascade response's device path is plain torch and
-is checked on the CPU directly.
+the autograd dispatch that CUDA tensors take (and the cascade response takes its torch path, so
+the whole console runs as on a GPU). The torch cascade response is also checked on the CPU directly.
 """
 
 import math
@@ -135,7 +135,7 @@ def test_sim_dispatch_gradients_match_finite_differences():
     assert grads[0].abs().max() > 0
     for i, (name, a) in enumerate(zip(vals, args), start=1):
         for j in range(2):
-            eps = 1e-5 * max(1.0, abs(float(a[j])))
+            eps = 1e-5 * max(1.0, abs(float(a[j].detach())))
             hi, lo = [t.detach().clone() for t in args], [t.detach().clone() for t in args]
             hi[i - 1][j] += eps
             lo[i - 1][j] -= eps
@@ -147,6 +147,35 @@ def test_sim_dispatch_gradients_match_finite_differences():
     lo[xi] -= 1e-6
     fd = (loss(hi, *args) - loss(lo, *args)) / 2e-6
     assert float(grads[0][xi]) == pytest.approx(float(fd), rel=1e-4, abs=1e-6)
+
+
+@sim_only
+def test_sim_console_device_dispatch_matches_cpu_path(monkeypatch):
+    """The whole console (forward and parameter gradients) through the device dispatch equals the
+    CPU kernels' path (switched back in by patching the dispatch)."""
+    from mixdown.dsp import compressor, filters
+    from mixdown.dsp.console import Console
+    from mixdown.params import spec as S
+
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(1, 2, 2, 300, generator=gen) * 0.3
+    tp = torch.rand(1, 2, len(S.TRACK_SPECS), generator=gen)
+    mp = torch.rand(1, len(S.MASTER_SPECS), generator=gen)
+    console = Console(SR)
+
+    def run():
+        t, m = tp.clone().requires_grad_(True), mp.clone().requires_grad_(True)
+        y = console(x, t, m)
+        y.square().mean().backward()
+        return y.detach(), t.grad, m.grad
+
+    dev = run()
+    monkeypatch.setattr(compressor, "_on_device", lambda x: False)
+    monkeypatch.setattr(filters, "_on_device", lambda b: False)
+    cpu = run()
+    assert cpu[0].abs().max() > 1e-3 and cpu[1].abs().max() > 0
+    for d, c in zip(dev, cpu):
+        torch.testing.assert_close(d, c, rtol=1e-4, atol=1e-6)
 
 
 def _cascade(m=3, n_fft=512):

@@ -7,6 +7,7 @@ full-length renderer so both paths implement one definition of the console's fil
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
 
 import numpy as np
@@ -60,6 +61,11 @@ class _CascadeResponse(torch.autograd.Function):
         return torch.from_numpy(grad_b).to(b.device), torch.from_numpy(grad_a).to(a.device), None
 
 
+def _on_device(b: torch.Tensor) -> bool:
+    """CUDA tensors take the torch path; so does everything under numba's CUDA simulator (tests)."""
+    return b.is_cuda or os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
 def cascade_response(b: torch.Tensor, a: torch.Tensor, n_fft: int) -> torch.Tensor:
     """Frequency response of biquads in series at the ``n_fft`` rfft bins.
 
@@ -72,7 +78,7 @@ def cascade_response(b: torch.Tensor, a: torch.Tensor, n_fft: int) -> torch.Tens
     lead = b.shape[:-2]
     b64 = b.to(torch.float64).reshape(-1, *b.shape[-2:])
     a64 = a.to(torch.float64).reshape(-1, *a.shape[-2:])
-    if b64.is_cuda:  # batched torch ops where the tensors live: no host round trip
+    if _on_device(b64):  # batched torch ops where the tensors live: no host round trip
         from mixdown.dsp.response import CascadeResponseTorch
 
         h = CascadeResponseTorch.apply(b64, a64, int(n_fft))

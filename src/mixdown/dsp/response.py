@@ -3,9 +3,10 @@
 The same definition and analytic backward as :func:`mixdown.dsp.kernels.cascade_response_forward`
 / :func:`~mixdown.dsp.kernels.cascade_response_backward`, written as complex128 tensor ops so it
 runs where the tensors live: on a GPU every bin is one lane and nothing goes through the host.
-The backward recomputes the section responses instead of saving them (memory stays at a few
-``(M, F)`` arrays for any number of sections) and reduces over bins with one complex matmul per
-section.
+Forward and backward go one section at a time and the backward recomputes the section responses
+instead of saving them, so memory stays at a few ``(M, F)`` complex128 arrays (about 2.6 MB each
+per track at 6 s, 44.1 kHz) for any number of sections; the backward reduces over bins with one
+complex matmul per section.
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ def _powers(n_fft: int, device: torch.device) -> torch.Tensor:
     w = torch.arange(n_fft // 2 + 1, dtype=torch.float64, device=device) * (2.0 * math.pi / n_fft)
     i = torch.arange(3, dtype=torch.float64, device=device)
     return torch.polar(torch.ones(w.shape[0], 3, dtype=torch.float64, device=device), -w[:, None] * i)
-
-
-def _sections(b: torch.Tensor, a: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Numerators and denominators ``(M, K, F)`` complex128 of every section at the bins."""
-    zt = z.transpose(0, 1)  # (3, F)
-    return b.to(z.dtype) @ zt, a.to(z.dtype) @ zt
 
 
 class CascadeResponseTorch(torch.autograd.Function):
@@ -48,20 +43,24 @@ class CascadeResponseTorch(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_h):
         b, a = ctx.saved_tensors
-        z = _powers(ctx.n_fft, b.device)
-        num, den = _sections(b.detach(), a.detach(), z)
+        zt = _powers(ctx.n_fft, b.device).transpose(0, 1)  # (3, F)
+        zc = zt.conj().transpose(0, 1)  # (F, 3)
+        bd, ad = b.detach().to(zt.dtype), a.detach().to(zt.dtype)
         g = grad_h.to(torch.complex128)
-        q = num[:, 1:] / den[:, 1:]
-        rest = torch.ones_like(num[:, 0])
-        for k in range(q.shape[1]):  # sections 1..K-1
-            rest = rest * q[:, k]
-        h = rest * num[:, 0] / den[:, 0]
-        # dH/dN_0 = rest / D_0 (section 0 may have zeros on the unit circle); dH/dN_k = H / N_k
-        dn = torch.cat([(rest / den[:, 0])[:, None], h[:, None] / num[:, 1:]], 1)
-        dd = -h[:, None] / den  # dH/dD_k
-        # dL/dc_ki = Re(sum_f conj(dH/dX_k z^-i) g): one matmul per side
-        zc = z.conj()
-        grad_b = ((dn.conj() * g[:, None]) @ zc).real
-        grad_a = ((dd.conj() * g[:, None]) @ zc).real
+        rest = torch.ones_like(g)  # sections 1..K-1
+        for k in range(1, b.shape[1]):
+            rest = rest * ((bd[:, k] @ zt) / (ad[:, k] @ zt))
+        den0 = ad[:, 0] @ zt
+        h = rest * (bd[:, 0] @ zt) / den0
+        grad_b = torch.empty(b.shape, dtype=torch.float64, device=b.device)
+        grad_a = torch.empty_like(grad_b)
+        for k in range(b.shape[1]):  # one section at a time: memory stays at a few (M, F) arrays
+            den = den0 if k == 0 else ad[:, k] @ zt
+            # dH/dN_0 = rest / D_0 (section 0 may have zeros on the unit circle); dH/dN_k = H / N_k
+            dn = rest / den0 if k == 0 else h / (bd[:, k] @ zt)
+            dd = -h / den  # dH/dD_k
+            # dL/dc_ki = Re(sum_f conj(dH/dX_k z^-i) g): one (M, F) x (F, 3) matmul per side
+            grad_b[:, k] = ((dn.conj() * g) @ zc).real
+            grad_a[:, k] = ((dd.conj() * g) @ zc).real
         grad_a[:, :, 0] = 0.0  # a0 is normalised to 1
         return grad_b.to(b.dtype), grad_a.to(a.dtype), None
