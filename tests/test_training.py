@@ -78,6 +78,22 @@ def test_training_resumes_after_a_kill(corpus, tmp_path):
     assert second["train_state"]["optimizer"]["state"], "optimizer state was not carried over"
 
 
+def test_checkpoints_every_n_steps_between_validations(corpus, tmp_path, monkeypatch):
+    from mixdown.training.trainer import Trainer
+
+    saved, real = [], Trainer._save
+
+    def spy(self, name, model, model_kwargs, config, sample_rate, step, *rest):
+        saved.append((name, step))
+        return real(self, name, model, model_kwargs, config, sample_rate, step, *rest)
+
+    monkeypatch.setattr(Trainer, "_save", spy)
+    train(cfg_for(corpus, tmp_path, "experiment=dmc", "trainer.max_steps=5", "trainer.val_every=5",
+                  "trainer.ckpt_every=2"))
+    assert [s for n, s in saved if n == "last.pt"] == [2, 4, 5]
+    assert read_checkpoint(tmp_path / "last.pt")["train_state"]["step"] == 5
+
+
 def test_untrusted_or_foreign_checkpoints_are_refused(tmp_path):
     class Evil:
         def __reduce__(self):
