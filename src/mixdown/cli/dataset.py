@@ -165,5 +165,5 @@ def _cli_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-add_dataset_command("cache", _configure_cache, "decode a manifest's audio once into memory-mapped int16 shards "
-                                         "(train with data.train.cache_dir=DIR)")
+add_dataset_command("cache", _configure_cache, "decode a manifest's audio once into memory-mapped shards "
+                                         "(16-bit PCM as int16, else float32; train with data.train.cache_dir=DIR)")
