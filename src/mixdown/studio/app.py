@@ -1,0 +1,280 @@
+"""The studio's HTTP API (Starlette) over :class:`~mixdown.studio.service.Studio`.
+
+Every path lives below ``/s/<token>/`` (see :mod:`mixdown.studio.guard`). Request bodies are
+JSON objects; every refusal is a 4xx with ``{"error": message}`` naming what was wrong, and an
+unexpected failure a 500 whose message points at the server log, never a traceback.
+
+=======  ======================  ==========================================================
+method   path                    what
+=======  ======================  ==========================================================
+GET      ``/``                   the page
+GET      ``/static/...``         the page's scripts and styles (package data)
+GET      ``/api/state``          session, spec table, settings, locks, paths
+GET      ``/api/status``         versions of the loop and full renders, meters, jobs
+POST     ``/api/params``         ``{"changes": [{"target", "key", "value"}], "if_version"?}``
+POST     ``/api/locks``          ``{"target", "key", "locked"}``
+POST     ``/api/monitor``        ``{"mute": [names], "solo": [names]}``
+POST     ``/api/loop``           ``{"start_s", "end_s"}``
+POST     ``/api/curves``         ``{"target", "values"?}``: EQ response and compressor curve
+POST     ``/api/mix|reset|undo|redo``
+GET      ``/api/audio/{scope}/{source}.wav``  scope ``loop|full``, source ``mix|raw|reference``
+GET      ``/api/overview``       peaks of the raw sum for the timeline
+POST     ``/api/save``, ``/api/export`` (``{"format"}``), ``/api/report``; GET ``/api/report``
+=======  ======================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import soundfile as sf
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from mixdown.studio import backend as B
+from mixdown.studio.guard import Guard
+from mixdown.studio.service import Busy, Studio
+from mixdown.studio.state import MASTER, EditError
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BODY = 1 << 20
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+def _err(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers={"cache-control": "no-store"})
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, f"request body over {MAX_BODY} bytes")
+    if not body:
+        return {}
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise HTTPException(400, f"request body is not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise HTTPException(400, f"request body must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def _field(doc: dict, key: str, typ, what: str):
+    if key not in doc:
+        raise HTTPException(400, f"missing field {key!r} ({what})")
+    v = doc[key]
+    ok = isinstance(v, typ) and not (isinstance(v, bool) and typ is not bool)
+    if not ok or (isinstance(v, float) and not math.isfinite(v)):
+        raise HTTPException(400, f"field {key!r} must be {what}, got {v!r}")
+    return v
+
+
+def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
+    """The ASGI app for ``studio``: the routes, wrapped in the :class:`Guard`."""
+    audio_cache: dict[tuple, bytes] = {}
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"content-security-policy": PAGE_CSP,
+                                                             "cache-control": "no-store"})
+
+    async def state(request: Request) -> Response:
+        return JSONResponse({**studio.describe(), **studio.state.snapshot(), **_monitor()})
+
+    def _monitor() -> dict:
+        e = studio.engine
+        return {"mute": sorted(e.mute), "solo": sorted(e.solo),
+                "loop_region": [e.region[0] / e.sr, e.region[1] / e.sr]}
+
+    def _render_info(r) -> dict | None:
+        if r is None:
+            return None
+        return {"version": r.version, "key": list(r.key), "start_s": r.start_s,
+                "seconds": round(r.seconds, 4), "frames": int(r.audio["mix"].shape[0]),
+                "sources": sorted(r.audio), "meters": r.meters or None}
+
+    async def status(request: Request) -> Response:
+        e = studio.engine
+        return JSONResponse({"version": studio.state.version, "key": list(e._key()), "job": studio.job,
+                             "loop": _render_info(e.loop), "full": _render_info(e.full),
+                             "full_busy": e.full_busy, "error": e.error, **_monitor()})
+
+    async def params(request: Request) -> Response:
+        doc = await _json(request)
+        changes = studio.state.parse(doc.get("changes"))
+        want = doc.get("if_version")
+        if want is not None and want != studio.state.version:
+            return _err(409, f"the settings changed since version {want} (now {studio.state.version}); "
+                             "reload them and edit again")
+        version = studio.state.apply(changes)
+        studio.engine.poke()
+        return JSONResponse({"version": version, **studio.state.snapshot()})
+
+    async def locks(request: Request) -> Response:
+        doc = await _json(request)
+        studio.state.set_lock(_field(doc, "target", str, "a track name or 'master'"),
+                              _field(doc, "key", str, "a parameter name"),
+                              _field(doc, "locked", bool, "true or false"))
+        return JSONResponse(studio.state.snapshot())
+
+    async def monitor(request: Request) -> Response:
+        doc = await _json(request)
+        sets = {}
+        for k in ("mute", "solo"):
+            v = doc.get(k, [])
+            if not isinstance(v, list) or not all(isinstance(n, str) for n in v):
+                raise HTTPException(400, f"field {k!r} must be a list of track names")
+            unknown = [n for n in v if n not in studio.state.names]
+            if unknown:
+                raise HTTPException(422, f"{k}: no track {', '.join(map(repr, unknown))}; tracks: "
+                                         f"{', '.join(studio.state.names)}")
+            sets[k] = set(v)
+        studio.engine.set_monitor(sets["mute"], sets["solo"])
+        return JSONResponse(_monitor())
+
+    async def loop(request: Request) -> Response:
+        doc = await _json(request)
+        start = _field(doc, "start_s", (int, float), "seconds, a number")
+        end = _field(doc, "end_s", (int, float), "seconds, a number")
+        try:
+            studio.engine.set_region(float(start), float(end))
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+        return JSONResponse(_monitor())
+
+    async def curves(request: Request) -> Response:
+        doc = await _json(request)
+        target = _field(doc, "target", str, "a track name or 'master'")
+        values = studio.state.values_of(target)
+        over = doc.get("values", {})
+        if not isinstance(over, dict):
+            raise HTTPException(400, "field 'values' must be an object of parameter: number")
+        values.update({c.key: c.value for c in studio.state.parse(
+            [{"target": target, "key": k, "value": v} for k, v in over.items()])} if over else {})
+        sr = studio.session.sample_rate
+        eq, comp = await run_in_threadpool(lambda: (B.eq_curve(values, sr, strip=target != MASTER),
+                                                    B.comp_curve(values)))
+        return JSONResponse({"target": target, "eq": eq, "compressor": comp})
+
+    def _action(fn, busy_ok=False):
+        async def run(request: Request) -> Response:
+            await _json(request)  # a body, if any, must still be JSON
+            try:
+                await run_in_threadpool(fn)
+            except Busy as e:
+                return _err(409, str(e))
+            studio.engine.poke()
+            return JSONResponse({**studio.state.snapshot(), "notes": studio.notes})
+        return run
+
+    async def audio(request: Request) -> Response:
+        scope, source = request.path_params["scope"], request.path_params["source"]
+        if scope not in ("loop", "full") or source not in ("mix", "raw", "reference"):
+            raise HTTPException(404, "audio is /api/audio/loop|full/mix|raw|reference.wav")
+        r = studio.engine.loop if scope == "loop" else studio.engine.full
+        if r is None:
+            return _err(409, f"the {scope} render is not ready yet; try again in a moment")
+        if source not in r.audio:
+            return _err(404, "no reference was given (start with --reference REF.wav)")
+        key = (scope, source, r.key, r.region, id(r.audio[source]))
+        if key not in audio_cache:
+            audio_cache.clear() if len(audio_cache) > 12 else None
+            audio_cache[key] = await run_in_threadpool(_wav, r.audio[source], studio.session.sample_rate)
+        return Response(audio_cache[key], media_type="audio/wav",
+                        headers={"cache-control": "no-store", "x-mixdown-version": str(r.version),
+                                 "x-mixdown-start-s": f"{r.start_s:.6f}"})
+
+    async def overview(request: Request) -> Response:
+        return JSONResponse({"peaks": studio.engine.overview, "seconds": studio.session.frames / studio.engine.sr})
+
+    async def save(request: Request) -> Response:
+        await _json(request)
+        path = await run_in_threadpool(studio.save)
+        return JSONResponse({"saved": str(path)})
+
+    async def export(request: Request) -> Response:
+        doc = await _json(request)
+        fmt = _field(doc, "format", str, "'dawproject' or 'reaper'")
+        path = await run_in_threadpool(studio.export, fmt)
+        return JSONResponse({"exported": str(path), "format": fmt})
+
+    async def report_write(request: Request) -> Response:
+        await _json(request)
+        try:
+            path = await run_in_threadpool(studio.report)
+        except Busy as e:
+            return _err(409, str(e))
+        return JSONResponse({"report": str(path), "url": "api/report"})
+
+    async def report_read(request: Request) -> Response:
+        path = studio.paths.report
+        if not path.is_file():
+            return _err(404, "no report written yet; press Report first")
+        return HTMLResponse(path.read_text(encoding="utf-8"), headers={"content-security-policy": REPORT_CSP})
+
+    routes = [
+        Route("/", page), Route("/api/state", state), Route("/api/status", status),
+        Route("/api/params", params, methods=["POST"]), Route("/api/locks", locks, methods=["POST"]),
+        Route("/api/monitor", monitor, methods=["POST"]), Route("/api/loop", loop, methods=["POST"]),
+        Route("/api/curves", curves, methods=["POST"]),
+        Route("/api/mix", _action(studio.mix), methods=["POST"]),
+        Route("/api/reset", _action(studio.state.reset), methods=["POST"]),
+        Route("/api/undo", _action(studio.state.undo), methods=["POST"]),
+        Route("/api/redo", _action(studio.state.redo), methods=["POST"]),
+        Route("/api/audio/{scope}/{source}.wav", audio), Route("/api/overview", overview),
+        Route("/api/save", save, methods=["POST"]), Route("/api/export", export, methods=["POST"]),
+        Route("/api/report", report_write, methods=["POST"]), Route("/api/report", report_read),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers=_handlers())
+    return Guard(app, token, hosts)
+
+
+def _wav(audio, sample_rate: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, audio, sample_rate, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def _handlers() -> dict:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _err(exc.status_code, str(exc.detail))
+
+    async def edit_error(request: Request, exc: Exception) -> Response:
+        return _err(422, str(exc))
+
+    async def write_error(request: Request, exc: Exception) -> Response:
+        log.error("%s", exc)
+        return _err(500, f"could not write: {exc}; check that the folder is writable and has free space")
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return _err(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+    return {HTTPException: http_error, EditError: edit_error, B.ParamsError: edit_error,
+            B.SessionError: edit_error, OSError: write_error, Exception: unexpected}
+
+
+def error_app(message: str, token: str, hosts: set[str]) -> Guard:
+    """The app served when the session cannot be opened: every page shows ``message``."""
+    from mixdown.studio.pages import error_page
+
+    async def show(request: Request) -> Response:
+        return HTMLResponse(error_page(message), status_code=500,
+                            headers={"content-security-policy": REPORT_CSP})
+
+    return Guard(Starlette(routes=[Route("/{path:path}", show)]), token, hosts)

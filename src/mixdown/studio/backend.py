@@ -1,0 +1,180 @@
+"""The one place the studio touches the rest of mixdown.
+
+Every library call the server, the state and the render engine make goes through a function here,
+so that a change of the library's layout means a change of this module only. Nothing here knows
+about HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixdown.params import spec as S
+from mixdown.params.io import MasterParams, MixParams, ParamsError, TrackParams, read_params, write_params
+from mixdown.session import SessionError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams",
+           "check_value", "comp_curve", "eq_curve", "export_project", "limits", "load_model", "load_reference",
+           "loudness", "master_strip", "master_specs", "momentary", "open_session", "predict", "read_params",
+           "render_full", "track_specs", "track_strips", "write_params", "write_report"]
+
+try:  # the checkpoint module imports torch; its error type is all the studio needs
+    from mixdown.checkpoint import CheckpointError
+except ImportError:  # pragma: no cover - torch is a core dependency
+    class CheckpointError(ValueError):  # type: ignore[no-redef]
+        pass
+
+
+# ----------------------------------------------------------------------------- the spec table
+def track_specs() -> tuple[S.ParamSpec, ...]:
+    return S.TRACK_SPECS
+
+
+def master_specs() -> tuple[S.ParamSpec, ...]:
+    return S.MASTER_SPECS
+
+
+def limits(spec: S.ParamSpec, sample_rate: int) -> tuple[float, float]:
+    return spec.limits(sample_rate)
+
+
+def check_value(spec: S.ParamSpec, value: Any, sample_rate: int) -> str | None:
+    """A message when ``value`` is not allowed for ``spec`` (not a number, not finite, out of range)."""
+    return S.check_value(spec, value, sample_rate)
+
+
+# ----------------------------------------------------------------------------- session, model, prediction
+def open_session(folder: str | os.PathLike):
+    """The session's tracks, read lazily (``names``, ``files``, ``sample_rate``, ``frames``,
+    ``window(i, start, n)``); raises :class:`SessionError` naming the file and the fix."""
+    from mixdown.mix import read_session
+
+    return read_session(folder)
+
+
+def load_model(checkpoint: str | os.PathLike | None):
+    """The model of ``checkpoint``, else the shipped one (else the heuristic, with a warning)."""
+    from mixdown.mix import load_default_model
+
+    return load_default_model(checkpoint, "cpu")
+
+
+def load_reference(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
+    """The reference mix as ``(frames, 2)`` float32 at ``sample_rate``."""
+    from mixdown.reference import load_reference as _load
+
+    return _load(path, sample_rate)[0]
+
+
+def predict(model, session, locks: dict[tuple[str, str], float], reference: np.ndarray | None,
+            refine_steps: int = 40) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The model's settings (refined towards ``reference`` when given) with ``locks`` held.
+
+    ``locks``: ``{(track name or "master", key): value}``. Returns physical
+    ``(track_values (N, n_track_params), master_values (n_master_params,), notes)``.
+    """
+    from mixdown.mix import _apply_locks, _clip_to_spec, predict_params
+
+    ref_t = None if reference is None else np.ascontiguousarray(reference.T)
+    tv, mv = predict_params(model, session, reference=ref_t)
+    _apply_locks(tv, mv, session.names, locks)
+    notes: dict[str, Any] = {"model": type(model).__name__}
+    if ref_t is not None:
+        from mixdown.reference import refine_to_reference
+
+        tv, mv, report = refine_to_reference(session, tv, mv, ref_t, locks, steps=refine_steps, progress=False)
+        _apply_locks(tv, mv, session.names, locks)
+        notes["reference"] = report
+    sr = session.sample_rate
+    return _clip_to_spec(tv, S.TRACK_SPECS, sr), _clip_to_spec(mv, S.MASTER_SPECS, sr), notes
+
+
+# ----------------------------------------------------------------------------- rendering
+def track_strips(params: MixParams, channels: list[int]):
+    """Compiled channel strips of every track of ``params``: ``.process(x, out)`` on
+    ``(S, n, 2)`` float32 blocks, state carried from call to call."""
+    from mixdown.render import track_bank
+
+    return track_bank(params, channels)
+
+
+def master_strip(params: MixParams):
+    """The compiled master strip of ``params`` (same interface as :func:`track_strips`)."""
+    from mixdown.render import master_bank
+
+    return master_bank(params)
+
+
+def render_full(session_dir: str | os.PathLike, params: MixParams) -> np.ndarray:
+    """The exact full-length mix, ``(frames, 2)`` float32 (the renderer of ``mixdown render``)."""
+    from mixdown.render import render
+
+    return render(session_dir, params, resample=True).audio
+
+
+# ----------------------------------------------------------------------------- measurement and figures
+def loudness(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """Integrated loudness (LUFS), true peak (dBTP) and sample peak (dBFS) of ``(frames, 2)``
+    audio; ``None`` for a loudness that is not finite (silence, under 0.4 s)."""
+    from mixdown import loudness as L
+
+    x = np.ascontiguousarray(audio.T)
+    lufs = float(L.integrated_loudness(x, sample_rate)) if audio.shape[0] >= 0.4 * sample_rate else float("-inf")
+    peak = float(L.sample_peak_dbfs(x))
+    tp = float(L.true_peak_dbtp(x, sample_rate)) if np.isfinite(peak) else float("-inf")
+    return {k: (v if np.isfinite(v) else None)
+            for k, v in (("integrated_lufs", lufs), ("true_peak_dbtp", tp), ("sample_peak_dbfs", peak))}
+
+
+def momentary(audio: np.ndarray, sample_rate: int, hop_s: float) -> list[float | None]:
+    """BS.1770 momentary loudness (400 ms windows) every ``hop_s`` seconds, LUFS (None: silence)."""
+    from mixdown import loudness as L
+
+    if audio.shape[0] < 0.4 * sample_rate:
+        return []
+    m = L.momentary_loudness(np.ascontiguousarray(audio.T), sample_rate, hop_s)
+    return [round(float(v), 2) if np.isfinite(v) else None for v in m]
+
+
+def eq_curve(values: dict[str, float], sample_rate: int, strip: bool) -> dict[str, list[float]]:
+    """Magnitude response of [high-pass +] the EQ bands, in dB, on a log frequency grid."""
+    from mixdown.report import eq_response_db
+
+    f, total, bands = eq_response_db(values, sample_rate, strip)
+    return {"freqs_hz": _r(f), "total_db": _r(total), "bands_db": [_r(b) for b in bands]}
+
+
+def comp_curve(values: dict[str, float]) -> dict[str, list[float]]:
+    """The compressor's static curve (makeup included) from -72 to 0 dB input."""
+    from mixdown.report import static_curve
+
+    levels = np.linspace(-72.0, 0.0, 145)
+    return {"in_db": _r(levels), "out_db": _r(static_curve(values, levels))}
+
+
+def _r(x) -> list[float]:
+    return [round(float(v), 3) for v in np.asarray(x)]
+
+
+# ----------------------------------------------------------------------------- writing
+def export_project(params: MixParams, session_dir: Path, out: Path, fmt: str) -> Path:
+    """Write a DAWproject (``fmt="dawproject"``) or REAPER (``"reaper"``) project, atomically."""
+    from mixdown.export import export_dawproject, export_reaper
+
+    if fmt == "dawproject":
+        return export_dawproject(params, session_dir, out)
+    return export_reaper(params, session_dir, out)
+
+
+def write_report(out_html: Path, session_dir: Path, params: MixParams, reference: Path | None) -> Path:
+    """The HTML report of ``params`` on the session (figures beside it)."""
+    from mixdown.report import write_report as _write
+
+    return _write(out_html, session_dir, params, reference=reference)

@@ -1,0 +1,315 @@
+"""Rendering for the studio: the loop region fast, the whole song in the background.
+
+**Loop region.** The region is rendered with a *pre-roll*: the tracks are read from
+``PREROLL_S`` seconds before the region (or from the song's start), run through the exact
+compiled channel strips and master strip of :mod:`mixdown.render`, and the pre-roll is dropped.
+Each track's strip output is cached with the settings that made it, so an edit re-runs only the
+strips whose settings changed, then the bus sum and the master strip (an edit of the master runs
+the master strip only).
+
+*The approximation:* filter and compressor states start from silence at the start of the
+pre-roll instead of carrying the whole song's history. Filter states forget their start within
+milliseconds; a compressor's gain differs from the full render's by at most its gain reduction
+at the pre-roll's start, and that difference decays at least as ``exp(-t / release)`` (the
+release time constant is at most 1 s, so it is below 2 % of the difference after 4 s, and any
+attack re-synchronises it sooner). A region that starts within ``PREROLL_S`` of the song's start
+is exact. The background full-song render is the exact renderer of ``mixdown render``.
+
+**Threads.** One thread renders the region, one the whole song; the page polls their versions.
+The compiled kernels run concurrently when numba's threading layer allows it (``omp``, ``tbb``),
+else they take turns.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mixdown.studio import backend as B
+
+log = logging.getLogger(__name__)
+
+PREROLL_S = 4.0
+FULL_DEBOUNCE_S = 0.8
+OVERVIEW_BINS = 1200
+METER_HOP_S = 0.1
+
+
+@dataclass
+class Rendered:
+    """One render's audio, ``{"mix", "raw", "reference"}`` -> ``(frames, 2)`` float32, with meters."""
+
+    version: int  # of the settings
+    start_s: float
+    audio: dict[str, np.ndarray]
+    meters: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time the render took
+    key: tuple = ()  # (settings version, monitor version) it was made for
+    region: tuple = ()  # (start, end) frames of a loop render
+
+
+def audible(names: list[str], mute: set[str], solo: set[str]) -> list[bool]:
+    """Which tracks sound: with any solo, the soloed ones; otherwise the unmuted ones."""
+    return [(n in solo) if solo else (n not in mute) for n in names]
+
+
+class RegionCache:
+    """Raw audio and per-track strip outputs of ``[start, end)`` frames plus the pre-roll."""
+
+    def __init__(self, session, start: int, end: int):
+        self.start, self.end = start, end
+        self.preroll = min(start, int(PREROLL_S * session.sample_rate))
+        n = end - start + self.preroll
+        self.x = np.stack([np.ascontiguousarray(session.window(i, start - self.preroll, n).T)
+                           for i in range(len(session.names))])
+        self.channels = [info.channels for info in session.infos]
+        self.strips = np.zeros_like(self.x)
+        self.made_with: list[dict[str, float] | None] = [None] * len(session.names)
+
+    def mix(self, params: B.MixParams, sounding: list[bool]) -> np.ndarray:
+        """The region's mix ``(end - start, 2)`` for ``params`` (re-runs changed strips only)."""
+        changed = [i for i, t in enumerate(params.tracks) if self.made_with[i] != t.values]
+        if changed:
+            sub = copy.copy(params)
+            sub.tracks = [params.tracks[i] for i in changed]
+            bank = B.track_strips(sub, [self.channels[i] for i in changed])
+            out = np.empty((len(changed),) + self.x.shape[1:], dtype=np.float32)
+            bank.process(np.ascontiguousarray(self.x[changed]), out)
+            self.strips[changed] = out
+            for i in changed:
+                self.made_with[i] = dict(params.tracks[i].values)
+        bus = np.zeros((1,) + self.x.shape[1:], dtype=np.float32)
+        for i, on in enumerate(sounding):
+            if on:
+                bus[0] += self.strips[i]
+        out = np.empty_like(bus)
+        B.master_strip(params).process(bus, out)
+        return out[0, self.preroll:]
+
+    def raw(self, sounding: list[bool]) -> np.ndarray:
+        """Every sounding track at unity, a mono track in both channels (the report's raw sum)."""
+        acc = np.zeros(self.x.shape[1:], dtype=np.float32)
+        for i, on in enumerate(sounding):
+            if on:
+                acc[:, 0] += self.x[i, :, 0]
+                acc[:, 1] += self.x[i, :, 1 if self.channels[i] == 2 else 0]
+        return acc[self.preroll:]
+
+
+def meters(audio: dict[str, np.ndarray], sr: int) -> dict[str, dict]:
+    return {k: {**B.loudness(a, sr), "momentary_lufs": B.momentary(a, sr, METER_HOP_S)}
+            for k, a in audio.items()}
+
+
+class Engine:
+    """Renders the state's settings: :attr:`loop` (the region) and :attr:`full` (the song)."""
+
+    def __init__(self, session, state, reference: np.ndarray | None = None):
+        self.session, self.state = session, state
+        self.sr = session.sample_rate
+        self.reference = reference  # (frames, 2) at the session's rate, or None
+        self.mute: set[str] = set()
+        self.solo: set[str] = set()
+        self.region = (0, min(session.frames, int(12 * self.sr)))
+        self.loop: Rendered | None = None
+        self.full: Rendered | None = None
+        self.overview: list[float] = []
+        self.full_busy = False
+        self.error: str | None = None
+        self._monitor_version = 0
+        self._cache: RegionCache | None = None
+        self._cond = threading.Condition()
+        self._stop = False
+        self._serial = threading.Lock()
+        self._edited_at = 0.0
+        self._threads = [threading.Thread(target=self._region_loop, name="studio-region", daemon=True),
+                         threading.Thread(target=self._full_loop, name="studio-full", daemon=True)]
+
+    # --------------------------------------------------------------------------- control
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        for t in self._threads:
+            if t.is_alive():
+                t.join(timeout=30)
+
+    def poke(self) -> None:
+        """The settings changed: render again."""
+        with self._cond:
+            self._edited_at = time.monotonic()
+            self._cond.notify_all()
+
+    def set_region(self, start_s: float, end_s: float) -> None:
+        start = int(round(start_s * self.sr))
+        end = min(int(round(end_s * self.sr)), self.session.frames)
+        if not 0 <= start < end:
+            raise ValueError(f"loop region {start_s:g} .. {end_s:g} s is empty or outside the song "
+                             f"(0 .. {self.session.frames / self.sr:.2f} s)")
+        with self._cond:
+            self.region = (start, end)
+            self._cond.notify_all()
+
+    def set_monitor(self, mute: set[str], solo: set[str]) -> None:
+        with self._cond:
+            self.mute, self.solo = set(mute), set(solo)
+            self._monitor_version += 1
+            self._edited_at = time.monotonic()
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until both renders match the current settings (tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._is_current(self.loop, loop=True) and self._is_current(self.full) and not self.full_busy:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _key(self) -> tuple:
+        return (self.state.version, self._monitor_version)
+
+    def _is_current(self, r: Rendered | None, loop: bool = False) -> bool:
+        if r is None or r.key != self._key():
+            return False
+        return not loop or r.region == self.region
+
+    # --------------------------------------------------------------------------- region thread
+    def _region_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and self._is_current(self.loop, loop=True):
+                    self._cond.wait(0.5)
+                if self._stop:
+                    return
+                key, region, sounding = self._key(), self.region, self._sounding()
+            try:
+                old = self.loop
+                self.loop = self._render_region(key, region, sounding)  # audio first, meters follow
+                self.loop.meters = self._meters(self.loop, old)
+                self.error = None
+            except Exception as e:  # keep serving; the page shows the message
+                log.exception("loop render failed")
+                self.error = f"loop render failed: {e}"
+                time.sleep(1.0)
+
+    def _sounding(self) -> list[bool]:
+        return audible(self.state.names, self.mute, self.solo)
+
+    def _render_region(self, key: tuple, region: tuple[int, int], sounding: list[bool]) -> Rendered:
+        t0 = time.perf_counter()
+        params = self.state.copy_params()
+        if self._cache is None or (self._cache.start, self._cache.end) != region:
+            self._cache = RegionCache(self.session, *region)
+        with self._kernel_turn():
+            mix = self._cache.mix(params, sounding)
+        audio = {"mix": mix}
+        old = self.loop if self.loop is not None and self.loop.region == region and self.loop.key[1] == key[1] \
+            else None
+        audio["raw"] = old.audio["raw"] if old else self._cache.raw(sounding)
+        if self.reference is not None:
+            audio["reference"] = old.audio["reference"] if old else _slice(self.reference, *region)
+        r = Rendered(key[0], region[0] / self.sr, audio, {}, time.perf_counter() - t0, key, region)
+        log.debug("loop %.2f-%.2f s rendered in %.3f s", region[0] / self.sr, region[1] / self.sr, r.seconds)
+        return r
+
+    def _kernel_turn(self):
+        import numba
+
+        try:
+            layer = numba.threading_layer()
+        except ValueError:  # no parallel kernel has run yet: the first one picks the layer
+            layer = "unknown"
+        return self._serial if layer in ("workqueue", "unknown") else _NoLock()
+
+    # --------------------------------------------------------------------------- full-song thread
+    def _full_loop(self) -> None:
+        try:
+            self.overview = self._overview()
+        except Exception:
+            log.exception("overview failed")
+        while True:
+            with self._cond:
+                while not self._stop and (self._is_current(self.full) or
+                                          time.monotonic() - self._edited_at < FULL_DEBOUNCE_S):
+                    self._cond.wait(0.25)
+                if self._stop:
+                    return
+                key, sounding = self._key(), self._sounding()
+            self.full_busy = True
+            try:
+                old = self.full
+                self.full = self._render_full(key, sounding)
+                self.full.meters = self._meters(self.full, old)
+            except Exception as e:
+                log.exception("full render failed")
+                self.error = f"full-song render failed: {e}"
+                time.sleep(2.0)
+            finally:
+                self.full_busy = False
+
+    def _render_full(self, key: tuple, sounding: list[bool]) -> Rendered:
+        t0 = time.perf_counter()
+        params = self.state.copy_params()
+        n = self.session.frames
+        params.tracks = [t for t, on in zip(params.tracks, sounding) if on]
+        with self._kernel_turn():
+            mix = B.render_full(self.session.folder, params) if params.tracks else np.zeros((n, 2), np.float32)
+        audio = {"mix": mix}
+        old = self.full if self.full is not None and self.full.key[1] == key[1] else None
+        audio["raw"] = old.audio["raw"] if old else self._raw_full(sounding)
+        if self.reference is not None:
+            audio["reference"] = old.audio["reference"] if old else _slice(self.reference, 0, n)
+        r = Rendered(key[0], 0.0, audio, {}, time.perf_counter() - t0, key)
+        log.info("full song rendered in %.2f s", r.seconds)
+        return r
+
+    def _meters(self, new: Rendered, old: Rendered | None) -> dict[str, dict]:
+        """Meters of ``new``; those of sources that did not change are taken from ``old``."""
+        kept = {k: v for k, v in old.meters.items() if k != "mix" and old.audio.get(k) is new.audio.get(k)} \
+            if old is not None else {}
+        return {**meters({k: a for k, a in new.audio.items() if k not in kept}, self.sr), **kept}
+
+    def _raw_full(self, sounding: list[bool]) -> np.ndarray:
+        """The raw sum of the whole song, read in blocks of all tracks at once."""
+        n, block = self.session.frames, 1 << 18
+        out = np.zeros((n, 2), dtype=np.float32)
+        for s in range(0, n, block):
+            m = min(block, n - s)
+            for i, on in enumerate(sounding):
+                if on:
+                    w = self.session.window(i, s, m)
+                    out[s:s + m] += w.T
+        return out
+
+    def _overview(self) -> list[float]:
+        raw = self._raw_full([True] * len(self.state.names))
+        peak = np.abs(raw).max(axis=1)
+        edges = np.linspace(0, len(peak), OVERVIEW_BINS + 1).astype(int)
+        bins = [float(peak[a:b].max()) if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])]
+        top = max(bins) or 1.0
+        return [round(v / top, 3) for v in bins]
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _slice(x: np.ndarray, start: int, end: int) -> np.ndarray:
+    out = np.zeros((end - start, 2), dtype=np.float32)
+    seg = x[start:end]
+    out[:len(seg)] = seg
+    return out

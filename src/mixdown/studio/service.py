@@ -1,0 +1,169 @@
+"""The studio's work, without HTTP: open a session, mix, save, export, write the report.
+
+:class:`Studio` owns the session, the editable :class:`~mixdown.studio.state.MixState`, the
+render :class:`~mixdown.studio.engine.Engine` and the model. Files are written only to the paths
+fixed when it starts (:class:`Paths`): the parameter file the user named (or the session's
+default) and, beside it with the same stem, the DAW projects and the HTML report.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from mixdown.studio import backend as B
+from mixdown.studio.engine import Engine
+from mixdown.studio.state import MixState
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARAMS_NAME = "mixdown_mix.json"
+EXPORT_SUFFIXES = {"dawproject": ".dawproject", "reaper": ".RPP"}
+
+
+class Busy(RuntimeError):
+    """Another long job (Mix, report) is running; the message says which."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the studio reads and writes. Nothing else is ever written."""
+
+    session: Path
+    params: Path
+    reference: Path | None = None
+
+    def export(self, fmt: str) -> Path:
+        return self.params.with_suffix(EXPORT_SUFFIXES[fmt])
+
+    @property
+    def report(self) -> Path:
+        return self.params.with_suffix(".html")
+
+    @classmethod
+    def resolve(cls, session: Path, params: Path | None, reference: Path | None) -> "Paths":
+        session = Path(session).resolve()
+        return cls(session, (Path(params) if params else session / DEFAULT_PARAMS_NAME).resolve(),
+                   Path(reference).resolve() if reference else None)
+
+
+class Studio:
+    """One session being mixed. Construction reads everything and may raise
+    :class:`B.SessionError`, :class:`B.ParamsError` or :class:`B.CheckpointError` (each naming
+    the file and the fix)."""
+
+    def __init__(self, paths: Paths, checkpoint: Path | None = None, model=None):
+        self.paths = paths
+        self.checkpoint = checkpoint
+        self._model = model
+        self.session = B.open_session(paths.session)
+        sr = self.session.sample_rate
+        self.reference = B.load_reference(paths.reference, sr) if paths.reference else None
+        self.notes: dict = {}
+        if paths.params.exists():
+            params = self._matching(B.read_params(paths.params))
+            log.info("settings from %s", paths.params)
+        else:
+            log.info("no %s yet: the model mixes the session", paths.params)
+            tv, mv, self.notes = B.predict(self.model(), self.session, {}, self.reference)
+            params = B.MixParams.from_arrays(sr, self.session.names, self.session.files, tv, mv)
+        self.state = MixState(params)
+        self.engine = Engine(self.session, self.state, self.reference)
+        self._job = threading.Lock()
+        self.job: str | None = None
+
+    def model(self):
+        if self._model is None:
+            self._model = B.load_model(self.checkpoint)
+        return self._model
+
+    def _matching(self, params: B.MixParams) -> B.MixParams:
+        """``params`` with its tracks in the session's order; an error naming the file when they
+        do not describe this session."""
+        s = self.session
+        src = self.paths.params
+        fix = f"pass --params with another file name to start from the model's mix, or delete {src.name}"
+        if params.sample_rate != s.sample_rate:
+            raise B.ParamsError(f"{src}: sample_rate {params.sample_rate} Hz, but the session's tracks are at "
+                                f"{s.sample_rate} Hz; {fix}")
+        by_name = {t.name: t for t in params.tracks}
+        missing = [n for n in s.names if n not in by_name]
+        extra = [n for n in by_name if n not in s.names]
+        if missing or extra:
+            raise B.ParamsError(f"{src}: its tracks do not match the session {s.folder} (missing: "
+                                f"{', '.join(missing) or 'none'}; not in the session: {', '.join(extra) or 'none'}); "
+                                f"{fix}")
+        out = copy.deepcopy(params)
+        out.tracks = [copy.deepcopy(by_name[n]) for n in s.names]
+        for t, f in zip(out.tracks, s.files):
+            t.file = f
+        return out
+
+    # --------------------------------------------------------------------------- long jobs
+    def _run(self, what: str, fn):
+        if not self._job.acquire(blocking=False):
+            raise Busy(f"{self.job} is running; wait for it to finish")
+        self.job = what
+        try:
+            return fn()
+        finally:
+            self.job = None
+            self._job.release()
+
+    def mix(self) -> int:
+        """Run the model (and the reference refinement) with the locked values held."""
+        def work():
+            held = self.state.lock_values()
+            tv, mv, self.notes = B.predict(self.model(), self.session, held, self.reference)
+            version = self.state.take_model(tv, mv, held)
+            self.engine.poke()
+            return version
+
+        return self._run("Mix", work)
+
+    def report(self) -> Path:
+        return self._run("the report", lambda: B.write_report(self.paths.report, self.paths.session,
+                                                              self._to_save(), self.paths.reference))
+
+    # --------------------------------------------------------------------------- files
+    def _to_save(self) -> B.MixParams:
+        params = self.state.copy_params()
+        params.extra = {**params.extra, "notes": {**params.extra.get("notes", {}),
+                                                  "studio": "edited in mixdown studio"}}
+        if self.notes.get("model"):
+            params.extra["model"] = self.notes["model"]
+        return params
+
+    def save(self) -> Path:
+        B.write_params(self._to_save(), self.paths.params)
+        log.info("saved %s", self.paths.params)
+        return self.paths.params
+
+    def export(self, fmt: str) -> Path:
+        if fmt not in EXPORT_SUFFIXES:
+            raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(EXPORT_SUFFIXES)}")
+        out = B.export_project(self._to_save(), self.paths.session, self.paths.export(fmt), fmt)
+        log.info("exported %s", out)
+        return out
+
+    # --------------------------------------------------------------------------- description
+    def describe(self) -> dict:
+        """The session, the spec table and the paths, for the page (JSON-ready)."""
+        sr = self.session.sample_rate
+
+        def specs(table):
+            return [{"name": s.name, "unit": s.unit, "lo": B.limits(s, sr)[0], "hi": B.limits(s, sr)[1],
+                     "scale": s.scale} for s in table]
+
+        return {"session": self.paths.session.name, "sample_rate": sr,
+                "seconds": self.session.frames / sr,
+                "tracks": [{"name": n, "file": f, "channels": i.channels}
+                           for n, f, i in zip(self.session.names, self.session.files, self.session.infos)],
+                "track_specs": specs(B.track_specs()), "master_specs": specs(B.master_specs()),
+                "reference": self.paths.reference.name if self.paths.reference else None,
+                "paths": {"params": str(self.paths.params), "report": str(self.paths.report),
+                          **{f"export_{k}": str(self.paths.export(k)) for k in EXPORT_SUFFIXES}},
+                "model": self.notes.get("model")}
