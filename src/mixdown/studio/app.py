@@ -120,7 +120,10 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
         if want is not None and want != studio.state.version:
             return _err(409, f"the settings changed since version {want} (now {studio.state.version}); "
                              "reload them and edit again")
-        version = studio.state.apply(changes)
+        gesture = doc.get("gesture")
+        if gesture is not None and not isinstance(gesture, str):
+            raise HTTPException(400, f"field 'gesture' must be a string, got {gesture!r}")
+        version = studio.state.apply(changes, gesture)
         studio.engine.poke()
         return JSONResponse({"version": version, **studio.state.snapshot()})
 

@@ -160,7 +160,7 @@ class Studio:
 
         return {"session": self.paths.session.name, "sample_rate": sr,
                 "seconds": self.session.frames / sr,
-                "tracks": [{"name": n, "file": f, "channels": i.channels}
+                "track_info": [{"name": n, "file": f, "channels": i.channels}
                            for n, f, i in zip(self.session.names, self.session.files, self.session.infos)],
                 "track_specs": specs(B.track_specs()), "master_specs": specs(B.master_specs()),
                 "reference": self.paths.reference.name if self.paths.reference else None,

@@ -49,6 +49,7 @@ class MixState:
         self._track_specs = {s.name: s for s in B.track_specs()}
         self._master_specs = {s.name: s for s in B.master_specs()}
         self.names = [t.name for t in params.tracks]
+        self._gesture: str | None = None  # of the last edit
 
     # --------------------------------------------------------------------------- reading
     def copy_params(self) -> B.MixParams:
@@ -105,11 +106,15 @@ class MixState:
             out.append(Change(target, key, float(value)))
         return out
 
-    def apply(self, changes: list[Change]) -> int:
-        """Set the values (one undo step); returns the new version. Locked values can be edited:
-        a lock keeps a value through Mix and Reset, not away from the user's hand."""
+    def apply(self, changes: list[Change], gesture: str | None = None) -> int:
+        """Set the values; returns the new version. One undo step per call, or per ``gesture``
+        (edits naming the gesture of the edit before them join its step: a slider drag).
+        Locked values can be edited: a lock keeps a value through Mix and Reset, not away from
+        the user's hand."""
         with self._lock:
-            self._push_undo()
+            if gesture is None or gesture != self._gesture or not self._undo:
+                self._push_undo()
+            self._gesture = gesture
             for c in changes:
                 self._values(self.params, c.target)[c.key] = c.value
             return self._bump()
@@ -165,6 +170,7 @@ class MixState:
         with self._lock:
             if not src:
                 raise EditError(f"nothing to {what}")
+            self._gesture = None
             dst.append(_snapshot(self.params))
             tracks, master = src.pop()
             for t, v in zip(self.params.tracks, tracks):
@@ -173,6 +179,7 @@ class MixState:
             return self._bump()
 
     def _push_undo(self) -> None:
+        self._gesture = None
         self._undo.append(_snapshot(self.params))
         del self._undo[:-HISTORY_LIMIT]
         self._redo.clear()

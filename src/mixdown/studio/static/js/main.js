@@ -1,0 +1,181 @@
+// The studio page: loads the session, builds the mixer, keeps audio and meters in step with the
+// server's renders (polling their versions), and wires the toolbar and the transport.
+import { act, fetchAudio, get, toast } from "./api.js";
+import { setHandlers } from "./controls.js";
+import { applyState, edit, editMany, idle, onState, setLock, store } from "./editing.js";
+import { drawSpectrum, showMeters } from "./meters.js";
+import { Player } from "./player.js";
+import { buildEditor, buildMixer } from "./strips.js";
+import { Timeline, clock } from "./timeline.js";
+
+const $ = (id) => document.getElementById(id);
+const player = new Player();
+const view = { scope: "loop", loaded: { loop: null, full: null }, meters: null, status: null,
+  selected: null, mute: new Set(), solo: new Set(), region: [0, 0], match: true };
+let mixer = null, timeline = null;
+
+async function reloadState() { applyState(await get("api/state")); }
+
+function select(target) {
+  view.selected = target;
+  buildEditor($("editor"), target, { desc: store.desc, state: () => store.state, editMany });
+  mixer.setSelected(target);
+  applyState({});
+}
+
+async function monitor(kind, name) {
+  const set = view[kind];
+  if (set.has(name)) set.delete(name); else set.add(name);
+  const r = await act("api/monitor", { mute: [...view.mute], solo: [...view.solo] });
+  if (r) { view.mute = new Set(r.mute); view.solo = new Set(r.solo); }
+  mixer.setMonitor(view.mute, view.solo);
+}
+
+function renderKey(r) { return `${r.key.join(".")}@${r.start_s}/${r.frames}`; }
+
+/** Fetch the buffers of a render the page has not loaded yet. */
+async function loadAudio(scope, info) {
+  const key = renderKey(info);
+  const prev = view.loaded[scope];
+  const sameFrame = prev && prev.split("@")[1] === key.split("@")[1] && prev.split(".")[1] === key.split(".")[1];
+  const wanted = sameFrame ? ["mix"] : info.sources;
+  const ctx = player.ensureContext();
+  const bufs = {};
+  for (const s of wanted) {
+    const b = await fetchAudio(ctx, `api/audio/${scope}/${s}.wav`);
+    if (!b) return;  // not ready after all: the next poll tries again
+    bufs[s] = b;
+  }
+  if (view.scope !== scope) return;
+  if (!sameFrame) { const was = player.playing; player.clear(); player.setBuffers(bufs, false); if (was) player.play(); }
+  else player.setBuffers(bufs, true);
+  view.loaded[scope] = key;
+  document.body.dataset.loaded = key;
+  document.body.dataset.loadedVersion = String(info.version);
+}
+
+function updateMatch() {
+  const m = view.meters;
+  const mix = m && m.mix && m.mix.integrated_lufs;
+  const gains = {};
+  for (const s of ["raw", "reference"]) {
+    const l = m && m[s] && m[s].integrated_lufs;
+    gains[s] = view.match && mix !== null && mix !== undefined && l !== null && l !== undefined ? Math.pow(10, (mix - l) / 20) : 1;
+  }
+  player.setMatchGains(gains);
+}
+
+async function poll() {
+  try {
+    const st = await get("api/status");
+    view.status = st;
+    if (idle() && st.version !== store.state.version) await reloadState();
+    $("job").textContent = st.job ? `${st.job} running\u2026` : st.error || "";
+    const r = view.scope === "loop" ? st.loop : st.full;
+    if (r && view.loaded[view.scope] !== renderKey(r)) await loadAudio(view.scope, r);
+    if (r && r.meters) { view.meters = r.meters; updateMatch(); }
+    const parts = [];
+    if (st.loop) parts.push(`loop re-rendered in ${st.loop.seconds.toFixed(2)} s`);
+    parts.push(st.full_busy || !st.full || st.full.key.join() !== st.key.join() ? "full song: rendering\u2026" : "full song: ready");
+    $("render-info").textContent = parts.join(" \u00b7 ");
+    view.region = st.loop_region;
+    if (timeline && !timeline.drag) timeline.setRegion(...st.loop_region);
+  } catch (e) {
+    $("job").textContent = `server unreachable (${e.message})`;
+  }
+  setTimeout(poll, view.status && view.status.job ? 400 : 250);
+}
+
+function songTime() {
+  const p = player.position();
+  return view.scope === "loop" ? view.region[0] + p : p;
+}
+
+function frame() {
+  const t = songTime();
+  $("clock").textContent = clock(t);
+  if (timeline) timeline.setPlayhead(player.playing || t > 0 ? t : null);
+  const m = view.meters;
+  const sel = player.selected;
+  const match = m && m.mix && m[sel] && sel !== "mix" && view.match && m.mix.integrated_lufs !== null && m[sel].integrated_lufs !== null
+    ? m.mix.integrated_lufs - m[sel].integrated_lufs : null;
+  showMeters(m, sel, player.position(), match);
+  drawSpectrum($("spectrum"), player.playing ? player.analyser : null, player.ctx ? player.ctx.sampleRate : 48000);
+  requestAnimationFrame(frame);
+}
+
+async function runJob(path, body, done) {
+  $("job").textContent = "working\u2026";
+  const r = await act(path, body);
+  if (r) { if (r.version !== undefined) applyState(r); if (done) done(r); }
+}
+
+function wireToolbar() {
+  $("btn-mix").addEventListener("click", () => runJob("api/mix", {}, () => toast("the model mixed the session (locked values kept)", "info")));
+  $("btn-reset").addEventListener("click", () => runJob("api/reset"));
+  $("btn-undo").addEventListener("click", () => runJob("api/undo"));
+  $("btn-redo").addEventListener("click", () => runJob("api/redo"));
+  $("btn-save").addEventListener("click", () => runJob("api/save", {}, (r) => toast(`saved ${r.saved}`, "info")));
+  for (const fmt of ["dawproject", "reaper"]) {
+    $(`btn-export-${fmt}`).addEventListener("click", () => runJob("api/export", { format: fmt }, (r) => toast(`exported ${r.exported}`, "info")));
+  }
+  $("btn-report").addEventListener("click", () => {
+    const tab = window.open("about:blank", "_blank");  // opened inside the click: not a blocked pop-up
+    runJob("api/report", {}, (r) => { toast(`report written: ${r.report}`, "info"); if (tab) tab.location = r.url; });
+  });
+  $("btn-play").addEventListener("click", () => (player.playing ? player.stop() : player.play()));
+  for (const b of document.querySelectorAll(".abc button")) {
+    b.addEventListener("click", () => player.select(b.dataset.source));
+  }
+  $("match-loudness").addEventListener("change", (e) => { view.match = e.target.checked; updateMatch(); });
+  $("loop-on").addEventListener("change", (e) => {
+    view.scope = e.target.checked ? "loop" : "full";
+    player.loop = e.target.checked;
+    player.clear();
+    view.loaded = { loop: null, full: null };
+    if (view.scope === "full" && !(view.status && view.status.full)) toast("the full song is still rendering; it plays once ready", "info");
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target.tagName === "INPUT" && e.target.type === "number") return;
+    if (e.code === "Space") { e.preventDefault(); $("btn-play").click(); }
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); runJob(e.shiftKey ? "api/redo" : "api/undo"); }
+  });
+  document.addEventListener("studio-reload", reloadState);
+  player.onstate = () => {
+    $("btn-play").innerHTML = player.playing ? "&#x25A0;" : "&#x25B6;";
+    for (const b of document.querySelectorAll(".abc button")) b.classList.toggle("on", b.dataset.source === player.selected);
+  };
+}
+
+async function boot() {
+  const s = await get("api/state");
+  store.desc = s;
+  document.title = `mixdown studio: ${s.session}`;
+  $("session-name").textContent = `${s.session} \u00b7 ${s.track_info.length} tracks \u00b7 ${s.sample_rate} Hz \u00b7 ${clock(s.seconds)}` +
+    (s.reference ? ` \u00b7 reference ${s.reference}` : "");
+  if (!s.reference) document.querySelector('.abc button[data-source="reference"]').disabled = true;
+  setHandlers({ edit: (t, k, v, g) => edit(t, k, v, g), lock: setLock });
+  view.mute = new Set(s.mute); view.solo = new Set(s.solo);
+  mixer = buildMixer($("mixer"), { desc: s, select, monitor, state: () => store.state });
+  mixer.setMonitor(view.mute, view.solo);
+  onState((st) => {
+    $("btn-undo").disabled = !st.can_undo;
+    $("btn-redo").disabled = !st.can_redo;
+    document.body.dataset.version = String(st.version);
+  });
+  applyState(s);  // the first state: every curve is fetched
+  timeline = new Timeline($("timeline"), s.seconds,
+    (a, b) => act("api/loop", { start_s: a, end_s: b }).then((r) => r && timeline.setRegion(...r.loop_region)),
+    (t) => player.seek(view.scope === "loop" ? Math.max(0, Math.min(t - view.region[0], player.duration)) : t));
+  timeline.setRegion(...s.loop_region);
+  select(s.track_info[0] ? s.track_info[0].name : "master");
+  wireToolbar();
+  player.onstate();
+  get("api/overview").then((o) => timeline.setPeaks(o.peaks));
+  setTimeout(() => get("api/overview").then((o) => timeline.setPeaks(o.peaks)), 3000);
+  document.body.dataset.ready = "1";
+  poll();
+  requestAnimationFrame(frame);
+}
+
+boot().catch((e) => toast(`could not load the studio: ${e.message}`));
