@@ -9,6 +9,8 @@
 #   lmms, lmms-common   - LMMS 1.2 and its demo projects (human-mixed pairs: `--source lmms`)
 #   openttd-openmsx, planetblupi-music-midi
 #                       - MIDI songs whose composers set volume/pan/reverb (`--source midi`)
+#   chromium            - headless browser for the end-to-end test of `mixdown studio`
+#   chromium-driver     - its WebDriver (chromedriver), which selenium drives
 #
 # Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only
 # when something must be installed, never prompts (works with CI=true and no stdin).
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 PACKAGES=(fluidsynth fluid-soundfont-gm mma espeak-ng hydrogen-drumkits avldrums.lv2-soundfont
-          lmms lmms-common openttd-openmsx planetblupi-music-midi)
+          lmms lmms-common openttd-openmsx planetblupi-music-midi chromium chromium-driver)
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()
@@ -59,4 +61,4 @@ run() {  # quiet unless it fails; then show the tail of its output
 run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
-echo "setup_system: done ($(fluidsynth --version 2>/dev/null | head -n 1))"
+echo "setup_system: done ($(fluidsynth --version 2>/dev/null | head -n 1); $(chromium --version 2>/dev/null))"

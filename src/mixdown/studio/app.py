@@ -43,7 +43,7 @@ from starlette.staticfiles import StaticFiles
 
 from mixdown.studio import backend as B
 from mixdown.studio.guard import Guard
-from mixdown.studio.service import Busy, Studio
+from mixdown.studio.service import EXPORT_SUFFIXES, Busy, Studio
 from mixdown.studio.state import MASTER, EditError
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,8 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
     async def export(request: Request) -> Response:
         doc = await _json(request)
         fmt = _field(doc, "format", str, "'dawproject' or 'reaper'")
+        if fmt not in EXPORT_SUFFIXES:
+            raise HTTPException(422, f"unknown export format {fmt!r}; formats: {', '.join(EXPORT_SUFFIXES)}")
         path = await run_in_threadpool(studio.export, fmt)
         return JSONResponse({"exported": str(path), "format": fmt})
 

@@ -1,0 +1,355 @@
+"""The studio's HTTP API through Starlette's test client, on sessions generated in ``tmp_path``:
+every endpoint, the token / Host / Origin guard, path traversal, malformed requests, values
+outside the spec, concurrent edits, locks through Mix and Reset, the loop render against the
+exact renderer, and where files are (and are not) written."""
+
+import io
+import json
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("starlette")
+pytest.importorskip("starlette.testclient")
+from starlette.testclient import TestClient  # noqa: E402
+
+from mixdown.models import Heuristic  # noqa: E402
+from mixdown.params.io import read_params  # noqa: E402
+from mixdown.render import render  # noqa: E402
+from mixdown.studio.app import build_app, error_app  # noqa: E402
+from mixdown.studio.service import Paths, Studio  # noqa: E402
+from studio_helpers import BASE, HOSTS, SR, TOKEN, P, make_session, rms_db  # noqa: E402
+
+
+@pytest.fixture
+def studio(tmp_path):
+    params = make_session(tmp_path / "song")
+    s = Studio(Paths.resolve(tmp_path / "song", params, tmp_path / "song" / "reference_mix.wav"),
+               model=Heuristic(sample_rate=SR))
+    s.engine.start()
+    yield s
+    s.engine.stop()
+
+
+@pytest.fixture
+def client(studio):
+    return TestClient(build_app(studio, TOKEN, HOSTS), base_url=BASE)
+
+
+def edit(client, target, key, value, **extra):
+    return client.post(P + "api/params", json={"changes": [{"target": target, "key": key, "value": value}], **extra})
+
+
+def wav(response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    x, sr = sf.read(io.BytesIO(response.content), dtype="float32", always_2d=True)
+    assert sr == SR
+    return x
+
+
+def test_every_endpoint_answers(client, studio, tmp_path):
+    assert "mixdown studio" in client.get(P).text
+    assert client.get(P + "static/js/main.js").status_code == 200
+    state = client.get(P + "api/state").json()
+    assert [t["name"] for t in state["track_info"]] == ["track0", "track1", "track2"]
+    assert {s["name"] for s in state["track_specs"]} >= {"fader_db", "pan", "eq.0.freq_hz", "compressor.ratio"}
+    assert edit(client, "track1", "pan", 0.5).json()["tracks"]["track1"]["pan"] == 0.5
+    assert client.post(P + "api/locks", json={"target": "track1", "key": "pan", "locked": True}).json()["locks"] == \
+        ["track1.pan"]
+    assert client.post(P + "api/monitor", json={"mute": ["track2"], "solo": []}).json()["mute"] == ["track2"]
+    assert client.post(P + "api/loop", json={"start_s": 1.0, "end_s": 3.0}).json()["loop_region"] == [1.0, 3.0]
+    curves = client.post(P + "api/curves", json={"target": "master"}).json()
+    assert len(curves["eq"]["freqs_hz"]) == len(curves["eq"]["total_db"]) and curves["compressor"]["in_db"]
+    for action in ("mix", "reset", "undo", "redo"):
+        assert client.post(P + f"api/{action}").status_code == 200, action
+    assert studio.engine.wait_idle(60)
+    status = client.get(P + "api/status").json()
+    assert status["loop"]["version"] == status["version"] and status["full"]["version"] == status["version"]
+    for scope, frames in (("loop", 2 * SR), ("full", 4 * SR)):
+        for source in ("mix", "raw", "reference"):
+            assert wav(client.get(P + f"api/audio/{scope}/{source}.wav")).shape == (frames, 2)
+    assert len(client.get(P + "api/overview").json()["peaks"]) > 100
+    assert client.post(P + "api/save").json()["saved"] == str(tmp_path / "song" / "params.json")
+    for fmt, suffix in (("dawproject", ".dawproject"), ("reaper", ".RPP")):
+        assert client.post(P + "api/export", json={"format": fmt}).json()["exported"].endswith("params" + suffix)
+    assert client.get(P + "api/report").status_code == 404  # not written yet
+    assert client.post(P + "api/report").json()["report"].endswith("params.html")
+    page = client.get(P + "api/report")
+    assert page.status_code == 200 and "mixdown report" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/state", "/s/", "/s/wrong-token/api/state", f"/s/{TOKEN[:-1]}/api/state",
+                                  f"/s/{TOKEN}x/api/state", f"/S/{TOKEN}/api/state", f"/x/{TOKEN}/api/state"])
+def test_requests_without_the_token_are_refused(client, path):
+    r = client.get(path)
+    assert r.status_code == 403 and "token" in r.json()["error"]
+
+
+def test_the_token_alone_redirects_to_the_page(client):
+    r = client.get(f"/s/{TOKEN}", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == P
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1", "127.0.0.1:9999",
+                                  "localhost.evil.example:8765", ""])
+def test_foreign_host_headers_are_refused(client, host):
+    r = client.get(P + "api/state", headers={"host": host})
+    assert r.status_code == 403 and "host" in r.json()["error"]
+
+
+@pytest.mark.parametrize("host", sorted(HOSTS))
+def test_loopback_host_names_are_served(client, host):
+    assert client.get(P + "api/state", headers={"host": host}).status_code == 200
+
+
+def test_cross_origin_changes_are_refused(client, studio):
+    before = studio.state.version
+    r = client.post(P + "api/params", headers={"origin": "http://evil.example"},
+                    json={"changes": [{"target": "track0", "key": "fader_db", "value": 0.0}]})
+    assert r.status_code == 403 and studio.state.version == before
+    assert edit(client, "track0", "fader_db", 0.0, ).status_code == 200  # no Origin (same-origin tools) is fine
+    r = client.post(P + "api/save", headers={"origin": BASE})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "static/../../params.json", "static/%2e%2e/%2e%2e/params.json", "static/..%2f..%2fparams.json",
+    "static/%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.txt", "static//etc/passwd", "static/%2fetc%2fpasswd",
+    "api/audio/loop/..%2f..%2ftracks%2ftrack0.wav", "api/audio/loop/../../tracks/track0.wav",
+    "api/audio/full/%2e%2e%2fsecret.wav", "../secret.txt", "%2e%2e/secret.txt", "tracks/track0.wav",
+    "static/..\\..\\params.json"])
+def test_path_traversal_reads_nothing(client, tmp_path, path):
+    (tmp_path / "secret.txt").write_text("TOPSECRET")
+    r = client.get(P + path)
+    assert r.status_code in (400, 403, 404), (path, r.status_code)
+    assert b"TOPSECRET" not in r.content and b"RIFF" not in r.content[:4] and b"mixdown.params" not in r.content
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (b"not json", 400, "not valid JSON"), (b"[1, 2]", 400, "JSON object"), (b"\xff\xfe", 400, "not valid JSON"),
+    (b'{"changes": 3}', 422, "non-empty list"), (b'{"changes": []}', 422, "non-empty list"),
+    (b'{"changes": [{"target": "track0", "key": "fader_db"}]}', 422, "target, key and value"),
+    (b'{"changes": [{"target": "track0", "key": "fader_db", "value": "-3"}]}', 422, "must be a number"),
+    (b'{"changes": [{"target": "track0", "key": "fader_db", "value": true}]}', 422, "must be a number"),
+    (b'{"changes": [{"target": "track0", "key": "fader_db", "value": NaN}]}', 422, "finite"),
+    (b'{"changes": [{"target": "track0", "key": "fader_db", "value": Infinity}]}', 422, "finite"),
+    (b'{"changes": [{"target": 1, "key": "fader_db", "value": 0}]}', 422, "must be strings"),
+    (b'{"changes": [{"target": "track0", "key": "fader_db", "value": 0}], "gesture": 5}', 400, "gesture"),
+])
+def test_malformed_edits_get_a_4xx_with_a_message(client, studio, body, status, words):
+    r = client.post(P + "api/params", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status and words in r.json()["error"], r.text
+    assert "Traceback" not in r.text and studio.state.version == 0
+
+
+@pytest.mark.parametrize("path, body, words", [
+    ("api/locks", {"target": "track0", "key": "fader_db"}, "missing field 'locked'"),
+    ("api/locks", {"target": "track0", "key": "fader_db", "locked": "yes"}, "true or false"),
+    ("api/locks", {"target": "nobody", "key": "fader_db", "locked": True}, "no track 'nobody'"),
+    ("api/monitor", {"solo": "track0"}, "list of track names"),
+    ("api/monitor", {"solo": ["ghost"]}, "no track 'ghost'"),
+    ("api/loop", {"start_s": 3.0, "end_s": 1.0}, "empty or outside"),
+    ("api/loop", {"start_s": -1.0, "end_s": 1.0}, "empty or outside"),
+    ("api/loop", {"start_s": "0", "end_s": 1.0}, "must be seconds"),
+    ("api/curves", {"target": "track0", "values": {"eq.0.gain_db": 99}}, "outside"),
+    ("api/export", {"format": "logic"}, "unknown export format"),
+    ("api/export", {}, "missing field 'format'"),
+])
+def test_other_malformed_requests_get_a_4xx_with_a_message(client, path, body, words):
+    r = client.post(P + path, json=body)
+    assert 400 <= r.status_code < 500 and words in r.json()["error"], r.text
+
+
+def test_values_outside_the_spec_change_nothing(client, studio):
+    r = edit(client, "track0", "fader_db", 30.0)
+    assert r.status_code == 422 and "track0.fader_db" in r.json()["error"] and "24" in r.json()["error"]
+    r = edit(client, "master", "eq.3.freq_hz", 12000.0)  # below the spec's 18 kHz, above 0.45 x 22050 Hz
+    assert r.status_code == 422 and "0.45 x sample_rate" in r.json()["error"]
+    r = client.post(P + "api/params", json={"changes": [{"target": "track0", "key": "pan", "value": 0.2},
+                                                        {"target": "track0", "key": "pan", "value": 1.5}]})
+    assert r.status_code == 422 and studio.state.values_of("track0")["pan"] != 0.2  # all or nothing
+    r = edit(client, "track0", "compressor.volume", 1.0)
+    assert r.status_code == 422 and "compressor.ratio" in r.json()["error"]  # lists the valid keys
+    assert studio.state.version == 0
+
+
+def test_concurrent_edits_are_all_kept(client, studio):
+    keys = [("track0", "fader_db"), ("track1", "fader_db"), ("track2", "pan"), ("master", "output_gain_db")]
+    values = {k: [float(v) for v in np.linspace(-6, 0, 10)] if k[1] != "pan" else list(np.linspace(-1, 1, 10))
+              for k in keys}
+    errors = []
+
+    def worker(k):
+        for v in values[k]:
+            r = edit(client, k[0], k[1], v)
+            if r.status_code != 200:
+                errors.append(r.text)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and studio.state.version == 40
+    for (target, key), vs in values.items():
+        assert studio.state.values_of(target)[key] == pytest.approx(vs[-1])
+    r = edit(client, "track0", "pan", 0.1, if_version=39)  # an editor that missed an edit
+    assert r.status_code == 409 and "version 39" in r.json()["error"]
+    assert edit(client, "track0", "pan", 0.1, if_version=40).status_code == 200
+
+
+def test_a_gesture_is_one_undo_step(client, studio):
+    start = studio.state.values_of("track0")["fader_db"]
+    for v in (-5.0, -4.0, -3.0):
+        edit(client, "track0", "fader_db", v, gesture="drag-1")
+    edit(client, "track0", "pan", 0.3)
+    client.post(P + "api/undo")
+    assert studio.state.values_of("track0")["pan"] != 0.3
+    assert client.post(P + "api/undo").json()["tracks"]["track0"]["fader_db"] == start
+    r = client.post(P + "api/undo")
+    assert r.status_code == 422 and "nothing to undo" in r.json()["error"]
+    assert client.post(P + "api/redo").json()["tracks"]["track0"]["fader_db"] == -3.0
+
+
+def test_locks_hold_through_mix_and_reset(client, studio):
+    edit(client, "track0", "fader_db", -17.5)
+    client.post(P + "api/locks", json={"target": "track0", "key": "fader_db", "locked": True})
+    before = studio.state.values_of("track1")
+    after = client.post(P + "api/mix").json()
+    assert after["tracks"]["track0"]["fader_db"] == -17.5
+    assert after["tracks"]["track1"] != before  # the model moved what was not locked
+    assert after["baseline"]["tracks"]["track1"] == after["tracks"]["track1"]
+    edit(client, "track0", "fader_db", -20.0)
+    edit(client, "track1", "fader_db", -30.0)
+    reset = client.post(P + "api/reset").json()
+    assert reset["tracks"]["track0"]["fader_db"] == -20.0  # locked: kept as the user left it
+    assert reset["tracks"]["track1"]["fader_db"] == after["tracks"]["track1"]["fader_db"]
+
+
+def test_a_second_mix_while_one_runs_is_refused(client, studio):
+    studio._job.acquire()
+    studio.job = "Mix"
+    try:
+        r = client.post(P + "api/mix")
+        assert r.status_code == 409 and "Mix is running" in r.json()["error"]
+    finally:
+        studio.job = None
+        studio._job.release()
+
+
+def test_loop_from_the_start_is_the_exact_render_and_later_loops_are_close(client, studio, tmp_path):
+    full = render(tmp_path / "song", studio.state.copy_params()).audio
+    client.post(P + "api/loop", json={"start_s": 0.0, "end_s": 1.5})
+    assert studio.engine.wait_idle(60)
+    np.testing.assert_array_equal(wav(client.get(P + "api/audio/loop/mix.wav")), full[:int(1.5 * SR)])
+    np.testing.assert_array_equal(wav(client.get(P + "api/audio/full/mix.wav")), full)
+    # a region starting after the pre-roll: states start from silence 4 s before it (documented)
+    studio.engine.session  # noqa: B018
+    import mixdown.studio.engine as E
+
+    E.PREROLL_S = 0.5
+    try:
+        client.post(P + "api/loop", json={"start_s": 2.0, "end_s": 4.0})
+        assert studio.engine.wait_idle(60)
+        loop = wav(client.get(P + "api/audio/loop/mix.wav"))
+    finally:
+        E.PREROLL_S = 4.0
+    ref = full[2 * SR:4 * SR]
+    assert rms_db(loop - ref) - rms_db(ref) < -30.0
+
+
+def test_a_fader_move_changes_the_soloed_loop_by_its_db(client, studio):
+    client.post(P + "api/monitor", json={"solo": ["track1"]})
+    assert studio.engine.wait_idle(60)
+    before = wav(client.get(P + "api/audio/loop/mix.wav"))
+    edit(client, "track1", "fader_db", -6.0 + 4.5)
+    assert studio.engine.wait_idle(60)
+    after = wav(client.get(P + "api/audio/loop/mix.wav"))
+    assert rms_db(after) - rms_db(before) == pytest.approx(4.5, abs=1e-3)  # the master is linear here
+    raw = wav(client.get(P + "api/audio/loop/raw.wav"))
+    assert np.abs(raw - np.asarray(sf.read(studio.paths.session / "tracks" / "track1.wav",
+                                           dtype="float32")[0][:len(raw)])).max() == 0  # raw solo: the stem
+
+
+def test_meters_follow_the_renders(client, studio):
+    assert studio.engine.wait_idle(60)
+    for _ in range(200):
+        m = client.get(P + "api/status").json()["loop"]["meters"]
+        if m:
+            break
+        threading.Event().wait(0.05)
+    assert set(m) == {"mix", "raw", "reference"}
+    assert m["mix"]["integrated_lufs"] < 0 and m["mix"]["true_peak_dbtp"] >= m["mix"]["sample_peak_dbfs"] - 1e-6
+    assert len(m["mix"]["momentary_lufs"]) > 10
+
+
+def test_save_writes_only_the_parameter_file_atomically(client, studio, tmp_path):
+    edit(client, "track2", "eq.2.gain_db", 4.25)
+    before = {p.name for p in (tmp_path / "song").rglob("*")}
+    assert client.post(P + "api/save").status_code == 200
+    written = {p.name for p in (tmp_path / "song").rglob("*")} - before
+    assert written == set()  # params.json replaced in place, no temporary file left
+    saved = read_params(tmp_path / "song" / "params.json")
+    assert saved.tracks[2].values["eq.2.gain_db"] == 4.25
+    assert saved.extra["notes"]["studio"]
+
+
+def test_unwritable_target_is_a_clear_500_without_traceback(client, studio, monkeypatch):
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", str(studio.paths.params))
+
+    monkeypatch.setattr("mixdown.studio.backend.write_params", refuse)
+    r = TestClient(client.app, base_url=BASE, raise_server_exceptions=False).post(P + "api/save")
+    assert r.status_code == 500 and "could not write" in r.json()["error"] and "Traceback" not in r.text
+
+
+def test_an_unreadable_session_is_an_error_page_naming_the_file(tmp_path):
+    make_session(tmp_path / "song")
+    bad = tmp_path / "song" / "tracks" / "track1.wav"
+    bad.write_bytes(b"RIFF....not audio")
+    from mixdown.session import SessionError
+
+    with pytest.raises(SessionError) as e:
+        Studio(Paths.resolve(tmp_path / "song", None, None), model=Heuristic(sample_rate=SR))
+    page = TestClient(error_app(str(e.value), TOKEN, HOSTS), base_url=BASE).get(P)
+    assert page.status_code == 500 and "track1.wav" in page.text and "convert it to WAV or FLAC" in page.text
+    assert TestClient(error_app("x", TOKEN, HOSTS), base_url=BASE).get("/s/nope/").status_code == 403
+
+
+def test_a_parameter_file_of_another_session_is_refused(tmp_path):
+    make_session(tmp_path / "a", n_tracks=2)
+    params = make_session(tmp_path / "b", n_tracks=3)
+    from mixdown.params.io import ParamsError
+
+    with pytest.raises(ParamsError, match="not in the session: track2"):
+        Studio(Paths.resolve(tmp_path / "a", params, None), model=Heuristic(sample_rate=SR))
+
+
+def test_without_a_parameter_file_the_model_mixes_and_save_writes_the_default(tmp_path):
+    make_session(tmp_path / "song")
+    (tmp_path / "song" / "params.json").unlink()
+    s = Studio(Paths.resolve(tmp_path / "song", None, None), model=Heuristic(sample_rate=SR))
+    assert s.save() == tmp_path / "song" / "mixdown_mix.json"
+    assert [t.name for t in read_params(s.paths.params).tracks] == ["track0", "track1", "track2"]
+
+
+def test_the_command_is_registered():
+    from mixdown.cli import build_parser
+
+    args = build_parser().parse_args(["studio", "sess", "--port", "0", "--no-browser", "--params", "p.json"])
+    assert args.command == "studio" and args.no_browser and str(args.params) == "p.json"
+
+
+def test_the_page_loads_only_shipped_assets(client):
+    page = client.get(P)
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "http" not in page.text.replace("http-equiv", "")  # no CDN, no absolute URL
+    for name in ("main", "api", "controls", "curves", "editing", "eq", "comp", "meters", "player", "specs",
+                 "strips", "timeline"):
+        js = client.get(P + f"static/js/{name}.js")
+        assert js.status_code == 200 and "https://" not in js.text and "http://" not in js.text, name
+    assert json.loads(client.get(P + "api/status").content)["version"] == 0
