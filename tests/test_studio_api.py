@@ -16,7 +16,9 @@ pytest.importorskip("starlette.testclient")
 from starlette.testclient import TestClient  # noqa: E402
 
 from mixdown.models import Heuristic  # noqa: E402
+from mixdown.params import spec as S  # noqa: E402
 from mixdown.params.io import read_params  # noqa: E402
+from mixdown.studio import backend as B  # noqa: E402
 from mixdown.render import render  # noqa: E402
 from mixdown.studio.app import build_app, error_app  # noqa: E402
 from mixdown.studio.service import Paths, Studio  # noqa: E402
@@ -328,10 +330,23 @@ def test_a_parameter_file_of_another_session_is_refused(tmp_path):
         Studio(Paths.resolve(tmp_path / "a", params, None), model=Heuristic(sample_rate=SR))
 
 
-def test_without_a_parameter_file_the_model_mixes_and_save_writes_the_default(tmp_path):
+def test_without_a_parameter_file_the_model_mixes_in_the_background(tmp_path):
     make_session(tmp_path / "song")
     (tmp_path / "song" / "params.json").unlink()
-    s = Studio(Paths.resolve(tmp_path / "song", None, None), model=Heuristic(sample_rate=SR))
+    model = Heuristic(sample_rate=SR)
+    s = Studio(Paths.resolve(tmp_path / "song", None, None), model=model)
+    assert s.state.values_of("track0")["fader_db"] == 0.0  # neutral until the model is done
+    s.start()
+    try:
+        for _ in range(600):
+            if s.state.version == 1 and s.job is None:
+                break
+            threading.Event().wait(0.05)
+        assert s.engine.wait_idle(60) and s.state.version == 1 and not s.state.snapshot()["can_undo"]
+    finally:
+        s.engine.stop()
+    tv, _, _ = B.predict(model, s.session, {}, None)
+    assert s.state.values_of("track2")["fader_db"] == pytest.approx(tv[2, S.index(S.TRACK_SPECS, "fader_db")])
     assert s.save() == tmp_path / "song" / "mixdown_mix.json"
     assert [t.name for t in read_params(s.paths.params).tracks] == ["track0", "track1", "track2"]
 

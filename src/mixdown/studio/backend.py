@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams",
            "check_value", "comp_curve", "eq_curve", "export_project", "limits", "load_model", "load_reference",
-           "loudness", "master_strip", "master_specs", "momentary", "open_session", "predict", "read_params",
+           "loudness", "master_strip", "master_specs", "momentary", "neutral_params", "open_session", "predict", "read_params",
            "render_full", "track_specs", "track_strips", "write_params", "write_report"]
 
 try:  # the checkpoint module imports torch; its error type is all the studio needs
@@ -43,6 +43,13 @@ def master_specs() -> tuple[S.ParamSpec, ...]:
 
 def limits(spec: S.ParamSpec, sample_rate: int) -> tuple[float, float]:
     return spec.limits(sample_rate)
+
+
+def neutral_params(sample_rate: int, names: list[str], files: list[str]) -> MixParams:
+    """Settings that leave every track and the bus unchanged (unity gain, centre, flat, no compression)."""
+    tv = S.neutral_track_values(sample_rate)
+    mv = S.neutral_master_values(sample_rate)
+    return MixParams(sample_rate, [TrackParams(n, f, dict(tv)) for n, f in zip(names, files)], MasterParams(dict(mv)))
 
 
 def check_value(spec: S.ParamSpec, value: Any, sample_rate: int) -> str | None:

@@ -61,7 +61,7 @@ def _cli_studio(args) -> int:
     try:
         studio = Studio(Paths.resolve(args.session_dir, args.params, args.reference), args.checkpoint)
         app = build_app(studio, token, hosts)
-        studio.engine.start()
+        studio.start()
     except (B.SessionError, B.ParamsError, B.CheckpointError) as e:
         log.error("%s", e)
         app = error_app(str(e), token, hosts)

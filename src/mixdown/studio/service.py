@@ -63,17 +63,33 @@ class Studio:
         sr = self.session.sample_rate
         self.reference = B.load_reference(paths.reference, sr) if paths.reference else None
         self.notes: dict = {}
-        if paths.params.exists():
+        self.first_mix = not paths.params.exists()  # the model makes the first draft (see start)
+        if self.first_mix:
+            params = B.neutral_params(sr, self.session.names, self.session.files)
+        else:
             params = self._matching(B.read_params(paths.params))
             log.info("settings from %s", paths.params)
-        else:
-            log.info("no %s yet: the model mixes the session", paths.params)
-            tv, mv, self.notes = B.predict(self.model(), self.session, {}, self.reference)
-            params = B.MixParams.from_arrays(sr, self.session.names, self.session.files, tv, mv)
         self.state = MixState(params)
         self.engine = Engine(self.session, self.state, self.reference)
         self._job = threading.Lock()
         self.job: str | None = None
+
+    def start(self) -> None:
+        """Start rendering; without a parameter file, the model's first draft is made in the
+        background (the page shows the job and fills the strips when it is done)."""
+        self.engine.start()
+        if self.first_mix:
+            log.info("no %s yet: the model mixes the session%s", self.paths.params,
+                     " and refines it towards the reference" if self.reference is not None else "")
+            threading.Thread(target=self._first_mix, name="studio-first-mix", daemon=True).start()
+
+    def _first_mix(self) -> None:
+        try:
+            self.mix()
+            self.state.forget_history()  # the neutral start is no step to undo to
+        except Exception as e:  # the page shows it; the user can press Mix again
+            log.exception("the first mix failed")
+            self.engine.error = f"the model's first mix failed: {e}"
 
     def model(self):
         if self._model is None:

@@ -178,6 +178,12 @@ class MixState:
             self.params.master.values = master
             return self._bump()
 
+    def forget_history(self) -> None:
+        with self._lock:
+            self._undo.clear()
+            self._redo.clear()
+            self._gesture = None
+
     def _push_undo(self) -> None:
         self._gesture = None
         self._undo.append(_snapshot(self.params))
