@@ -22,13 +22,12 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from sessions import tone_track  # noqa: E402
-
 from mixdown.params import spec as S  # noqa: E402
 from mixdown.params.io import MixParams  # noqa: E402
 from mixdown.studio import backend as B  # noqa: E402
 from mixdown.studio.engine import Engine  # noqa: E402
 from mixdown.studio.state import MixState  # noqa: E402
+from sessions import tone_track  # noqa: E402
 
 log = logging.getLogger("bench_studio")
 SR = 44100

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient  # noqa: E402
 from mixdown.models import Heuristic  # noqa: E402
 from mixdown.params import spec as S  # noqa: E402
 from mixdown.params.io import read_params  # noqa: E402
-from mixdown.studio import backend as B  # noqa: E402
 from mixdown.render import render  # noqa: E402
+from mixdown.studio import backend as B  # noqa: E402
 from mixdown.studio.app import build_app, error_app  # noqa: E402
 from mixdown.studio.service import Paths, Studio  # noqa: E402
 from studio_helpers import BASE, HOSTS, SR, TOKEN, P, make_session, rms_db  # noqa: E402

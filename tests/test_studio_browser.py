@@ -168,3 +168,40 @@ def test_fader_lock_mix_save_render_in_the_browser(server, browser, tmp_path):
     assert sr == SR and np.array_equal(rendered, studio_full)
     d.save_screenshot(str(tmp_path / "studio.png"))
     assert Path(tmp_path / "studio.png").stat().st_size > 10_000
+
+
+def test_eq_bands_drag_and_wheel_in_the_browser(server, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+    from selenium.webdriver.common.by import By
+
+    url, _, _ = server
+    d = browser
+    d.get(url)
+    wait_for(lambda: d.execute_script("return document.body.dataset.ready === '1'"), what="the page")
+    canvas = d.find_element(By.CSS_SELECTOR, 'canvas.eq-canvas[data-target="track0"]')
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    v0 = api(url, "api/state")["tracks"]["track0"]
+    w, h = d.execute_script("const c = arguments[0]; return [c.clientWidth, c.clientHeight];", canvas)
+    f, g = v0["eq.2.freq_hz"], v0["eq.2.gain_db"]
+    x = np.log(f / 20.0) / np.log(1000.0) * w
+    y = h / 2 - g / 18.0 * (h / 2)
+    # drag band 3 (index 2) straight up by 40 px: its gain rises by 40 / (h / 2) x 18 dB
+    ActionChains(d).move_to_element_with_offset(canvas, int(round(x - w / 2)), int(round(y - h / 2))) \
+        .click_and_hold().move_by_offset(0, -20).move_by_offset(0, -20).release().perform()
+    want = min(15.0, g + 40 / (h / 2) * 18.0)
+    v1 = wait_for(lambda: (lambda v: v if abs(v["eq.2.gain_db"] - want) < 0.6 else None)(
+        api(url, "api/state")["tracks"]["track0"]), what="the dragged band's gain")
+    assert v1["eq.2.freq_hz"] == pytest.approx(f, rel=0.05)
+    # the wheel over the handle changes its Q
+    y1 = h / 2 - v1["eq.2.gain_db"] / 18.0 * (h / 2)
+    origin = ScrollOrigin.from_element(canvas, int(round(x - w / 2)), int(round(y1 - h / 2)))
+    ActionChains(d).scroll_from_origin(origin, 0, -100).perform()
+    wait_for(lambda: api(url, "api/state")["tracks"]["track0"]["eq.2.q"] > v0["eq.2.q"] * 1.05, what="the Q")
+    # the drag was one undo step: undo twice (wheel, drag) and the band is back
+    for _ in range(2):
+        version = api(url, "api/state")["version"]
+        d.find_element(By.ID, "btn-undo").click()
+        wait_for(lambda v=version: api(url, "api/state")["version"] > v, what="undo")
+    back = api(url, "api/state")["tracks"]["track0"]
+    assert back["eq.2.gain_db"] == g and back["eq.2.q"] == v0["eq.2.q"]

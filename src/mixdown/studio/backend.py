@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams",
            "check_value", "comp_curve", "eq_curve", "export_project", "limits", "load_model", "load_reference",
-           "loudness", "master_strip", "master_specs", "momentary", "neutral_params", "open_session", "predict", "read_params",
-           "render_full", "track_specs", "track_strips", "write_params", "write_report"]
+           "loudness", "master_strip", "master_specs", "momentary", "neutral_params", "open_session", "predict",
+           "read_params", "render_full", "track_specs", "track_strips", "write_params", "write_report"]
 
 try:  # the checkpoint module imports torch; its error type is all the studio needs
     from mixdown.checkpoint import CheckpointError
