@@ -321,6 +321,18 @@ def test_an_unreadable_session_is_an_error_page_naming_the_file(tmp_path):
     assert TestClient(error_app("x", TOKEN, HOSTS), base_url=BASE).get("/s/nope/").status_code == 403
 
 
+def test_a_track_linked_from_outside_the_session_is_refused(tmp_path):
+    make_session(tmp_path / "song")
+    outside = tmp_path / "elsewhere.wav"
+    (tmp_path / "song" / "tracks" / "track1.wav").rename(outside)
+    (tmp_path / "song" / "tracks" / "track1.wav").symlink_to(outside)
+    from mixdown.session import SessionError
+
+    with pytest.raises(SessionError, match="outside the session folder"):
+        Studio(Paths.resolve(tmp_path / "song", tmp_path / "song" / "params.json", None),
+               model=Heuristic(sample_rate=SR))
+
+
 def test_a_parameter_file_of_another_session_is_refused(tmp_path):
     make_session(tmp_path / "a", n_tracks=2)
     params = make_session(tmp_path / "b", n_tracks=3)

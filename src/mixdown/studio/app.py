@@ -109,7 +109,7 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
 
     async def status(request: Request) -> Response:
         e = studio.engine
-        return JSONResponse({"version": studio.state.version, "key": list(e._key()), "job": studio.job,
+        return JSONResponse({"version": studio.state.version, "key": list(e.key()), "job": studio.job,
                              "loop": _render_info(e.loop), "full": _render_info(e.full),
                              "full_busy": e.full_busy, "error": e.error, **_monitor()})
 

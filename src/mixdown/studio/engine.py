@@ -175,11 +175,12 @@ class Engine:
             time.sleep(0.02)
         return False
 
-    def _key(self) -> tuple:
+    def key(self) -> tuple:
+        """(settings version, monitor version): what a render must match to be current."""
         return (self.state.version, self._monitor_version)
 
     def _is_current(self, r: Rendered | None, loop: bool = False) -> bool:
-        if r is None or r.key != self._key():
+        if r is None or r.key != self.key():
             return False
         return not loop or r.region == self.region
 
@@ -191,7 +192,7 @@ class Engine:
                     self._cond.wait(0.5)
                 if self._stop:
                     return
-                key, region, sounding = self._key(), self.region, self._sounding()
+                key, region, sounding = self.key(), self.region, self._sounding()
             try:
                 old = self.loop
                 self.loop = self._render_region(key, region, sounding)  # audio first, meters follow
@@ -244,7 +245,7 @@ class Engine:
                     self._cond.wait(0.25)
                 if self._stop:
                     return
-                key, sounding = self._key(), self._sounding()
+                key, sounding = self.key(), self._sounding()
             self.full_busy = True
             try:
                 old = self.full

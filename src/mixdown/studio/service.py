@@ -60,6 +60,10 @@ class Studio:
         self.checkpoint = checkpoint
         self._model = model
         self.session = B.open_session(paths.session)
+        for info in self.session.infos:  # the page may hear only what lies inside the session folder
+            if not info.path.resolve().is_relative_to(paths.session):
+                raise B.SessionError(f"{info.path}: resolves to {info.path.resolve()}, outside the session folder "
+                                     f"{paths.session}; copy the file into the folder instead of linking it")
         sr = self.session.sample_rate
         self.reference = B.load_reference(paths.reference, sr) if paths.reference else None
         self.notes: dict = {}
