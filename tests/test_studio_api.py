@@ -15,10 +15,10 @@ pytest.importorskip("starlette")
 pytest.importorskip("starlette.testclient")
 from starlette.testclient import TestClient  # noqa: E402
 
+from mixdown.api import render  # noqa: E402
 from mixdown.models import Heuristic  # noqa: E402
 from mixdown.params import spec as S  # noqa: E402
 from mixdown.params.io import read_params  # noqa: E402
-from mixdown.render import render  # noqa: E402
 from mixdown.studio import backend as B  # noqa: E402
 from mixdown.studio.app import build_app, error_app  # noqa: E402
 from mixdown.studio.service import Paths, Studio  # noqa: E402
@@ -243,7 +243,7 @@ def test_a_second_mix_while_one_runs_is_refused(client, studio):
 
 
 def test_loop_from_the_start_is_the_exact_render_and_later_loops_are_close(client, studio, tmp_path):
-    full = render(tmp_path / "song", studio.state.copy_params()).audio
+    full = render(tmp_path / "song", studio.state.copy_params())
     client.post(P + "api/loop", json={"start_s": 0.0, "end_s": 1.5})
     assert studio.engine.wait_idle(60)
     np.testing.assert_array_equal(wav(client.get(P + "api/audio/loop/mix.wav")), full[:int(1.5 * SR)])

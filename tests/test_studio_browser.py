@@ -143,7 +143,7 @@ def test_fader_lock_mix_save_render_in_the_browser(server, browser, tmp_path):
     lock = strip.find_element(By.CSS_SELECTOR, ".fader button.lock")
     lock.click()
     wait_for(lambda: "track0.fader_db" in api(url, "api/state")["locks"], what="the lock")
-    assert "on" in lock.get_attribute("class")
+    wait_for(lambda: "on" in lock.get_attribute("class").split(), what="the page to show the lock")
     original = read_params(params_path)
     version = api(url, "api/state")["version"]
     d.find_element(By.ID, "btn-mix").click()

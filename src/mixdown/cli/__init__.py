@@ -13,11 +13,11 @@ import argparse
 import logging
 import sys
 
-from mixdown.cli import dataset, evaluate, export, mix, render, train
+from mixdown.cli import dataset, evaluate, export, mix, render, studio, train
 from mixdown.errors import UsageError
 
 #: sub-command modules, in the order they appear in ``--help``
-COMMANDS = (mix, render, export, evaluate, dataset, train)
+COMMANDS = (mix, render, export, studio, evaluate, dataset, train)
 #: kept for code that catches the command line's error by its old name
 CliError = UsageError
 

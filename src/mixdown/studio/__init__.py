@@ -1,6 +1,7 @@
 """mixdown studio: listen to, compare and tweak a mix in the browser, the human in charge.
 
-``mixdown studio SESSION_DIR`` serves a local page (:mod:`mixdown.studio.app`) over the library:
+``mixdown studio SESSION_DIR`` (:mod:`mixdown.cli.studio`) serves a local page (:mod:`mixdown.studio.app`)
+over the library:
 the model's mix is the first draft, the producer edits every console setting with the spec's units,
 locks values, re-runs the model around the locks, and hears the raw sum, the mix and a reference
 at the same position. Layout:

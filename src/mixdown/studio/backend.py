@@ -14,23 +14,19 @@ from typing import Any
 
 import numpy as np
 
+from mixdown import api
+from mixdown.errors import UsageError
+from mixdown.inference.checkpoint import CheckpointError
 from mixdown.params import spec as S
 from mixdown.params.io import MasterParams, MixParams, ParamsError, TrackParams, read_params, write_params
 from mixdown.session import SessionError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams",
+__all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams", "UsageError",
            "check_value", "comp_curve", "eq_curve", "export_project", "limits", "load_model", "load_reference",
            "loudness", "master_strip", "master_specs", "momentary", "neutral_params", "open_session", "predict",
            "read_params", "render_full", "track_specs", "track_strips", "write_params", "write_report"]
-
-try:  # the checkpoint module imports torch; its error type is all the studio needs
-    from mixdown.checkpoint import CheckpointError
-except ImportError:  # pragma: no cover - torch is a core dependency
-    class CheckpointError(ValueError):  # type: ignore[no-redef]
-        pass
-
 
 # ----------------------------------------------------------------------------- the spec table
 def track_specs() -> tuple[S.ParamSpec, ...]:
@@ -59,23 +55,19 @@ def check_value(spec: S.ParamSpec, value: Any, sample_rate: int) -> str | None:
 
 # ----------------------------------------------------------------------------- session, model, prediction
 def open_session(folder: str | os.PathLike):
-    """The session's tracks, read lazily (``names``, ``files``, ``sample_rate``, ``frames``,
+    """The session's tracks, read lazily (``names``, ``files``, ``infos``, ``sample_rate``, ``frames``,
     ``window(i, start, n)``); raises :class:`SessionError` naming the file and the fix."""
-    from mixdown.mix import read_session
-
-    return read_session(folder)
+    return api.read_session(folder)
 
 
 def load_model(checkpoint: str | os.PathLike | None):
-    """The model of ``checkpoint``, else the shipped one (else the heuristic, with a warning)."""
-    from mixdown.mix import load_default_model
-
-    return load_default_model(checkpoint, "cpu")
+    """The model of ``checkpoint``, else the shipped one."""
+    return api.load_model(checkpoint)
 
 
 def load_reference(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     """The reference mix as ``(frames, 2)`` float32 at ``sample_rate``."""
-    from mixdown.reference import load_reference as _load
+    from mixdown.session import load_reference as _load
 
     return _load(path, sample_rate)[0]
 
@@ -87,50 +79,41 @@ def predict(model, session, locks: dict[tuple[str, str], float], reference: np.n
     ``locks``: ``{(track name or "master", key): value}``. Returns physical
     ``(track_values (N, n_track_params), master_values (n_master_params,), notes)``.
     """
-    from mixdown.mix import _apply_locks, _clip_to_spec, predict_params
-
-    ref_t = None if reference is None else np.ascontiguousarray(reference.T)
-    tv, mv = predict_params(model, session, reference=ref_t)
-    _apply_locks(tv, mv, session.names, locks)
-    notes: dict[str, Any] = {"model": type(model).__name__}
-    if ref_t is not None:
-        from mixdown.reference import refine_to_reference
-
-        tv, mv, report = refine_to_reference(session, tv, mv, ref_t, locks, steps=refine_steps, progress=False)
-        _apply_locks(tv, mv, session.names, locks)
-        notes["reference"] = report
-    sr = session.sample_rate
-    return _clip_to_spec(tv, S.TRACK_SPECS, sr), _clip_to_spec(mv, S.MASTER_SPECS, sr), notes
+    lock_items = {f"{t}.{k}": v for (t, k), v in locks.items()}
+    params = api.predict(session, model=model, locks=lock_items)
+    if reference is not None:
+        params = api.refine(session, params, np.ascontiguousarray(reference.T), locks=lock_items, steps=refine_steps)
+    notes = dict(params.extra.get("notes", {}))
+    notes.setdefault("model", type(model).__name__)
+    return params.track_matrix(), params.master_vector(), notes
 
 
 # ----------------------------------------------------------------------------- rendering
 def track_strips(params: MixParams, channels: list[int]):
     """Compiled channel strips of every track of ``params``: ``.process(x, out)`` on
     ``(S, n, 2)`` float32 blocks, state carried from call to call."""
-    from mixdown.render import track_bank
+    from mixdown.dsp.render import track_bank
 
     return track_bank(params, channels)
 
 
 def master_strip(params: MixParams):
     """The compiled master strip of ``params`` (same interface as :func:`track_strips`)."""
-    from mixdown.render import master_bank
+    from mixdown.dsp.render import master_bank
 
     return master_bank(params)
 
 
 def render_full(session_dir: str | os.PathLike, params: MixParams) -> np.ndarray:
     """The exact full-length mix, ``(frames, 2)`` float32 (the renderer of ``mixdown render``)."""
-    from mixdown.render import render
-
-    return render(session_dir, params, resample=True).audio
+    return api.render(session_dir, params, resample=True)
 
 
 # ----------------------------------------------------------------------------- measurement and figures
 def loudness(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     """Integrated loudness (LUFS), true peak (dBTP) and sample peak (dBFS) of ``(frames, 2)``
     audio; ``None`` for a loudness that is not finite (silence, under 0.4 s)."""
-    from mixdown import loudness as L
+    from mixdown.measure import loudness as L
 
     x = np.ascontiguousarray(audio.T)
     lufs = float(L.integrated_loudness(x, sample_rate)) if audio.shape[0] >= 0.4 * sample_rate else float("-inf")
@@ -142,7 +125,7 @@ def loudness(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
 
 def momentary(audio: np.ndarray, sample_rate: int, hop_s: float) -> list[float | None]:
     """BS.1770 momentary loudness (400 ms windows) every ``hop_s`` seconds, LUFS (None: silence)."""
-    from mixdown import loudness as L
+    from mixdown.measure import loudness as L
 
     if audio.shape[0] < 0.4 * sample_rate:
         return []

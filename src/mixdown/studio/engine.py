@@ -2,7 +2,7 @@
 
 **Loop region.** The region is rendered with a *pre-roll*: the tracks are read from
 ``PREROLL_S`` seconds before the region (or from the song's start), run through the exact
-compiled channel strips and master strip of :mod:`mixdown.render`, and the pre-roll is dropped.
+compiled channel strips and master strip of :mod:`mixdown.dsp.render`, and the pre-roll is dropped.
 Each track's strip output is cached with the settings that made it, so an edit re-runs only the
 strips whose settings changed, then the bus sum and the master strip (an edit of the master runs
 the master strip only).

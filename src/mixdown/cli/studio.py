@@ -1,10 +1,13 @@
-"""``mixdown studio``: serve the studio page for a session on the loopback and open the browser."""
+"""``mixdown studio``: serve the studio page (:mod:`mixdown.studio`) for a session on the loopback and
+open the browser."""
 
 from __future__ import annotations
 
 import logging
 import socket
 from pathlib import Path
+
+from mixdown.errors import UsageError
 
 log = logging.getLogger("mixdown.studio")
 
@@ -26,29 +29,25 @@ def add_parser(sub) -> None:
 
 
 def _bind(port: int) -> socket.socket:
-    from mixdown.cli import CliError
-
     if not 0 <= port <= 65535:
-        raise CliError(f"--port {port}: must be 0 .. 65535 (0 picks a free port)")
+        raise UsageError(f"--port {port}: must be 0 .. 65535 (0 picks a free port)")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
     except OSError as e:
         sock.close()
-        raise CliError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror}); pick another port or 0") from e
+        raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror}); pick another port or 0") from e
     return sock
 
 
 def _cli_studio(args) -> int:
-    from mixdown.cli import CliError
-
     try:
         import uvicorn
 
         from mixdown.studio.app import build_app, error_app
     except ImportError as e:
-        raise CliError(f"mixdown studio needs Starlette and uvicorn ({e}); install them with "
+        raise UsageError(f"mixdown studio needs Starlette and uvicorn ({e}); install them with "
                        "pip install 'mixdown[studio]'") from e
     from mixdown.studio import backend as B
     from mixdown.studio.guard import loopback_hosts, new_token
@@ -62,7 +61,7 @@ def _cli_studio(args) -> int:
         studio = Studio(Paths.resolve(args.session_dir, args.params, args.reference), args.checkpoint)
         app = build_app(studio, token, hosts)
         studio.start()
-    except (B.SessionError, B.ParamsError, B.CheckpointError) as e:
+    except (B.SessionError, B.ParamsError, B.CheckpointError, B.UsageError) as e:
         log.error("%s", e)
         app = error_app(str(e), token, hosts)
     url = f"http://127.0.0.1:{port}/s/{token}/"
