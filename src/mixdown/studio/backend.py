@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams", "UsageError",
            "check_value", "comp_curve", "eq_curve", "export_project", "limits", "load_model", "load_reference",
            "loudness", "master_strip", "master_specs", "momentary", "neutral_params", "open_session", "predict",
-           "read_params", "render_full", "track_specs", "track_strips", "write_params", "write_report"]
+           "read_params", "render_full_steps", "track_specs", "track_strips", "write_params", "write_report"]
 
 # ----------------------------------------------------------------------------- the spec table
 def track_specs() -> tuple[S.ParamSpec, ...]:
@@ -104,9 +104,36 @@ def master_strip(params: MixParams):
     return master_bank(params)
 
 
-def render_full(session_dir: str | os.PathLike, params: MixParams) -> np.ndarray:
-    """The exact full-length mix, ``(frames, 2)`` float32 (the renderer of ``mixdown render``)."""
-    return api.render(session_dir, params, resample=True)
+def render_full_steps(session_dir: str | os.PathLike, params: MixParams):
+    """The exact full-length render of :mod:`mixdown.dsp.render` (its banks, block size and block
+    loop, so the mix is bit-identical to ``mixdown render``), one block per step: a generator that
+    yields the fraction done after each block and returns the mix ``(frames, 2)`` float32. A caller
+    may pause between steps or drop the generator (the files are closed)."""
+    from mixdown.dsp.render import BLOCK_FRAMES, master_bank, track_bank
+    from mixdown.session import TrackReader, probe
+
+    readers: list = []
+    try:
+        for t in params.tracks:
+            readers.append(TrackReader(probe(Path(session_dir) / t.file), params.sample_rate, True))
+        n_frames = max(r.frames for r in readers)
+        tracks, master = track_bank(params, [r.channels for r in readers]), master_bank(params)
+        x = np.zeros((len(readers), BLOCK_FRAMES, 2), dtype=np.float32)
+        strips = np.empty_like(x)
+        bus = np.empty((1, BLOCK_FRAMES, 2), dtype=np.float32)
+        audio = np.empty((n_frames, 2), dtype=np.float32)
+        for start in range(0, n_frames, BLOCK_FRAMES):
+            m = min(BLOCK_FRAMES, n_frames - start)
+            for i, r in enumerate(readers):
+                r.read_into(x[i, :m])
+            tracks.process(x[:, :m], strips[:, :m])
+            np.sum(strips[:, :m], axis=0, out=bus[0, :m])
+            master.process(bus[:, :m], audio[None, start:start + m])
+            yield (start + m) / n_frames
+        return audio
+    finally:
+        for r in readers:
+            r.close()
 
 
 # ----------------------------------------------------------------------------- measurement and figures

@@ -13,7 +13,8 @@ milliseconds; a compressor's gain differs from the full render's by at most its 
 at the pre-roll's start, and that difference decays at least as ``exp(-t / release)`` (the
 release time constant is at most 1 s, so it is below 2 % of the difference after 4 s, and any
 attack re-synchronises it sooner). A region that starts within ``PREROLL_S`` of the song's start
-is exact. The background full-song render is the exact renderer of ``mixdown render``.
+is exact. The background full-song render is the exact renderer of ``mixdown render`` run block
+by block: it pauses while the loop has work and starts over when the settings change.
 
 **Threads.** One thread renders the region, one the whole song; the page polls their versions.
 The compiled kernels run concurrently when numba's threading layer allows it (``omp``, ``tbb``),
@@ -249,8 +250,10 @@ class Engine:
             self.full_busy = True
             try:
                 old = self.full
-                self.full = self._render_full(key, sounding)
-                self.full.meters = self._meters(self.full, old)
+                new = self._render_full(key, sounding)
+                if new is not None:
+                    new.meters = self._meters(new, old)
+                    self.full = new
             except Exception as e:
                 log.exception("full render failed")
                 self.error = f"full-song render failed: {e}"
@@ -258,13 +261,28 @@ class Engine:
             finally:
                 self.full_busy = False
 
-    def _render_full(self, key: tuple, sounding: list[bool]) -> Rendered:
+    def _render_full(self, key: tuple, sounding: list[bool]) -> Rendered | None:
+        """The song for ``key``, block by block; each block waits while the loop has work (the loop
+        comes first), and the render is dropped (None) as soon as the settings change again."""
         t0 = time.perf_counter()
         params = self.state.copy_params()
         n = self.session.frames
         params.tracks = [t for t, on in zip(params.tracks, sounding) if on]
-        with self._kernel_turn():
-            mix = B.render_full(self.session.folder, params) if params.tracks else np.zeros((n, 2), np.float32)
+        mix = np.zeros((n, 2), np.float32)
+        if params.tracks:
+            steps = B.render_full_steps(self.session.folder, params)
+            while True:
+                while not self._stop and not self._is_current(self.loop, loop=True):
+                    time.sleep(0.01)
+                if self._stop or self.key() != key:
+                    steps.close()
+                    return None
+                try:
+                    with self._kernel_turn():
+                        next(steps)
+                except StopIteration as done:
+                    mix = done.value
+                    break
         audio = {"mix": mix}
         old = self.full if self.full is not None and self.full.key[1] == key[1] else None
         audio["raw"] = old.audio["raw"] if old else self._raw_full(sounding)
