@@ -129,7 +129,8 @@ class Engine:
         self._serial = threading.Lock()
         self._edited_at = 0.0
         self._threads = [threading.Thread(target=self._region_loop, name="studio-region", daemon=True),
-                         threading.Thread(target=self._full_loop, name="studio-full", daemon=True)]
+                         threading.Thread(target=self._full_loop, name="studio-full", daemon=True),
+                         threading.Thread(target=self._meters_loop, name="studio-meters", daemon=True)]
 
     # --------------------------------------------------------------------------- control
     def start(self) -> None:
@@ -195,9 +196,7 @@ class Engine:
                     return
                 key, region, sounding = self.key(), self.region, self._sounding()
             try:
-                old = self.loop
-                self.loop = self._render_region(key, region, sounding)  # audio first, meters follow
-                self.loop.meters = self._meters(self.loop, old)
+                self.loop = self._render_region(key, region, sounding)  # meters follow in their thread
                 self.error = None
             except Exception as e:  # keep serving; the page shows the message
                 log.exception("loop render failed")
@@ -249,10 +248,8 @@ class Engine:
                 key, sounding = self.key(), self._sounding()
             self.full_busy = True
             try:
-                old = self.full
                 new = self._render_full(key, sounding)
                 if new is not None:
-                    new.meters = self._meters(new, old)
                     self.full = new
             except Exception as e:
                 log.exception("full render failed")
@@ -291,6 +288,22 @@ class Engine:
         r = Rendered(key[0], 0.0, audio, {}, time.perf_counter() - t0, key)
         log.info("full song rendered in %.2f s", r.seconds)
         return r
+
+    def _meters_loop(self) -> None:
+        """Meters of the latest renders, in their own thread: the loop thread is free for the next
+        edit meanwhile, and a render replaced before its turn is never measured."""
+        done: dict[str, Rendered | None] = {"loop": None, "full": None}
+        while not self._stop:
+            for name in done:
+                r = getattr(self, name)
+                if r is not None and not r.meters:
+                    try:
+                        r.meters = self._meters(r, done[name])
+                        done[name] = r
+                    except Exception:
+                        log.exception("meters failed")
+                        r.meters = {"error": {}}
+            time.sleep(0.05)
 
     def _meters(self, new: Rendered, old: Rendered | None) -> dict[str, dict]:
         """Meters of ``new``; those of sources that did not change are taken from ``old``."""
