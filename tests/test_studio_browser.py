@@ -179,6 +179,13 @@ def test_eq_bands_drag_and_wheel_in_the_browser(server, browser):
     d = browser
     d.get(url)
     wait_for(lambda: d.execute_script("return document.body.dataset.ready === '1'"), what="the page")
+    # every parameter of the spec table has a control with its unit and a lock (the page knows no list)
+    shown = set(d.execute_script("return [...document.querySelectorAll('[data-param]')].map(e => e.dataset.param)"))
+    specs = api(url, "api/state")["track_specs"]
+    assert {f"track0.{s['name']}" for s in specs} <= shown
+    for s in specs:
+        ctl = d.find_element(By.CSS_SELECTOR, f'[data-param="track0.{s["name"]}"]')
+        assert ctl.find_element(By.CSS_SELECTOR, ".unit").text and ctl.find_elements(By.CSS_SELECTOR, "button.lock")
     canvas = d.find_element(By.CSS_SELECTOR, 'canvas.eq-canvas[data-target="track0"]')
     d.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     v0 = api(url, "api/state")["tracks"]["track0"]
