@@ -243,23 +243,30 @@ def test_a_second_mix_while_one_runs_is_refused(client, studio):
 
 
 def test_loop_from_the_start_is_the_exact_render_and_later_loops_are_close(client, studio, tmp_path):
-    full = render(tmp_path / "song", studio.state.copy_params())
-    client.post(P + "api/loop", json={"start_s": 0.0, "end_s": 1.5})
-    assert studio.engine.wait_idle(60)
-    np.testing.assert_array_equal(wav(client.get(P + "api/audio/loop/mix.wav")), full[:int(1.5 * SR)])
-    np.testing.assert_array_equal(wav(client.get(P + "api/audio/full/mix.wav")), full)
-    # a region starting after the pre-roll: states start from silence 4 s before it (documented)
-    studio.engine.session  # noqa: B018
     import mixdown.studio.engine as E
 
+    client.post(P + "api/loop", json={"start_s": 0.0, "end_s": 1.5})
+    edit(client, "track0", "fader_db", -4.0)  # an edit: the loop is rendered from its strips
+    assert studio.engine.wait_idle(60)
+    full = render(tmp_path / "song", studio.state.copy_params())
+    np.testing.assert_array_equal(wav(client.get(P + "api/audio/loop/mix.wav")), full[:int(1.5 * SR)])
+    np.testing.assert_array_equal(wav(client.get(P + "api/audio/full/mix.wav")), full)
+    # a region further in: with the song rendered, its loop is cut from the song (exact) ...
+    client.post(P + "api/loop", json={"start_s": 2.0, "end_s": 4.0})
+    assert studio.engine.wait_idle(60)
+    np.testing.assert_array_equal(wav(client.get(P + "api/audio/loop/mix.wav")), full[2 * SR:4 * SR])
+    # ... and after an edit it is rendered from a pre-roll (states from silence there; documented)
+    monkey = E.PREROLL_S
     E.PREROLL_S = 0.5
     try:
-        client.post(P + "api/loop", json={"start_s": 2.0, "end_s": 4.0})
+        client.post(P + "api/loop", json={"start_s": 2.5, "end_s": 4.0})
+        edit(client, "track1", "eq.2.gain_db", 3.0)
         assert studio.engine.wait_idle(60)
         loop = wav(client.get(P + "api/audio/loop/mix.wav"))
     finally:
-        E.PREROLL_S = 4.0
-    ref = full[2 * SR:4 * SR]
+        E.PREROLL_S = monkey
+    ref = render(tmp_path / "song", studio.state.copy_params())[int(2.5 * SR):4 * SR]
+    assert not np.array_equal(loop, ref)  # the approximate path was taken
     assert rms_db(loop - ref) - rms_db(ref) < -30.0
 
 

@@ -124,6 +124,7 @@ class Engine:
         self.error: str | None = None
         self._monitor_version = 0
         self._cache: RegionCache | None = None
+        self._warm: tuple | None = None  # (region, params, sounding) whose strips to cache next
         self._cond = threading.Condition()
         self._stop = False
         self._serial = threading.Lock()
@@ -198,6 +199,12 @@ class Engine:
             try:
                 self.loop = self._render_region(key, region, sounding)  # meters follow in their thread
                 self.error = None
+                if self._warm is not None:  # fill the new region's strip cache for the next edit
+                    region, params, sounding = self._warm
+                    self._warm = None
+                    self._cache = RegionCache(self.session, *region)
+                    with self._kernel_turn():
+                        self._cache.mix(params, sounding)
             except Exception as e:  # keep serving; the page shows the message
                 log.exception("loop render failed")
                 self.error = f"loop render failed: {e}"
@@ -210,6 +217,11 @@ class Engine:
         t0 = time.perf_counter()
         params = self.state.copy_params()
         if self._cache is None or (self._cache.start, self._cache.end) != region:
+            full = self.full
+            if full is not None and full.key == key:  # a new region of a current song: cut it out (exact)
+                self._cache, self._warm = None, (region, params, sounding)  # strips cached after publishing
+                return Rendered(key[0], region[0] / self.sr, {k: a[region[0]:region[1]] for k, a in full.audio.items()},
+                                {}, time.perf_counter() - t0, key, region)
             self._cache = RegionCache(self.session, *region)
         with self._kernel_turn():
             mix = self._cache.mix(params, sounding)
