@@ -86,7 +86,7 @@ def _field(doc: dict, key: str, typ, what: str):
 
 def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
     """The ASGI app for ``studio``: the routes, wrapped in the :class:`Guard`."""
-    audio_cache: dict[tuple, bytes] = {}
+    audio_cache: dict[tuple, tuple] = {}  # (scope, source) -> (what it was made from, WAV bytes)
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"content-security-policy": PAGE_CSP,
@@ -193,11 +193,12 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
             return _err(409, f"the {scope} render is not ready yet; try again in a moment")
         if source not in r.audio:
             return _err(404, "no reference was given (start with --reference REF.wav)")
-        key = (scope, source, r.key, r.region, id(r.audio[source]))
-        if key not in audio_cache:
-            audio_cache.clear() if len(audio_cache) > 12 else None
-            audio_cache[key] = await run_in_threadpool(_wav, r.audio[source], studio.session.sample_rate)
-        return Response(audio_cache[key], media_type="audio/wav",
+        made = (r.key, r.region, id(r.audio[source]))
+        cached = audio_cache.get((scope, source))
+        if cached is None or cached[0] != made:  # one encoded file per scope and source: bounded memory
+            cached = (made, await run_in_threadpool(_wav, r.audio[source], studio.session.sample_rate))
+            audio_cache[(scope, source)] = cached
+        return Response(cached[1], media_type="audio/wav",
                         headers={"cache-control": "no-store", "x-mixdown-version": str(r.version),
                                  "x-mixdown-start-s": f"{r.start_s:.6f}"})
 
