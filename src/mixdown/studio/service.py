@@ -186,4 +186,5 @@ class Studio:
                 "reference": self.paths.reference.name if self.paths.reference else None,
                 "paths": {"params": str(self.paths.params), "report": str(self.paths.report),
                           **{f"export_{k}": str(self.paths.export(k)) for k in EXPORT_SUFFIXES}},
-                "model": self.notes.get("model")}
+                "model": self.notes.get("model"),
+                "normalize": self.state.params.master.normalize}

@@ -60,6 +60,12 @@ export function buildMixer(mixer, ctx) {
   const mh = el("h3", "", "master");
   mh.addEventListener("click", () => ctx.select("master"));
   m.append(mh, el("span", "meta", "stereo bus"), ...miniViews("master", ctx));
+  const norm = ctx.desc.normalize;
+  if (norm) {  // a static gain chosen by `mixdown mix --target-lufs`: kept as written, edits do not move it
+    const n = el("span", "meta", `normalize ${norm.gain_db >= 0 ? "+" : ""}${norm.gain_db.toFixed(1)} dB (to ${norm.target_lufs} LUFS, kept)`);
+    n.title = "master.normalize from the parameter file: applied last, as written; your edits change the loudness";
+    m.append(n);
+  }
   for (const [g, specs] of Object.entries(mg)) {
     if (["eq", "compressor", "fader"].includes(g)) continue;
     if (g !== "strip") m.append(el("span", "meta", g));
