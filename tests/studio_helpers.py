@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from mixdown.params import spec as S
@@ -50,3 +51,27 @@ def make_session(folder: Path, n_tracks: int = 3, seconds: float = 4.0, seed: in
 
 def rms_db(x: np.ndarray) -> float:
     return float(10 * np.log10(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
+
+
+@pytest.fixture
+def studio(tmp_path):
+    """A running studio on a generated session with a reference and the heuristic model."""
+    from mixdown.models import Heuristic
+    from mixdown.studio.service import Paths, Studio
+
+    params = make_session(tmp_path / "song")
+    s = Studio(Paths.resolve(tmp_path / "song", params, tmp_path / "song" / "reference_mix.wav"),
+               model=Heuristic(sample_rate=SR))
+    s.engine.start()
+    yield s
+    s.engine.stop()
+
+
+@pytest.fixture
+def client(studio):
+    """Starlette's test client on ``studio``'s app (Host 127.0.0.1:8765)."""
+    from starlette.testclient import TestClient
+
+    from mixdown.studio.app import build_app
+
+    return TestClient(build_app(studio, TOKEN, HOSTS), base_url=BASE)
