@@ -173,7 +173,7 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
                                                     B.comp_curve(values)))
         return JSONResponse({"target": target, "eq": eq, "compressor": comp})
 
-    def _action(fn, busy_ok=False):
+    def _action(fn):
         async def run(request: Request) -> Response:
             await _json(request)  # a body, if any, must still be JSON
             try:
