@@ -39,7 +39,7 @@ export function compCurve(target, cls = "comp-canvas") {
     if (h > 80) { g.fillStyle = "#9aa0aa"; g.fillText("in dB \u2192", w - 48, h - 14); g.fillText("out dB", 4, 10); }
   }
 
-  onCurves(target, (c) => { data = c.compressor; draw(); });
+  onCurves(target, (c) => { data = c.compressor; draw(); }, cv);
   new ResizeObserver(draw).observe(cv);
   return cv;
 }

@@ -7,9 +7,10 @@ const inFlight = new Set();
 const again = new Set();
 const latest = new Map();
 
-export function onCurves(target, fn) {
+/** Call fn(curves) for target now (if known) and on every update; `el`: stop once it leaves the page. */
+export function onCurves(target, fn, el = null) {
   if (!listeners.has(target)) listeners.set(target, []);
-  listeners.get(target).push(fn);
+  listeners.get(target).push({ fn, el });
   if (latest.has(target)) fn(latest.get(target));
 }
 
@@ -19,7 +20,9 @@ export async function refreshCurves(target) {
   try {
     const c = await post("api/curves", { target });
     latest.set(target, c);
-    for (const fn of listeners.get(target) || []) fn(c);
+    const live = (listeners.get(target) || []).filter((l) => !l.el || l.el.isConnected);
+    listeners.set(target, live);  // views of a closed editor are dropped
+    for (const l of live) l.fn(c);
   } catch (e) {
     console.warn(`curves for ${target}: ${e.message}`);
   } finally {

@@ -95,7 +95,7 @@ export function eqEditor(target, specs, getValues, edit) {
     edit(target, [[key, clamp(byName[key], q)]], `wheel-${target}-${key}`);
   }, { passive: false });
 
-  onCurves(target, (c) => { curves = c; draw(); });
+  onCurves(target, (c) => { curves = c; draw(); }, cv);
   new ResizeObserver(draw).observe(cv);
   return { el: cv, draw, title: (i) => bandTitle(i, bands.length) };
 }

@@ -92,7 +92,7 @@ function miniViews(target, ctx) {
   const eq = el("canvas", "mini");
   eq.title = "EQ response (click to edit)";
   eq.addEventListener("click", () => ctx.select(target));
-  onCurves(target, (c) => drawMiniEq(eq, c.eq));
+  onCurves(target, (c) => drawMiniEq(eq, c.eq), eq);
   const comp = compCurve(target, "mini");
   comp.title = "compressor static curve (click to edit)";
   comp.addEventListener("click", () => ctx.select(target));
