@@ -3,31 +3,192 @@
 A reader never sees a half-written file, an interrupted write leaves nothing behind, and the file
 gets the permissions ``open()`` would give it (``0666 & ~umask``; ``tempfile.mkstemp``'s 0600
 would survive the rename and hide a mix or a project from other users).
+
+Several outputs of one run (a mix and its parameter file) go through :func:`atomic_write_all`:
+every file is written to its temporary first, and only when all of them are complete are they
+renamed into place, one after the other, with SIGINT/SIGTERM/SIGHUP held back and an exclusive
+lock on each target folder, so an interrupt or a second run writing the same outputs cannot
+leave one run's file beside another run's. Two renames are still two steps: a SIGKILL or a power
+cut between them leaves a complete new first file beside the complete old second file.
+
+Temporaries are named ``.NAME.PID.RANDOM.tmpSUFFIX``. A process killed while writing (SIGKILL)
+leaves its temporary behind; the next write of the same target removes the temporaries of
+processes that no longer exist (see :func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
+import re
 import secrets
-from collections.abc import Callable
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_write_text"]
+__all__ = ["OutputError", "atomic_write", "atomic_write_all", "atomic_write_text", "remove_stale_temporaries"]
+log = logging.getLogger(__name__)
+
+#: a temporary younger than this is never removed as stale (a writer in another PID namespace may own it)
+STALE_AFTER_S = 60.0
+
+
+class OutputError(OSError):
+    """An output file could not be written; the message names the file and the fix."""
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries that killed writers of ``path`` left beside it.
+
+    Only files named like this module's temporaries for ``path`` (``.STEM.PID.8HEX.tmpSUFFIX``)
+    whose process no longer exists and that were not modified in the last :data:`STALE_AFTER_S`
+    seconds are removed; each removal is logged. Returns the removed paths.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(\d+)\.[0-9a-f]{{8}}\.tmp{re.escape(path.suffix)}$")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if pid == os.getpid() or _pid_alive(pid) or now - st.st_mtime < STALE_AFTER_S:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+            log.info("removed %s, left by an interrupted run (process %d) writing %s", entry.path, pid, path)
+    return removed
+
+
+def _output_error(path: Path, e: OSError) -> OutputError:
+    why = e.strerror or str(e)
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a folder you can write to"
+    elif e.errno in (errno.ENOTDIR, errno.EEXIST):
+        fix = "a part of the path is a file, not a folder; choose another path"
+    elif e.errno == errno.EISDIR:
+        fix = "it is a folder; give a file name"
+    else:
+        fix = "check that the folder exists, is writable and has free space"
+    return OutputError(f"{path}: cannot write ({why}); {fix}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _publishing(folders: Sequence[Path]) -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP back (main thread) and lock every folder (sorted, exclusive)."""
+    blocked = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
+    if blocked:
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+    fds = []
+    try:
+        import fcntl
+
+        for folder in sorted({str(f) for f in folders}):
+            fd = os.open(folder, os.O_RDONLY)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)  # closing releases the lock
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def atomic_write_all(items: Sequence[tuple[str | os.PathLike, Callable[[Path], None]]]) -> list[Path]:
+    """Write several files and publish them together.
+
+    ``items``: ``(path, write)`` pairs; ``write(tmp)`` creates ``tmp`` (a path in ``path``'s folder
+    with ``path``'s suffix). Every file is written (and flushed to disk) before any is renamed
+    into place; on an error nothing is published and every temporary is removed. The renames
+    run with interrupts held back and the target folders locked (see the module docstring for
+    what a reader can rely on). Paths that are the same file are refused (``ValueError``).
+    OS errors (unwritable folder, no space) become :class:`OutputError` naming the file.
+    """
+    paths = [Path(p) for p, _ in items]
+    seen: dict[str, Path] = {}
+    for p in paths:
+        key = os.path.realpath(p)
+        if key in seen:
+            raise ValueError(f"{p}: the same file as the output {seen[key]}; give each output its own path")
+        seen[key] = p
+    tmps: list[Path] = []
+    current = paths[0] if paths else None
+    try:
+        for path, (_, write) in zip(paths, items):
+            current = path
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except FileExistsError as e:
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)) from e
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            remove_stale_temporaries(path)
+            tmp = _tmp_path(path)
+            tmps.append(tmp)
+            write(tmp)
+            _fsync(tmp)
+        with _publishing([p.parent for p in paths]):
+            for path, tmp in zip(paths, tmps):
+                current = path
+                os.replace(tmp, path)
+        for folder in {str(p.parent) for p in paths}:
+            with contextlib.suppress(OSError):
+                _fsync(Path(folder))
+    except OSError as e:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise _output_error(current, e) from e
+    except BaseException:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
+    return paths
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` (it creates ``tmp``, a path in ``path``'s folder with ``path``'s suffix),
-    then rename ``tmp`` onto ``path``; on any error ``tmp`` is removed and the error re-raised."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    then rename ``tmp`` onto ``path``; on any error ``tmp`` is removed and the error re-raised
+    (OS errors as :class:`OutputError` naming ``path`` and the fix)."""
+    return atomic_write_all([(path, write)])[0]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -36,7 +197,5 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "x", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
 
     return atomic_write(path, write)

@@ -6,8 +6,11 @@ is asked for; then they are resampled (polyphase, scipy) with a warning.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,12 +36,48 @@ class TrackInfo:
     frames: int
 
 
+def track_path(session_dir: str | os.PathLike, file: str, *, allow_outside: bool = False,
+               track: str | None = None) -> Path:
+    """The path of a track's ``file`` entry (relative to ``session_dir``), checked before anything is
+    opened: unless ``allow_outside``, it must resolve (symlinks followed) inside the session folder.
+
+    A file outside is refused with one message whatever it points at (a file, nothing, a folder),
+    so the error tells nothing about what exists outside the session.
+    """
+    session_dir = Path(session_dir)
+    path = session_dir / file
+    if not allow_outside:
+        root = os.path.realpath(session_dir)
+        real = os.path.realpath(path)
+        if real != root and os.path.commonpath([root, real]) == root:
+            return path
+        who = f"track {track!r}: " if track is not None else ""
+        raise SessionError(f"{who}file {file!r} is outside the session folder {session_dir}; a track's file must "
+                           "lie inside the session folder (symbolic links resolved): copy or move it there, or "
+                           "pass --allow-outside-session")
+    return path
+
+
 def probe(path: Path) -> TrackInfo:
-    """Header of one audio file; :class:`SessionError` when missing, unreadable or not 1-2 channels."""
-    if not path.exists():
-        raise SessionError(f"{path}: file not found; check the 'file' entry or the session folder")
-    if path.is_dir():
+    """Header of one audio file; :class:`SessionError` when missing, not a regular file, unreadable
+    or not 1-2 channels. Only regular files are opened (a pipe would block forever)."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SessionError(f"{path}: file not found; check the 'file' entry or the session folder") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise SessionError(f"{path}: a symbolic link loop (the link leads back to itself); replace it with "
+                               "the audio file or a link to it") from None
+        raise SessionError(f"{path}: cannot be opened ({e.strerror}); check its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
         raise SessionError(f"{path}: is a folder, expected an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise SessionError(f"{path}: not a regular file (a pipe, socket or device); mixdown reads audio only from "
+                           "regular files: give the audio file itself")
+    if not os.access(path, os.R_OK):
+        raise SessionError(f"{path}: cannot be opened (permission denied); make it readable")
     try:
         info = sf.info(str(path))
     except Exception as e:  # libsndfile raises its own error types
@@ -48,7 +87,59 @@ def probe(path: Path) -> TrackInfo:
                            "(split multichannel files into mono or stereo files)")
     if info.frames <= 0:
         raise SessionError(f"{path}: contains no audio frames; remove it from the session")
+    declared = wav_declared_frames(path)
+    if declared is not None and declared > info.frames:
+        log.warning("%s: truncated: its header declares %d frames (%.2f s) but the file holds %d (%.2f s); the "
+                    "missing %.2f s are silence in the mix; re-copy or re-export the file", path, declared,
+                    declared / info.samplerate, info.frames, info.frames / info.samplerate,
+                    (declared - info.frames) / info.samplerate)
     return TrackInfo(path, info.channels, int(info.samplerate), int(info.frames))
+
+
+def wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE file's ``data`` chunk header declares (None: not a WAV file, or a size
+    the writer left open); more than libsndfile finds means the file was cut short."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = fh.read(size + (size & 1))
+                    if len(fmt) >= 14:
+                        block_align = struct.unpack("<H", fmt[12:14])[0]
+                elif cid == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                else:
+                    fh.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def read_error(path: Path, e: Exception, at_frame: int | None = None) -> SessionError:
+    """The error for a file libsndfile fails to decode part-way (truncated or corrupt)."""
+    where = f" at frame {at_frame}" if at_frame is not None else ""
+    return SessionError(f"{path}: cannot be decoded{where} ({e}); the file is truncated or corrupt: re-copy or "
+                        "re-export it")
+
+
+def read_audio(path: Path, start: int = 0, frames: int = -1) -> np.ndarray:
+    """``frames`` frames (-1: to the end) from ``start`` as ``(frames, channels)`` float32; decoding
+    errors become :class:`SessionError` naming the file."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            f.seek(min(start, f.frames))
+            return f.read(frames, dtype="float32", always_2d=True)
+    except sf.SoundFileError as e:
+        raise read_error(path, e) from e
 
 
 def resample_ratio(src_rate: int, dst_rate: int) -> Fraction:
@@ -59,7 +150,7 @@ def load_resampled(info: TrackInfo, sample_rate: int) -> np.ndarray:
     """Whole file resampled to ``sample_rate``. Shape: ``(frames, channels)`` float32."""
     from scipy.signal import resample_poly
 
-    data, _ = sf.read(str(info.path), dtype="float32", always_2d=True)
+    data = read_audio(info.path)
     check_finite(data, info.path)
     r = resample_ratio(info.sample_rate, sample_rate)
     return resample_poly(data, r.numerator, r.denominator, axis=0).astype(np.float32)
@@ -82,6 +173,9 @@ class TrackReader:
         self._data: np.ndarray | None = None
         self._pos = 0
         self.peak = 0.0  # largest |sample| read so far
+        self._sum = np.zeros(info.channels)  # per channel: sum and sum of squares (DC detection)
+        self._sum2 = np.zeros(info.channels)
+        self._n = 0
         self._file: sf.SoundFile | None = None
         if info.sample_rate != sample_rate:
             if not resample:
@@ -106,13 +200,30 @@ class TrackReader:
         elif self._file is not None:
             if self._tmp.shape[0] != n:
                 self._tmp = np.empty((n, self.channels), dtype=np.float32)
-            got = self._file.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
+            try:
+                got = self._file.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
+            except sf.SoundFileError as e:
+                raise read_error(self.info.path, e, self._pos) from e
             check_finite(self._tmp[:got], self.info.path)
             buf[:got, :self.channels] = self._tmp[:got]
         if got:
-            self.peak = max(self.peak, float(np.abs(buf[:got, :self.channels]).max()))
+            block = buf[:got, :self.channels]
+            self.peak = max(self.peak, float(np.abs(block).max()))
+            self._sum += block.sum(axis=0, dtype=np.float64)
+            self._sum2 += np.square(block, dtype=np.float64).sum(axis=0)
+            self._n += got
         self._pos += got
         buf[got:] = 0.0
+
+    @property
+    def dc_only(self) -> bool:
+        """True when the samples read (at least 1024) are a constant offset: a nonzero mean with (next
+        to) no signal around it (less than -60 dB of the offset's power)."""
+        if self._n < 1024 or self.peak == 0.0:  # a few samples are not "a constant signal"
+            return False
+        mean = self._sum / self._n
+        var = np.maximum(self._sum2 / self._n - mean ** 2, 0.0)
+        return bool(np.all(var <= 1e-6 * np.maximum(mean ** 2, 1e-30)) and np.any(mean != 0))
 
     def close(self) -> None:
         if self._file is not None:
@@ -155,6 +266,11 @@ class Session:
     def resampled(self) -> bool:
         return bool(self.resampled_audio)
 
+    def track_frames(self) -> list[int]:
+        """Each track's own length in frames at the session's rate (before padding)."""
+        return [self.resampled_audio[i].shape[1] if i in self.resampled_audio else info.frames
+                for i, info in enumerate(self.infos)]
+
     @classmethod
     def from_arrays(cls, tracks, sample_rate: int, names: list[str] | None = None) -> "Session":
         """A session held in memory: ``tracks`` is ``(N, channels, frames)`` or a list of
@@ -173,13 +289,9 @@ class Session:
     def window(self, i: int, start: int, n: int) -> np.ndarray:
         """Frames ``start .. start + n`` of track ``i`` as ``(2, n)`` float32 (mono duplicated,
         zero-padded past the end)."""
-        import soundfile as sf
-
         if i in self.resampled_audio:
             return segment(self.resampled_audio[i], start, n)
-        with sf.SoundFile(str(self.infos[i].path)) as f:
-            f.seek(min(start, f.frames))
-            seg = f.read(n, dtype="float32", always_2d=True).T
+        seg = read_audio(self.infos[i].path, start, n).T  # decoding errors name the file
         check_finite(seg, self.infos[i].path)
         return segment(seg, 0, n)
 
@@ -187,26 +299,36 @@ class Session:
     def audio(self) -> list[np.ndarray]:
         """Every whole track, ``(channels, frames)`` float32 (loads all files; cached)."""
         if not hasattr(self, "_audio"):
-            import soundfile as sf
-
             self._audio = [self.resampled_audio[i] if i in self.resampled_audio else
-                           np.ascontiguousarray(sf.read(str(info.path), dtype="float32", always_2d=True)[0].T)
+                           np.ascontiguousarray(read_audio(info.path).T)
                            for i, info in enumerate(self.infos)]
         return self._audio
 
 
-def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
+def find_tracks(folder: str | os.PathLike, allow_outside_session: bool = False) -> tuple[Path, list[Path]]:
     """Audio files of a session: ``folder/tracks/*`` if that exists, else ``folder/*``.
 
-    Non-audio files are listed in a warning and skipped; reference mixes (``mix.*``,
-    ``reference_mix.*``) are not tracks.
+    Non-audio files and entries that are not regular files are listed in a warning and skipped;
+    reference mixes (``mix.*``, ``reference_mix.*``) and audio that mixdown wrote (an earlier
+    mix: :func:`mixdown.outputs.is_mixdown_audio`) are not tracks. A link leading outside the
+    session folder is refused unless ``allow_outside_session`` (see :func:`track_path`).
     """
+    from mixdown.outputs import is_mixdown_audio
+
     folder = Path(folder)
     if not folder.is_dir():
         raise SessionError(f"{folder}: session folder not found")
     root = folder / "tracks" if (folder / "tracks").is_dir() else folder
-    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    files = [p for p in entries if p.is_file()]
+    others = [p.name for p in entries if not p.is_file() and not p.is_dir()]  # pipes, sockets, broken links
+    if others:
+        log.warning("%s: skipping entries that are not regular files: %s", root, ", ".join(others))
     audio = [p for p in files if is_audio(p) and p.stem.lower() not in REFERENCE_STEMS]
+    ours = [p for p in audio if is_mixdown_audio(p)]
+    if ours:
+        log.warning("%s: skipping mixes that mixdown wrote (not tracks): %s", root, ", ".join(p.name for p in ours))
+        audio = [p for p in audio if p not in ours]
     skipped = [p.name for p in files if not is_audio(p)]
     if skipped:
         log.warning("%s: skipping non-audio files: %s", root, ", ".join(skipped))
@@ -217,12 +339,15 @@ def find_tracks(folder: str | os.PathLike) -> tuple[Path, list[Path]]:
     if dupes:
         raise SessionError(f"{root}: several files share the track names {dupes}; rename them (track names "
                            "are file names without extension)")
+    for p in audio:  # a link that leads outside the session folder is refused like a 'file' entry
+        track_path(folder, os.path.relpath(p, folder), allow_outside=allow_outside_session, track=p.stem)
     return root, audio
 
 
-def read_session(folder: str | os.PathLike, sample_rate: int | None = None) -> Session:
+def read_session(folder: str | os.PathLike, sample_rate: int | None = None,
+                 allow_outside_session: bool = False) -> Session:
     """Read every track of a session folder (see :func:`find_tracks` and :func:`read_tracks`)."""
-    return read_tracks(find_tracks(folder)[1], folder, sample_rate)
+    return read_tracks(find_tracks(folder, allow_outside_session)[1], folder, sample_rate)
 
 
 def read_tracks(paths: list[Path], folder: str | os.PathLike, sample_rate: int | None = None) -> Session:

@@ -2,8 +2,9 @@
 
 Each sub-command has its own module here with ``add_parser(subparsers)``, which registers the
 sub-command and sets ``func`` (called with the parsed namespace, returning an exit code). This
-package is the only place that parses arguments or sets exit codes: a
-:class:`mixdown.errors.UsageError` becomes exit code 2. Heavy imports happen inside the command
+package is the only place that parses arguments or sets exit codes: 0 done; a
+:class:`mixdown.errors.UsageError` (bad input) becomes exit code 2; any other exception is a bug:
+its traceback is logged and the exit code is 1; Ctrl-C gives 130. Heavy imports happen inside the command
 functions so ``mixdown --help`` stays fast.
 """
 
@@ -48,3 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except Exception:  # a bug: the traceback is what a report needs
+        log.exception("internal error (a bug in mixdown; please report it with this traceback)")
+        return 1

@@ -97,6 +97,9 @@ def _cli_build(args: argparse.Namespace) -> int:
                       options=AnalysisOptions(threshold_db=args.silence_db), progress=not args.no_progress)
     except BuildError as e:
         raise UsageError(str(e)) from e
+    except OSError as e:  # an unwritable --out: name it
+        raise UsageError(f"{e.filename or args.out}: cannot write ({e.strerror or e}); choose a folder you can write "
+                         "to") from e
     return 0
 
 

@@ -21,14 +21,22 @@ def add_parser(sub) -> None:
     p.add_argument("--session", type=Path, help="folder the stems' paths are relative to "
                                                 "(default: the parameter file's folder)")
     p.add_argument("--embed-audio", action="store_true", help="dawproject: copy the stems into the file")
+    p.add_argument("--allow-outside-session", action="store_true",
+                   help="accept 'file' entries that lie outside the session folder (absolute paths, ../, links)")
     p.set_defaults(func=_cli_export)
 
 
 def _cli_export(args) -> int:
     from mixdown.export import export_dawproject, export_reaper
+    from mixdown.fileio import OutputError
+    from mixdown.outputs import OutputPathError, check_outputs
     from mixdown.params.io import ParamsError, read_params
-    from mixdown.session import SessionError
+    from mixdown.session import SessionError, track_path
 
+    try:  # before anything else: an output that would destroy the input is the first thing to say
+        check_outputs([("--out", args.out)], [("the parameter file", args.params)])
+    except OutputPathError as e:
+        raise UsageError(str(e)) from e
     fmt = args.format or next((k for k, suf in FORMATS.items() if args.out.suffix.lower() == suf), None)
     if fmt is None:
         raise UsageError(f"{args.out}: cannot tell the format from the suffix; give --format dawproject|reaper")
@@ -40,11 +48,20 @@ def _cli_export(args) -> int:
     if not session.is_dir():
         raise UsageError(f"{session}: session folder not found; give --session DIR")
     try:
+        tracks = []
+        for t in params.tracks:
+            try:
+                tracks.append((f"track {t.name!r}",
+                               track_path(session, t.file, allow_outside=args.allow_outside_session)))
+            except SessionError:
+                pass  # reported with its fix by the exporter
+        check_outputs([("--out", args.out)], [("the parameter file", args.params), *tracks])
         if fmt == "dawproject":
-            path = export_dawproject(params, session, args.out, embed_audio=args.embed_audio)
+            path = export_dawproject(params, session, args.out, embed_audio=args.embed_audio,
+                                     allow_outside_session=args.allow_outside_session)
         else:
-            path = export_reaper(params, session, args.out)
-    except SessionError as e:
+            path = export_reaper(params, session, args.out, allow_outside_session=args.allow_outside_session)
+    except (SessionError, OutputError, OutputPathError) as e:
         raise UsageError(str(e)) from e
     log.info("wrote %s (%s, %d tracks + master)", path, fmt, len(params.tracks))
     return 0

@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
                    help="output sample format (default: 32-bit float, which never clips)")
     p.add_argument("--resample", action="store_true",
                    help="resample tracks whose sample rate differs from the parameter file's")
+    p.add_argument("--allow-outside-session", action="store_true",
+                   help="read 'file' entries that lie outside SESSION_DIR (absolute paths, ../, symbolic links)")
     p.set_defaults(func=_cli_render)
 
 
@@ -39,19 +41,33 @@ def _check_out_format(out: Path, bit_depth: str, subtypes: dict[str, str]) -> No
 
 def _cli_render(args) -> int:
     from mixdown.dsp.render import OutputError, render_to_file
+    from mixdown.outputs import OutputPathError, check_outputs
     from mixdown.params.io import ParamsError, read_params
-    from mixdown.session import SessionError
+    from mixdown.session import SessionError, track_path
 
     if not args.session_dir.is_dir():
         raise UsageError(f"{args.session_dir}: session folder not found; check the path "
                        "(the parameter file's 'file' entries are relative to it)")
     subtypes = {"32f": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
     subtype = subtypes[args.bit_depth]
+    try:
+        check_outputs([("--out", args.out)], [("--params", args.params)])
+    except OutputPathError as e:
+        raise UsageError(str(e)) from e
     _check_out_format(args.out, args.bit_depth, subtypes)
     try:
         params = read_params(args.params)
-        stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True)
-    except (ParamsError, SessionError, OutputError) as e:
+        tracks = []
+        for t in params.tracks:
+            try:
+                tracks.append((f"track {t.name!r}", track_path(args.session_dir, t.file,
+                                                                allow_outside=args.allow_outside_session)))
+            except SessionError:
+                pass  # reported with its fix by render_to_file
+        check_outputs([("--out", args.out)], [("--params", args.params), *tracks])
+        stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True,
+                               allow_outside_session=args.allow_outside_session)
+    except (ParamsError, SessionError, OutputError, OutputPathError) as e:
         raise UsageError(str(e)) from e
     log.info("wrote %s: %d frames at %d Hz", args.out, stats["frames"], params.sample_rate)
     log.info("loudness %.1f LUFS, true peak %.2f dBTP, sample peak %.2f dBFS",

@@ -11,9 +11,13 @@ def add_parser(sub) -> None:
 
 
 def run(overrides: list[str]) -> int:
-    """Train with hydra ``overrides`` (e.g. ``["experiment=mixformer"]``)."""
+    """Train with hydra ``overrides`` (e.g. ``["experiment=mixformer"]``); returns the exit code
+    (2: overrides or config that cannot work, see :func:`mixdown.training.main.train`)."""
     from mixdown.training.main import main as train_main
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    train_main(overrides)
+    try:
+        train_main(overrides)
+    except SystemExit as e:  # hydra and the config checks exit: 2 = bad input, 1 = a bug (traceback shown)
+        return e.code if isinstance(e.code, int) else 1
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +105,12 @@ def probe(path: Path) -> sf._SoundFileInfo:
     """``soundfile.info`` of ``path``; AudioError for a missing, empty or non-audio file."""
     path = Path(path)
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
     except OSError as e:
         raise AudioError(path, f"cannot stat file ({e.strerror})") from e
+    if not stat.S_ISREG(st.st_mode):  # a pipe would block forever
+        raise AudioError(path, "not a regular file (a pipe, socket, device or folder)")
+    size = st.st_size
     if size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
@@ -115,6 +119,9 @@ def probe(path: Path) -> sf._SoundFileInfo:
         raise AudioError(path, f"not readable as audio by libsndfile ({_msg(e)})") from e
     if info.frames <= 0:
         raise AudioError(path, "no audio frames")
+    if info.channels not in (1, 2):
+        raise AudioError(path, f"{info.channels} channels; mixdown takes mono or stereo files (split it into mono "
+                               "or stereo files)")
     return info
 
 

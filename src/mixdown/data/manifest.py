@@ -148,6 +148,10 @@ def read_manifest(path: Path) -> list[Record]:
     """Records of one ``.jsonl`` file; a bad line raises ValueError naming ``path:line``."""
     path = Path(path)
     out = []
+    if not path.is_file():
+        what = "is a folder, not a manifest file" if path.is_dir() else "manifest not found"
+        raise ValueError(f"{path}: {what}; build one with 'mixdown dataset build' or 'mixdown dataset synth' "
+                         "and point the data config (data.train.manifests / data.val.manifests) at its .jsonl")
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():

@@ -19,16 +19,12 @@ import soundfile as sf
 
 from mixdown.dsp import kernels
 from mixdown.dsp.strip import pan_gains, pole, strip_coefficients
+from mixdown.fileio import OutputError  # re-exported: the mix could not be written
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
-from mixdown.session import TrackReader, probe
+from mixdown.session import TrackReader, probe, track_path
 
 log = logging.getLogger(__name__)
-
-
-class OutputError(RuntimeError):
-    """The mix could not be written; the message names the file and the fix."""
-
 
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 _M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
@@ -159,7 +155,8 @@ class RenderResult:
 
 
 def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool = False,
-           block_frames: int = BLOCK_FRAMES, progress: bool = False) -> RenderResult:
+           block_frames: int = BLOCK_FRAMES, progress: bool = False,
+           allow_outside_session: bool = False) -> RenderResult:
     """Render a session folder with a parameter file's settings (the exact full-length path).
 
     Args:
@@ -168,13 +165,17 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
         resample: resample tracks whose rate differs from ``params.sample_rate`` (else an error).
         block_frames: frames per processing block (memory bound).
         progress: show a progress bar.
+        allow_outside_session: read ``file`` entries that resolve outside ``session_dir`` (refused
+            by default, before anything is opened).
 
     Returns:
         :class:`RenderResult` with the stereo mix, shape ``(frames, 2)``.
     """
     session_dir = Path(session_dir)
     sr = params.sample_rate
-    infos = [probe(session_dir / t.file) for t in params.tracks]
+    paths = [track_path(session_dir, t.file, allow_outside=allow_outside_session, track=t.name)
+             for t in params.tracks]
+    infos = [probe(p) for p in paths]
     readers: list[TrackReader] = []
     warnings: list[str] = []
     try:
@@ -189,6 +190,9 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
         for t, r in zip(params.tracks, readers):
             if r.peak == 0.0:
                 warnings.append(f"track {t.name!r} ({r.info.path.name}) is silent; it contributes nothing")
+            elif r.dc_only:
+                warnings.append(f"track {t.name!r} ({r.info.path.name}) holds only a constant (DC) offset, no "
+                                "audio; check the file or the recording chain")
             elif r.peak >= 0.999:
                 warnings.append(f"track {t.name!r} ({r.info.path.name}) peaks at full scale; it may be clipped "
                                 "at the source (re-export it with headroom if so)")
@@ -247,17 +251,22 @@ def measure(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
             "sample_peak_dbfs": float(loudness.sample_peak_dbfs(x))}
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
-    """Write ``(frames, channels)`` audio atomically (temporary file, then rename)."""
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT",
+                run_id: str | None = None) -> None:
+    """Write ``(frames, channels)`` audio atomically (temporary file, then rename), tagged as
+    mixdown's output (:mod:`mixdown.outputs`) so it is never read back as a track."""
     from mixdown.fileio import atomic_write
+    from mixdown.outputs import write_tagged_audio
 
-    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype=subtype))
+    atomic_write(path, lambda tmp: write_tagged_audio(tmp, audio, sample_rate, subtype, run_id))
 
 
 def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: str | os.PathLike,
-                   subtype: str = "FLOAT", resample: bool = False, progress: bool = False) -> dict:
+                   subtype: str = "FLOAT", resample: bool = False, progress: bool = False,
+                   allow_outside_session: bool = False) -> dict:
     """Render and write the mix; returns loudness stats and warnings (also logged)."""
-    result = render(session_dir, params, resample=resample, progress=progress)
+    result = render(session_dir, params, resample=resample, progress=progress,
+                    allow_outside_session=allow_outside_session)
     stats = measure(result.audio, result.sample_rate)
     warnings: list[str] = []  # the track warnings were logged by render()
     if stats["sample_peak_dbfs"] > 0.0:
@@ -271,6 +280,8 @@ def render_to_file(session_dir: str | os.PathLike, params: MixParams, out_path: 
     warnings = result.warnings + warnings
     try:
         write_audio(out_path, result.audio, result.sample_rate, subtype)
+    except OutputError:
+        raise
     except (OSError, sf.SoundFileError) as e:
         raise OutputError(f"{out_path}: cannot write the mix ({e}); check that the folder is writable "
                           "and has free space") from e

@@ -35,7 +35,7 @@ from xml.etree import ElementTree as ET
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
-from mixdown.export.common import db_to_gain, fmt_num, rel_path, session_tempo, stem_files
+from mixdown.export.common import check_path_text, db_to_gain, fmt_num, rel_path, safe_text, session_tempo, stem_files
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -115,6 +115,13 @@ def _channel(track: ET.Element, ids: _Ids, role: str, channels: int, v: dict[str
     return ch
 
 
+def _safe_quiet(text: str) -> str:
+    """:func:`safe_text` without a second warning (the track's name was reported already)."""
+    from mixdown.export.common import _UNSAFE
+
+    return _UNSAFE.sub(" ", text)
+
+
 def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, bool]]) -> tuple[bytes, bytes]:
     """``(project.xml, metadata.xml)`` bytes. ``audio_paths``: ``(path, external)`` per stem."""
     ids = _Ids()
@@ -135,7 +142,8 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     for t, stem in zip(params.tracks, stems):
         tid = ids()
         track_ids.append(tid)
-        track = ET.SubElement(structure, "Track", {"id": tid, "name": t.name, "contentType": "audio",
+        track = ET.SubElement(structure, "Track", {"id": tid, "name": safe_text(t.name, "track name"),
+                                                   "contentType": "audio",
                                                    "loaded": "true"})
         _channel(track, ids, "regular", stem.channels, t.values, t.values["fader_db"], t.values["pan"],
                  master_ch.get("id"), strip=True)
@@ -145,14 +153,16 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     for tid, stem, (path, external) in zip(track_ids, stems, audio_paths):
         track_lanes = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": tid})
         clips = ET.SubElement(track_lanes, "Clips", {"id": ids()})
-        clip = ET.SubElement(clips, "Clip", {"name": stem.name, "time": "0", "duration": fmt_num(stem.seconds),
-                                             "contentTimeUnit": "seconds", "playStart": "0"})
+        clip = ET.SubElement(clips, "Clip", {"name": _safe_quiet(stem.name), "time": "0",
+                                             "duration": fmt_num(stem.seconds), "contentTimeUnit": "seconds",
+                                             "playStart": "0"})
         audio = ET.SubElement(clip, "Audio", {"id": ids(), "timeUnit": "seconds", "duration": fmt_num(stem.seconds),
                                               "channels": str(stem.channels), "sampleRate": str(stem.sample_rate)})
-        ET.SubElement(audio, "File", {"path": path, "external": "true" if external else "false"})
+        ET.SubElement(audio, "File", {"path": check_path_text(path, stem.name),
+                                      "external": "true" if external else "false"})
     ET.indent(project)
     meta = ET.Element("MetaData")
-    ET.SubElement(meta, "Title").text = str(params.extra.get("title", "mixdown export"))
+    ET.SubElement(meta, "Title").text = safe_text(str(params.extra.get("title", "mixdown export")), "title")
     ET.SubElement(meta, "Comment").text = (
         f"Console settings exported by mixdown {__version__} (mixdown.params/1, {params.sample_rate} Hz). "
         "Volume is linear amplitude, Pan normalised 0..1 (0.5 = centre; mixdown's pan law is constant "
@@ -164,7 +174,7 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
 
 
 def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_path: str | os.PathLike,
-                      embed_audio: bool = False) -> Path:
+                      embed_audio: bool = False, allow_outside_session: bool = False) -> Path:
     """Write a ``.dawproject`` file (ZIP) for ``params``; returns its path.
 
     Args:
@@ -173,9 +183,13 @@ def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_pat
         out_path: the ``.dawproject`` file to write (replaced atomically).
         embed_audio: copy the stems into the archive under ``audio/``; otherwise the clips refer to
             the stems on disk by a path relative to the ``.dawproject`` file (``external="true"``).
+        allow_outside_session: accept ``file`` entries that resolve outside ``session_dir``
+            (refused by default: neither referred to nor embedded).
+
+    Names lose the characters XML cannot carry (with a warning); paths holding them are refused.
     """
     out_path = Path(out_path)
-    stems = stem_files(params, Path(session_dir))
+    stems = stem_files(params, Path(session_dir), allow_outside_session)
     if embed_audio:
         names: list[str] = []
         for stem in stems:

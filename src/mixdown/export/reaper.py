@@ -63,10 +63,20 @@ from pathlib import Path
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
-from mixdown.export.common import db_to_gain, fmt_num, rel_path, session_tempo, stem_files
+from mixdown.export.common import (
+    check_path_text,
+    db_to_gain,
+    fmt_num,
+    log,
+    rel_path,
+    safe_text,
+    session_tempo,
+    stem_files,
+)
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
+from mixdown.session import SessionError
 
 #: REAPER pan law value for -3 dB at centre (REAPER: 1.0 = +0 dB, 0.5 = -6 dB, <0 = default)
 REAPER_PAN_LAW = 1.0 / math.sqrt(2.0)
@@ -74,11 +84,20 @@ _REAEQ_BAND = {"low_shelf": "Low Shelf", "peak": "Band", "high_shelf": "High She
 _RPP_SOURCE = {".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS", ".opus": "OPUS"}  # else WAVE
 
 
-def _rpp_str(s: str) -> str:
-    """A REAPER string token: quoted with the first quote character it does not contain."""
+def _rpp_str(s: str, what: str = "string", path: bool = False) -> str:
+    """A REAPER string token on one line: quoted with the first quote character it does not contain.
+
+    A name loses its control characters (see :func:`safe_text`) and, when it holds all three quote
+    characters, its double quotes become single ones (with a warning); a ``path`` that cannot be
+    written exactly is refused (:class:`SessionError`)."""
+    s = check_path_text(s, what) if path else safe_text(s, what)
     for q in "\"'`":
         if q not in s:
             return f"{q}{s}{q}"
+    if path:
+        raise SessionError(f"track {what!r}: the file path {s!r} holds all three quote characters (\" ' `), which "
+                           "a REAPER project cannot carry; rename the file")
+    log.warning("%s %r: holds all three quote characters; its double quotes are written as single quotes", what, s)
     return '"' + s.replace('"', "'") + '"'
 
 
@@ -234,27 +253,32 @@ def reaper_rpp(params: MixParams, stems: list, files: list[str]) -> str:
         key = f"mixdown:{t.name}:{t.file}"
         excess = _makeup_split(v["compressor.makeup_db"])[1]  # the make-up ReaComp's Wet cannot hold
         source = _RPP_SOURCE.get(stem.path.suffix.lower(), "WAVE")
-        out += [f"  <TRACK {_rpp_guid(key)}", f"    NAME {_rpp_str(t.name)}",
+        out += [f"  <TRACK {_rpp_guid(key)}", f"    NAME {_rpp_str(t.name, f'track {t.name!r}: name')}",
                 f"    VOLPAN {fmt_num(db_to_gain(v['fader_db'] + excess))} {fmt_num(v['pan'])} "
                 f"{fmt_num(REAPER_PAN_LAW)} -1 1",
                 "    MUTESOLO 0 0 0", "    NCHAN 2", "    MAINSEND 1 0"]
         out += ["    " + line for line in _fx_chain("FXCHAIN", v, True, key)]
         out += ["    <ITEM", "      POSITION 0", f"      LENGTH {fmt_num(stem.seconds)}", "      LOOP 0",
-                f"      NAME {_rpp_str(stem.path.name)}",
+                f"      NAME {_rpp_str(stem.path.name, f'track {t.name!r}: file name')}",
                 f"      VOLPAN {fmt_num(db_to_gain(v['input_gain_db']))} 0 1 -1",
-                f"      <SOURCE {source}", f"        FILE {_rpp_str(path)}", "      >", "    >", "  >"]
+                f"      <SOURCE {source}", f"        FILE {_rpp_str(path, t.name, path=True)}",
+                "      >", "    >", "  >"]
     out.append(">")
     return "\n".join(out) + "\n"
 
 
-def export_reaper(params: MixParams, session_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+def export_reaper(params: MixParams, session_dir: str | os.PathLike, out_path: str | os.PathLike,
+                  allow_outside_session: bool = False) -> Path:
     """Write a REAPER ``.RPP`` project for ``params``; returns its path.
 
     The items refer to the stems by a path relative to the project file (REAPER resolves relative
-    paths from the project folder), absolute when there is none.
+    paths from the project folder), absolute when there is none. Every string is written on its
+    own quoted field: names lose control characters (with a warning), paths that cannot be
+    written exactly are refused. Stems outside ``session_dir`` are refused unless
+    ``allow_outside_session``.
     """
     out_path = Path(out_path)
-    stems = stem_files(params, Path(session_dir))
+    stems = stem_files(params, Path(session_dir), allow_outside_session)
     text = reaper_rpp(params, stems, [rel_path(s.path, out_path.parent) for s in stems])
     atomic_write(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out_path

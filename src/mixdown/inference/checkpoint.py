@@ -60,24 +60,124 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint dictionary, loaded with ``weights_only=True`` and checked."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else
+                              f"{path}: not a regular file; give the checkpoint file (.pt)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals, truncated files, not a torch file
-        raise CheckpointError(f"{path}: not a loadable mixdown checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200]}); only weights-only checkpoints are accepted") from e
+        import pickle
+
+        if isinstance(e, pickle.UnpicklingError):
+            why = ("it holds Python objects other than tensors and plain values, which mixdown's weights-only "
+                   "loading refuses (loading them could run code)")
+        else:
+            why = f"not a torch checkpoint, or a damaged one ({type(e).__name__}: {_first_line(e)})"
+        raise CheckpointError(f"{path}: cannot be loaded: {why}; use a checkpoint written by 'mixdown train' "
+                              "(or the shipped model: leave out --checkpoint)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} checkpoint (format {state.get('format')!r})"
                               if isinstance(state, dict) else f"{path}: not a {FORMAT} checkpoint")
     for key in ("model", "state_dict", "sample_rate", "track_specs", "master_specs"):
         if key not in state:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}; re-save it with this version")
+    problem = S.check_sample_rate(state["sample_rate"])
+    if problem:
+        raise CheckpointError(f"{path}: sample_rate {problem}; the checkpoint is damaged or not mixdown's")
+    for key in ("track_specs", "master_specs"):
+        table = state[key]
+        if not isinstance(table, list) or not all(isinstance(s, (list, tuple)) and s for s in table):
+            raise CheckpointError(f"{path}: {key} must be a list of parameter rows; the checkpoint is damaged")
     if [s[0] for s in state["track_specs"]] != list(S.TRACK_NAMES) or \
             [s[0] for s in state["master_specs"]] != list(S.MASTER_NAMES):
         raise CheckpointError(f"{path}: checkpoint's parameter table differs from this version's")
     _check_ranges(path, state["track_specs"], S.TRACK_SPECS, "track")
     _check_ranges(path, state["master_specs"], S.MASTER_SPECS, "master")
+    model = state["model"]
+    if not isinstance(model, dict) or not isinstance(model.get("class"), str):
+        raise CheckpointError(f"{path}: 'model' must be an object with a 'class' name, got {_short(model)}")
+    kwargs = model.get("kwargs", {})
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise CheckpointError(f"{path}: model kwargs must be a mapping of names to values, got {_short(kwargs)}")
+    weights = state["state_dict"]
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in weights.items()):
+        raise CheckpointError(f"{path}: 'state_dict' must map names to tensors; the checkpoint is damaged")
     return state
+
+
+def _first_line(e: Exception) -> str:
+    """The first line of an error message, without advice to load untrusted files unsafely."""
+    line = (str(e).splitlines() or [""])[0][:200]
+    return "" if "weights_only" in line or "trust" in line else line
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+#: largest whole-number model argument accepted (sizes: widths, layers, mel bands); checked
+#: before anything is built, so a damaged file cannot ask for gigabytes
+MAX_SIZE_KWARG = 8192
+
+
+def check_model_kwargs(path: Path, cls: type, kwargs: dict[str, Any]) -> None:
+    """Every kwarg must be a parameter of ``cls`` and of the type of its default, sizes within
+    ``1 .. MAX_SIZE_KWARG``, the sample rate within the console's range."""
+    import inspect
+    import math
+
+    params = inspect.signature(cls.__init__).parameters
+    valid = [n for n in params if n != "self"]
+    for key, value in kwargs.items():
+        if key not in valid:
+            raise CheckpointError(f"{path}: model kwarg {key!r} is not an argument of {cls.__name__} "
+                                  f"(valid: {', '.join(valid)}); the checkpoint is damaged or from another version")
+        default = params[key].default
+        text = repr(value)
+        where = f"{path}: model kwarg {key}={text[:60]}{'...' if len(text) > 60 else ''}"
+        if key == "sample_rate":
+            problem = S.check_sample_rate(value)
+            if problem:
+                raise CheckpointError(f"{where}: {problem}")
+            continue
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise CheckpointError(f"{where}: must be true or false")
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE_KWARG:
+                raise CheckpointError(f"{where}: must be a whole number in 1 .. {MAX_SIZE_KWARG}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise CheckpointError(f"{where}: must be a finite number")
+        elif isinstance(default, (tuple, list)):
+            if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 64 or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE_KWARG for v in value):
+                raise CheckpointError(f"{where}: must be a list of 1 .. 64 whole numbers in 1 .. {MAX_SIZE_KWARG}")
+
+
+def _contract(path: Path, state: dict[str, Any]) -> InputContract:
+    """The checkpoint's input contract, checked (a damaged one is named, not a crash later)."""
+    import math
+
+    try:
+        c = InputContract.from_checkpoint(state)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: input_contract cannot be read ({e}); the checkpoint is damaged") from None
+    problems = []
+    if c.sample_rate is not None and S.check_sample_rate(c.sample_rate):
+        problems.append(f"sample_rate {c.sample_rate!r}")
+    for key, lo, hi in (("window_s", 0.05, 600.0), ("target_rms_db", -80.0, 0.0)):
+        v = getattr(c, key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+            problems.append(f"{key} {v!r}")
+    for key, lo, hi in (("n_windows", 1, 64), ("min_window", 1, 1 << 20)):
+        v = getattr(c, key)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            problems.append(f"{key} {v!r}")
+    if problems:
+        raise CheckpointError(f"{path}: input_contract holds {', '.join(problems)}; the checkpoint is damaged")
+    return c
 
 
 def _check_ranges(path: Path, stored: list[list], specs, where: str) -> None:
@@ -91,18 +191,48 @@ def _check_ranges(path: Path, stored: list[list], specs, where: str) -> None:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Instantiate the checkpoint's model (allow-listed classes only) with its weights, in eval mode."""
+    """Instantiate the checkpoint's model (allow-listed classes only) with its weights, in eval mode.
+
+    Everything is checked before memory is committed: the kwargs (types, sizes), then the model
+    is built on the ``meta`` device (no storage) and its tensor shapes compared with the weights';
+    weights holding NaN or infinity are refused."""
     from mixdown.models import MODEL_CLASSES
 
+    path = Path(path)
     state = read_checkpoint(path)
-    name = state["model"].get("class")
+    name = state["model"]["class"]
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"{path}: model class {name!r} is not one of {sorted(MODEL_CLASSES)}")
-    model = MODEL_CLASSES[name](**state["model"].get("kwargs", {}))
+    cls = MODEL_CLASSES[name]
+    kwargs = state["model"].get("kwargs", {})
+    check_model_kwargs(path, cls, kwargs)
     try:
-        model.load_state_dict(state["state_dict"])
+        with torch.device("meta"):
+            skeleton = cls(**kwargs)
+    except Exception as e:  # a kwarg combination the model refuses (e.g. dim not divisible by heads)
+        raise CheckpointError(f"{path}: model kwargs do not build a {cls.__name__} ({type(e).__name__}: "
+                              f"{_first_line(e)}); the checkpoint is damaged or from another version") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    weights = state["state_dict"]
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        parts = [f"{label} {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{path}: weights do not fit {name} ({'; '.join(parts)}); the checkpoint is damaged "
+                              "or from another version")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: weights hold NaN or infinite values ({', '.join(bad[:5])}); training "
+                              "diverged or the file is damaged: use another checkpoint (an earlier one, or the "
+                              "shipped model)")
+    contract = _contract(path, state)
+    model = cls(**kwargs)
+    try:
+        model.load_state_dict(weights)
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit {name} ({str(e).splitlines()[0]})") from e
     model.checkpoint_info = {k: v for k, v in state.items() if k != "state_dict"}
-    model.input_contract = InputContract.from_checkpoint(state)
+    model.input_contract = contract
     return model.to(device).eval()

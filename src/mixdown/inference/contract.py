@@ -61,10 +61,21 @@ class InputContract:
         """``"median of up to 4 windows of 6 s"`` (the note a parameter file records)."""
         return f"median of up to {self.n_windows} windows of {self.window_s:g} s"
 
-    def input_gains_db(self, x: np.ndarray) -> np.ndarray:
+    def input_gains_db(self, x: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
         """Gains (dB) that bring each track window of ``x`` ``(..., channels, frames)`` to
-        :attr:`target_rms_db`; 0 for silent windows. Shape: ``x.shape[:-2]``."""
-        rms = np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2, axis=(-1, -2)))
+        :attr:`target_rms_db`; 0 for silent windows. Shape: ``x.shape[:-2]``.
+
+        ``frames`` (shape ``x.shape[:-2]``): how many leading frames of each window are the track's
+        own audio; the zero padding past a track's end is not part of its level (a 1-sample file
+        measured over a whole window would read 39 dB too quiet). Default: every frame."""
+        x = np.asarray(x, dtype=np.float64)
+        if frames is None:
+            rms = np.sqrt(np.mean(x ** 2, axis=(-1, -2)))
+        else:
+            n = np.clip(np.asarray(frames), 0, x.shape[-1])
+            inside = np.arange(x.shape[-1]) < n[..., None]  # (..., T)
+            power = np.sum(np.mean(x ** 2, axis=-2) * inside, axis=-1)
+            rms = np.sqrt(power / np.maximum(n, 1))
         return np.where(rms > 1e-5, self.target_rms_db - 20 * np.log10(np.maximum(rms, 1e-12)), 0.0)
 
 
@@ -77,14 +88,21 @@ def contract_of(model) -> InputContract:
     return InputContract(sample_rate=int(sr) if sr is not None else None)
 
 
+def own_frames(session: Session, starts: list[int], window: int) -> np.ndarray:
+    """``(W, N)``: how many frames of each window are each track's own audio (before its end)."""
+    lengths = np.asarray(session.track_frames())
+    return np.clip(lengths[None, :] - np.asarray(starts)[:, None], 0, window)
+
+
 def analysis_batch(session: Session, starts: list[int], window: int, contract: InputContract):
-    """Windows as a model batch, each track scaled by :meth:`InputContract.input_gains_db`.
+    """Windows as a model batch, each track scaled by :meth:`InputContract.input_gains_db` (its
+    level measured over its own frames: the padding past its end does not count).
 
     Returns ``(tracks (W, N, 2, window), mask (W, N), gains_db (W, N))``.
     """
     import torch
 
     x = raw_windows(session, starts, window)
-    gains = contract.input_gains_db(x)
+    gains = contract.input_gains_db(x, own_frames(session, starts, window))
     x *= (10 ** (gains / 20)).astype(np.float32)[..., None, None]
     return torch.from_numpy(x), torch.ones(x.shape[:2], dtype=torch.bool), gains

@@ -35,6 +35,10 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
         raise SessionError("the mix is silent or shorter than 0.4 s (one BS.1770 block); a loudness target "
                            "cannot be reached, leave out --target-lufs")
     gain = target_lufs - lufs
+    lo, hi = S.NORMALIZE_RANGES["gain_db"]
+    if not lo <= gain <= hi:
+        raise SessionError(f"the mix is at {lufs:.1f} LUFS: reaching {target_lufs:g} LUFS needs {gain:+.1f} dB, "
+                           f"outside [{lo:g}, {hi:g}] dB; check the tracks' levels or leave out --target-lufs")
     tp = loudness.true_peak_dbtp(audio.T, sample_rate)
     if tp + gain > ceiling_dbtp:
         gain = ceiling_dbtp - tp
@@ -73,22 +77,33 @@ def settings(session: Session, model, *, reference: np.ndarray | None = None,
 def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.PathLike | None = None,
                 reference: str | os.PathLike | None = None, locks: list[str] | dict[str, float] | None = None,
                 target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
-                progress: bool = True) -> tuple[MixParams, np.ndarray]:
+                progress: bool = True, allow_outside_session: bool = False) -> tuple[MixParams, np.ndarray]:
     """Predict settings for a session folder and render the full-length mix.
 
     Returns ``(params, audio (frames, 2))``; ``params.extra["notes"]`` records what was done.
+    Tracks that are links leading outside ``folder`` are refused unless ``allow_outside_session``;
+    a sample rate the console cannot take and a loudness target outside its range are refused
+    before any work.
     """
     from mixdown.dsp.render import render
 
+    if target_lufs is not None:
+        lo, hi = S.NORMALIZE_RANGES["target_lufs"]
+        if not (math.isfinite(target_lufs) and lo <= target_lufs <= hi):
+            raise SessionError(f"--target-lufs {target_lufs:g}: outside [{lo:g}, {hi:g}] LUFS; -14 to -23 is usual")
     model = model if model is not None else load_default_model(checkpoint, device)
-    session = read_session(folder)
+    session = read_session(folder, allow_outside_session=allow_outside_session)
+    problem = S.check_sample_rate(session.sample_rate)
+    if problem:
+        raise SessionError(f"{folder}: the tracks' sample rate {problem}; resample the tracks (e.g. to 44100 Hz)")
     lock_map = parse_locks(locks or [], session.names, session.sample_rate)
     ref_audio = None
     if reference is not None:
         ref_audio = load_reference(reference, session.sample_rate)[0].T  # (2, frames)
     params = settings(session, model, reference=ref_audio, reference_name=reference, locks=lock_map,
                       refine_steps=refine_steps, device=device, progress=progress)
-    audio = render(session.folder, params, resample=session.resampled, progress=progress).audio
+    audio = render(session.folder, params, resample=session.resampled, progress=progress,
+                   allow_outside_session=allow_outside_session).audio
     if target_lufs is not None:
         apply_loudness_target(params, audio, target_lufs)
     return params, audio

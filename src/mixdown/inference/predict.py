@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mixdown.inference.contract import InputContract, analysis_batch, contract_of
+from mixdown.inference.contract import InputContract, analysis_batch, contract_of, own_frames
+from mixdown.levels import active_rms, weighted_median
 from mixdown.params import spec as S
 from mixdown.session import Session, segment, windows
 
@@ -26,7 +27,8 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "weights" / "defau
 def predict_params(model, session: Session, contract: InputContract | None = None,
                    reference: np.ndarray | None = None, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Predict over several windows and aggregate (median in normalised units, which respects
-    log scales) after undoing each window's input normalisation.
+    log scales) after undoing each window's input normalisation; each track's median is weighted
+    by how many frames it plays in each window (:mod:`mixdown.levels`).
 
     ``contract``: how windows are cut and normalised (default: the model's, :func:`contract_of`).
     Returns physical ``(track_values (N, 28), master_values (25,))``.
@@ -38,7 +40,9 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     window = int(contract.window_s * sr)
     n_frames = session.frames
     starts = windows(n_frames, window, contract.n_windows)
-    x, mask, gains = analysis_batch(session, starts, max(min(window, n_frames), contract.min_window), contract)
+    span = max(min(window, n_frames), contract.min_window)
+    x, mask, gains = analysis_batch(session, starts, span, contract)
+    active = _activity(x.numpy(), gains, own_frames(session, starts, span))
     ref = None
     if reference is not None and getattr(model, "uses_reference", False):
         ref = torch.from_numpy(np.stack([segment(reference, s, x.shape[-1]) for s in starts]))
@@ -57,10 +61,19 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)
     tv[..., _IN_GAIN] += gains  # the model saw inputs raised by `gains`
     tv[..., _IN_GAIN] = np.clip(tv[..., _IN_GAIN], S.TRACK_SPECS[_IN_GAIN].lo, S.TRACK_SPECS[_IN_GAIN].hi)
-    u_t = np.median(S.normalize(tv, S.TRACK_SPECS, sr), axis=0)
+    # each track's settings from the windows where it plays, weighted by how much it plays there
+    # (a track silent in most windows is not judged by what the model makes of its silence)
+    u_t = weighted_median(S.normalize(tv, S.TRACK_SPECS, sr), active[..., None], axis=0)
     u_m = np.median(mp.cpu().double().numpy(), axis=0)
     return (S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr),
             S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr))
+
+
+def _activity(x: np.ndarray, gains_db: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``(W, N)`` active frames of each (normalised) window, measured on the unscaled audio."""
+    unscaled = x / (10 ** (gains_db / 20))[..., None, None]
+    return np.array([[active_rms(unscaled[w, i], own[w, i])[1] for i in range(x.shape[1])]
+                     for w in range(x.shape[0])])
 
 
 def _resample(x, src_rate: int, dst_rate: int):

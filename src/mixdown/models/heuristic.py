@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from mixdown.levels import active_rms
 from mixdown.models.base import MixModel
 from mixdown.params import spec as S
 
@@ -40,7 +41,7 @@ class Heuristic(MixModel):
     def _track_values(self, x: np.ndarray, mag: np.ndarray, freqs: np.ndarray, n_active: int, rank: int,
                       n_spread: int) -> np.ndarray:
         v = np.array([S.neutral_track_values(self.sample_rate)[n] for n in S.TRACK_NAMES])
-        rms_db = 10 * math.log10(float(np.mean(x ** 2)) + 1e-12)
+        rms_db = 20 * math.log10(active_rms(x)[0] + 1e-12)  # level where the track plays, not its silences
         power = mag ** 2
         low = power[freqs < 120].sum() / (power.sum() + 1e-12)
         side = float(np.mean((x[0] - x[1]) ** 2) / (np.mean((x[0] + x[1]) ** 2) + 1e-12))

@@ -6,9 +6,12 @@ Values live in flat dictionaries keyed by the names of :mod:`mixdown.params.spec
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,13 @@ import numpy as np
 from mixdown.params import spec as S
 
 FORMAT = "mixdown.params/1"
+log = logging.getLogger(__name__)
+#: keys a reader knows, per object (others are ignored with a warning that suggests the close match)
+TOP_KEYS = ("format", "sample_rate", "tracks", "master")
+TRACK_KEYS = ("name", "file", "input_gain_db", "highpass_hz", "eq", "compressor", "fader_db", "pan")
+MASTER_KEYS = ("eq", "compressor", "output_gain_db", "normalize")
+BAND_KEYS = ("type", "freq_hz", "gain_db", "q")
+NORMALIZE_KEYS = ("target_lufs", "ceiling_dbtp", "gain_db")
 
 
 class ParamsError(ValueError):
@@ -110,17 +120,21 @@ def to_dict(params: MixParams) -> dict[str, Any]:
     return doc
 
 
-def write_params(params: MixParams, path: str | os.PathLike) -> None:
-    """Validate and write ``params`` atomically (a temporary file renamed into place)."""
+def params_text(params: MixParams, path: str | os.PathLike = "<params>") -> str:
+    """The JSON text of ``params``, validated as a reader would (``path`` only names it in errors)."""
     doc = to_dict(params)
     from_dict(json.loads(json.dumps(doc)), source=str(path))  # never write a file we would reject
     try:
-        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
     except ValueError as e:  # a NaN / Infinity in an extra key: not representable in JSON
         raise ParamsError(f"{path}: extra keys hold a non-finite number ({e}); JSON cannot store it") from e
+
+
+def write_params(params: MixParams, path: str | os.PathLike) -> None:
+    """Validate and write ``params`` atomically (a temporary file renamed into place)."""
     from mixdown.fileio import atomic_write_text
 
-    atomic_write_text(path, text)
+    atomic_write_text(path, params_text(params, path))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -128,9 +142,21 @@ def read_params(path: str | os.PathLike) -> MixParams:
     """Read and validate a parameter file; raises :class:`ParamsError` naming the problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a pipe, socket or device)"
+            raise ParamsError(f"{path}: {what}; give the JSON parameter file")
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as e:
-        raise ParamsError(f"{path}: cannot read parameter file ({e.strerror})") from e
+        raise ParamsError(f"{path}: cannot read parameter file ({e.strerror or e}); check the path") from e
+    try:
+        if b"\x00" in data:
+            raise UnicodeDecodeError("utf-8", data, data.index(b"\x00"), data.index(b"\x00") + 1, "NUL byte")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ParamsError(f"{path}: not a text (UTF-8 JSON) parameter file (binary data at byte {e.start}); "
+                          "give the .json file that 'mixdown mix --params' wrote") from None
     try:
         # NaN / Infinity literals are decoded to floats so that the range check rejects them
         # with a message naming the track and the key (a decode error could name neither).
@@ -146,34 +172,65 @@ def from_dict(doc: Any, source: str = "<params>") -> MixParams:
         raise ParamsError(f"{source}: top level must be a JSON object")
     if doc.get("format") != FORMAT:
         raise ParamsError(f"{source}: format must be {FORMAT!r}, got {doc.get('format')!r}")
+    unknown: list[str] = []
+    _unknown_keys(doc, TOP_KEYS, "", unknown, extras_allowed=True)
     sr = doc.get("sample_rate")
-    if not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0:
-        raise ParamsError(f"{source}: sample_rate must be a positive integer, got {sr!r}")
+    if "sample_rate" not in doc:
+        raise ParamsError(f"{source}: missing key 'sample_rate'{_hint(doc, 'sample_rate')}")
+    problem = S.check_sample_rate(sr)
+    if problem:
+        raise ParamsError(f"{source}: sample_rate {problem}")
     tracks_doc = _require(doc, "tracks", list, source, "file")
     if not tracks_doc:
         raise ParamsError(f"{source}: tracks is empty; a mix needs at least one track")
-    tracks = [_read_track(t, i, sr, source) for i, t in enumerate(tracks_doc)]
+    tracks = [_read_track(t, i, sr, source, unknown) for i, t in enumerate(tracks_doc)]
     names = [t.name for t in tracks]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ParamsError(f"{source}: duplicate track names {dupes}; names must be unique")
-    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source)
+    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source, unknown)
+    if unknown:
+        log.warning("%s: ignoring unknown keys (a reader ignores keys it does not know): %s", source,
+                    "; ".join(unknown))
     extra = {k: v for k, v in doc.items() if k not in ("format", "sample_rate", "tracks", "master")}
     return MixParams(sr, tracks, master, extra)
 
 
+def _hint(obj: dict, key: str) -> str:
+    """`` (found 'fader_dB': a typo?)`` when ``obj`` has a key close to the missing ``key``."""
+    close = difflib.get_close_matches(key, [k for k in obj if isinstance(k, str)], n=1, cutoff=0.6)
+    return f" (found {close[0]!r}: a typo?)" if close else ""
+
+
+def _unknown_keys(obj: dict, known: tuple[str, ...], where: str, out: list[str], extras_allowed: bool = False) -> None:
+    """Append ``"WHERE: 'key' (did you mean 'k'?)"`` for each key of ``obj`` not in ``known``.
+
+    ``extras_allowed`` (the top level, where writers add keys such as ``model`` or ``notes``):
+    only keys close to a known one are listed (likely typos)."""
+    for key in obj:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        if extras_allowed and not close:
+            continue
+        out.append(f"{where + ': ' if where else ''}{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+
+
 def _require(obj: dict, key: str, typ: type, source: str, where: str) -> Any:
     if key not in obj:
-        raise ParamsError(f"{source}: {where}: missing key {key!r}")
+        raise ParamsError(f"{source}: {where}: missing key {key!r}{_hint(obj, key)}")
     val = obj[key]
     if not isinstance(val, typ):
         raise ParamsError(f"{source}: {where}: {key!r} must be a {typ.__name__}, got {type(val).__name__}")
     return val
 
 
-def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: str) -> dict[str, Any]:
+def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: str, known: tuple[str, ...],
+                unknown: list[str]) -> dict[str, Any]:
     """Every parameter of ``specs`` from a strip's JSON object, walking the table in the file's order
-    (EQ bands, compressor, then the strip's own keys); errors name the strip and the key."""
+    (EQ bands, compressor, then the strip's own keys); errors name the strip and the key. Keys
+    that are not in ``known`` (the strip's own), not band or compressor keys, are listed in
+    ``unknown`` with the close match."""
     eq = _require(obj, "eq", list, source, where)
     if len(eq) != S.N_EQ_BANDS:
         raise ParamsError(f"{source}: {where}: eq must have {S.N_EQ_BANDS} bands, got {len(eq)}")
@@ -194,8 +251,13 @@ def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: s
         else:
             container, key, at = obj, path[0], where
         if key not in container:
-            raise ParamsError(f"{source}: {at}: missing key {key!r}")
+            raise ParamsError(f"{source}: {at}: missing key {key!r}{_hint(container, key)}")
         flat[s.name] = container[key]
+    for i in sorted(checked):
+        _unknown_keys(eq[i], BAND_KEYS, f"{where}: eq[{i}]", unknown)
+    if comp is not None:
+        _unknown_keys(comp, S.COMPRESSOR_KEYS, f"{where}: compressor", unknown)
+    _unknown_keys(obj, known, where, unknown)
     return flat
 
 
@@ -226,29 +288,35 @@ def _json_key(flat_name: str) -> str:
     return flat_name
 
 
-def _read_track(t: Any, i: int, sr: int, source: str) -> TrackParams:
+def _read_track(t: Any, i: int, sr: int, source: str, unknown: list[str]) -> TrackParams:
     if not isinstance(t, dict):
         raise ParamsError(f"{source}: tracks[{i}] must be an object")
     name = t.get("name")
     where = f"track {name!r}" if isinstance(name, str) else f"tracks[{i}]"
     name = _require(t, "name", str, source, where)
     file = _require(t, "file", str, source, where)
-    flat = _read_strip(t, S.TRACK_SPECS, source, where)
+    flat = _read_strip(t, S.TRACK_SPECS, source, where, TRACK_KEYS, unknown)
     return TrackParams(name, file, _check_all(flat, S.TRACK_SPECS, sr, source, where))
 
 
-def _read_master(m: dict, sr: int, source: str) -> MasterParams:
-    flat = _read_strip(m, S.MASTER_SPECS, source, "master")
+def _read_master(m: dict, sr: int, source: str, unknown: list[str]) -> MasterParams:
+    flat = _read_strip(m, S.MASTER_SPECS, source, "master", MASTER_KEYS, unknown)
     values = _check_all(flat, S.MASTER_SPECS, sr, source, "master")
     norm = m.get("normalize")
     if norm is not None:
         if not isinstance(norm, dict):
             raise ParamsError(f"{source}: master: normalize must be an object")
-        for k in ("target_lufs", "ceiling_dbtp", "gain_db"):
+        for k in NORMALIZE_KEYS:
             v = norm.get(k)
             if k not in norm:
-                raise ParamsError(f"{source}: master: normalize: missing key {k!r}")
+                raise ParamsError(f"{source}: master: normalize: missing key {k!r}{_hint(norm, k)}")
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ParamsError(f"{source}: master: normalize: {k} must be a finite number, got {v!r}")
+            lo, hi = S.NORMALIZE_RANGES[k]
+            if not lo <= v <= hi:
+                raise ParamsError(f"{source}: master: normalize: {k}: {v} is outside [{lo:g}, {hi:g}]"
+                                  + (" dB; re-run 'mixdown mix --target-lufs' or remove 'normalize'"
+                                     if k == "gain_db" else ""))
+        _unknown_keys(norm, NORMALIZE_KEYS, "master: normalize", unknown)
         norm = {k: float(norm[k]) for k in ("target_lufs", "ceiling_dbtp", "gain_db")}
     return MasterParams(values, norm)

@@ -24,6 +24,13 @@ COMPRESSOR_KEYS: tuple[str, ...] = (
 )
 #: Frequencies must lie below this fraction of the sample rate (console spec).
 MAX_FREQ_FRACTION = 0.45
+#: Sample rates the console takes (Hz): at 8 kHz every parameter range still has room below
+#: 0.45 x the rate (the high shelf starts at 1500 Hz); 768 kHz is the highest rate audio files use.
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 768000
+#: ``master.normalize`` (present only when a loudness target was asked for): key -> (lo, hi)
+NORMALIZE_RANGES: dict[str, tuple[float, float]] = {
+    "target_lufs": (-70.0, 0.0), "ceiling_dbtp": (-60.0, 6.0), "gain_db": (-72.0, 72.0)}
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,16 @@ def _neutral_eq_comp(sample_rate: float | None) -> dict[str, float]:
                  "compressor.attack_ms": 10.0, "compressor.release_ms": 100.0,
                  "compressor.knee_db": 0.0, "compressor.makeup_db": 0.0})
     return vals
+
+
+def check_sample_rate(sample_rate) -> str | None:
+    """Return a message when ``sample_rate`` is not an integer in the supported range, else None."""
+    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool):
+        return f"must be a whole number of Hz, got {sample_rate!r}"
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        return (f"{sample_rate} Hz is outside [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz "
+                f"(the console's EQ ranges need at least {MIN_SAMPLE_RATE} Hz)")
+    return None
 
 
 def check_value(spec: ParamSpec, value: float, sample_rate: float | None) -> str | None:

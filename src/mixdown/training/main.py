@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.utils import instantiate
@@ -27,25 +28,136 @@ def config_dir() -> str:
     return str(path)
 
 
+class ConfigError(ValueError):
+    """A training config that cannot work (a value of the wrong type, a missing manifest)."""
+
+
+#: config nodes whose ``_target_`` arguments are checked before anything is built
+CHECKED_NODES = ("trainer", "model", "loss", "optim", "logger", "data.train", "data.val", "data.train.augment")
+
+
+def _check_types(node: Any, key: str) -> None:
+    """Every argument of a ``_target_`` node must be one the target takes, of its default's type."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    if not isinstance(node, dict) or not isinstance(node.get("_target_"), str):
+        return
+    try:
+        target = get_object(node["_target_"])
+    except Exception as e:
+        raise ConfigError(f"{key}._target_={node['_target_']!r}: cannot be imported ({e})") from None
+    try:
+        params = inspect.signature(target.__init__ if inspect.isclass(target) else target).parameters
+    except (TypeError, ValueError):
+        return
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    for name, value in node.items():
+        if name.startswith("_"):
+            continue
+        if name not in params:
+            if not takes_any:
+                valid = [n for n in params if n not in ("self", "args", "kwargs")]
+                raise ConfigError(f"{key}.{name}: not an argument of {node['_target_']} (valid: {', '.join(valid)})")
+            continue
+        default = params[name].default
+        want = None
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif isinstance(default, float):
+            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        elif isinstance(default, str):
+            ok, want = isinstance(value, str), "a string"
+        else:
+            ok = True
+        if not ok:
+            raise ConfigError(f"{key}.{name}={value!r}: must be {want} (default {default!r}); fix the override "
+                              f"or the config file")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """What can be checked before any work: argument types, the manifests, ``init_from``."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for key in CHECKED_NODES:
+        node: Any = resolved
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        _check_types(node, key)
+    for split in ("train", "val"):
+        manifests = (resolved.get("data") or {}).get(split, {}).get("manifests")
+        for m in [manifests] if isinstance(manifests, str) else manifests or []:
+            if not Path(m).is_file():
+                raise ConfigError(f"data.{split}.manifests: {m}: manifest not found; build one with 'mixdown dataset "
+                                  "build' or 'mixdown dataset synth', or override data.%s.manifests" % split)
+    if resolved.get("init_from") and not Path(resolved["init_from"]).is_file():
+        raise ConfigError(f"init_from={resolved['init_from']}: checkpoint not found")
+
+
+def _remove_if_unused(output_dir: Path) -> None:
+    """Remove a run's output folder that holds only what hydra and this module wrote before the
+    run failed (``.hydra/``, the job log, ``config.yaml``), and the (date) folders above it that
+    this leaves empty, inside the working folder."""
+    import shutil
+
+    if not output_dir.is_dir():
+        return
+    if all(p.name in (".hydra", "config.yaml") or p.suffix == ".log" for p in output_dir.iterdir()):
+        shutil.rmtree(output_dir, ignore_errors=True)
+        cwd = Path.cwd().resolve()
+        for parent in list(output_dir.resolve().parents)[:2]:  # outputs/DATE, then outputs, when left empty
+            if parent == cwd or cwd not in parent.parents or not parent.is_dir() or any(parent.iterdir()):
+                break
+            parent.rmdir()
+
+
 def train(cfg: DictConfig) -> float:
-    """Instantiate data, model, loss, optimiser, logger and trainer; fit; return the best val loss."""
+    """Check the config and build everything (:func:`setup`), then fit; return the best validation
+    loss. A config error (found before training starts) is logged, the run's still-empty output
+    folder removed, and the process exits with code 2."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import InstantiationException
+
+    from mixdown.inference.checkpoint import CheckpointError
+
+    output_dir = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
+    try:
+        check_config(cfg)
+        run = setup(cfg)
+    except (ConfigError, CheckpointError, InstantiationException, ValueError) as e:
+        cause = e.__cause__ if isinstance(e, InstantiationException) and e.__cause__ is not None else e
+        if isinstance(e, InstantiationException) and not isinstance(cause, (ValueError, TypeError)):
+            raise
+        log.error("%s", cause)
+        if output_dir is not None:
+            _remove_if_unused(output_dir)
+        raise SystemExit(2) from None
+    best = run()
+    log.info("%s: best validation loss %.4f (%s)", cfg.task_name, best, cfg.paths.output_dir)
+    return best
+
+
+def setup(cfg: DictConfig):
+    """Instantiate data, model, loss, optimiser, logger and trainer; returns ``run()`` that fits
+    and returns the best validation loss."""
     from mixdown.training.trainer import seed_everything
 
     seed_everything(int(cfg.seed))
     paths = instantiate(cfg.paths)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    (Path(paths.output_dir) / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     model_kwargs = {k: v for k, v in resolved["model"].items() if not k.startswith("_")}
     model = instantiate(cfg.model)
     if cfg.get("init_from"):
         init_weights(model, cfg.init_from)
     train_set = instantiate(cfg.data.train)
     val_set = instantiate(cfg.data.val)
+    loss, optim = instantiate(cfg.loss), instantiate(cfg.optim)
     trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger))
-    best = trainer.fit(model, model_kwargs, instantiate(cfg.loss), instantiate(cfg.optim), train_set, val_set,
-                       config=resolved, sample_rate=int(cfg.sample_rate))
-    log.info("%s: best validation loss %.4f (%s)", cfg.task_name, best, paths.output_dir)
-    return best
+    (Path(paths.output_dir) / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return lambda: trainer.fit(model, model_kwargs, loss, optim, train_set, val_set, config=resolved,
+                               sample_rate=int(cfg.sample_rate))
 
 
 def init_weights(model, checkpoint: str) -> None:
@@ -67,12 +179,26 @@ def init_weights(model, checkpoint: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> float | None:
-    """Run hydra with ``argv`` as overrides (default: ``sys.argv[1:]``)."""
-    decorated = hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(train)
+    """Run hydra with ``argv`` as overrides (default: ``sys.argv[1:]``).
+
+    Exits (``SystemExit``) with code 2 for bad input: a config error found by :func:`train`, or
+    overrides hydra cannot apply (hydra's own message, before any run starts).
+    """
+    started = []
+
+    def task(cfg: DictConfig) -> float:
+        started.append(True)
+        return train(cfg)
+
+    decorated = hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")(task)
     old = sys.argv
     sys.argv = [old[0], *(sys.argv[1:] if argv is None else argv)]
     try:
         return decorated()
+    except SystemExit as e:
+        if e.code == 1 and not started:  # hydra refused the overrides (message printed): bad input
+            raise SystemExit(2) from None
+        raise
     finally:
         sys.argv = old
 

@@ -91,10 +91,12 @@ def get_builder(source: str) -> ModuleType:
 
 # ----------------------------------------------------------------------------- helpers for builders
 def audio_files(folder: Path) -> list[Path]:
-    """Audio files directly in ``folder``, sorted by name (files only, hidden ones ignored)."""
+    """Audio files directly in ``folder``, sorted by name (hidden ones ignored). Entries that are not
+    regular files (pipes, broken links, link loops) are kept, so the analysis reports them as
+    skipped with the reason instead of dropping them silently."""
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if p.is_file() and is_audio(p)), key=lambda p: p.name)
+    return sorted((p for p in folder.iterdir() if not p.is_dir() and is_audio(p)), key=lambda p: p.name)
 
 
 def walk_dirs(root: Path, max_depth: int) -> Iterator[Path]:
