@@ -325,13 +325,13 @@ def test_missing_session_folder(tmp_path, make_mix_params, caplog):
 
 def test_write_failure_leaves_no_partial_output(tmp_path, make_mix_params, caplog, monkeypatch):
     session, params, _ = make_session(tmp_path, make_mix_params)
-    real_write = sf.write
+    real_write = sf.SoundFile.write
 
-    def disk_full(file, data, *args, **kwargs):
-        real_write(file, data[:100], *args, **kwargs)  # a partial file, then the disk fills up
+    def disk_full(self, data, *args, **kwargs):
+        real_write(self, data[:100], *args, **kwargs)  # a partial file, then the disk fills up
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sf, "write", disk_full)
+    monkeypatch.setattr(sf.SoundFile, "write", disk_full)
     assert_fails(tmp_path, caplog, session, params, str(tmp_path / "out" / "mix.wav"), "No space left",
                  "writable")
     # an existing folder in the way of --out
