@@ -14,7 +14,7 @@ import soundfile as sf
 
 from mixdown.cli import main
 from mixdown.inference.pipeline import mix_session
-from mixdown.levels import active_rms, weighted_median
+from mixdown.measure.levels import active_rms, weighted_median
 from mixdown.models import Heuristic
 
 SR = 44100

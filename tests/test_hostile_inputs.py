@@ -131,6 +131,10 @@ def low_sample_rate(t):
     edit_params(t, lambda d: d.update(sample_rate=3000))
 
 
+def huge_sample_rate(t):
+    edit_params(t, lambda d: d.update(sample_rate=10 ** 9))
+
+
 def newline_name(t):
     edit_params(t, lambda d: d["tracks"][0].update(name="a\n<JS evil 0\n>"))
 
@@ -184,6 +188,8 @@ CASES = {
     "typo in a key": Case(typo_key, {"render": 0, "export-dawproject": 0}, "'fader_dB' (did you mean 'fader_db'?)"),
     "normalize gain 1000 dB": Case(absurd_normalize, {"render": 2, "export-reaper": 2}, "normalize: gain_db"),
     "3 kHz session": Case(low_sample_rate, {"mix": 2, "render": 2}, "3000"),
+    "sample rate 10^9 with --resample": Case(huge_sample_rate, {"render": 2, "export-reaper": 2}, "sample_rate",
+                                             extra={"render": ["--resample"]}),
     "newline in a track name": Case(newline_name, {"render": 0, "export-reaper": 0, "export-dawproject": 0},
                                     "control characters replaced" ),
     "output is an input": Case(output_is_input, {c: 2 for c in OUTPUT_IS_INPUT}, "is the input",

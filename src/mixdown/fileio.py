@@ -122,9 +122,15 @@ def _publishing(folders: Sequence[Path]) -> Iterator[None]:
         import fcntl
 
         for folder in sorted({str(f) for f in folders}):
-            fd = os.open(folder, os.O_RDONLY)
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+            except OSError:  # a folder we may write into but not open: publish unlocked
+                continue
             fds.append(fd)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as e:  # a file system without flock (some network mounts): publish unlocked
+                log.debug("%s: cannot lock (%s); publishing without the lock", folder, e)
         yield
     finally:
         for fd in fds:

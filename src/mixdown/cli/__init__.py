@@ -23,10 +23,14 @@ COMMANDS = (mix, render, export, studio, evaluate, dataset, train)
 CliError = UsageError
 
 log = logging.getLogger("mixdown")
+#: every command's exit codes (also in the README)
+EXIT_CODES = ("exit codes (every command): 0 done; 2 bad input (the message names the file, key or argument and "
+              "the fix; nothing written); 1 internal error, a bug (traceback logged; please report it); "
+              "130 interrupted (nothing half-written left)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mixdown", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="mixdown", description=__doc__.splitlines()[0], epilog=EXIT_CODES)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mixdown.inference.contract import InputContract, analysis_batch, contract_of, own_frames
-from mixdown.levels import active_rms, weighted_median
+from mixdown.measure.levels import active_rms, weighted_median
 from mixdown.params import spec as S
 from mixdown.session import Session, segment, windows
 
@@ -28,7 +28,7 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
                    reference: np.ndarray | None = None, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Predict over several windows and aggregate (median in normalised units, which respects
     log scales) after undoing each window's input normalisation; each track's median is weighted
-    by how many frames it plays in each window (:mod:`mixdown.levels`).
+    by how many frames it plays in each window (:mod:`mixdown.measure.levels`).
 
     ``contract``: how windows are cut and normalised (default: the model's, :func:`contract_of`).
     Returns physical ``(track_values (N, 28), master_values (25,))``.

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from mixdown.levels import active_rms
+from mixdown.measure.levels import active_rms
 from mixdown.models.base import MixModel
 from mixdown.params import spec as S
 
