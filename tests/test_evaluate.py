@@ -50,16 +50,16 @@ def evaluation(tmp_path_factory):
 
 def test_outputs_exist_for_every_song_and_system(evaluation):
     rows = list(csv.DictReader(open(evaluation / "results.csv")))
-    assert {r["system"] for r in rows} == {"raw_sum", "equal_loudness", "heuristic", "oracle"}
-    assert len(rows) == 12 and len(list((evaluation / "songs").glob("*.csv"))) == 3
+    assert {r["system"] for r in rows} == {"raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle"}
+    assert len(rows) == 18 and len(list((evaluation / "songs").glob("*.csv"))) == 3
     summary = (evaluation / "summary.md").read_text()
-    assert all(s in summary for s in ("raw_sum", "oracle", "±"))
+    assert all(s in summary for s in ("raw_sum", "power_oracle", "±"))
     assert (evaluation / "plots" / "mrstft.png").stat().st_size > 1000
 
 
 def test_oracle_recovers_a_gain_and_pan_mix(evaluation):
     rows = list(csv.DictReader(open(evaluation / "results.csv")))
-    oracle = [r for r in rows if r["system"] == "oracle"]
+    oracle = [r for r in rows if r["system"] == "waveform_oracle"]
     raw = [r for r in rows if r["system"] == "raw_sum"]
     for o, r in zip(oracle, raw):
         assert float(o["gain_error_db"]) < 0.05 and float(o["pan_error"]) < 0.01

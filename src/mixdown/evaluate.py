@@ -1,10 +1,13 @@
 """Evaluate mixing systems against reference mixes: ``mixdown evaluate``.
 
 Systems share one interface (tracks -> parameters, rendered through the exact path):
-the model of a checkpoint, and the baselines ``raw_sum`` (every strip neutral),
-``equal_loudness`` (every track at the same loudness, equal headroom), ``heuristic`` and
-``oracle`` (per-track gain and pan fitted to the reference by least squares: the upper bound
-of gain-only mixing).
+the models of one or more checkpoints, and the baselines of :mod:`mixdown.models.baselines`
+(``raw_sum``, ``equal_loudness``, ``heuristic``, ``prior``, ``power_oracle``, ``waveform_oracle``).
+
+Before scoring, each reference is checked against the tracks' sum by envelope cross-correlation
+(:mod:`mixdown.measure.align`); an offset reference (e.g. delayed by a look-ahead limiter) is
+aligned with a warning. Confidence intervals are over songs: excerpts of one song (manifest
+records ``<song>/<NN>``) are averaged first.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from mixdown.measure import metrics
-from mixdown.models.baselines import BASELINES, equal_loudness, neutral, oracle
+from mixdown.measure.align import envelope_lag, shift
+from mixdown.models import baselines as B
+from mixdown.models.baselines import BASELINES
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, read_params
 
@@ -31,6 +36,18 @@ class Song:
     tracks: list[Path]
     reference: Path
     params: Path | None
+    roles: list[str | None] | None = None
+    group: str = ""  # the song an excerpt belongs to (confidence intervals are over groups)
+
+
+#: offsets (samples) up to which a reference counts as aligned
+ALIGN_TOLERANCE = 16
+
+
+def song_group(name: str) -> str:
+    """``"openmsx/x/03"`` -> ``"openmsx/x"`` (excerpts of one song); other names unchanged."""
+    head, _, tail = name.rpartition("/")
+    return head if head and tail.isdigit() else name
 
 
 def discover(data: str | Path) -> list[Song]:
@@ -49,7 +66,8 @@ def discover(data: str | Path) -> list[Song]:
             tracks = [resolve(rec, t["path"], data.parent) for t in rec["tracks"]]
             params = resolve(rec, rec.get("params"), data.parent)
             songs.append(Song(rec["song"], Path(tracks[0]).parent, tracks,
-                              resolve(rec, rec["mix"]["path"], data.parent), params))
+                              resolve(rec, rec["mix"]["path"], data.parent), params,
+                              [t.get("role") for t in rec["tracks"]], song_group(rec["song"])))
         return songs
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: neither a .jsonl manifest nor a folder of songs")
@@ -61,22 +79,27 @@ def discover(data: str | Path) -> list[Song]:
             continue
         _, tracks = find_tracks(folder)
         params = folder / "params.json"
-        songs.append(Song(folder.name, folder, tracks, refs[0], params if params.exists() else None))
+        songs.append(Song(folder.name, folder, tracks, refs[0], params if params.exists() else None,
+                          group=folder.name))
     if not songs:
         raise FileNotFoundError(f"{data}: no songs with a reference mix found")
     return songs
 
 
-def system_params(system: str, session, reference: np.ndarray, model=None):
+def system_params(system: str, session, reference: np.ndarray, model=None, song: Song | None = None):
     """Physical ``(track_values, master_values)`` of one system for a session."""
     from mixdown.inference.predict import predict_params
 
     if system == "raw_sum":
-        return neutral(len(session.audio), session.sample_rate)
+        return B.neutral(len(session.audio), session.sample_rate)
     if system == "equal_loudness":
-        return equal_loudness(session)
-    if system == "oracle":
-        return oracle(session, reference)
+        return B.equal_loudness(session)
+    if system == "prior":
+        return B.prior(session, song.roles if song else None, seed=song.name if song else "")
+    if system == "power_oracle":
+        return B.power_oracle(session, reference)
+    if system in ("waveform_oracle", "oracle"):
+        return B.waveform_oracle(session, reference)
     if system == "heuristic":
         from mixdown.models import Heuristic
 
@@ -97,15 +120,19 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
     if sr != session.sample_rate:
         raise ValueError(f"{song.reference}: {sr} Hz but the tracks are {session.sample_rate} Hz")
     truth = read_params(song.params) if song.params else None
+    ref = check_alignment(song.name, session, ref)
     rows = []
     for name, model in systems.items():
-        tv, mv = system_params(name, session, ref, model)
+        tv, mv = system_params(name, session, ref, model, song)
         lo, hi = np.array([s.limits(sr) for s in S.TRACK_SPECS]).T
         params = MixParams.from_arrays(sr, session.names, session.files, np.clip(tv, lo, hi), mv)
         est = render(session.folder, params, resample=session.resampled).audio.T
         n = min(est.shape[1], ref.shape[1])
-        row: dict[str, float | str] = {"song": song.name, "system": name}
+        row: dict[str, float | str] = {"song": song.name, "group": song.group or song.name, "system": name}
         row.update(metrics.mix_metrics(est[:, :n], ref[:, :n], sr))
+        # spread: signed width difference (est - ref, dB) and the settings' mean |pan|
+        row["stereo_width_bias_db"] = row["stereo_width_diff_db"]
+        row["mean_abs_pan"] = float(np.mean(np.abs(tv[:, S.index(S.TRACK_SPECS, "pan")])))
         if truth is not None and sorted(t.name for t in truth.tracks) == sorted(session.names):
             order = [t.name for t in truth.tracks]
             true_tv = truth.track_matrix()[[order.index(n) for n in session.names]]
@@ -118,20 +145,57 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
     return rows
 
 
+def check_alignment(name: str, session, ref: np.ndarray) -> np.ndarray:
+    """``ref`` aligned with the tracks' sum (envelope cross-correlation); warns when it was offset."""
+    total = np.zeros_like(ref)
+    for a in session.audio:
+        k = min(a.shape[1], ref.shape[1])
+        total[:, :k] += a[:, :k] if a.shape[0] == 2 else a[:1, :k]
+    lag, corr = envelope_lag(total, ref, session.sample_rate)
+    if abs(lag) > ALIGN_TOLERANCE:
+        log.warning("%s: the reference is %d samples %s than the tracks (envelope correlation %.2f); aligned "
+                    "before scoring", name, abs(lag), "later" if lag > 0 else "earlier", corr)
+        return shift(ref, lag)
+    return ref
+
+
 # ----------------------------------------------------------------------------- outputs
+_NOT_METRICS = ("song", "group", "system")
+
+
+def by_group(rows: list[dict]) -> list[dict]:
+    """Rows averaged over the excerpts of each song (``group``), per system; signed differences
+    (``*_diff_*``) become sizes (``|*_diff_*|``)."""
+    out = []
+    for system in dict.fromkeys(r["system"] for r in rows):
+        sel = [r for r in rows if r["system"] == system]
+        for g in dict.fromkeys(r.get("group", r["song"]) for r in sel):
+            part = [r for r in sel if r.get("group", r["song"]) == g]
+            keys = [k for k in dict.fromkeys(k for r in part for k in r) if k not in _NOT_METRICS]
+            row = {"song": g, "group": g, "system": system}
+            for k in keys:
+                v = [float(r[k]) for r in part if k in r and math.isfinite(float(r[k]))]
+                if "_diff_" in k:  # signed est - ref in the CSVs; the summary ranks by size
+                    v, k = [abs(x) for x in v], f"|{k}|"
+                if v:
+                    row[k] = float(np.mean(v))
+            out.append(row)
+    return out
+
+
 def summarize(rows: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Mean and 95% confidence half-width (t distribution) per system and metric."""
+    """Mean and 95% confidence half-width (t distribution) per system and metric, over songs
+    (excerpts of one song averaged first)."""
     from scipy import stats
 
+    rows = by_group(rows)
     out: dict[str, dict[str, tuple[float, float]]] = {}
     for system in dict.fromkeys(r["system"] for r in rows):
         sel = [r for r in rows if r["system"] == system]
-        keys = [k for k in sel[0] if k not in ("song", "system")]
+        keys = list(dict.fromkeys(k for r in sel for k in r if k not in _NOT_METRICS))
         out[system] = {}
         for k in keys:
             v = np.array([r[k] for r in sel if k in r and math.isfinite(float(r[k]))], dtype=float)
-            if "_diff_" in k:  # signed est - ref in the CSVs; the summary ranks by size
-                v, k = np.abs(v), f"|{k}|"
             if len(v) == 0:
                 continue
             half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 \
@@ -158,7 +222,7 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     systems = list(dict.fromkeys(r["system"] for r in rows))
     songs = list(dict.fromkeys(r["song"] for r in rows))
-    keys = [k for k in rows[0] if k not in ("song", "system")]
+    keys = [k for k in rows[0] if k not in _NOT_METRICS]
     paths = []
     for k in keys:
         data = [[float(r[k]) for r in rows if r["system"] == s and k in r and math.isfinite(float(r[k]))]
@@ -182,19 +246,26 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
     return paths
 
 
-def run_evaluation(data: str | Path, out: str | Path, checkpoint: str | Path | None = None,
+def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
                    baselines: tuple[str, ...] = BASELINES, include_model: bool = True,
-                   progress: bool = True) -> dict:
-    """Evaluate every system on every song; write CSVs, ``summary.md`` and plots into ``out``."""
+                   progress: bool = True, resume: bool = False) -> dict:
+    """Evaluate every system on every song; write CSVs, ``summary.md`` and plots into ``out``.
 
+    ``checkpoint``: a path (system ``model:<Class>``), or ``{label: path}`` for several models
+    (systems ``model:<label>``); None: the shipped model. ``resume``: reuse the per-song CSVs of an
+    earlier run that hold every system (a long evaluation can be interrupted).
+    """
     from mixdown.inference.predict import load_default_model
 
     out = Path(out)
     (out / "songs").mkdir(parents=True, exist_ok=True)
     systems: dict[str, object] = {}
     if include_model:
-        model = load_default_model(checkpoint)
-        systems[f"model:{type(model).__name__}"] = model
+        if isinstance(checkpoint, dict):
+            systems.update({f"model:{label}": load_default_model(p) for label, p in checkpoint.items()})
+        else:
+            model = load_default_model(checkpoint)
+            systems[f"model:{type(model).__name__}"] = model
     systems.update({b: None for b in baselines})
     songs = discover(data)
     rows: list[dict] = []
@@ -204,15 +275,25 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint: str | Path | N
 
         it = tqdm(songs, desc="evaluate", unit="song")
     for song in it:
-        song_rows = evaluate_song(song, systems)
+        path = out / "songs" / f"{song.name.replace('/', '__')}.csv"
+        song_rows = _read_csv(path) if resume and path.exists() else []
+        if {r["system"] for r in song_rows} != set(systems):
+            song_rows = evaluate_song(song, systems)
+            _write_csv(path, song_rows)
         rows += song_rows
-        _write_csv(out / "songs" / f"{song.name}.csv", song_rows)
     _write_csv(out / "results.csv", rows)
     summary = summarize(rows)
     (out / "summary.md").write_text(markdown_table(summary))
     plots(rows, out / "plots")
     log.info("evaluated %d songs x %d systems -> %s", len(songs), len(systems), out)
     return summary
+
+
+def _read_csv(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if v != ""} for r in csv.DictReader(fh)]
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

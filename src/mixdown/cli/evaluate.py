@@ -15,7 +15,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="compare the model and baselines against reference mixes")
     p.add_argument("--data", type=Path, required=True, help="manifest .jsonl or a folder of songs")
     p.add_argument("--out", type=Path, required=True, help="output folder (CSVs, summary.md, plots)")
-    p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
+    p.add_argument("--checkpoint", action="append", metavar="[LABEL=]PATH",
+                   help="model checkpoint (default: the shipped model); repeat as LABEL=PATH to compare models")
+    p.add_argument("--resume", action="store_true", help="reuse the per-song results of an interrupted run")
     p.add_argument("--baselines", default="all", help=f"comma list of {','.join(BASELINES)}, 'all' or 'none'")
     p.set_defaults(func=_cli)
 
@@ -28,8 +30,14 @@ def _cli(args) -> int:
     unknown = [b for b in names if b not in BASELINES]
     if unknown:
         raise UsageError(f"unknown baselines {unknown}; choose from {', '.join(BASELINES)}")
+    checkpoint = None
+    if args.checkpoint and (len(args.checkpoint) > 1 or "=" in args.checkpoint[0]):
+        pairs = [c.split("=", 1) if "=" in c else [Path(c).stem, c] for c in args.checkpoint]
+        checkpoint = {label: Path(path) for label, path in pairs}
+    elif args.checkpoint:
+        checkpoint = Path(args.checkpoint[0])
     try:
-        run_evaluation(args.data, args.out, args.checkpoint, names)
+        run_evaluation(args.data, args.out, checkpoint, names, resume=args.resume)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from e
     log.info("%s", (args.out / "summary.md").read_text())

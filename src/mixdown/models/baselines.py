@@ -3,19 +3,30 @@
 * ``raw_sum``: :func:`neutral` settings (the unprocessed sum);
 * ``equal_loudness``: :func:`equal_loudness`;
 * ``heuristic``: the rule-based model :class:`mixdown.models.Heuristic` (through prediction);
-* ``oracle``: :func:`oracle`, least-squares gains against the reference mix.
+* ``prior``: :func:`prior`, the synthetic corpus's engineering prior given each track's role;
+* ``power_oracle``: :func:`power_oracle`, per-track gain and pan fitted to the reference's band
+  powers (non-negative least squares): the upper bound of gain-and-pan mixing that stays valid
+  when the reference went through phase-changing processing (EQ, reverb, delay);
+* ``waveform_oracle``: :func:`waveform_oracle`, least-squares waveform gains; exact for
+  gain-and-pan mixes, misled by anything that shifts phase.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
+from typing import Sequence
 
 import numpy as np
 
 from mixdown.params import spec as S
 
-BASELINES = ("raw_sum", "equal_loudness", "heuristic", "oracle")
+BASELINES = ("raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle")
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+#: manifest roles (:data:`mixdown.data.roles.ROLES`) -> roles of the prior (:data:`mixdown.data.prior.ROLES`)
+PRIOR_ROLE = {"drums": "drums", "bass": "bass", "keys": "keys", "guitar": "guitar", "strings": "strings",
+              "vocals": "lead", "lead": "lead", "brass": "brass", "winds": "winds", "synth": "keys",
+              "percussion": "perc", "fx": "other", "other": "other"}
 
 
 def neutral(n: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,8 +48,41 @@ def equal_loudness(session) -> tuple[np.ndarray, np.ndarray]:
     return tv, mv
 
 
-def oracle(session, reference: np.ndarray, max_frames: int = 44100 * 60, step: int = 4):
-    """Least-squares left/right gains per track -> fader (dB) and pan (constant-power law)."""
+def prior(session, roles: Sequence[str | None] | None = None, seed: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic corpus's prior (:func:`mixdown.data.prior.sample_mix_params`) for this session.
+
+    ``roles``: each track's role (manifest vocabulary or the prior's own); missing ones come from
+    the track name. ``seed``: e.g. the song name; the draw is a pure function of it.
+    """
+    from mixdown.data import prior as P
+    from mixdown.data.roles import normalise_role
+    from mixdown.measure import loudness
+
+    roles = list(roles) if roles is not None else [None] * len(session.names)
+    mapped = []
+    for name, role in zip(session.names, roles, strict=True):
+        own = P.role_of(name)  # "kick", "snare", ... when the name says so
+        if own in ("kick", "snare"):
+            mapped.append(own)
+            continue
+        r = role if role in P.ROLES else PRIOR_ROLE.get(role or normalise_role(name), "other")
+        mapped.append(r)
+    lufs = [loudness.integrated_loudness(x, session.sample_rate) for x in session.audio]
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
+    params = P.sample_mix_params(session.names, mapped, lufs, session.sample_rate, rng, files=session.files,
+                                 stereo=[x.shape[0] == 2 for x in session.audio])
+    return params.track_matrix(), params.master_vector()
+
+
+def gains_to_fader_pan(tv: np.ndarray, gl: np.ndarray, gr: np.ndarray) -> None:
+    """Write left/right amplitude gains into ``tv`` as fader (dB) and pan (constant-power law)."""
+    gl, gr = np.maximum(gl, 1e-6), np.maximum(gr, 1e-6)
+    tv[:, _T["fader_db"]] = np.clip(20 * np.log10(np.hypot(gl, gr)), -48, 24)
+    tv[:, _T["pan"]] = np.clip(4 * np.arctan2(gr, gl) / math.pi - 1, -1, 1)
+
+
+def waveform_oracle(session, reference: np.ndarray, max_frames: int = 44100 * 60, step: int = 4):
+    """Least-squares left/right waveform gains per track -> fader (dB) and pan."""
     tv, mv = neutral(len(session.audio), session.sample_rate)
     n = min(reference.shape[1], max(a.shape[1] for a in session.audio), max_frames)
     gains = []
@@ -46,8 +90,60 @@ def oracle(session, reference: np.ndarray, max_frames: int = 44100 * 60, step: i
         cols = [np.pad(a[min(side, a.shape[0] - 1)], (0, max(0, n - a.shape[1])))[:n:step]
                 for a in session.audio]
         g, *_ = np.linalg.lstsq(np.stack(cols, 1), reference[side, :n:step], rcond=None)
-        gains.append(np.maximum(g, 1e-6))
-    gl, gr = gains
-    tv[:, _T["fader_db"]] = np.clip(20 * np.log10(np.hypot(gl, gr)), -48, 24)
-    tv[:, _T["pan"]] = np.clip(4 * np.arctan2(gr, gl) / math.pi - 1, -1, 1)
+        gains.append(g)
+    gains_to_fader_pan(tv, *gains)
+    return tv, mv
+
+
+oracle = waveform_oracle  # the name it had before the power-domain oracle
+
+
+def band_power_frames(x: np.ndarray, sample_rate: int, n: int, n_fft: int = 4096,
+                      bands: str = "third") -> np.ndarray:
+    """Power per band and frame of each channel: ``(channels, time)`` -> ``(channels, bands, frames)``.
+
+    Hann frames of ``n_fft`` samples without overlap over the first ``n`` samples (zero-padded);
+    bands of a third octave (or an ``"octave"``) from 25 Hz to 20 kHz (those below Nyquist).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = np.pad(x[:, :n], ((0, 0), (0, max(0, n - x.shape[1]))))
+    frames = x[:, : n // n_fft * n_fft].reshape(x.shape[0], -1, n_fft) * np.hanning(n_fft)
+    power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2          # (C, F, bins)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    step = 1 / 3 if bands == "third" else 1.0
+    centres = 1000.0 * 2.0 ** np.arange(math.log2(25 / 1000), math.log2(20000 / 1000) + 1e-9, step)
+    centres = centres[centres * 2 ** (step / 2) < sample_rate / 2]
+    edges = [(c * 2 ** (-step / 2), c * 2 ** (step / 2)) for c in centres]
+    return np.stack([power[..., (freqs >= lo) & (freqs < hi)].sum(-1) for lo, hi in edges], 1)
+
+
+def power_oracle(session, reference: np.ndarray, max_frames: int = 44100 * 180, n_fft: int = 4096,
+                 bands: str = "third") -> tuple[np.ndarray, np.ndarray]:
+    """Per-track gain and pan fitted to the reference in the power domain.
+
+    For each side, the reference's band power per frame (third-octave bands x ~0.1 s frames) is
+    fitted as a non-negative combination of the tracks' band powers on that side (tracks assumed
+    uncorrelated, so powers add), each band weighted by the reference's mean power in it (a relative
+    error per band, so every band counts as much as the loud low end; frames by their power). The weights are squared side
+    gains: fader = their power sum, pan from the left/right ratio (constant-power law). Phase does not
+    enter, so EQ phase, all-pass filters, small delays and reverb do not mislead it.
+    """
+    from scipy.optimize import nnls
+
+    sr = session.sample_rate
+    tv, mv = neutral(len(session.audio), sr)
+    n = min(reference.shape[1], max(a.shape[1] for a in session.audio), max_frames)
+    n = max(n, n_fft)
+    ref = band_power_frames(reference, sr, n, n_fft, bands)                    # (2, B, F)
+    tracks = [band_power_frames(a, sr, n, n_fft, bands) for a in session.audio]  # (C, B, F) each
+    gains = []
+    for side in (0, 1):
+        band = ref[side].mean(-1, keepdims=True)                                # (B, 1)
+        w = np.broadcast_to(1.0 / (band + 1e-4 * band.mean() + 1e-20), ref[side].shape).ravel()
+        r = ref[side].ravel()
+        cols = np.stack([t[min(side, t.shape[0] - 1)].ravel() for t in tracks], 1)
+        keep = cols.sum(1) > 0
+        g2, _ = nnls(cols[keep] * w[keep, None], r[keep] * w[keep], maxiter=50 * cols.shape[1])
+        gains.append(np.sqrt(g2))
+    gains_to_fader_pan(tv, *gains)
     return tv, mv
