@@ -40,7 +40,9 @@ class Augment:
         shuffle_tracks: permute track order (targets permuted alike).
         swap_channels_p: probability of a left/right swap of every track and the reference
             (pans negated; the master chain is symmetric).
-        gain_db: maximum random input-level change per track; the target input gain absorbs it.
+        gain_db: maximum random input-level change per track; the target input gain absorbs it
+            (songs without known parameters: none, their tracks' relative levels are the
+            person's starting point).
         tone_db: maximum random tone change per track: a cookbook band (the type, frequency and
             Q of one of the track's EQ bands that is at 0 dB) is applied to the input and the
             target band set to the opposite gain. Cookbook bands invert exactly
@@ -96,6 +98,9 @@ class MixDataset(Dataset):
         seed: base seed; each item draws from ``(seed, epoch, index)`` (workers stay reproducible).
         cache_dir: read audio from this decoded-audio cache (``mixdown dataset cache``) instead
             of decoding files; checked against the manifests at construction.
+        weights: sampling weight of each manifest (training items draw a manifest by weight,
+            then a song of it); None: every song equally likely.
+        normalize: ``"track"`` or ``"song"`` (see :class:`~mixdown.inference.contract.InputContract`).
 
     Item (dict):
         ``tracks`` ``(max_tracks, 2, T)`` float32 (mono tracks duplicated), ``mask``
@@ -107,15 +112,25 @@ class MixDataset(Dataset):
     def __init__(self, manifests: Sequence[str | os.PathLike] | str | os.PathLike, segment_s: float = 6.0,
                  sample_rate: int = 44100, max_tracks: int = 16, items_per_epoch: int | None = None,
                  deterministic: bool = False, target_rms_db: float = -20.0, augment: Augment | None = None,
-                 seed: int = 0, cache_dir: str | os.PathLike | None = None):
+                 seed: int = 0, cache_dir: str | os.PathLike | None = None, weights: Sequence[float] | None = None,
+                 normalize: str = "track"):
         if isinstance(manifests, (str, os.PathLike)):
             manifests = [manifests]
+        if weights is not None and len(weights) != len(manifests):
+            raise ValueError(f"{len(weights)} weights for {len(manifests)} manifests")
         self.songs: list[dict] = []
+        self._groups: list[list[int]] = []
         for m in manifests:
+            group = []
             for rec in read_manifest(m):
                 rec["_dir"] = str(Path(m).parent)
                 if self._usable(rec, sample_rate):
+                    group.append(len(self.songs))
                     self.songs.append(rec)
+            self._groups.append(group)
+        w = np.array(weights if weights is not None else [len(g) for g in self._groups], dtype=np.float64)
+        w[[not g for g in self._groups]] = 0.0
+        self._weights = w / w.sum() if w.sum() > 0 else w
         if not self.songs:
             raise ValueError(f"no usable songs in {list(map(str, manifests))}; check the manifests' "
                              f"sample rates ({sample_rate} Hz expected) and that songs have a mix")
@@ -126,7 +141,8 @@ class MixDataset(Dataset):
         self.deterministic = deterministic
         self.target_rms_db = target_rms_db
         #: what the network hears (stored in the checkpoints of models trained on this dataset)
-        self.contract = InputContract(sample_rate=sample_rate, window_s=segment_s, target_rms_db=target_rms_db)
+        self.contract = InputContract(sample_rate=sample_rate, window_s=segment_s, target_rms_db=target_rms_db,
+                                      normalize=normalize)
         self.augment = None if deterministic else augment
         self.seed = seed
         self.epoch = 0
@@ -226,8 +242,11 @@ class MixDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng((self.seed, 0 if self.deterministic else self.epoch, index))
-        rec = self.songs[index % len(self.songs)] if self.deterministic else \
-            self.songs[int(rng.integers(len(self.songs)))]
+        if self.deterministic:
+            rec = self.songs[index % len(self.songs)]
+        else:
+            group = self._groups[int(rng.choice(len(self._groups), p=self._weights))]
+            rec = self.songs[group[int(rng.integers(len(group)))]]
         start = self._choose_start(rec, rng)
         root = Path(rec["_dir"])
         order = np.arange(len(rec["tracks"]))
@@ -237,12 +256,12 @@ class MixDataset(Dataset):
             order = rng.permutation(order)
         n = len(order)
         tracks = np.zeros((self.max_tracks, 2, self.segment), dtype=np.float32)
-        gains_db = np.zeros(n)
         for j, i in enumerate(order):
             t = rec["tracks"][i]
             tracks[j] = self._read(resolve(rec, t["path"], root), start)
-            gains_db[j] = float(self.contract.input_gains_db(tracks[j]))
-        if self.augment is not None and self.augment.gain_db > 0:
+        gains_db = self.contract.input_gains_db(tracks[:n]).astype(np.float64)
+        known = self._params(rec)
+        if self.augment is not None and self.augment.gain_db > 0 and known is not None:
             gains_db += rng.uniform(-self.augment.gain_db, self.augment.gain_db, n)
         tracks[:n] *= (10 ** (gains_db / 20)).astype(np.float32)[:, None, None]
         mix = self._read(resolve(rec, rec["mix"]["path"], root), start)
@@ -252,7 +271,6 @@ class MixDataset(Dataset):
             mix = mix[::-1].copy()
         tp = np.full((self.max_tracks, S.N_TRACK_PARAMS), np.nan, dtype=np.float32)
         mp = np.full(S.N_MASTER_PARAMS, np.nan, dtype=np.float32)
-        known = self._params(rec)
         if known is not None:
             tv, mv = known
             tv = tv[order].copy()

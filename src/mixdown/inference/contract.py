@@ -30,6 +30,10 @@ class InputContract:
         target_rms_db: every input track window is scaled to this RMS level (dBFS); silent ones
             (RMS <= 1e-5) are left as they are.
         min_window: frames a prediction window has at least (zero-padded), enough for the models' STFTs.
+        normalize: ``"track"``: each track window on its own to :attr:`target_rms_db` (the
+            network hears no relative levels); ``"song"``: one gain for all tracks of a window,
+            bringing their mean power (over non-silent tracks) there, so the tracks' relative levels
+            as recorded are kept (a human mix starts from them).
     """
 
     sample_rate: int | None = None
@@ -37,6 +41,11 @@ class InputContract:
     n_windows: int = 4
     target_rms_db: float = -20.0
     min_window: int = MIN_WINDOW
+    normalize: str = "track"
+
+    def __post_init__(self):
+        if self.normalize not in ("track", "song"):
+            raise ValueError(f"normalize must be 'track' or 'song', got {self.normalize!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,28 +64,35 @@ class InputContract:
         train = ((state.get("config") or {}).get("data") or {}).get("train") or {}
         default = cls()
         return cls(sample_rate=int(state["sample_rate"]), window_s=float(train.get("segment_s", default.window_s)),
-                   target_rms_db=float(train.get("target_rms_db", default.target_rms_db)))
+                   target_rms_db=float(train.get("target_rms_db", default.target_rms_db)),
+                   normalize=str(train.get("normalize", default.normalize)))
 
     def describe(self) -> str:
         """``"median of up to 4 windows of 6 s"`` (the note a parameter file records)."""
         return f"median of up to {self.n_windows} windows of {self.window_s:g} s"
 
     def input_gains_db(self, x: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
-        """Gains (dB) that bring each track window of ``x`` ``(..., channels, frames)`` to
-        :attr:`target_rms_db`; 0 for silent windows. Shape: ``x.shape[:-2]``.
+        """Gains (dB) for the track windows of ``x`` ``(..., tracks, channels, frames)``: each to
+        :attr:`target_rms_db` (0 for silent ones), or with ``normalize="song"`` one gain per
+        window of tracks (their mean power over non-silent tracks to the target).
+        Shape: ``x.shape[:-2]``.
 
         ``frames`` (shape ``x.shape[:-2]``): how many leading frames of each window are the track's
         own audio; the zero padding past a track's end is not part of its level (a 1-sample file
         measured over a whole window would read 39 dB too quiet). Default: every frame."""
         x = np.asarray(x, dtype=np.float64)
         if frames is None:
-            rms = np.sqrt(np.mean(x ** 2, axis=(-1, -2)))
+            power = np.mean(x ** 2, axis=(-1, -2))
         else:
             n = np.clip(np.asarray(frames), 0, x.shape[-1])
             inside = np.arange(x.shape[-1]) < n[..., None]  # (..., T)
-            power = np.sum(np.mean(x ** 2, axis=-2) * inside, axis=-1)
-            rms = np.sqrt(power / np.maximum(n, 1))
-        return np.where(rms > 1e-5, self.target_rms_db - 20 * np.log10(np.maximum(rms, 1e-12)), 0.0)
+            power = np.sum(np.mean(x ** 2, axis=-2) * inside, axis=-1) / np.maximum(n, 1)
+        if self.normalize == "song":
+            live = power > 1e-10
+            mean = np.sum(power * live, axis=-1, keepdims=True) / np.maximum(np.sum(live, -1, keepdims=True), 1)
+            gain = np.where(mean > 1e-10, self.target_rms_db - 10 * np.log10(np.maximum(mean, 1e-24)), 0.0)
+            return np.broadcast_to(gain, power.shape).copy()
+        return np.where(power > 1e-10, self.target_rms_db - 10 * np.log10(np.maximum(power, 1e-24)), 0.0)
 
 
 def contract_of(model) -> InputContract:

@@ -52,11 +52,12 @@ def lr_ms(x: np.ndarray) -> list[np.ndarray]:
 
 
 def mrstft_loss(est: "torch.Tensor", ref: "torch.Tensor", fft_sizes=(512, 2048, 8192),
-                hop_ratio: float = 0.25) -> "torch.Tensor":
+                hop_ratio: float = 0.25, reduction: str = "mean") -> "torch.Tensor":
     """Differentiable multi-resolution STFT loss for training (no loudness matching).
 
     The same terms as :func:`mrstft_distance` on left, right, mid and side channels, averaged over
-    batch, channels and resolutions. Shape: ``est``, ``ref`` ``(batch, 2, time)`` -> scalar tensor.
+    channels and resolutions, and over the batch unless ``reduction="none"``.
+    Shape: ``est``, ``ref`` ``(batch, 2, time)`` -> scalar tensor (``"none"``: ``(batch,)``).
     """
     if est.shape != ref.shape or est.ndim != 3 or est.shape[1] != 2:
         raise ValueError(f"est and ref must both be shaped (batch, 2, time), got {tuple(est.shape)} "
@@ -69,4 +70,10 @@ def mrstft_loss(est: "torch.Tensor", ref: "torch.Tensor", fft_sizes=(512, 2048, 
         return torch.cat([x, 0.5 * torch.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], 1)], 1).flatten(0, 1)
 
     e, r = lr_ms(est), lr_ms(ref)
-    return sum(sum(t.mean() for t in stft_terms(e, r, n_fft, hop)) for n_fft, hop in plan) / len(plan)
+    per = sum(sum(t.view(est.shape[0], 4).mean(1) for t in stft_terms(e, r, n_fft, hop))
+              for n_fft, hop in plan) / len(plan)
+    if reduction == "none":
+        return per
+    if reduction != "mean":
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return per.mean()

@@ -1,4 +1,9 @@
-"""Training losses: multi-resolution STFT on the stereo mix, a loudness term and a parameter loss."""
+"""Training losses: multi-resolution STFT on the stereo mix, a loudness term and a parameter loss.
+
+What is arbitrary is not punished: the prior picks the side of each spread track at random, so
+with ``mirror=True`` the parameter loss compares |pan| and the audio loss takes, per song, the
+better of the mix and its left/right mirror image.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from torch import nn
 
 from mixdown.dsp.filters import fft_filter
 from mixdown.measure.stft import mrstft_loss
+from mixdown.params import spec as S
+
+_PAN = S.index(S.TRACK_SPECS, "pan")
 
 
 def k_weighted_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -30,33 +38,59 @@ class MixLoss(nn.Module):
         loudness_weight: weight of |loudness(est) - loudness(ref)| in LU.
         param_weight: weight of the L1 distance of normalised parameters, where known.
         fft_sizes: STFT resolutions.
+        mirror: indifferent to left/right: |pan| in the parameter loss, and the STFT distance of
+            the better of the mix and its mirror image per song.
+        match_loudness: the STFT distance compares the mix scaled to the reference's RMS (as the
+            evaluation does), so only the loudness term judges level; the loudness term then counts
+            only songs whose master settings are known (a human mix's level is the person's, not
+            something the tracks tell).
     """
 
     def __init__(self, sample_rate: int = 44100, stft_weight: float = 1.0, loudness_weight: float = 0.1,
-                 param_weight: float = 1.0, fft_sizes: tuple[int, ...] = (512, 2048, 8192)):
+                 param_weight: float = 1.0, fft_sizes: tuple[int, ...] = (512, 2048, 8192), mirror: bool = False,
+                 match_loudness: bool = False):
         super().__init__()
         self.sample_rate = sample_rate
         self.stft_weight, self.loudness_weight, self.param_weight = stft_weight, loudness_weight, param_weight
         self.fft_sizes = tuple(fft_sizes)
+        self.mirror, self.match_loudness = mirror, match_loudness
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor, pred: tuple[torch.Tensor, torch.Tensor] | None = None,
                 target: tuple[torch.Tensor, torch.Tensor] | None = None, mask: torch.Tensor | None = None):
         parts: dict[str, torch.Tensor] = {}
-        parts["stft"] = mrstft_loss(est, ref, fft_sizes=self.fft_sizes)
-        parts["loudness"] = (k_weighted_loudness(est, self.sample_rate)
-                             - k_weighted_loudness(ref, self.sample_rate)).abs().mean()
+        e = est
+        if self.match_loudness:
+            rms = lambda x: x.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-10).sqrt()  # noqa: E731
+            e = est * (rms(ref) / rms(est))
+        per = mrstft_loss(e, ref, fft_sizes=self.fft_sizes, reduction="none")
+        if self.mirror:
+            per = torch.minimum(per, mrstft_loss(e.flip(1), ref, fft_sizes=self.fft_sizes, reduction="none"))
+        parts["stft"] = per.mean()
+        loud = (k_weighted_loudness(est, self.sample_rate) - k_weighted_loudness(ref, self.sample_rate)).abs()
+        if self.match_loudness and target is not None:
+            known = torch.isfinite(target[1]).all(-1)
+            loud = loud[known] if bool(known.any()) else loud.sum() * 0.0
+        parts["loudness"] = loud.mean()
         total = self.stft_weight * parts["stft"] + self.loudness_weight * parts["loudness"]
         if pred is not None and target is not None and self.param_weight > 0:
-            parts["params"] = param_l1(pred, target, mask)
+            parts["params"] = param_l1(pred, target, mask, mirror=self.mirror)
             total = total + self.param_weight * parts["params"]
         return total, {k: float(v.detach()) for k, v in parts.items() if math.isfinite(float(v.detach()))}
 
 
 def param_l1(pred: tuple[torch.Tensor, torch.Tensor], target: tuple[torch.Tensor, torch.Tensor],
-             mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean |pred - target| of normalised parameters over known targets (NaN = unknown)."""
+             mask: torch.Tensor | None, mirror: bool = False) -> torch.Tensor:
+    """Mean |pred - target| of normalised parameters over known targets (NaN = unknown).
+
+    ``mirror``: pan is compared by its size, ``| |pan_pred| - |pan_target| |`` (in normalised units
+    the pan range [-1, 1] is [0, 1], centre 0.5), so a mirror image costs nothing.
+    """
     tp, mp = pred
     tt, mt = target
+    if mirror:
+        fold = lambda u: 0.5 + (u[..., _PAN] - 0.5).abs()  # noqa: E731  pan -> |pan|, still normalised
+        tp = torch.cat([tp[..., :_PAN], fold(tp)[..., None], tp[..., _PAN + 1:]], -1)
+        tt = torch.cat([tt[..., :_PAN], fold(tt)[..., None], tt[..., _PAN + 1:]], -1)
     known_t = torch.isfinite(tt)
     if mask is not None:
         known_t = known_t & mask[..., None]
