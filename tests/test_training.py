@@ -35,6 +35,7 @@ def cfg_for(corpus, out_dir, *overrides):
         cfg = compose("train", overrides=[
             f"sample_rate={SR}", f"paths.output_dir={out_dir}", "debug=default",
             f"data.train.manifests=[{corpus['train']}]", f"data.val.manifests=[{corpus['val']}]",
+            "++data.train.weights=null",
             "logger=csv", "trainer.device=cpu", "trainer.num_workers=0", *overrides])
     if cfg.data.train.get("cache_dir") is not None:
         cfg.data.train.cache_dir = str(corpus["cache"])
@@ -57,7 +58,8 @@ def test_experiment_trains_and_writes_a_loadable_checkpoint(corpus, tmp_path, ex
     assert torch.isfinite(torch.tensor(best))
     state = read_checkpoint(tmp_path / "last.pt")
     assert state["sample_rate"] == SR and state["config"]["task_name"] == experiment
-    contract = InputContract(SR, cfg.data.train.segment_s, target_rms_db=cfg.data.train.target_rms_db)
+    contract = InputContract(SR, cfg.data.train.segment_s, target_rms_db=cfg.data.train.target_rms_db,
+                             normalize=cfg.data.train.get("normalize", "track"))
     assert InputContract.from_dict(state["input_contract"]) == contract
     model = load_model(tmp_path / "last.pt")
     assert model.input_contract == contract

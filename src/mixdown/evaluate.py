@@ -252,8 +252,9 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
     """Evaluate every system on every song; write CSVs, ``summary.md`` and plots into ``out``.
 
     ``checkpoint``: a path (system ``model:<Class>``), or ``{label: path}`` for several models
-    (systems ``model:<label>``); None: the shipped model. ``resume``: reuse the per-song CSVs of an
-    earlier run that hold every system (a long evaluation can be interrupted).
+    (systems ``model:<label>``); None: the shipped model. ``resume``: reuse the per-song results of
+    an earlier run in ``out`` and evaluate only the systems they lack (a long evaluation can be
+    interrupted, and a new model added to an evaluation of the baselines).
     """
     from mixdown.inference.predict import load_default_model
 
@@ -276,11 +277,13 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
         it = tqdm(songs, desc="evaluate", unit="song")
     for song in it:
         path = out / "songs" / f"{song.name.replace('/', '__')}.csv"
-        song_rows = _read_csv(path) if resume and path.exists() else []
-        if {r["system"] for r in song_rows} != set(systems):
-            song_rows = evaluate_song(song, systems)
-            _write_csv(path, song_rows)
-        rows += song_rows
+        done = [r for r in (_read_csv(path) if resume and path.exists() else []) if r["system"] in systems]
+        missing = {k: v for k, v in systems.items() if k not in {r["system"] for r in done}}
+        if missing:
+            done += evaluate_song(song, missing)
+            _write_csv(path, done)
+        order = list(systems)
+        rows += sorted(done, key=lambda r: order.index(r["system"]))
     _write_csv(out / "results.csv", rows)
     summary = summarize(rows)
     (out / "summary.md").write_text(markdown_table(summary))
