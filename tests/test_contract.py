@@ -12,10 +12,15 @@ from mixdown.models import Heuristic
 from mixdown.session import Session
 
 
-def test_shipped_model_reads_back_the_contract_it_was_trained_with():
-    """default.pt predates the stored contract: its training config says 4 s segments at -20 dBFS."""
+def test_shipped_models_read_back_the_contract_they_were_trained_with():
+    """synthetic-v1.pt predates the stored contract: its training config says 4 s segments at -20 dBFS,
+    each track on its own; default.pt stores its contract: one gain per window of tracks."""
+    old = load_default_model(DEFAULT_CHECKPOINT.with_name("synthetic-v1.pt"))
+    assert old.input_contract == InputContract(sample_rate=44100, window_s=4.0, n_windows=4, target_rms_db=-20.0)
     model = load_default_model()
-    assert model.input_contract == InputContract(sample_rate=44100, window_s=4.0, n_windows=4, target_rms_db=-20.0)
+    assert model.input_contract == InputContract(sample_rate=44100, window_s=4.0, n_windows=4, target_rms_db=-20.0,
+                                                 normalize="song")
+    assert "input_contract" in read_checkpoint(DEFAULT_CHECKPOINT)
     assert contract_of(model) is model.input_contract
 
 

@@ -1,0 +1,35 @@
+"""The README's table on held-out human-mixed songs from an evaluation folder (``results.csv``).
+
+    python scripts/human_table.py outputs/eval_human
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from mixdown.evaluate import summarize
+
+ORDER = ["raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle",
+         "model:synthetic-v1", "model:human-v1"]
+COLUMNS = {"mrstft": "MR-STFT", "spectral_balance_mae_db": "octave balance (dB)",
+           "|stereo_width_diff_db|": "|width diff| (dB)", "stereo_width_bias_db": "width est-ref (dB)",
+           "mean_abs_pan": "mean abs pan"}
+
+
+def main(folder: str) -> str:
+    rows = list(csv.DictReader(open(Path(folder) / "results.csv")))
+    rows = [{k: v for k, v in r.items() if v != ""} for r in rows]
+    summary = summarize(rows)
+    systems = [s for s in ORDER if s in summary] + [s for s in summary if s not in ORDER]
+    songs = len({r.get("group", r["song"]) for r in rows})
+    lines = ["| system | " + " | ".join(COLUMNS.values()) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for s in systems:
+        cells = [f"{summary[s][k][0]:.3g} ± {summary[s][k][1]:.2g}" if k in summary[s] else "" for k in COLUMNS]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\nMean ± 95 % confidence half-width over {songs} songs (excerpts of a song averaged first).\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(main(sys.argv[1]))
