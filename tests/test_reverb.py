@@ -12,6 +12,7 @@ import torch
 from mixdown.dsp.reverb import Reverb, impulse_response, reverb_return, reverb_send
 from mixdown.dsp.reverb_ir import band_sections, reverb_impulse_response, reverb_noise, reverb_send_gain
 from mixdown.dsp.reverb_stream import PartitionedConvolver, ReverbReturn, reverb_return_full
+from mixdown.params import spec as S
 
 FS = 44100
 SETTINGS = dict(predelay_ms=20.3, decay_low_s=1.8, decay_mid_s=1.5, decay_high_s=0.7)  # the spec's example
@@ -297,3 +298,15 @@ def test_block_convolution_memory_is_bounded():
     assert before < 6 * ir_bytes  # spectra of the IR and of as much input, a window: no signal-length buffers
     conv = PartitionedConvolver(np.ones((2, 100)), partition=32)
     assert conv._h.shape == (4, 2, 33) and conv._ring.shape == (4, 2, 33)
+
+
+# ----------------------------------------------------------------------------------- parameter table
+def test_reverb_parameter_ranges_follow_the_spec():
+    ranges = {s.name: (s.lo, s.hi, s.scale) for s in S.REVERB_TRACK_SPECS + S.REVERB_MASTER_SPECS}
+    assert ranges == {"reverb_send_db": (-60.0, 0.0, "lin"), "reverb.predelay_ms": (0.0, 100.0, "lin"),
+                      "reverb.decay_low_s": (0.1, 10.0, "log"), "reverb.decay_mid_s": (0.1, 10.0, "log"),
+                      "reverb.decay_high_s": (0.1, 10.0, "log"), "reverb.highpass_hz": (20.0, 1000.0, "log"),
+                      "reverb.return_db": (-48.0, 12.0, "lin")}
+    mid = S.denormalize(np.full(6, 0.5), S.REVERB_MASTER_SPECS, 44100)
+    np.testing.assert_allclose(mid[1:4], 1.0)  # log scale: the middle of 0.1 .. 10 s is 1 s
+    np.testing.assert_allclose(S.normalize(mid, S.REVERB_MASTER_SPECS, 44100), 0.5)

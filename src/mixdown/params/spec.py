@@ -32,7 +32,7 @@ class ParamSpec:
 
     Args:
         name: flat name, e.g. ``"eq.0.freq_hz"``.
-        unit: ``"dB"``, ``"Hz"``, ``"ms"``, ``"ratio"``, ``"q"`` or ``"pan"``.
+        unit: ``"dB"``, ``"Hz"``, ``"ms"``, ``"s"``, ``"ratio"``, ``"q"`` or ``"pan"``.
         lo: lowest allowed physical value.
         hi: highest allowed physical value.
         scale: ``"lin"`` or ``"log"``: how 0..1 maps onto ``lo..hi``.
@@ -94,6 +94,21 @@ TRACK_SPECS: tuple[ParamSpec, ...] = tuple(
 #: Master-bus parameters, in the order of the network's master output vector.
 MASTER_SPECS: tuple[ParamSpec, ...] = tuple(
     _eq_specs("") + _compressor_specs("") + [ParamSpec("output_gain_db", "dB", -48.0, 24.0)]
+)
+
+#: The reverb's parameters (``mixdown.params/2``, console spec): the per-track send and the
+#: master's ``reverb.*`` settings. Defined here, once, but not yet part of ``TRACK_SPECS`` /
+#: ``MASTER_SPECS``: the network heads (and the shipped weights), the file reader and writer,
+#: the exporters and the test fixtures follow those two tables, and they join them together
+#: when the reverb is wired into the console (issue 11). ``reverb_send_db <= -60`` is no send.
+REVERB_TRACK_SPECS: tuple[ParamSpec, ...] = (ParamSpec("reverb_send_db", "dB", -60.0, 0.0),)
+REVERB_MASTER_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("reverb.predelay_ms", "ms", 0.0, 100.0),
+    ParamSpec("reverb.decay_low_s", "s", 0.1, 10.0, "log"),
+    ParamSpec("reverb.decay_mid_s", "s", 0.1, 10.0, "log"),
+    ParamSpec("reverb.decay_high_s", "s", 0.1, 10.0, "log"),
+    ParamSpec("reverb.highpass_hz", "Hz", 20.0, 1000.0, "log"),  # log like the tracks' high-pass
+    ParamSpec("reverb.return_db", "dB", -48.0, 12.0),
 )
 
 TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in TRACK_SPECS)
