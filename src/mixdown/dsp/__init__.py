@@ -15,6 +15,7 @@ import importlib
 
 _LAZY = {
     "Console": "mixdown.dsp.console", "channel_strips": "mixdown.dsp.console", "master_bus": "mixdown.dsp.console",
+    "reverb_bus_return": "mixdown.dsp.console",
     **{name: "mixdown.dsp.functional" for name in
        ("biquad", "compressor", "db_to_amp", "gain", "highpass", "pan", "pan_gains", "parametric_eq")},
     **{name: "mixdown.dsp.reverb" for name in ("Reverb", "reverb_return", "reverb_send")},

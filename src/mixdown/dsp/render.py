@@ -1,8 +1,11 @@
 """Full-length render path: exact time-domain IIR, compiled, in blocks of bounded memory.
 
 Reads each track in blocks, runs every strip of a block in parallel (numba), sums the bus and
-runs the master strip, carrying filter and compressor state from block to block. Memory holds
-one block per track plus the stereo mix. No torch import: the renderer starts fast.
+the reverb bus (each track's post-pan output at its send level), adds the reverb's return
+(streaming partitioned convolution, :mod:`mixdown.dsp.reverb_stream`) and runs the master strip,
+carrying filter, compressor and convolution state from block to block. Memory holds one block
+per track, the reverb's state (independent of the song's length) and the stereo mix. No torch
+import: the renderer starts fast.
 
 ``mixdown render SESSION_DIR --params PARAMS.json --out MIX.wav`` is the thin CLI on top.
 """
@@ -18,6 +21,8 @@ import numpy as np
 import soundfile as sf
 
 from mixdown.dsp import kernels
+from mixdown.dsp.reverb_ir import reverb_send_gain
+from mixdown.dsp.reverb_stream import ReverbReturn
 from mixdown.dsp.strip import pan_gains, pole, strip_coefficients
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -100,6 +105,16 @@ def master_bank(params: MixParams) -> StripBank:
                      _comp_rows(v, _M, params.sample_rate), np.zeros(1), np.ones(1), np.array([[out, out]]))
 
 
+def reverb_of(params: MixParams) -> tuple[np.ndarray, ReverbReturn | None]:
+    """Linear send gains ``(n_tracks,)`` and the streaming reverb return (None when no track sends:
+    the return is then exactly zero)."""
+    send = reverb_send_gain(params.track_matrix()[:, _T["reverb_send_db"]])
+    if not send.any():
+        return send, None
+    settings = {k[len("reverb."):]: params.master.values[k] for k in S.REVERB_MASTER_NAMES}
+    return send, ReverbReturn.from_settings(params.sample_rate, settings)
+
+
 def _one_strip(bank: StripBank, i: int) -> StripBank:
     """Strip ``i`` of ``bank`` as a bank of its own (fresh filter and gain states)."""
     sl = slice(i, i + 1)
@@ -116,9 +131,10 @@ def strip_signals(x: np.ndarray, params: MixParams, track: int | None,
     at ``params.sample_rate`` (1 or 2 channels for a track, 2 for the master).
 
     Returns ``(out, gain_db)``: the strip's output ``(frames, 2)`` float32, exactly what
-    :func:`render` computes for it (summing every track's ``out`` and passing the sum through the
-    master strip gives the rendered mix), and the compressor's smoothed gain in dB ``(frames,)``
-    (<= 0, makeup excluded; zeros when the ratio is 1).
+    :func:`render` computes for it (summing every track's ``out``, adding the reverb's return of the
+    sends (:func:`reverb_of`) and passing the sum through the master strip gives the rendered mix),
+    and the compressor's smoothed gain in dB ``(frames,)`` (<= 0, makeup excluded; zeros when the
+    ratio is 1).
     """
     if track is None:
         bank = master_bank(params)
@@ -217,6 +233,11 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
                    progress: bool) -> np.ndarray:
     tracks = track_bank(params, [r.channels for r in readers])
     master = master_bank(params)
+    send, reverb = reverb_of(params)
+    sending = np.flatnonzero(send)
+    if reverb is not None:
+        log.info("reverb: %d of %d tracks send, impulse response %.2f s", len(sending), len(send),
+                 reverb.ir_frames / params.sample_rate)
     n = len(readers)
     x = np.zeros((n, block_frames, 2), dtype=np.float32)
     strips = np.empty_like(x)
@@ -233,6 +254,9 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
             r.read_into(x[i, :m])
         tracks.process(x[:, :m], strips[:, :m])
         np.sum(strips[:, :m], axis=0, out=bus[0, :m])
+        if reverb is not None:  # post-pan sends summed onto the reverb bus; the return joins the bus
+            wet = np.einsum("n,nfc->fc", send[sending], strips[sending, :m])
+            bus[0, :m] += reverb.process(wet)
         master.process(bus[:, :m], audio[None, start:start + m])
     return audio
 

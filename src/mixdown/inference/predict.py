@@ -29,7 +29,7 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     log scales) after undoing each window's input normalisation.
 
     ``contract``: how windows are cut and normalised (default: the model's, :func:`contract_of`).
-    Returns physical ``(track_values (N, 28), master_values (25,))``.
+    Returns physical ``(track_values (N, N_TRACK_PARAMS), master_values (N_MASTER_PARAMS,))``.
     """
     import torch
 
