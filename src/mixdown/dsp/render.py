@@ -234,10 +234,11 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
     tracks = track_bank(params, [r.channels for r in readers])
     master = master_bank(params)
     send, reverb = reverb_of(params)
-    sending = np.flatnonzero(send)
     if reverb is not None:
-        log.info("reverb: %d of %d tracks send, impulse response %.2f s", len(sending), len(send),
+        log.info("reverb: %d of %d tracks send, impulse response %.2f s", np.count_nonzero(send), len(send),
                  reverb.ir_frames / params.sample_rate)
+        # one pass over the strips' outputs gives both buses: row 0 the stereo bus, row 1 the reverb bus
+        weights = np.stack([np.ones(len(send)), send]).astype(np.float32)
     n = len(readers)
     x = np.zeros((n, block_frames, 2), dtype=np.float32)
     strips = np.empty_like(x)
@@ -253,10 +254,12 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
         for i, r in enumerate(readers):
             r.read_into(x[i, :m])
         tracks.process(x[:, :m], strips[:, :m])
-        np.sum(strips[:, :m], axis=0, out=bus[0, :m])
-        if reverb is not None:  # post-pan sends summed onto the reverb bus; the return joins the bus
-            wet = np.einsum("n,nfc->fc", send[sending], strips[sending, :m])
-            bus[0, :m] += reverb.process(wet)
+        if reverb is None:
+            np.sum(strips[:, :m], axis=0, out=bus[0, :m])
+        else:  # post-pan sends summed onto the reverb bus; the return joins the stereo bus
+            both = (weights @ strips[:, :m].reshape(n, 2 * m)).reshape(2, m, 2)
+            bus[0, :m] = both[0]
+            bus[0, :m] += reverb.process(both[1])
         master.process(bus[:, :m], audio[None, start:start + m])
     return audio
 
