@@ -301,6 +301,22 @@ def test_version_1_file_reads_with_sends_off_and_writes_as_version_2(tmp_path):
     rejected(tmp_path, bad, "'bass'", "'fader_db'")
 
 
+def test_sends_need_a_rate_the_reverb_is_defined_at(tmp_path):
+    """The reverb's 4 kHz band edge must lie below 0.45 x sample_rate: at 8 kHz a send is an error
+    naming the track and the key; sends off are fine."""
+    doc = example()
+    doc["sample_rate"] = 8000
+    for band in (4, 5):  # the example's 6 and 8 kHz bands are out of reach at 8 kHz anyway
+        doc["tracks"][0]["eq"][band]["freq_hz"] = 3000.0
+        doc["master"]["eq"][band]["freq_hz"] = 3000.0
+    doc["master"]["eq"][5]["freq_hz"] = 1500.0
+    doc["master"]["eq"][4]["freq_hz"] = 3000.0
+    doc["tracks"][0]["eq"][5]["freq_hz"] = 1500.0
+    rejected(tmp_path, doc, "'bass'", "reverb_send_db", "8889")
+    doc["tracks"][0]["reverb_send_db"] = -60.0
+    assert read_doc(tmp_path, doc).tracks[0].values["reverb_send_db"] == -60.0
+
+
 def test_file_key_order_follows_the_spec(tmp_path):
     write_params(read_doc(tmp_path, example()), tmp_path / "out.json")
     doc = json.loads((tmp_path / "out.json").read_text())

@@ -59,8 +59,13 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     tv[..., _IN_GAIN] = np.clip(tv[..., _IN_GAIN], S.TRACK_SPECS[_IN_GAIN].lo, S.TRACK_SPECS[_IN_GAIN].hi)
     u_t = np.median(S.normalize(tv, S.TRACK_SPECS, sr), axis=0)
     u_m = np.median(mp.cpu().double().numpy(), axis=0)
-    return (S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr),
-            S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr))
+    tv = S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr)
+    send = S.TRACK_NAMES.index("reverb_send_db")
+    if sr <= S.REVERB_MIN_SAMPLE_RATE and (tv[:, send] > S.SEND_OFF_DB).any():
+        log.warning("%d Hz is too low a rate for the reverb (it needs more than %.0f Hz): every send off",
+                    sr, S.REVERB_MIN_SAMPLE_RATE)
+        tv[:, send] = S.SEND_OFF_DB
+    return tv, S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr)
 
 
 def _resample(x, src_rate: int, dst_rate: int):

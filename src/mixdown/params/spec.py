@@ -98,6 +98,9 @@ REVERB_TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in REVERB_TRACK_SPECS)
 REVERB_MASTER_NAMES: tuple[str, ...] = tuple(s.name for s in REVERB_MASTER_SPECS)
 #: ``reverb_send_db`` at or below this is no send (spec).
 SEND_OFF_DB = -60.0
+#: The reverb's bands have a fixed 4 kHz edge, which must lie below 0.45 x the sample rate: below
+#: this rate (8889 Hz) the spec defines no reverb, so every send must be off.
+REVERB_MIN_SAMPLE_RATE = 4000.0 / MAX_FREQ_FRACTION
 #: The reverb that files and models without one get (``mixdown.params/1`` files, checkpoints
 #: trained before the reverb): the console spec's example settings (20 ms pre-delay, 1.8 / 1.5 /
 #: 0.7 s decays, 200 Hz return high-pass, unity return). Their sends are off, so it is silent
