@@ -156,3 +156,17 @@ def test_send_at_or_below_minus_60_is_no_send(tmp_path, send_db):
     tv_off = tv.copy()
     tv_off[0, S.TRACK_NAMES.index("reverb_send_db")] = -60.0
     np.testing.assert_array_equal(_console(x, tv, mv), _console(x, tv_off, mv))
+
+
+def test_below_8889_hz_the_console_has_no_reverb():
+    """The spec's 4 kHz band edge must lie below 0.45 x the rate: at 8 kHz there is no reverb (files
+    may not send there), and the training path ignores sends."""
+    x = torch.randn(1, 2, 2, 4000)
+    tv = np.tile([S.neutral_track_values(8000)[k] for k in S.TRACK_NAMES], (2, 1))
+    mv = np.array([S.neutral_master_values(8000)[k] for k in S.MASTER_NAMES])
+    wet = tv.copy()
+    wet[:, S.TRACK_NAMES.index("reverb_send_db")] = -6.0
+    con = Console(8000)
+    out = [con(x, torch.tensor(v, dtype=torch.float32)[None], torch.tensor(mv, dtype=torch.float32)[None],
+               normalized=False) for v in (tv, wet)]
+    torch.testing.assert_close(out[0], out[1], rtol=0, atol=0)

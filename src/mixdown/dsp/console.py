@@ -6,11 +6,13 @@ the reverb's return (convolution -> return high-pass -> return gain, :mod:`mixdo
 joins the stereo bus; then master EQ -> master compressor -> output gain
 (``shared/spec/console.md``). High-pass and EQ of a strip are one FFT-domain filter with the exact
 cascade response. When no track sends (every ``reverb_send_db <= -60``) the return is exactly
-zero and is skipped.
+zero and is skipped; at sample rates of 8889 Hz and below, where the spec defines no reverb (its
+4 kHz band edge must lie below 0.45 x the rate; files may not send there), sends are ignored.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -22,6 +24,7 @@ from mixdown.dsp.filters import eq_coefficients, fft_filter, fft_size, highpass_
 from mixdown.dsp.reverb import reverb_return, reverb_send
 from mixdown.params import spec as S
 
+log = logging.getLogger(__name__)
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 _M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
 
@@ -116,6 +119,7 @@ class Console(nn.Module):
     def __init__(self, sample_rate: float, track_specs=S.TRACK_SPECS, master_specs=S.MASTER_SPECS):
         super().__init__()
         self.sample_rate = float(sample_rate)
+        self._warned = False
         self.track_specs = tuple(track_specs)
         self.master_specs = tuple(master_specs)
 
@@ -145,6 +149,10 @@ class Console(nn.Module):
         if normalized:
             track_params, master_params = self.denormalize(track_params, master_params)
         bus, reverb_bus = channel_strips(x, track_params, self.sample_rate, mask, sends=True)
-        if reverb_bus is not None:
+        if reverb_bus is not None and self.sample_rate > S.REVERB_MIN_SAMPLE_RATE:
             bus = bus + reverb_bus_return(reverb_bus, master_params, self.sample_rate)
+        elif reverb_bus is not None and not self._warned:  # the spec defines no reverb at such rates
+            log.warning("%g Hz is too low a rate for the reverb (it needs more than %.0f Hz): sends ignored",
+                        self.sample_rate, S.REVERB_MIN_SAMPLE_RATE)
+            self._warned = True
         return master_bus(bus, master_params, self.sample_rate, normalize_gain_db)
