@@ -115,6 +115,40 @@ def reverb_of(params: MixParams) -> tuple[np.ndarray, ReverbReturn | None]:
     return send, ReverbReturn.from_settings(params.sample_rate, settings)
 
 
+class Buses:
+    """After the track strips: the stereo bus, the reverb bus and its return, then the master strip,
+    block by block with every state carried (what :func:`render` does with the strips' outputs).
+
+    Args:
+        params: the settings. sounding: per track, whether it is heard (muted tracks neither reach
+            the bus nor send); default all.
+    """
+
+    def __init__(self, params: MixParams, sounding: list[bool] | None = None):
+        self.master = master_bank(params)
+        send, self.reverb = reverb_of(params)
+        on = np.ones(len(send), dtype=bool) if sounding is None else np.asarray(sounding, dtype=bool)
+        self.on = on
+        self.weights = np.stack([on.astype(np.float64), send * on]).astype(np.float32)
+        if self.reverb is not None and not (send * on).any():
+            self.reverb = None
+
+    def process(self, strips: np.ndarray, bus: np.ndarray, out: np.ndarray) -> None:
+        """Shape: ``strips`` ``(n_tracks, m, 2)`` float32, ``bus`` ``(1, >= m, 2)`` scratch,
+        ``out`` ``(1, m, 2)`` float32, written."""
+        n, m = strips.shape[:2]
+        if self.reverb is None:
+            if self.on.all():
+                np.sum(strips, axis=0, out=bus[0, :m])
+            else:
+                np.sum(strips[self.on], axis=0, out=bus[0, :m])
+        else:  # post-pan sends summed onto the reverb bus; the return joins the stereo bus
+            both = (self.weights @ strips.reshape(n, 2 * m)).reshape(2, m, 2)
+            bus[0, :m] = both[0]
+            bus[0, :m] += self.reverb.process(both[1])
+        self.master.process(bus[:, :m], out)
+
+
 def _one_strip(bank: StripBank, i: int) -> StripBank:
     """Strip ``i`` of ``bank`` as a bank of its own (fresh filter and gain states)."""
     sl = slice(i, i + 1)
@@ -232,13 +266,10 @@ def render_arrays(tracks, params: MixParams, *, block_frames: int = BLOCK_FRAMES
 def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_frames: int,
                    progress: bool) -> np.ndarray:
     tracks = track_bank(params, [r.channels for r in readers])
-    master = master_bank(params)
-    send, reverb = reverb_of(params)
-    if reverb is not None:
-        log.info("reverb: %d of %d tracks send, impulse response %.2f s", np.count_nonzero(send), len(send),
-                 reverb.ir_frames / params.sample_rate)
-        # one pass over the strips' outputs gives both buses: row 0 the stereo bus, row 1 the reverb bus
-        weights = np.stack([np.ones(len(send)), send]).astype(np.float32)
+    buses = Buses(params)
+    if buses.reverb is not None:
+        log.info("reverb: %d of %d tracks send, impulse response %.2f s", np.count_nonzero(buses.weights[1]),
+                 len(readers), buses.reverb.ir_frames / params.sample_rate)
     n = len(readers)
     x = np.zeros((n, block_frames, 2), dtype=np.float32)
     strips = np.empty_like(x)
@@ -254,13 +285,7 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
         for i, r in enumerate(readers):
             r.read_into(x[i, :m])
         tracks.process(x[:, :m], strips[:, :m])
-        if reverb is None:
-            np.sum(strips[:, :m], axis=0, out=bus[0, :m])
-        else:  # post-pan sends summed onto the reverb bus; the return joins the stereo bus
-            both = (weights @ strips[:, :m].reshape(n, 2 * m)).reshape(2, m, 2)
-            bus[0, :m] = both[0]
-            bus[0, :m] += reverb.process(both[1])
-        master.process(bus[:, :m], audio[None, start:start + m])
+        buses.process(strips[:, :m], bus, audio[None, start:start + m])
     return audio
 
 
