@@ -10,6 +10,9 @@ backward (w.r.t. the parameters) on the same batch, timed on its own; ``console_
 ratio to the step. ``--compile`` wraps the network in ``torch.compile`` (the console's custom
 kernels stay eager). ``--max-batch`` (CUDA) doubles the batch until it no longer fits and reports
 the largest that did. Prints figures and, last, one JSON line.
+
+``--console-seconds S`` (CPU, default 6) first times the console alone, forward + backward, batch 4 x
+tracks x S s, with every track sending into the reverb (the issue's target: under 2.5 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -110,12 +116,26 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="torch.compile the network")
     ap.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast for the network on CUDA")
     ap.add_argument("--max-batch", action="store_true", help="also find the largest batch that fits (CUDA)")
+    ap.add_argument("--console-seconds", type=float, default=6.0,
+                    help="CPU: time the console alone with every track sending to the reverb (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
     out: dict = {"device": args.device, "batch": [args.batch, args.tracks, args.seconds], "compile": args.compile,
                  "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None}
+    if args.device == "cpu" and args.console_seconds > 0:
+        import os
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_render import bench_train as bench_console
+
+        out["load_avg_1min"] = os.getloadavg()[0]
+        out["console_reverb_cpu"] = bench_console(4, args.tracks, args.console_seconds, args.steps)
+        log.info("console alone, fwd+bwd, every track sending to the reverb, batch 4 x %d tracks x %g s: %.2f s/step",
+                 args.tracks, args.console_seconds, out["console_reverb_cpu"]["train_step_s"])
     for name in args.models.split(","):
         r = bench(MODELS[name](), args.device, args.batch, args.tracks, args.seconds, args.steps,
                   not args.no_amp, args.compile)

@@ -8,7 +8,8 @@ from mixdown.params.io import MasterParams, MixParams, TrackParams
 
 def _neutral(specs) -> dict[str, float]:
     """Settings that leave a signal unchanged, written out from the console spec by hand:
-    every gain 0 dB, high-pass 20 Hz (off), EQ gains 0, compressor ratio 1, pan 0."""
+    every gain 0 dB, high-pass 20 Hz (off), EQ gains 0, compressor ratio 1, pan 0, reverb sends at
+    -60 dB (off; the reverb's own settings, the spec's example, then change nothing)."""
     freqs = {0: 100.0, 1: 250.0, 2: 800.0, 3: 2500.0, 4: 6000.0, 5: 8000.0}
     comp = {"threshold_db": 0.0, "ratio": 1.0, "attack_ms": 10.0, "release_ms": 100.0,
             "knee_db": 0.0, "makeup_db": 0.0}
@@ -21,9 +22,12 @@ def _neutral(specs) -> dict[str, float]:
                            "q": 0.707 if band in (0, 5) else 1.0}[key]
         elif parts[0] == "compressor":
             out[s.name] = comp[parts[1]]
+        elif parts[0] == "reverb":
+            out[s.name] = {"predelay_ms": 20.0, "decay_low_s": 1.8, "decay_mid_s": 1.5, "decay_high_s": 0.7,
+                           "highpass_hz": 200.0, "return_db": 0.0}[parts[1]]
         else:
             out[s.name] = {"input_gain_db": 0.0, "highpass_hz": 20.0, "fader_db": 0.0, "pan": 0.0,
-                           "output_gain_db": 0.0}[s.name]
+                           "output_gain_db": 0.0, "reverb_send_db": -60.0}[s.name]
     return out
 
 

@@ -38,6 +38,8 @@ def make_song(folder: Path, sr: int, seconds: float, n_tracks: int, seed: int) -
     tv[:, S.index(S.TRACK_SPECS, "fader_db")] = rng.uniform(-12, -3, n_tracks)
     for band in (1, 3):  # bands left flat, as an engineer leaves most bands (tone augmentation uses them)
         tv[:, S.index(S.TRACK_SPECS, f"eq.{band}.gain_db")] = 0.0
+    if sr <= S.REVERB_MIN_SAMPLE_RATE:  # the spec defines no reverb at such rates: sends off
+        tv[:, S.index(S.TRACK_SPECS, "reverb_send_db")] = S.SEND_OFF_DB
     mv = S.denormalize(np.full(S.N_MASTER_PARAMS, 0.5), S.MASTER_SPECS, sr)
     mv[S.index(S.MASTER_SPECS, "output_gain_db")] = -6.0
     params = MixParams.from_arrays(sr, names, [f"tracks/{n}.wav" for n in names], tv, mv)

@@ -187,7 +187,7 @@ def test_gain_and_pan_errors():
     assert np.allclose(M.pan_error(est, ref), [0.0, 1.5])
     with pytest.raises(ValueError, match="one shape"):
         M.pan_error(est, ref[:1])
-    with pytest.raises(ValueError, match="N|28"):
+    with pytest.raises(ValueError, match="N|29"):
         M.gain_error_db(est[:, :5], ref[:, :5])
 
 

@@ -1,5 +1,5 @@
-"""The parameter table (normalisation, ranges) and the ``mixdown.params/1`` reader/writer,
-checked rule by rule against ``shared/spec/console.md``."""
+"""The parameter table (normalisation, ranges) and the ``mixdown.params/2`` reader/writer (and the
+reading of ``mixdown.params/1`` files), checked rule by rule against ``shared/spec/console.md``."""
 
 import copy
 import json
@@ -16,7 +16,7 @@ from mixdown.params.io import MixParams, ParamsError, read_params, write_params
 # The example document of the console spec, completed with six master bands.
 EXAMPLE = """
 {
-  "format": "mixdown.params/1",
+  "format": "mixdown.params/2",
   "sample_rate": 44100,
   "tracks": [
     {
@@ -35,7 +35,8 @@ EXAMPLE = """
       "compressor": {"threshold_db": -18.0, "ratio": 4.0, "attack_ms": 10.0,
                      "release_ms": 120.0, "knee_db": 6.0, "makeup_db": 3.0},
       "fader_db": -3.0,
-      "pan": 0.0
+      "pan": 0.0,
+      "reverb_send_db": -24.0
     }
   ],
   "master": {
@@ -49,6 +50,8 @@ EXAMPLE = """
     ],
     "compressor": {"threshold_db": -10.0, "ratio": 2.0, "attack_ms": 30.0,
                    "release_ms": 200.0, "knee_db": 6.0, "makeup_db": 0.0},
+    "reverb": {"predelay_ms": 20.0, "decay_low_s": 1.8, "decay_mid_s": 1.5, "decay_high_s": 0.7,
+               "highpass_hz": 200.0, "return_db": 0.0},
     "output_gain_db": 0.0
   }
 }
@@ -59,9 +62,20 @@ def example() -> dict:
     return json.loads(EXAMPLE)
 
 
+def example_v1() -> dict:
+    """The same document in the format before the reverb: no send, no ``master.reverb``."""
+    doc = example()
+    doc["format"] = "mixdown.params/1"
+    del doc["tracks"][0]["reverb_send_db"], doc["master"]["reverb"]
+    return doc
+
+
 def json_key(flat_name: str) -> str:
-    """How an error message spells a flat name: ``eq.2.q`` -> ``eq[2].q``."""
+    """How an error message spells a flat name: ``eq.2.q`` -> ``eq[2].q``, the master's
+    ``reverb.decay_mid_s`` -> ``master.reverb: decay_mid_s``."""
     parts = flat_name.split(".")
+    if parts[0] == "reverb":
+        return f"master.reverb: {parts[1]}"
     return f"eq[{parts[1]}].{parts[2]}" if parts[0] == "eq" else flat_name
 
 
@@ -69,8 +83,8 @@ def set_flat(obj: dict, flat_name: str, value) -> None:
     parts = flat_name.split(".")
     if parts[0] == "eq":
         obj["eq"][int(parts[1])][parts[2]] = value
-    elif parts[0] == "compressor":
-        obj["compressor"][parts[1]] = value
+    elif parts[0] in ("compressor", "reverb"):
+        obj[parts[0]][parts[1]] = value
     else:
         obj[flat_name] = value
 
@@ -101,6 +115,10 @@ def test_spec_example_parses_with_every_value(tmp_path):
     assert t.values["eq.0.gain_db"] == 2.0 and t.values["eq.5.freq_hz"] == 8000.0
     assert t.values["compressor.release_ms"] == 120.0 and t.values["fader_db"] == -3.0
     assert p.master.values["eq.4.q"] == 3.0 and p.master.values["compressor.attack_ms"] == 30.0
+    assert t.values["reverb_send_db"] == -24.0
+    assert {k: p.master.values[f"reverb.{k}"] for k in example()["master"]["reverb"]} == \
+        {"predelay_ms": 20.0, "decay_low_s": 1.8, "decay_mid_s": 1.5, "decay_high_s": 0.7, "highpass_hz": 200.0,
+         "return_db": 0.0}
     assert p.track_matrix().shape == (1, S.N_TRACK_PARAMS)
     assert p.master_vector().shape == (S.N_MASTER_PARAMS,)
     assert p.normalize_gain_db == 0.0
@@ -143,7 +161,7 @@ def test_unknown_keys_ignored_by_reader_and_kept_by_writer(tmp_path):
     assert p.extra == {"model": {"name": "mixdown-small", "sha256": "ab12"}, "notes": "rough mix"}
     write_params(p, tmp_path / "out.json")
     written = json.loads((tmp_path / "out.json").read_text())
-    assert written["format"] == "mixdown.params/1"
+    assert written["format"] == "mixdown.params/2"
     assert written["model"] == doc["model"] and written["notes"] == "rough mix"
 
 
@@ -167,11 +185,11 @@ def test_master_normalize_is_read_and_validated(tmp_path):
     rejected(tmp_path, bad, "master", "normalize")
 
 
-@pytest.mark.parametrize("fmt", ["mixdown.params/2", "mixdown.params", "", None])
+@pytest.mark.parametrize("fmt", ["mixdown.params/3", "mixdown.params", "", None])
 def test_unknown_format_rejected(tmp_path, fmt):
     doc = example()
     doc["format"] = fmt
-    rejected(tmp_path, doc, "format", "mixdown.params/1")
+    rejected(tmp_path, doc, "format", "mixdown.params/2", "mixdown.params/1")
 
 
 def test_missing_format_rejected(tmp_path):
@@ -190,7 +208,8 @@ def test_bad_sample_rate_rejected(tmp_path, value):
     rejected(tmp_path, doc, "sample_rate")
 
 
-TRACK_KEYS = ["name", "file", "input_gain_db", "highpass_hz", "eq", "compressor", "fader_db", "pan"]
+TRACK_KEYS = ["name", "file", "input_gain_db", "highpass_hz", "eq", "compressor", "fader_db", "pan",
+              "reverb_send_db"]
 
 
 @pytest.mark.parametrize("key", TRACK_KEYS)
@@ -221,11 +240,90 @@ def test_missing_compressor_key_rejected(tmp_path, key):
         rejected(tmp_path, doc, "bass" if section == "track" else "master", "compressor", repr(key))
 
 
-@pytest.mark.parametrize("key", ["eq", "compressor", "output_gain_db"])
+@pytest.mark.parametrize("key", ["eq", "compressor", "reverb", "output_gain_db"])
 def test_missing_master_key_rejected(tmp_path, key):
     doc = example()
     del doc["master"][key]
     rejected(tmp_path, doc, "master", repr(key))
+
+
+REVERB_KEYS = ["predelay_ms", "decay_low_s", "decay_mid_s", "decay_high_s", "highpass_hz", "return_db"]
+
+
+@pytest.mark.parametrize("key", REVERB_KEYS)
+def test_missing_reverb_key_rejected_naming_master_reverb(tmp_path, key):
+    doc = example()
+    del doc["master"]["reverb"][key]
+    rejected(tmp_path, doc, "master.reverb", repr(key))
+
+
+@pytest.mark.parametrize("value", ["1.5", True, None, [1.5], {"s": 1.5}])
+@pytest.mark.parametrize("key", REVERB_KEYS)
+def test_reverb_values_of_other_types_rejected(tmp_path, key, value):
+    doc = example()
+    doc["master"]["reverb"][key] = value
+    rejected(tmp_path, doc, "master.reverb", key, "number")
+
+
+@pytest.mark.parametrize("value", ["-24", False, None])
+def test_send_of_another_type_rejected_naming_the_track(tmp_path, value):
+    doc = example()
+    doc["tracks"][0]["reverb_send_db"] = value
+    rejected(tmp_path, doc, "'bass'", "reverb_send_db", "number")
+
+
+def test_reverb_must_be_an_object(tmp_path):
+    doc = example()
+    doc["master"]["reverb"] = [20.0, 1.8, 1.5, 0.7, 200.0, 0.0]
+    rejected(tmp_path, doc, "master", "'reverb'")
+
+
+def test_version_1_file_reads_with_sends_off_and_writes_as_version_2(tmp_path):
+    """A file from before the reverb: every send off (-60 dB, the spec's 'no send'), the reverb at
+    the spec's example settings (silent), every other value as written; re-written as /2."""
+    v1 = read_doc(tmp_path, example_v1())
+    v2 = read_doc(tmp_path, example())
+    assert v1.tracks[0].values == {**v2.tracks[0].values, "reverb_send_db": -60.0}
+    assert v1.master.values == v2.master.values  # the example's reverb is the spec's example
+    assert list(v1.tracks[0].values) == list(S.TRACK_NAMES) and list(v1.master.values) == list(S.MASTER_NAMES)
+    write_params(v1, tmp_path / "v2.json")
+    doc = json.loads((tmp_path / "v2.json").read_text())
+    assert doc["format"] == "mixdown.params/2" and doc["tracks"][0]["reverb_send_db"] == -60.0
+    assert doc["master"]["reverb"] == example()["master"]["reverb"]
+    # keys a /1 file never had are ignored there (a writer may add keys), and its checks still name the key
+    doc1 = example_v1()
+    doc1["tracks"][0]["reverb_send_db"] = -6.0
+    assert read_doc(tmp_path, doc1).tracks[0].values["reverb_send_db"] == -60.0
+    doc1["tracks"][0]["pan"] = 2.0
+    rejected(tmp_path, doc1, "'bass'", "pan", "outside")
+    bad = example_v1()
+    del bad["tracks"][0]["fader_db"]
+    rejected(tmp_path, bad, "'bass'", "'fader_db'")
+
+
+def test_sends_need_a_rate_the_reverb_is_defined_at(tmp_path):
+    """The reverb's 4 kHz band edge must lie below 0.45 x sample_rate: at 8 kHz a send is an error
+    naming the track and the key; sends off are fine."""
+    doc = example()
+    doc["sample_rate"] = 8000
+    for band in (4, 5):  # the example's 6 and 8 kHz bands are out of reach at 8 kHz anyway
+        doc["tracks"][0]["eq"][band]["freq_hz"] = 3000.0
+        doc["master"]["eq"][band]["freq_hz"] = 3000.0
+    doc["master"]["eq"][5]["freq_hz"] = 1500.0
+    doc["master"]["eq"][4]["freq_hz"] = 3000.0
+    doc["tracks"][0]["eq"][5]["freq_hz"] = 1500.0
+    rejected(tmp_path, doc, "'bass'", "reverb_send_db", "8889")
+    doc["tracks"][0]["reverb_send_db"] = -60.0
+    assert read_doc(tmp_path, doc).tracks[0].values["reverb_send_db"] == -60.0
+
+
+def test_file_key_order_follows_the_spec(tmp_path):
+    write_params(read_doc(tmp_path, example()), tmp_path / "out.json")
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert list(doc["tracks"][0]) == ["name", "file", "input_gain_db", "highpass_hz", "eq", "compressor",
+                                      "fader_db", "pan", "reverb_send_db"]
+    assert list(doc["master"]) == ["eq", "compressor", "reverb", "output_gain_db"]
+    assert list(doc["master"]["reverb"]) == REVERB_KEYS
 
 
 @pytest.mark.parametrize("key", ["tracks", "master"])
@@ -268,7 +366,8 @@ def test_wrong_number_of_bands_rejected(tmp_path, n_bands, section):
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 @pytest.mark.parametrize("section,flat", [("track", "pan"), ("track", "eq.3.gain_db"),
                                           ("track", "compressor.ratio"), ("master", "output_gain_db"),
-                                          ("master", "eq.0.freq_hz")])
+                                          ("master", "eq.0.freq_hz"), ("track", "reverb_send_db"),
+                                          ("master", "reverb.decay_mid_s")])
 def test_non_finite_json_literals_rejected_naming_track_and_key(tmp_path, literal, section, flat):
     doc = example()
     obj = doc["tracks"][0] if section == "track" else doc["master"]
@@ -315,7 +414,7 @@ def test_spec_ranges_match_the_console_spec_table():
     expect = {"input_gain_db": (-48, 24), "fader_db": (-48, 24), "highpass_hz": (20, 500),
               "pan": (-1, 1), "compressor.threshold_db": (-60, 0), "compressor.ratio": (1, 20),
               "compressor.attack_ms": (0.1, 100), "compressor.release_ms": (10, 1000),
-              "compressor.knee_db": (0, 12), "compressor.makeup_db": (0, 24)}
+              "compressor.knee_db": (0, 12), "compressor.makeup_db": (0, 24), "reverb_send_db": (-60, 0)}
     for i, kind in enumerate(("low_shelf", "peak", "peak", "peak", "peak", "high_shelf")):
         expect[f"eq.{i}.freq_hz"] = {"low_shelf": (30, 500), "peak": (40, 18000),
                                      "high_shelf": (1500, 16000)}[kind]
@@ -323,9 +422,11 @@ def test_spec_ranges_match_the_console_spec_table():
         expect[f"eq.{i}.q"] = (0.3, 6) if kind == "peak" else (0.5, 1.5)
     assert {s.name: (s.lo, s.hi) for s in S.TRACK_SPECS} == expect
     master = {k: v for k, v in expect.items() if k.startswith(("eq.", "compressor."))}
+    master.update({"reverb.predelay_ms": (0, 100), "reverb.decay_low_s": (0.1, 10), "reverb.decay_mid_s": (0.1, 10),
+                   "reverb.decay_high_s": (0.1, 10), "reverb.highpass_hz": (20, 1000), "reverb.return_db": (-48, 12)})
     master["output_gain_db"] = (-48, 24)
     assert {s.name: (s.lo, s.hi) for s in S.MASTER_SPECS} == master
-    assert S.N_TRACK_PARAMS == 4 + 18 + 6 and S.N_MASTER_PARAMS == 18 + 6 + 1
+    assert S.N_TRACK_PARAMS == 4 + 18 + 6 + 1 and S.N_MASTER_PARAMS == 18 + 6 + 6 + 1
 
 
 def test_frequency_must_lie_below_0p45_sample_rate(tmp_path):
@@ -427,7 +528,7 @@ def test_written_file_is_strict_json(tmp_path, make_mix_params):
         raise AssertionError(f"writer produced the non-JSON literal {name}")
 
     doc = json.loads((tmp_path / "p.json").read_text(), parse_constant=no_constants)
-    assert doc["format"] == "mixdown.params/1" and doc["tracks"][0]["name"] == "a"
+    assert doc["format"] == "mixdown.params/2" and doc["tracks"][0]["name"] == "a"
     assert [b["type"] for b in doc["master"]["eq"]] == ["low_shelf", "peak", "peak", "peak", "peak",
                                                         "high_shelf"]
 
@@ -465,9 +566,10 @@ def test_range_ends_and_midpoints(specs):
         want = math.sqrt(s.lo * s.hi) if s.scale == "log" else (s.lo + s.hi) / 2
         assert mid[i] == pytest.approx(want, rel=1e-12, abs=1e-12), s.name
         assert mid_t[i] == pytest.approx(want, rel=1e-12, abs=1e-12), s.name
-    # every frequency, q, ratio and time is log-scaled; gains and pan are linear
+    # every frequency, q, ratio and time is log-scaled (but the pre-delay, whose range starts at 0,
+    # which a log scale cannot reach); gains and pan are linear
     for s in specs:
-        assert s.scale == ("log" if s.unit in ("Hz", "q", "ratio", "ms") else "lin"), s.name
+        assert s.scale == ("log" if s.unit in ("Hz", "q", "ratio", "ms", "s") and s.lo > 0 else "lin"), s.name
 
 
 def test_denormalize_caps_frequencies_below_0p45_sample_rate(tmp_path, make_mix_params):

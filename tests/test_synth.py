@@ -141,6 +141,42 @@ def test_prior_lead_louder_than_pad_on_average():
     assert np.mean([a - b for a, b in rel]) > 5.0
 
 
+def test_prior_reverb_follows_role_and_genre():
+    """Kick and bass drier than lead, strings and pads; funk's room shorter than pop's plates and
+    classical halls; the low band decays at least as slowly and the high band faster than the mid."""
+    roles = ["kick", "bass", "snare", "lead", "strings", "pad", "guitar"]
+    sends: dict[str, list[float]] = {r: [] for r in roles}
+    decay: dict[str, list[float]] = {}
+    for seed in range(40):
+        for genre in ("funk", "pop", "classical", None):
+            p = prior.sample_mix_params(roles, roles, [-20.0] * len(roles), 44100, np.random.default_rng(seed),
+                                        genre=genre)
+            m = p.master.values
+            assert m["reverb.decay_low_s"] >= m["reverb.decay_mid_s"] > m["reverb.decay_high_s"]
+            assert 100.0 <= m["reverb.highpass_hz"] <= 400.0 and m["reverb.return_db"] == 0.0
+            decay.setdefault(str(genre), []).append(m["reverb.decay_mid_s"])
+            for t in p.tracks:
+                assert t.values["reverb_send_db"] == -60.0 or -40.0 < t.values["reverb_send_db"] <= 0.0
+                sends[t.name].append(t.values["reverb_send_db"])
+    mean = {r: np.mean(v) for r, v in sends.items()}
+    assert max(mean["kick"], mean["bass"]) < min(mean["lead"], mean["strings"], mean["pad"]) - 10.0
+    assert max(decay["funk"]) < min(decay["pop"]) and max(decay["funk"]) < min(decay["classical"])
+
+
+def test_prior_reverb_draws_leave_the_rest_unchanged():
+    roles = ["kick", "bass", "lead", "pad"]
+
+    def draw(genre):
+        return prior.sample_mix_params(roles, roles, [-20.0] * 4, 44100, np.random.default_rng(3), genre=genre)
+
+    a, b = draw("funk"), draw("classical")
+    dry = [i for i, n in enumerate(S.TRACK_NAMES) if n != "reverb_send_db"]
+    np.testing.assert_array_equal(a.track_matrix()[:, dry], b.track_matrix()[:, dry])
+    keep = [i for i, n in enumerate(S.MASTER_NAMES) if not n.startswith("reverb.")]
+    np.testing.assert_array_equal(a.master_vector()[keep], b.master_vector()[keep])
+    assert a.master.values["reverb.decay_mid_s"] != b.master.values["reverb.decay_mid_s"]
+
+
 # ----------------------------------------------------------------------------- fluidsynth
 @pytest.mark.slow  # renders songs through fluidsynth (the corpus build)
 @needs_synth
@@ -205,6 +241,7 @@ def test_tiny_corpus_renders_and_resumes(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [song.name]  # no temporary folder left
     params = read_params(song / "params.json")
     assert all((song / t.file).is_file() and t.file.startswith("tracks/") for t in params.tracks)
+    assert any(t.values["reverb_send_db"] > -60.0 for t in params.tracks)  # the reference mix has a reverb
     mix, sr = sf.read(str(song / "reference_mix.flac"), always_2d=True)
     assert sr == 44100 and mix.shape == (5 * 44100, 2)
     assert -40.0 < 20 * math.log10(np.abs(mix).max()) <= 0.0

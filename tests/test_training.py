@@ -65,7 +65,7 @@ def test_experiment_trains_and_writes_a_loadable_checkpoint(corpus, tmp_path, ex
     assert model.input_contract == contract
     tracks = torch.randn(1, 3, 2, SR) * 0.1
     tp, mp = model(tracks, torch.ones(1, 3, dtype=torch.bool))
-    assert tp.shape == (1, 3, 28) and mp.shape == (1, 25)
+    assert tp.shape == (1, 3, 29) and mp.shape == (1, 31)  # the whole table, reverb included
     assert ((tp >= 0) & (tp <= 1)).all() and ((mp >= 0) & (mp <= 1)).all()
     assert (tmp_path / "metrics.csv").read_text().count("val/loss") >= 1
 

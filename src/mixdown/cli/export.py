@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export", help="write a parameter file's settings as a DAW project",
                        description="Write the console settings of PARAMS.json as a DAWproject (Bitwig, "
                                    "Studio One, Cubase) or REAPER project referring to the session's stems.")
-    p.add_argument("params", type=Path, help="mixdown.params/1 JSON file")
+    p.add_argument("params", type=Path, help="mixdown.params/2 (or /1) JSON file")
     p.add_argument("--format", choices=sorted(FORMATS), help="project format (default: from --out's suffix)")
     p.add_argument("--out", type=Path, required=True, help="project file to write (.dawproject or .RPP)")
     p.add_argument("--session", type=Path, help="folder the stems' paths are relative to "

@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("render", help="render a session folder with a parameter file",
                        description="Render SESSION_DIR with the console settings in PARAMS.json.")
     p.add_argument("session_dir", type=Path)
-    p.add_argument("--params", type=Path, required=True, help="mixdown.params/1 JSON file")
+    p.add_argument("--params", type=Path, required=True, help="mixdown.params/2 (or /1) JSON file")
     p.add_argument("--out", type=Path, required=True, help="output stereo audio file (.wav, .flac)")
     p.add_argument("--bit-depth", choices=("32f", "24", "16"), default="32f",
                    help="output sample format (default: 32-bit float, which never clips)")

@@ -113,7 +113,7 @@ def _checks(tracks: list[Track], mix: Mix | None, paths: list[Path], mix_path: P
 
 
 def _params(spec: SongSpec, names: list[str], warnings: list[str], skips: list[Skip]) -> str | None:
-    """The params file (relative to root) when it is a valid mixdown.params/1 file."""
+    """The params file (relative to root) when it is a valid mixdown.params file (/2, or /1 from before the reverb)."""
     if spec.params is None:
         return None
     from mixdown.params.io import ParamsError, read_params

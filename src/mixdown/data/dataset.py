@@ -28,6 +28,7 @@ from mixdown.params.io import read_params
 log = logging.getLogger(__name__)
 _IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
 _PAN = S.index(S.TRACK_SPECS, "pan")
+_SEND = S.index(S.TRACK_SPECS, "reverb_send_db")
 _EQ = [tuple(S.index(S.TRACK_SPECS, f"eq.{k}.{key}") for key in ("freq_hz", "gain_db", "q"))
        for k in range(S.N_EQ_BANDS)]
 
@@ -39,7 +40,8 @@ class Augment:
     Args:
         shuffle_tracks: permute track order (targets permuted alike).
         swap_channels_p: probability of a left/right swap of every track and the reference
-            (pans negated; the master chain is symmetric).
+            (pans negated; the master chain is symmetric). Not for songs whose tracks send to the
+            reverb: its left and right impulse responses differ, so no setting swaps its return.
         gain_db: maximum random input-level change per track; the target input gain absorbs it
             (songs without known parameters: none, their tracks' relative levels are the
             person's starting point).
@@ -104,8 +106,9 @@ class MixDataset(Dataset):
 
     Item (dict):
         ``tracks`` ``(max_tracks, 2, T)`` float32 (mono tracks duplicated), ``mask``
-        ``(max_tracks,)`` bool, ``mix`` ``(2, T)``, ``track_params`` ``(max_tracks, 28)`` and
-        ``master_params`` ``(25,)`` normalised (NaN where unknown), ``has_params`` bool,
+        ``(max_tracks,)`` bool, ``mix`` ``(2, T)``, ``track_params`` ``(max_tracks, N_TRACK_PARAMS)`` and
+        ``master_params`` ``(N_MASTER_PARAMS,)`` normalised (NaN where unknown, and the reverb's
+        settings when no track sends: unheard, they cannot be learnt from the mix), ``has_params`` bool,
         ``song`` str.
     """
 
@@ -221,7 +224,11 @@ class MixDataset(Dataset):
         for i, t in enumerate(rec["tracks"]):
             if t["name"] in by_name:
                 tv[i] = [by_name[t["name"]].values[n] for n in S.TRACK_NAMES]
-        return tv, params.master_vector()
+        mv = params.master_vector()
+        sends = np.array([t.values["reverb_send_db"] for t in params.tracks])
+        if (sends <= S.SEND_OFF_DB).all():  # no track sends (e.g. a mixdown.params/1 file): the
+            mv[[S.MASTER_NAMES.index(n) for n in S.REVERB_MASTER_NAMES]] = np.nan  # reverb is unheard
+        return tv, mv
 
     def _tone(self, x: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> None:
         """Apply a random exact-inverse tone change to ``x`` ``(2, T)`` in place; fold it into ``values``."""
@@ -266,6 +273,9 @@ class MixDataset(Dataset):
         tracks[:n] *= (10 ** (gains_db / 20)).astype(np.float32)[:, None, None]
         mix = self._read(resolve(rec, rec["mix"]["path"], root), start)
         swap = self.augment is not None and rng.random() < self.augment.swap_channels_p
+        known = self._params(rec)
+        if swap and known is not None and (known[0][:, _SEND] > S.SEND_OFF_DB).any():
+            swap = False  # the reverb's left and right impulse responses differ: no setting swaps its return
         if swap:
             tracks = tracks[:, ::-1].copy()
             mix = mix[::-1].copy()

@@ -17,7 +17,7 @@ Record (one line, keys in this order)::
              clipped (fraction of samples with |x| >= 0.999), peak (max |x|), rms_db (dBFS),
              file_size (bytes), mtime (s since the epoch), meta (corpus labels)
     mix      Mix (path, channels, sample_rate, frames, clipped, peak, silent, file_size, mtime) or null
-    params   path of a mixdown.params/1 file, or null
+    params   path of a mixdown.params file (/2, or /1), or null
     checks   length_mismatch, rate_mismatch, mix_offset_samples (mix[n] ~ sum[n - offset]; null if
              not measured), mix_correlation (normalised peak, 0..1), aligned, warnings [str]
     meta     corpus facts about the song (e.g. MedleyDB has_bleed, ENST drummer)

@@ -20,9 +20,15 @@ Every choice is a role-dependent range taken from published mixing practice (sou
 * **Vocals** — the lead vocal is the loudest track, centred, always compressed, with a presence
   lift (the lead is the most prominent element of analysed mixes: De Man et al. 2014a; De Man 2017;
   vocal EQ and compression habits: Owsinski; Izhaki); backing vocals sit 8 LU below the lead,
-  spread to a side. A reverb send is drawn once the console has one (``Role.reverb_send_db``).
+  spread to a side; both always send to the reverb (``Role.reverb_send_db``: -18 to -10 dB for the
+  lead, -14 to -6 dB for backing vocals, which sit further back).
 * **Master** — gentle tonal shaping and "glue" compression: ratio about 2, slow attack, 1–3 dB of
   reduction; the output gain brings the mix towards a streaming-era loudness.
+* **Reverb** — one shared reverb, sends by role (:data:`SENDS`: kick and bass mostly dry, vocals,
+  strings and pads wettest) shifted by genre, and the reverb by genre (:data:`GENRE_REVERB`: tight
+  rooms for funk, plates of 1.6–2.8 s for pop ballads, concert-hall decays for classical pieces), the
+  low band decaying a little slower and the high band faster than the mid band, the return
+  high-passed at 100–400 Hz (Owsinski; Izhaki, ch. on reverbs; Beranek 2004 for halls).
 
 :func:`sample_mix_params` returns a :class:`~mixdown.params.io.MixParams` whose values all lie in
 the spec ranges; ``params.extra["prior"]`` records the loudness targets it aimed for.
@@ -61,8 +67,7 @@ class Role:
     eq: tuple[Move, ...] = ()
     spread: Range = (0.25, 0.8)  # |pan| range for "spread"
     bypass_comp: float = 0.1     # probability of leaving the compressor off
-    # REVERB HOOK: send level (dB) for when the console gets ``reverb_send_db`` (being added to
-    # mixdown.params.spec); applied only if the spec has that parameter, ignored until then.
+    # reverb send range (dB) of a role that always sends; roles without one use :data:`SENDS`
     reverb_send_db: Range | None = None
 
 
@@ -115,6 +120,26 @@ ROLES["backing_vocal"] = Role(-8.0, (120, 250), "spread", (3, 6), (2, 10), (40, 
                               (_LOWCUT, (3, (2500, 5000), (0.5, 2.5), (0.7, 1.4), 0.6), _AIR),
                               spread=(0.3, 0.8), bypass_comp=0.1, reverb_send_db=(-14.0, -6.0))
 ROLES["other"] = ROLES["keys"]
+
+#: Reverb send per role: (range in dB, probability of no send). The return is at 0 dB and the
+#: impulse response has unit energy, so the send is roughly the tail's level against the dry track.
+SENDS: dict[str, tuple[Range, float]] = {
+    "kick": ((-30.0, -20.0), 0.6), "bass": ((-32.0, -24.0), 0.8), "snare": ((-20.0, -10.0), 0.0),
+    "drums": ((-24.0, -14.0), 0.1), "kit": ((-24.0, -14.0), 0.1), "perc": ((-20.0, -10.0), 0.1),
+    "keys": ((-22.0, -12.0), 0.1), "guitar": ((-22.0, -12.0), 0.15), "strings": ((-16.0, -8.0), 0.0),
+    "pad": ((-18.0, -8.0), 0.0), "brass": ((-20.0, -10.0), 0.1), "winds": ((-18.0, -10.0), 0.1),
+    "lead": ((-18.0, -9.0), 0.0), "other": ((-22.0, -12.0), 0.1),
+}
+SENDS.update({r: (role.reverb_send_db, 0.0) for r, role in ROLES.items() if role.reverb_send_db is not None})
+#: Reverb per genre (``plan["genre"]`` of the synthetic corpus; ``"classical"`` for music21 pieces):
+#: (mid-band decay range in s, pre-delay range in ms, send offset in dB: how wet the genre is).
+GENRE_REVERB: dict[str, tuple[Range, Range, float]] = {
+    "rock": ((1.0, 1.8), (10.0, 40.0), 0.0), "pop": ((1.6, 2.8), (20.0, 60.0), 2.0),
+    "jazz": ((1.0, 1.8), (5.0, 25.0), -2.0), "latin": ((1.0, 1.8), (10.0, 30.0), 0.0),
+    "blues": ((1.0, 2.0), (10.0, 40.0), 0.0), "country": ((1.0, 1.8), (10.0, 40.0), -1.0),
+    "funk": ((0.6, 1.2), (0.0, 20.0), -4.0), "waltz": ((1.4, 2.4), (10.0, 40.0), 1.0),
+    "classical": ((1.8, 2.4), (10.0, 30.0), 4.0), "other": ((1.2, 2.2), (10.0, 40.0), 0.0),
+}
 _MASTER_EQ: tuple[Move, ...] = ((0, (60, 120), (-1.0, 1.5), (0.6, 0.9), 0.6),
                                 (1, (200, 400), (-1.5, 0.0), (0.7, 1.5), 0.4),
                                 (3, (2000, 5000), (-1.0, 1.0), (0.5, 1.0), 0.3),
@@ -193,8 +218,6 @@ def _track_values(role: Role, raw_lufs: float, target: float, pan: float, stereo
     pre_fader = staged + v["compressor.makeup_db"] - est_gr - (3.01 if stereo else 0.0)
     v["fader_db"] = target - pre_fader
     v["pan"] = pan
-    if role.reverb_send_db is not None and "reverb_send_db" in v:   # REVERB HOOK (see Role)
-        v["reverb_send_db"] = _u(rng, role.reverb_send_db)
     return v
 
 
@@ -213,9 +236,27 @@ def master_values(bus_lufs: float, mix_lufs: float, rng: np.random.Generator) ->
     return v
 
 
+def reverb_values(roles: Sequence[str], genre: str | None, rng: np.random.Generator) -> tuple[list[float],
+                                                                                             dict[str, float]]:
+    """Sends by role (:data:`SENDS`, shifted by the genre's offset) and the genre's reverb
+    (:data:`GENRE_REVERB`): mid decay and pre-delay from the genre's ranges, low decay x1.0-1.3 and
+    high decay x0.4-0.8 of the mid one, return high-pass 100-400 Hz (log-uniform), return 0 dB.
+    Returns ``(send_db per track, {"reverb.*": value})``; a send of -60 dB is no send."""
+    decay, predelay, offset = GENRE_REVERB.get(genre or "other", GENRE_REVERB["other"])
+    sends = []
+    for r in roles:
+        (lo, hi), p_dry = SENDS.get(r, SENDS["other"])
+        sends.append(S.SEND_OFF_DB if rng.random() < p_dry else float(np.clip(_u(rng, (lo, hi)) + offset, -59.0, 0.0)))
+    mid = _u(rng, decay, log=True)
+    master = {"reverb.predelay_ms": _u(rng, predelay), "reverb.decay_mid_s": mid,
+              "reverb.decay_low_s": mid * _u(rng, (1.0, 1.3)), "reverb.decay_high_s": mid * _u(rng, (0.4, 0.8)),
+              "reverb.highpass_hz": _u(rng, (100.0, 400.0), log=True), "reverb.return_db": 0.0}
+    return sends, master
+
+
 def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_loudness_lufs: Sequence[float],
                       sample_rate: int, rng: np.random.Generator, *, files: Sequence[str] | None = None,
-                      stereo: Sequence[bool] | None = None) -> MixParams:
+                      stereo: Sequence[bool] | None = None, genre: str | None = None) -> MixParams:
     """Draw plausible console settings for one song.
 
     Args:
@@ -226,6 +267,9 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
         rng: seeded generator; the result is a pure function of its state and the arguments.
         files: track files relative to the session folder (default ``tracks/<name>.flac``).
         stereo: whether each track is stereo (default all mono).
+        genre: the song's genre (keys of :data:`GENRE_REVERB`; None or unknown: ``"other"``), for
+            the reverb; its draws come after every other one, so the rest of a song's settings do
+            not depend on it.
 
     Returns:
         MixParams with every value inside the spec ranges; ``extra["prior"]`` holds the targets
@@ -242,9 +286,14 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
     mix = _u(rng, (-16.0, -12.0))
     targets = loudness_targets(roles, rng, bus)
     pans = _pans(roles, rng)
-    rows = [_vector(_track_values(ROLES[r], raw[i], targets[i], pans[i], stereo[i], rng), S.TRACK_SPECS,
-                    sample_rate) for i, r in enumerate(roles)]
-    master = _vector(master_values(bus, mix, rng), S.MASTER_SPECS, sample_rate)
+    tracks = [_track_values(ROLES[r], raw[i], targets[i], pans[i], stereo[i], rng) for i, r in enumerate(roles)]
+    master_dict = master_values(bus, mix, rng)
+    sends, reverb = reverb_values(roles, genre, rng)
+    for t, send in zip(tracks, sends):
+        t["reverb_send_db"] = send
+    master_dict.update(reverb)
+    rows = [_vector(t, S.TRACK_SPECS, sample_rate) for t in tracks]
+    master = _vector(master_dict, S.MASTER_SPECS, sample_rate)
     prior = {"track_target_lufs": {t: round(float(x), 2) for t, x in zip(track_names, targets, strict=True)},
              "bus_target_lufs": round(bus, 2), "mix_target_lufs": round(mix, 2)}
     return MixParams.from_arrays(sample_rate, list(track_names), files, np.array(rows), master, prior=prior)

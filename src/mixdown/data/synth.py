@@ -10,7 +10,8 @@ One song, all randomness from one seeded ``numpy`` Generator:
    the melody with the WORLD vocoder) and drums of some songs use a recorded kit
    (:mod:`mixdown.data.drumkits`); trim to the song length, drop silent stems;
 4. "recording" variation (:func:`record`), FLAC PCM_24 stems in ``tracks/``;
-5. console settings from :mod:`mixdown.data.prior`, faders calibrated so each track meets its
+5. console settings from :mod:`mixdown.data.prior` (reverb sends and settings by role and genre),
+   faders calibrated so each track (with its reverb tail) meets its
    loudness target, output gain set for the mix target under a -1 dBTP ceiling; ``params.json``
    and ``reference_mix.flac`` rendered by :func:`mixdown.dsp.render.render_to_file`.
 
@@ -263,7 +264,8 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
         recording[stem.name] = info
     if not names:
         raise RuntimeError(f"{song_dir.name}: every stem is silent")
-    params = sample_mix_params(names, roles, loud, sample_rate, rng, stereo=stereo)
+    genre = plan.get("genre") or ("classical" if plan.get("source") == "music21" else None)
+    params = sample_mix_params(names, roles, loud, sample_rate, rng, stereo=stereo, genre=genre)
     params.extra.update({"generator": "mixdown.data.synth", "source": song.meta,
                          "roles": dict(zip(names, roles, strict=True)), "recording": recording,
                          "raw_loudness_lufs": {n: round(v, 2) if math.isfinite(v) else None
@@ -307,14 +309,16 @@ def mix_reference(song_dir: Path, params: MixParams, R, ceiling_dbtp: float = -1
                   subtype: str = "PCM_24") -> dict[str, Any]:
     """Calibrate faders to the prior's loudness targets, set the output gain, write params and mix.
 
-    Each track is rendered alone through its strip (neutral master) and its fader moved by the
-    miss: the fader is linear after the compressor, so one pass is exact. The output gain (linear
+    Each track is rendered alone through its strip and its send into the song's reverb (neutral
+    master EQ and compressor) and its fader moved by the miss: the fader is linear after the
+    compressor and the send is post-fader, so one pass is exact (the target is the track's loudness
+    with its tail). The output gain (linear
     after the master compressor) then brings the mix to the target, lowered to keep the true
     peak at or below ``ceiling_dbtp`` so the PCM reference never clips.
     """
     prior = params.extra["prior"]
     lo, hi = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")].limits()
-    neutral = S.neutral_master_values()
+    neutral = {**S.neutral_master_values(), **{k: params.master.values[k] for k in S.REVERB_MASTER_NAMES}}
     for t in params.tracks:
         one = MixParams(params.sample_rate, [t], MasterParams(dict(neutral)))
         got = R.measure(R.render(song_dir, one).audio, params.sample_rate)["integrated_lufs"]

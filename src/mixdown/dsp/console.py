@@ -1,12 +1,18 @@
 """The differentiable mixing console (training path).
 
 Input gain -> high-pass -> 6-band EQ -> compressor -> fader -> pan per track, the sum of tracks
-on a stereo bus, then master EQ -> master compressor -> output gain (``shared/spec/console.md``).
-High-pass and EQ of a strip are one FFT-domain filter with the exact cascade response.
+on a stereo bus; each track's post-pan output also feeds the reverb bus at its send level, and
+the reverb's return (convolution -> return high-pass -> return gain, :mod:`mixdown.dsp.reverb`)
+joins the stereo bus; then master EQ -> master compressor -> output gain
+(``shared/spec/console.md``). High-pass and EQ of a strip are one FFT-domain filter with the exact
+cascade response. When no track sends (every ``reverb_send_db <= -60``) the return is exactly
+zero and is skipped; at sample rates of 8889 Hz and below, where the spec defines no reverb (its
+4 kHz band edge must lie below 0.45 x the rate; files may not send there), sends are ignored.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -15,8 +21,10 @@ from torch import nn
 from mixdown.dsp import functional as F
 from mixdown.dsp.compressor import compressor_gain_db
 from mixdown.dsp.filters import eq_coefficients, fft_filter, fft_size, highpass_coefficients
+from mixdown.dsp.reverb import reverb_return, reverb_send
 from mixdown.params import spec as S
 
+log = logging.getLogger(__name__)
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 _M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
 
@@ -40,15 +48,16 @@ def _amp(gain_db: torch.Tensor) -> torch.Tensor:
 
 
 def channel_strips(x: torch.Tensor, track_values: torch.Tensor, sample_rate: float,
-                   mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Run every track through its strip, pan it and sum the bus.
+                   mask: torch.Tensor | None = None, sends: bool = False):
+    """Run every track through its strip, pan it and sum the bus (and, with ``sends``, the reverb bus).
 
     The input gain is folded into the filter response and fader, makeup and pan into one gain
     curve: the same maths as the spec's chain, with fewer passes over the audio.
 
     Shape: ``x`` ``(B, N, C, T)`` (C = 1 or 2; a mono track may also be given as two equal
     channels), ``track_values`` ``(B, N, N_TRACK_PARAMS)`` physical, ``mask`` ``(B, N)``
-    -> bus ``(B, 2, T)``.
+    -> bus ``(B, 2, T)``; with ``sends``: ``(bus, reverb_bus)``, the reverb bus ``(B, 2, T)`` the
+    sum of the post-pan outputs at their ``reverb_send_db``, or None when no track sends.
     """
     p = track_values
     hb, ha = highpass_coefficients(p[..., _T["highpass_hz"]].to(torch.float64), sample_rate)
@@ -62,7 +71,26 @@ def channel_strips(x: torch.Tensor, track_values: torch.Tensor, sample_rate: flo
     sides = torch.stack([left, right], -1)
     if mask is not None:
         sides = sides * mask.to(sides.dtype)[..., None]
-    return (y * (gain.unsqueeze(-2) * sides.unsqueeze(-1))).sum(1)
+    panned = y * (gain.unsqueeze(-2) * sides.unsqueeze(-1))  # (B, N, 2, T)
+    if not sends:
+        return panned.sum(1)
+    send_db = p[..., _T["reverb_send_db"]]
+    live = send_db > S.SEND_OFF_DB
+    if mask is not None:
+        live = live & mask
+    return panned.sum(1), (reverb_send(panned, send_db) if bool(live.any()) else None)
+
+
+def reverb_bus_return(reverb_bus: torch.Tensor, master_values: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """The reverb's return from the reverb bus with the master's ``reverb.*`` settings.
+
+    Shape: ``reverb_bus`` ``(B, 2, T)``, ``master_values`` ``(B, N_MASTER_PARAMS)`` physical
+    -> ``(B, 2, T)``, to be added to the stereo bus.
+    """
+    r = {k: master_values[..., _M[f"reverb.{k}"]] for k in
+         ("predelay_ms", "decay_low_s", "decay_mid_s", "decay_high_s", "highpass_hz", "return_db")}
+    return reverb_return(reverb_bus, sample_rate, r["predelay_ms"], r["decay_low_s"], r["decay_mid_s"],
+                         r["decay_high_s"], r["highpass_hz"], r["return_db"])
 
 
 def master_bus(bus: torch.Tensor, master_values: torch.Tensor, sample_rate: float,
@@ -91,6 +119,7 @@ class Console(nn.Module):
     def __init__(self, sample_rate: float, track_specs=S.TRACK_SPECS, master_specs=S.MASTER_SPECS):
         super().__init__()
         self.sample_rate = float(sample_rate)
+        self._warned = False
         self.track_specs = tuple(track_specs)
         self.master_specs = tuple(master_specs)
 
@@ -119,5 +148,11 @@ class Console(nn.Module):
             raise ValueError(f"x must be (batch, tracks, channels=1|2, time), got {tuple(x.shape)}")
         if normalized:
             track_params, master_params = self.denormalize(track_params, master_params)
-        bus = channel_strips(x, track_params, self.sample_rate, mask)
+        bus, reverb_bus = channel_strips(x, track_params, self.sample_rate, mask, sends=True)
+        if reverb_bus is not None and self.sample_rate > S.REVERB_MIN_SAMPLE_RATE:
+            bus = bus + reverb_bus_return(reverb_bus, master_params, self.sample_rate)
+        elif reverb_bus is not None and not self._warned:  # the spec defines no reverb at such rates
+            log.warning("%g Hz is too low a rate for the reverb (it needs more than %.0f Hz): sends ignored",
+                        self.sample_rate, S.REVERB_MIN_SAMPLE_RATE)
+            self._warned = True
         return master_bus(bus, master_params, self.sample_rate, normalize_gain_db)

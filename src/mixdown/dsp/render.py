@@ -1,8 +1,11 @@
 """Full-length render path: exact time-domain IIR, compiled, in blocks of bounded memory.
 
 Reads each track in blocks, runs every strip of a block in parallel (numba), sums the bus and
-runs the master strip, carrying filter and compressor state from block to block. Memory holds
-one block per track plus the stereo mix. No torch import: the renderer starts fast.
+the reverb bus (each track's post-pan output at its send level), adds the reverb's return
+(streaming partitioned convolution, :mod:`mixdown.dsp.reverb_stream`) and runs the master strip,
+carrying filter, compressor and convolution state from block to block. Memory holds one block
+per track, the reverb's state (independent of the song's length) and the stereo mix. No torch
+import: the renderer starts fast.
 
 ``mixdown render SESSION_DIR --params PARAMS.json --out MIX.wav`` is the thin CLI on top.
 """
@@ -18,6 +21,8 @@ import numpy as np
 import soundfile as sf
 
 from mixdown.dsp import kernels
+from mixdown.dsp.reverb_ir import reverb_send_gain
+from mixdown.dsp.reverb_stream import ReverbReturn
 from mixdown.dsp.strip import pan_gains, pole, strip_coefficients
 from mixdown.fileio import OutputError  # re-exported: the mix could not be written
 from mixdown.params import spec as S
@@ -96,6 +101,50 @@ def master_bank(params: MixParams) -> StripBank:
                      _comp_rows(v, _M, params.sample_rate), np.zeros(1), np.ones(1), np.array([[out, out]]))
 
 
+def reverb_of(params: MixParams) -> tuple[np.ndarray, ReverbReturn | None]:
+    """Linear send gains ``(n_tracks,)`` and the streaming reverb return (None when no track sends:
+    the return is then exactly zero)."""
+    send = reverb_send_gain(params.track_matrix()[:, _T["reverb_send_db"]])
+    if not send.any():
+        return send, None
+    settings = {k[len("reverb."):]: params.master.values[k] for k in S.REVERB_MASTER_NAMES}
+    return send, ReverbReturn.from_settings(params.sample_rate, settings)
+
+
+class Buses:
+    """After the track strips: the stereo bus, the reverb bus and its return, then the master strip,
+    block by block with every state carried (what :func:`render` does with the strips' outputs).
+
+    Args:
+        params: the settings. sounding: per track, whether it is heard (muted tracks neither reach
+            the bus nor send); default all.
+    """
+
+    def __init__(self, params: MixParams, sounding: list[bool] | None = None):
+        self.master = master_bank(params)
+        send, self.reverb = reverb_of(params)
+        on = np.ones(len(send), dtype=bool) if sounding is None else np.asarray(sounding, dtype=bool)
+        self.on = on
+        self.weights = np.stack([on.astype(np.float64), send * on]).astype(np.float32)
+        if self.reverb is not None and not (send * on).any():
+            self.reverb = None
+
+    def process(self, strips: np.ndarray, bus: np.ndarray, out: np.ndarray) -> None:
+        """Shape: ``strips`` ``(n_tracks, m, 2)`` float32, ``bus`` ``(1, >= m, 2)`` scratch,
+        ``out`` ``(1, m, 2)`` float32, written."""
+        n, m = strips.shape[:2]
+        if self.reverb is None:
+            if self.on.all():
+                np.sum(strips, axis=0, out=bus[0, :m])
+            else:
+                np.sum(strips[self.on], axis=0, out=bus[0, :m])
+        else:  # post-pan sends summed onto the reverb bus; the return joins the stereo bus
+            both = (self.weights @ strips.reshape(n, 2 * m)).reshape(2, m, 2)
+            bus[0, :m] = both[0]
+            bus[0, :m] += self.reverb.process(both[1])
+        self.master.process(bus[:, :m], out)
+
+
 def _one_strip(bank: StripBank, i: int) -> StripBank:
     """Strip ``i`` of ``bank`` as a bank of its own (fresh filter and gain states)."""
     sl = slice(i, i + 1)
@@ -112,9 +161,10 @@ def strip_signals(x: np.ndarray, params: MixParams, track: int | None,
     at ``params.sample_rate`` (1 or 2 channels for a track, 2 for the master).
 
     Returns ``(out, gain_db)``: the strip's output ``(frames, 2)`` float32, exactly what
-    :func:`render` computes for it (summing every track's ``out`` and passing the sum through the
-    master strip gives the rendered mix), and the compressor's smoothed gain in dB ``(frames,)``
-    (<= 0, makeup excluded; zeros when the ratio is 1).
+    :func:`render` computes for it (summing every track's ``out``, adding the reverb's return of the
+    sends (:func:`reverb_of`) and passing the sum through the master strip gives the rendered mix),
+    and the compressor's smoothed gain in dB ``(frames,)`` (<= 0, makeup excluded; zeros when the
+    ratio is 1).
     """
     if track is None:
         bank = master_bank(params)
@@ -220,7 +270,10 @@ def render_arrays(tracks, params: MixParams, *, block_frames: int = BLOCK_FRAMES
 def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_frames: int,
                    progress: bool) -> np.ndarray:
     tracks = track_bank(params, [r.channels for r in readers])
-    master = master_bank(params)
+    buses = Buses(params)
+    if buses.reverb is not None:
+        log.info("reverb: %d of %d tracks send, impulse response %.2f s", np.count_nonzero(buses.weights[1]),
+                 len(readers), buses.reverb.ir_frames / params.sample_rate)
     n = len(readers)
     x = np.zeros((n, block_frames, 2), dtype=np.float32)
     strips = np.empty_like(x)
@@ -236,8 +289,7 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
         for i, r in enumerate(readers):
             r.read_into(x[i, :m])
         tracks.process(x[:, :m], strips[:, :m])
-        np.sum(strips[:, :m], axis=0, out=bus[0, :m])
-        master.process(bus[:, :m], audio[None, start:start + m])
+        buses.process(strips[:, :m], bus, audio[None, start:start + m])
     return audio
 
 

@@ -4,6 +4,12 @@ A checkpoint holds the model class (one of :data:`mixdown.models.MODEL_CLASSES`)
 arguments, the weights, the resolved config, the sample rate, the parameter ranges, the code
 version and training state. Loading uses ``torch.load(..., weights_only=True)`` and instantiates
 only allow-listed classes, so an untrusted file cannot run code.
+
+The stored parameter table (``track_specs``, ``master_specs``) names what the model's heads
+predict: this version's whole table, or, for checkpoints trained before the reverb (the shipped
+``weights/default.pt`` among them), the table without ``reverb_send_db`` and ``reverb.*``. Such a
+model is rebuilt with heads of its own size and predicts every send off and the default reverb
+(:meth:`mixdown.models.base.MixModel.complete`); models trained now store the whole table.
 """
 
 from __future__ import annotations
@@ -33,6 +39,23 @@ def _specs(specs) -> list[list]:
     return [[s.name, s.unit, s.lo, s.hi, s.scale] for s in specs]
 
 
+def _own_specs(model: torch.nn.Module, attr: str, specs) -> list:
+    """The rows of ``specs`` the model predicts (its ``track_names`` / ``master_names``; all of them
+    for a model without)."""
+    names = getattr(model, attr, None)
+    return list(specs) if names is None else [s for s in specs if s.name in set(names)]
+
+
+#: The tables a checkpoint may store: this version's, or the one before the reverb.
+_LEGACY = (tuple(n for n in S.TRACK_NAMES if n not in S.REVERB_TRACK_NAMES),
+           tuple(n for n in S.MASTER_NAMES if n not in S.REVERB_MASTER_NAMES))
+
+
+def trained_names(state: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(track_names, master_names)`` the checkpoint's heads predict (from its stored table)."""
+    return tuple(s[0] for s in state["track_specs"]), tuple(s[0] for s in state["master_specs"])
+
+
 def model_description(model: torch.nn.Module, model_kwargs: dict[str, Any]) -> dict[str, Any]:
     cls = type(model)
     return {"class": f"{cls.__module__}.{cls.__name__}", "kwargs": dict(model_kwargs)}
@@ -51,7 +74,8 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
              "input_contract": contract.to_dict(),
              "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
              "config": config or {}, "sample_rate": int(sample_rate), "code_version": __version__,
-             "track_specs": _specs(S.TRACK_SPECS), "master_specs": _specs(S.MASTER_SPECS), **(extra or {})}
+             "track_specs": _specs(_own_specs(model, "track_names", S.TRACK_SPECS)),
+             "master_specs": _specs(_own_specs(model, "master_names", S.MASTER_SPECS)), **(extra or {})}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
@@ -87,9 +111,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         table = state[key]
         if not isinstance(table, list) or not all(isinstance(s, (list, tuple)) and s for s in table):
             raise CheckpointError(f"{path}: {key} must be a list of parameter rows; the checkpoint is damaged")
-    if [s[0] for s in state["track_specs"]] != list(S.TRACK_NAMES) or \
-            [s[0] for s in state["master_specs"]] != list(S.MASTER_NAMES):
-        raise CheckpointError(f"{path}: checkpoint's parameter table differs from this version's")
+    names = trained_names(state)
+    if names not in ((S.TRACK_NAMES, S.MASTER_NAMES), _LEGACY):
+        raise CheckpointError(f"{path}: checkpoint's parameter table differs from this version's "
+                              "(and from the table before the reverb)")
     _check_ranges(path, state["track_specs"], S.TRACK_SPECS, "track")
     _check_ranges(path, state["master_specs"], S.MASTER_SPECS, "master")
     model = state["model"]
@@ -182,7 +207,9 @@ def _contract(path: Path, state: dict[str, Any]) -> InputContract:
 
 def _check_ranges(path: Path, stored: list[list], specs, where: str) -> None:
     """The units, ranges and scales a checkpoint was trained with must be this version's table's."""
-    for row, spec in zip(stored, specs):
+    by_name = {s.name: s for s in specs}
+    for row in stored:
+        spec = by_name[row[0]]
         if list(row[1:]) != [spec.unit, spec.lo, spec.hi, spec.scale]:
             raise CheckpointError(
                 f"{path}: {where} parameter {spec.name!r} was trained as {row[1]} {row[2]:g}..{row[3]:g} ({row[4]}) "
@@ -204,8 +231,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"{path}: model class {name!r} is not one of {sorted(MODEL_CLASSES)}")
     cls = MODEL_CLASSES[name]
-    kwargs = state["model"].get("kwargs", {})
+    kwargs = dict(state["model"].get("kwargs", {}))
     check_model_kwargs(path, cls, kwargs)
+    track_names, master_names = trained_names(state)
+    learned = getattr(cls, "learned", True)  # the heuristic sets the whole table itself
+    if learned and (track_names, master_names) != (S.TRACK_NAMES, S.MASTER_NAMES):  # trained before the reverb
+        log.info("%s: trained before the reverb; it predicts every send off and the default reverb", path)
+        kwargs.update(track_names=list(track_names), master_names=list(master_names))
     try:
         with torch.device("meta"):
             skeleton = cls(**kwargs)

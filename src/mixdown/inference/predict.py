@@ -31,7 +31,7 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     by how many frames it plays in each window (:mod:`mixdown.measure.levels`).
 
     ``contract``: how windows are cut and normalised (default: the model's, :func:`contract_of`).
-    Returns physical ``(track_values (N, 28), master_values (25,))``.
+    Returns physical ``(track_values (N, N_TRACK_PARAMS), master_values (N_MASTER_PARAMS,))``.
     """
     import torch
 
@@ -65,8 +65,13 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     # (a track silent in most windows is not judged by what the model makes of its silence)
     u_t = weighted_median(S.normalize(tv, S.TRACK_SPECS, sr), active[..., None], axis=0)
     u_m = np.median(mp.cpu().double().numpy(), axis=0)
-    return (S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr),
-            S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr))
+    tv = S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr)
+    send = S.TRACK_NAMES.index("reverb_send_db")
+    if sr <= S.REVERB_MIN_SAMPLE_RATE and (tv[:, send] > S.SEND_OFF_DB).any():
+        log.warning("%d Hz is too low a rate for the reverb (it needs more than %.0f Hz): every send off",
+                    sr, S.REVERB_MIN_SAMPLE_RATE)
+        tv[:, send] = S.SEND_OFF_DB
+    return tv, S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr)
 
 
 def _activity(x: np.ndarray, gains_db: np.ndarray, own: np.ndarray) -> np.ndarray:

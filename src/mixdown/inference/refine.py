@@ -7,7 +7,10 @@ analysis windows of the session, towards features of the reference:
   total level, in dB (what "tone" and "balance" mean to an engineer's analyser);
 * overall level (dB), so faders and the master output land near the reference's loudness;
 * stereo width: side/mid energy ratio in dB (floored at -25 dB: below that, "mono" is all it says);
-* crest factor: smooth peak over RMS in dB (dynamics: what the compressors change).
+* crest factor: smooth peak over RMS in dB (dynamics: what the compressors change);
+* decay profile: how far each of the reverb's three bands falls within 50, 100, 200 and 400 ms, in dB
+  (:func:`mixdown.measure.decay.decay_profile_db`): the tail, what the reverb sends and settings
+  change (a dry mix falls silent when its notes stop, a reverberant one only at the reverb's rate).
 
 When the reference has the session's length (a mix of the same stems, the usual case: a rough
 mix, a previous version, a human mix) its features come from the **same** windows, so like is
@@ -17,6 +20,10 @@ songs MR-STFT 0.36 with it against 0.73 without, see ``scripts/eval_reference.py
 features come from the whole reference. Only unlocked parameters move, and the
 settings of the best step seen (lowest loss on the windows) are returned, so the refinement never
 ends worse than where it started on what it measures.
+
+Sends that start off (``reverb_send_db = -60``, e.g. from a model trained before the reverb) have
+no gradient there, so unlocked ones start from :data:`SEND_START_DB` instead; the settings as
+given stay a candidate (step -1), so this never makes the result worse either.
 """
 
 from __future__ import annotations
@@ -34,14 +41,20 @@ log = logging.getLogger(__name__)
 #: the reference counts as the session's song (time-aligned) when the lengths differ by at most this
 ALIGNED_TOLERANCE_S = 0.5
 WIDTH_FLOOR_DB = -25.0
-#: loss weights: band balance (per band, dB^2), level, width, crest; MR-STFT (time-aligned references only)
-WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5, "mrstft": 4.0}
+#: loss weights: band balance (per band, dB^2), level, width, crest, decay profile (per band and lag,
+#: dB^2); MR-STFT (time-aligned references only)
+WEIGHTS = {"bands": 1.0, "level": 0.25, "width": 0.5, "crest": 0.5, "decay": 0.1, "mrstft": 4.0}
+#: where unlocked sends that are off start (audible but subtle: the gradient can tell more from less)
+SEND_START_DB = -30.0
 
 
 def reference_features(x, sample_rate: int, n_fft: int = 4096) -> dict:
     """Differentiable mix features. Shape: ``x`` ``(B, 2, T)`` torch -> dict of
-    ``bands_db`` ``(B, 10)`` (absolute band levels), ``level_db``, ``width_db``, ``crest_db`` ``(B,)``."""
+    ``bands_db`` ``(B, 10)`` (absolute band levels), ``level_db``, ``width_db``, ``crest_db`` ``(B,)``,
+    ``decay_db`` ``(B, 3, 4)`` (:func:`mixdown.measure.decay.decay_profile_db`)."""
     import torch
+
+    from mixdown.measure.decay import decay_profile_db
 
     mid, side = 0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])
     win = torch.hann_window(n_fft, device=x.device)
@@ -57,7 +70,8 @@ def reference_features(x, sample_rate: int, n_fft: int = 4096) -> dict:
     peak = torch.logsumexp(x.abs().flatten(1) * 50, -1) / 50  # smooth max
     return {"bands_db": torch.stack(bands, -1), "level_db": 10 * torch.log10(power.sum(-1) + 1e-12),
             "width_db": width.clamp(min=WIDTH_FLOOR_DB),
-            "crest_db": 20 * torch.log10(peak / (rms + 1e-9) + 1e-9)}
+            "crest_db": 20 * torch.log10(peak / (rms + 1e-9) + 1e-9),
+            "decay_db": decay_profile_db(x, sample_rate)}
 
 
 def feature_loss(f: dict, target: dict, live) -> tuple:
@@ -68,7 +82,8 @@ def feature_loss(f: dict, target: dict, live) -> tuple:
     d = (rel - rel_t)[:, live]
     loss = (WEIGHTS["bands"] * d.pow(2).mean() + WEIGHTS["level"] * (f["level_db"] - target["level_db"]).pow(2).mean()
             + WEIGHTS["width"] * (f["width_db"] - target["width_db"]).pow(2).mean()
-            + WEIGHTS["crest"] * (f["crest_db"] - target["crest_db"]).pow(2).mean())
+            + WEIGHTS["crest"] * (f["crest_db"] - target["crest_db"]).pow(2).mean()
+            + WEIGHTS["decay"] * (f["decay_db"] - target["decay_db"]).pow(2).mean())
     return loss, d.abs().mean()
 
 
@@ -83,9 +98,10 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
                         progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Refine physical settings towards ``reference`` ``(channels, frames)`` at the session's rate.
 
-    ``session``: a :class:`mixdown.session.Session`; ``track_values`` ``(N, 28)``, ``master_values``
-    ``(25,)`` physical. Returns the refined values and a report (losses, band balance errors on the
-    windows before and after, whether the reference was time-aligned, the best step).
+    ``session``: a :class:`mixdown.session.Session`; ``track_values`` ``(N, N_TRACK_PARAMS)``,
+    ``master_values`` ``(N_MASTER_PARAMS,)`` physical. Returns the refined values and a report
+    (losses, band balance errors on the windows before and after, whether the reference was
+    time-aligned, the best step: -1 when the settings as given were best).
     """
     import torch
 
@@ -103,27 +119,36 @@ def refine_to_reference(session, track_values: np.ndarray, master_values: np.nda
     eps = 1e-4
     tv0 = torch.from_numpy(S.normalize(track_values, S.TRACK_SPECS, sr)).float().clamp(eps, 1 - eps)
     mv0 = torch.from_numpy(S.normalize(master_values, S.MASTER_SPECS, sr)).float().clamp(eps, 1 - eps)
-    t_logit = torch.logit(tv0).requires_grad_(True)
     m_logit = torch.logit(mv0).requires_grad_(True)
     t_free, m_free = free_masks(session.names, locks)
+    send = S.TRACK_NAMES.index("reverb_send_db")
+    off = t_free[:, send] & (torch.from_numpy(track_values[:, send]) <= S.SEND_OFF_DB)
+    tv0[off, send] = float(S.normalize(np.array([SEND_START_DB]), S.TRACK_SPECS[send:send + 1], sr)[0])
+    t_logit = torch.logit(tv0).requires_grad_(True)
     console = Console(sr)
     opt = torch.optim.Adam([t_logit, m_logit], lr=lr)
 
     def current():
         return torch.where(t_free, torch.sigmoid(t_logit), tv0), torch.where(m_free, torch.sigmoid(m_logit), mv0)
 
-    def loss_fn():
-        tp, mp = current()
+    def loss_fn(tp=None, mp=None):
+        if tp is None:
+            tp, mp = current()
         mix = torch.cat(list(console(x, tp.expand(len(starts), -1, -1), mp.expand(len(starts), -1), mask)), -1)[None]
         loss, band_err = feature_loss(reference_features(mix, sr), target, live)
         if aligned and WEIGHTS["mrstft"] > 0:  # ref: the reference's windows, joined as the mix's
             loss = loss + WEIGHTS["mrstft"] * mrstft_loss(mix, ref)
         return loss, band_err
 
-    best, history = _descend(loss_fn, current, opt, steps, progress)
+    given = None
+    if bool(off.any()):  # the settings as given (sends off: unclamped, exactly) stay a candidate
+        given = (torch.from_numpy(S.normalize(track_values, S.TRACK_SPECS, sr)).float(),
+                 torch.from_numpy(S.normalize(master_values, S.MASTER_SPECS, sr)).float())
+    best, history = _descend(loss_fn, current, opt, steps, progress, given)
     _, tp, mp, best_step = best
-    report = {"loss_before": history[0][0], "loss_after": best[0], "best_step": best_step, "aligned": aligned,
-              "band_error_db_before": history[0][1], "band_error_db_after": history[best_step][1]}
+    first = history[min(history)]
+    report = {"loss_before": first[0], "loss_after": best[0], "best_step": best_step, "aligned": aligned,
+              "band_error_db_before": first[1], "band_error_db_after": history[best_step][1]}
     return (S.denormalize(tp.double().numpy(), S.TRACK_SPECS, sr),
             S.denormalize(mp.double().numpy(), S.MASTER_SPECS, sr), report)
 
@@ -147,11 +172,18 @@ def _target(reference: np.ndarray, starts: list[int], window: int, n_frames: int
     return ref, aligned, target, live
 
 
-def _descend(loss_fn, current, opt, steps: int, progress: bool):
-    """``steps`` Adam steps; returns the best step seen ``(loss, tp, mp, step)`` and the history of
-    ``(loss, band error)`` per step (the last evaluation is not followed by a step)."""
-    history = []
+def _descend(loss_fn, current, opt, steps: int, progress: bool, given=None):
+    """``steps`` Adam steps; returns the best step seen ``(loss, tp, mp, step)`` and the history
+    ``{step: (loss, band error)}`` (the last evaluation is not followed by a step). ``given``: other
+    normalised settings ``(tp, mp)`` that stay a candidate, as step -1."""
+    import torch
+
+    history: dict[int, tuple[float, float]] = {}
     best = (math.inf, None, None, -1)
+    if given is not None:
+        with torch.no_grad():
+            history[-1] = tuple(v.item() for v in loss_fn(*given))
+        best = (history[-1][0], *given, -1)
     steps_iter = range(steps + 1)
     if progress:
         from tqdm import tqdm
@@ -160,10 +192,10 @@ def _descend(loss_fn, current, opt, steps: int, progress: bool):
     for step in steps_iter:
         opt.zero_grad()
         loss, band_err = loss_fn()
-        history.append((loss.item(), band_err.item()))
-        if history[-1][0] < best[0]:
+        history[step] = (loss.item(), band_err.item())
+        if history[step][0] < best[0]:
             tp, mp = current()
-            best = (history[-1][0], tp.detach().clone(), mp.detach().clone(), step)
+            best = (history[step][0], tp.detach().clone(), mp.detach().clone(), step)
         if step == steps:
             break
         loss.backward()
@@ -172,7 +204,7 @@ def _descend(loss_fn, current, opt, steps: int, progress: bool):
 
 
 def free_masks(names: list[str], locks: dict[tuple[str, str], float]):
-    """Boolean masks of the parameters refinement may move: ``(N, 28)`` and ``(25,)``."""
+    """Boolean masks of the parameters refinement may move: ``(N, N_TRACK_PARAMS)`` and ``(N_MASTER_PARAMS,)``."""
     import torch
 
     t_free = torch.ones(len(names), S.N_TRACK_PARAMS, dtype=torch.bool)

@@ -2,10 +2,18 @@
 
 A model maps a batch of sessions to normalised console parameters in [0, 1] (the single
 parameter table of :mod:`mixdown.params.spec` maps them to physical units).
+
+A learned model's heads predict the parameters it was built for: by default the whole table;
+a model restored from a checkpoint trained before the reverb (``track_names`` / ``master_names``
+from the checkpoint's stored table) has heads without the reverb's outputs, and
+:meth:`MixModel.complete` fills those in: every send off (``reverb_send_db = -60``) and the
+reverb at :data:`mixdown.params.spec.DEFAULT_REVERB` (silent while every send is off), so it
+keeps mixing exactly as it was trained to.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,12 +34,47 @@ class MixModel(nn.Module):
     #: whether the model uses a reference mix
     uses_reference: bool = False
 
-    def __init__(self, sample_rate: int = 44100):
+    def __init__(self, sample_rate: int = 44100, track_names=None, master_names=None):
         super().__init__()
         self.sample_rate = sample_rate
-        self.n_track_params = S.N_TRACK_PARAMS
-        self.n_master_params = S.N_MASTER_PARAMS
+        self.track_names = _names(track_names, S.TRACK_NAMES, "track")
+        self.master_names = _names(master_names, S.MASTER_NAMES, "master")
+        self.n_track_params = len(self.track_names)
+        self.n_master_params = len(self.master_names)
 
+    def complete(self, track: torch.Tensor, master: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The heads' outputs placed into the whole table; parameters the model does not predict get
+        their defaults (normalised): sends off, :data:`~mixdown.params.spec.DEFAULT_REVERB`.
+
+        Shape: ``track`` ``(B, N, n_track_params)``, ``master`` ``(B, n_master_params)``
+        -> ``(B, N, N_TRACK_PARAMS)``, ``(B, N_MASTER_PARAMS)``.
+        """
+        return (_fill(track, self.track_names, S.TRACK_SPECS, S.neutral_track_values(self.sample_rate),
+                      self.sample_rate),
+                _fill(master, self.master_names, S.MASTER_SPECS, S.neutral_master_values(self.sample_rate),
+                      self.sample_rate))
+
+
+def _names(names, table: tuple[str, ...], where: str) -> tuple[str, ...]:
+    if names is None:
+        return table
+    names = tuple(names)
+    unknown = [n for n in names if n not in table]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"{where} parameters {unknown or names} are not (distinct) names of the table")
+    return names
+
+
+def _fill(out: torch.Tensor, names: tuple[str, ...], specs, defaults: dict[str, float],
+          sample_rate: float) -> torch.Tensor:
+    """``out`` ``(..., len(names))`` -> ``(..., len(specs))`` with the other columns at their defaults."""
+    table = tuple(s.name for s in specs)
+    if names == table:
+        return out
+    u = S.normalize(np.array([defaults[n] for n in table]), specs, sample_rate)
+    full = torch.as_tensor(u, dtype=out.dtype, device=out.device).expand(*out.shape[:-1], len(table)).clone()
+    full[..., [table.index(n) for n in names]] = out
+    return full
 
 class TrackEncoder(nn.Module):
     """Log-mel CNN: a track (``(..., 2, T)`` audio) -> an embedding ``(..., dim)``.
@@ -75,3 +118,33 @@ def head(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
     """MLP ending in a sigmoid: outputs in [0, 1]."""
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_hidden), nn.GELU(),
                          nn.Linear(d_hidden, d_out), nn.Sigmoid())
+
+
+#: The output layer of :func:`head` (``Linear`` before the ``Sigmoid``), inside a model's heads.
+_HEAD_OUT = {"track_head.4": "track_names", "master_head.4": "master_names"}
+
+
+def transfer_head_rows(state: dict[str, torch.Tensor], names: tuple[tuple[str, ...], tuple[str, ...]],
+                       model: MixModel) -> dict[str, torch.Tensor]:
+    """A checkpoint's ``state`` with its heads' output layers re-indexed to ``model``'s parameters.
+
+    ``names``: the ``(track_names, master_names)`` the checkpoint's heads predict. Rows of
+    parameters both predict are copied; the model's other rows keep their fresh initialisation
+    (e.g. fine-tuning a checkpoint trained before the reverb into a model with the whole table:
+    everything it learnt is kept, the reverb's outputs start fresh). Shapes: ``weight`` ``(P, H)``,
+    ``bias`` ``(P,)``.
+    """
+    own = model.state_dict()
+    out = dict(state)
+    for prefix, attr in _HEAD_OUT.items():
+        old, new = names[0 if attr == "track_names" else 1], getattr(model, attr)
+        if tuple(old) == tuple(new):
+            continue
+        for key in (f"{prefix}.weight", f"{prefix}.bias"):
+            if key in state and key in own and state[key].shape[0] == len(old) and own[key].shape[0] == len(new):
+                rows = own[key].clone()
+                for i, n in enumerate(new):
+                    if n in old:
+                        rows[i] = state[key][old.index(n)]
+                out[key] = rows
+    return out

@@ -13,10 +13,12 @@ from mixdown.models.base import MixModel, TrackEncoder, head, masked_mean
 
 
 class DMC(MixModel):
-    """Args: sample_rate (Hz), dim (embedding size), hidden (head width)."""
+    """Args: sample_rate (Hz), dim (embedding size), hidden (head width); track_names, master_names:
+    the parameters the heads predict (default: the whole table, see :class:`MixModel`)."""
 
-    def __init__(self, sample_rate: int = 44100, dim: int = 128, hidden: int = 256):
-        super().__init__(sample_rate)
+    def __init__(self, sample_rate: int = 44100, dim: int = 128, hidden: int = 256, track_names=None,
+                 master_names=None):
+        super().__init__(sample_rate, track_names, master_names)
         self.encoder = TrackEncoder(sample_rate, dim)
         self.track_head = head(2 * dim, hidden, self.n_track_params)
         self.master_head = head(dim, hidden, self.n_master_params)
@@ -25,4 +27,4 @@ class DMC(MixModel):
         e = self.encoder(tracks)  # (B, N, D)
         ctx = masked_mean(e, mask)
         track = self.track_head(torch.cat([e, ctx[:, None].expand_as(e)], -1))
-        return track, self.master_head(ctx)
+        return self.complete(track, self.master_head(ctx))

@@ -14,11 +14,13 @@ from mixdown.models.base import MixModel, TrackEncoder, head
 
 
 class Mixformer(MixModel):
-    """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference."""
+    """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference;
+    track_names, master_names: the parameters the heads predict (default: the whole table, see
+    :class:`MixModel`)."""
 
     def __init__(self, sample_rate: int = 44100, dim: int = 128, layers: int = 3, heads: int = 4,
-                 hidden: int = 256, use_reference: bool = False):
-        super().__init__(sample_rate)
+                 hidden: int = 256, use_reference: bool = False, track_names=None, master_names=None):
+        super().__init__(sample_rate, track_names, master_names)
         self.uses_reference = use_reference
         self.encoder = TrackEncoder(sample_rate, dim)
         self.master_token = nn.Parameter(torch.randn(dim) * 0.02)
@@ -36,4 +38,4 @@ class Mixformer(MixModel):
             tokens.append(self.encoder(reference[:, None]) + self.reference_type)
             keep.append(torch.ones(B, 1, dtype=torch.bool, device=mask.device))
         h = self.transformer(torch.cat(tokens, 1), src_key_padding_mask=~torch.cat(keep, 1))
-        return self.track_head(h[:, 1:N + 1]), self.master_head(h[:, 0])
+        return self.complete(self.track_head(h[:, 1:N + 1]), self.master_head(h[:, 0]))

@@ -1,4 +1,4 @@
-"""Console parameters: the spec table and the ``mixdown.params/1`` file format."""
+"""Console parameters: the spec table and the ``mixdown.params/2`` file format (``/1`` is still read)."""
 
 from mixdown.params.io import MasterParams, MixParams, ParamsError, TrackParams, read_params, write_params
 from mixdown.params.spec import (

@@ -1,7 +1,11 @@
-"""Read and write ``mixdown.params/1`` parameter files (see ``shared/spec/console.md``).
+"""Read and write ``mixdown.params/2`` parameter files (see ``shared/spec/console.md``).
 
 The reader validates everything the spec asks for and names the track and key on every error.
-Values live in flat dictionaries keyed by the names of :mod:`mixdown.params.spec`.
+Values live in flat dictionaries keyed by the names of :mod:`mixdown.params.spec`. Files of the
+format before the reverb, ``mixdown.params/1``, are still read: they have no ``reverb_send_db`` and
+no ``master.reverb``, so every send is off (-60 dB) and the reverb gets
+:data:`~mixdown.params.spec.DEFAULT_REVERB` (silent with every send off): they render exactly as
+before. Writers always write ``mixdown.params/2``.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import numpy as np
 
 from mixdown.params import spec as S
 
-FORMAT = "mixdown.params/1"
+FORMAT = "mixdown.params/2"
+#: The format before the reverb: still read (sends off, the default reverb), never written.
+FORMAT_V1 = "mixdown.params/1"
 log = logging.getLogger(__name__)
 #: keys a reader knows, per object (others are ignored with a warning that suggests the close match)
 TOP_KEYS = ("format", "sample_rate", "tracks", "master")
-TRACK_KEYS = ("name", "file", "input_gain_db", "highpass_hz", "eq", "compressor", "fader_db", "pan")
-MASTER_KEYS = ("eq", "compressor", "output_gain_db", "normalize")
+TRACK_KEYS = ("name", "file", "input_gain_db", "highpass_hz", "eq", "compressor", "fader_db", "pan", "reverb_send_db")
+MASTER_KEYS = ("eq", "compressor", "reverb", "output_gain_db", "normalize")
 BAND_KEYS = ("type", "freq_hz", "gain_db", "q")
 NORMALIZE_KEYS = ("target_lufs", "ceiling_dbtp", "gain_db")
 
@@ -86,7 +92,7 @@ class MixParams:
 def json_path(flat_name: str) -> tuple[str | int, ...]:
     """Where a parameter of the spec table lives in a strip's JSON object:
     ``"eq.2.q"`` -> ``("eq", 2, "q")``, ``"compressor.ratio"`` -> ``("compressor", "ratio")``,
-    ``"pan"`` -> ``("pan",)``."""
+    ``"pan"`` -> ``("pan",)``, ``"reverb.decay_mid_s"`` -> ``("reverb", "decay_mid_s")``."""
     parts = flat_name.split(".")
     return ("eq", int(parts[1]), parts[2]) if parts[0] == "eq" else tuple(parts)
 
@@ -99,8 +105,8 @@ def _strip_dict(values: dict[str, float], specs: tuple[S.ParamSpec, ...]) -> dic
         if path[0] == "eq":
             eq = out.setdefault("eq", [{"type": kind} for kind in S.EQ_BAND_TYPES])
             eq[path[1]][path[2]] = values[s.name]
-        elif path[0] == "compressor":
-            out.setdefault("compressor", {})[path[1]] = values[s.name]
+        elif len(path) == 2:  # a nested object: compressor, reverb
+            out.setdefault(path[0], {})[path[1]] = values[s.name]
         else:
             out[path[0]] = values[s.name]
     return out
@@ -170,8 +176,10 @@ def from_dict(doc: Any, source: str = "<params>") -> MixParams:
     """Validate a decoded JSON document and build :class:`MixParams`."""
     if not isinstance(doc, dict):
         raise ParamsError(f"{source}: top level must be a JSON object")
-    if doc.get("format") != FORMAT:
-        raise ParamsError(f"{source}: format must be {FORMAT!r}, got {doc.get('format')!r}")
+    if doc.get("format") not in (FORMAT, FORMAT_V1):
+        raise ParamsError(f"{source}: format must be {FORMAT!r} (or the older {FORMAT_V1!r}), "
+                          f"got {doc.get('format')!r}")
+    v1 = doc["format"] == FORMAT_V1
     unknown: list[str] = []
     _unknown_keys(doc, TOP_KEYS, "", unknown, extras_allowed=True)
     sr = doc.get("sample_rate")
@@ -183,12 +191,17 @@ def from_dict(doc: Any, source: str = "<params>") -> MixParams:
     tracks_doc = _require(doc, "tracks", list, source, "file")
     if not tracks_doc:
         raise ParamsError(f"{source}: tracks is empty; a mix needs at least one track")
-    tracks = [_read_track(t, i, sr, source, unknown) for i, t in enumerate(tracks_doc)]
+    tracks = [_read_track(t, i, sr, source, unknown, v1) for i, t in enumerate(tracks_doc)]
     names = [t.name for t in tracks]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ParamsError(f"{source}: duplicate track names {dupes}; names must be unique")
-    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source, unknown)
+    for t in tracks:
+        if sr <= S.REVERB_MIN_SAMPLE_RATE and t.values["reverb_send_db"] > S.SEND_OFF_DB:
+            raise ParamsError(f"{source}: track {t.name!r}: reverb_send_db: {t.values['reverb_send_db']} dB sends "
+                              f"to the reverb, which needs a sample rate above {S.REVERB_MIN_SAMPLE_RATE:.0f} Hz (its "
+                              f"4 kHz band edge must lie below 0.45 x sample_rate, {sr} Hz here); set it to -60 (off)")
+    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source, unknown, v1)
     if unknown:
         log.warning("%s: ignoring unknown keys (a reader ignores keys it does not know): %s", source,
                     "; ".join(unknown))
@@ -228,14 +241,14 @@ def _require(obj: dict, key: str, typ: type, source: str, where: str) -> Any:
 def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: str, known: tuple[str, ...],
                 unknown: list[str]) -> dict[str, Any]:
     """Every parameter of ``specs`` from a strip's JSON object, walking the table in the file's order
-    (EQ bands, compressor, then the strip's own keys); errors name the strip and the key. Keys
-    that are not in ``known`` (the strip's own), not band or compressor keys, are listed in
-    ``unknown`` with the close match."""
+    (EQ bands, compressor, then the strip's own keys and the master's reverb); errors name the strip
+    (``master.reverb`` for the reverb) and the key. Keys that are not in ``known`` (the strip's
+    own), not band, compressor or reverb keys, are listed in ``unknown`` with the close match."""
     eq = _require(obj, "eq", list, source, where)
     if len(eq) != S.N_EQ_BANDS:
         raise ParamsError(f"{source}: {where}: eq must have {S.N_EQ_BANDS} bands, got {len(eq)}")
     checked: set[int] = set()
-    comp = None
+    groups: dict[str, dict] = {}
     flat: dict[str, Any] = {}
     for s in sorted(specs, key=lambda s: {"eq": 0, "compressor": 1}.get(json_path(s.name)[0], 2)):
         path = json_path(s.name)
@@ -245,9 +258,11 @@ def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: s
                 _check_band(band, path[1], source, bw)
                 checked.add(path[1])
             container, key, at = band, path[2], bw
-        elif path[0] == "compressor":
-            comp = comp if comp is not None else _require(obj, "compressor", dict, source, where)
-            container, key, at = comp, path[1], f"{where}: compressor"
+        elif len(path) == 2:  # a nested object: compressor, reverb
+            if path[0] not in groups:
+                groups[path[0]] = _require(obj, path[0], dict, source, where)
+            at = f"{where}.reverb" if path[0] == "reverb" else f"{where}: {path[0]}"
+            container, key = groups[path[0]], path[1]
         else:
             container, key, at = obj, path[0], where
         if key not in container:
@@ -255,8 +270,11 @@ def _read_strip(obj: dict, specs: tuple[S.ParamSpec, ...], source: str, where: s
         flat[s.name] = container[key]
     for i in sorted(checked):
         _unknown_keys(eq[i], BAND_KEYS, f"{where}: eq[{i}]", unknown)
-    if comp is not None:
-        _unknown_keys(comp, S.COMPRESSOR_KEYS, f"{where}: compressor", unknown)
+    if "compressor" in groups:
+        _unknown_keys(groups["compressor"], S.COMPRESSOR_KEYS, f"{where}: compressor", unknown)
+    if "reverb" in groups:
+        _unknown_keys(groups["reverb"], tuple(n.split(".", 1)[1] for n in S.REVERB_MASTER_NAMES),
+                      f"{where}.reverb", unknown)
     _unknown_keys(obj, known, where, unknown)
     return flat
 
@@ -276,32 +294,49 @@ def _check_all(flat: dict[str, Any], specs: tuple[S.ParamSpec, ...], sr: int, so
     for s in specs:
         msg = S.check_value(s, flat[s.name], sr)
         if msg:
-            raise ParamsError(f"{source}: {where}: {_json_key(s.name)}: {msg}")
+            at, key = _where(where, s.name)
+            raise ParamsError(f"{source}: {at}: {key}: {msg}")
         out[s.name] = float(flat[s.name])
     return out
 
 
-def _json_key(flat_name: str) -> str:
+def _where(where: str, flat_name: str) -> tuple[str, str]:
+    """How range errors name a parameter: ``("track 'a'", "eq[2].q")``, ``("master", "compressor.ratio")``;
+    the master's reverb settings as ``("master.reverb", "decay_mid_s")``."""
     parts = flat_name.split(".")
     if parts[0] == "eq":
-        return f"eq[{parts[1]}].{parts[2]}"
-    return flat_name
+        return where, f"eq[{parts[1]}].{parts[2]}"
+    if parts[0] == "reverb":
+        return f"{where}.reverb", parts[1]
+    return where, flat_name
 
 
-def _read_track(t: Any, i: int, sr: int, source: str, unknown: list[str]) -> TrackParams:
+def _without_reverb(specs: tuple[S.ParamSpec, ...]) -> tuple[S.ParamSpec, ...]:
+    """The table of a ``mixdown.params/1`` file: ``specs`` without the reverb's parameters."""
+    reverb = set(S.REVERB_TRACK_NAMES + S.REVERB_MASTER_NAMES)
+    return tuple(s for s in specs if s.name not in reverb)
+
+
+def _read_track(t: Any, i: int, sr: int, source: str, unknown: list[str], v1: bool = False) -> TrackParams:
     if not isinstance(t, dict):
         raise ParamsError(f"{source}: tracks[{i}] must be an object")
     name = t.get("name")
     where = f"track {name!r}" if isinstance(name, str) else f"tracks[{i}]"
     name = _require(t, "name", str, source, where)
     file = _require(t, "file", str, source, where)
-    flat = _read_strip(t, S.TRACK_SPECS, source, where, TRACK_KEYS, unknown)
-    return TrackParams(name, file, _check_all(flat, S.TRACK_SPECS, sr, source, where))
+    specs = _without_reverb(S.TRACK_SPECS) if v1 else S.TRACK_SPECS
+    values = _check_all(_read_strip(t, specs, source, where, TRACK_KEYS, unknown), specs, sr, source, where)
+    if v1:  # no sends before the reverb
+        values["reverb_send_db"] = S.SEND_OFF_DB
+    return TrackParams(name, file, {n: values[n] for n in S.TRACK_NAMES})
 
 
-def _read_master(m: dict, sr: int, source: str, unknown: list[str]) -> MasterParams:
-    flat = _read_strip(m, S.MASTER_SPECS, source, "master", MASTER_KEYS, unknown)
-    values = _check_all(flat, S.MASTER_SPECS, sr, source, "master")
+def _read_master(m: dict, sr: int, source: str, unknown: list[str], v1: bool = False) -> MasterParams:
+    specs = _without_reverb(S.MASTER_SPECS) if v1 else S.MASTER_SPECS
+    values = _check_all(_read_strip(m, specs, source, "master", MASTER_KEYS, unknown), specs, sr, source, "master")
+    if v1:  # silent: every send is off
+        values.update(S.DEFAULT_REVERB)
+    values = {n: values[n] for n in S.MASTER_NAMES}
     norm = m.get("normalize")
     if norm is not None:
         if not isinstance(norm, dict):

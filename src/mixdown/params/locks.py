@@ -40,7 +40,7 @@ def _split_lock(item: str) -> tuple[str, float]:
 
 
 def apply_locks(tv: np.ndarray, mv: np.ndarray, names: list[str], locks: dict[tuple[str, str], float]) -> None:
-    """Write locked values into ``tv (N, 28)`` / ``mv (25,)`` in place."""
+    """Write locked values into ``tv (N, N_TRACK_PARAMS)`` / ``mv (N_MASTER_PARAMS,)`` in place."""
     for (track, key), value in locks.items():
         if track == "master":
             mv[S.MASTER_NAMES.index(key)] = value

@@ -6,7 +6,8 @@ reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec
 (the spec allows configs to narrow them; mixdown does not: checkpoints store the ranges they were
 trained with, and loading refuses a checkpoint whose ranges differ from this table).
 
-A *flat name* addresses one scalar: ``input_gain_db``, ``eq.2.freq_hz``, ``compressor.ratio``.
+A *flat name* addresses one scalar: ``input_gain_db``, ``eq.2.freq_hz``, ``compressor.ratio``,
+``reverb_send_db``, ``reverb.decay_mid_s``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class ParamSpec:
 
     Args:
         name: flat name, e.g. ``"eq.0.freq_hz"``.
-        unit: ``"dB"``, ``"Hz"``, ``"ms"``, ``"ratio"``, ``"q"`` or ``"pan"``.
+        unit: ``"dB"``, ``"Hz"``, ``"ms"``, ``"s"``, ``"ratio"``, ``"q"`` or ``"pan"``.
         lo: lowest allowed physical value.
         hi: highest allowed physical value.
         scale: ``"lin"`` or ``"log"``: how 0..1 maps onto ``lo..hi``.
@@ -88,7 +89,34 @@ def _compressor_specs(prefix: str) -> list[ParamSpec]:
     ]
 
 
-#: Per-track parameters, in the order of the network's per-track output vector.
+#: The reverb (console spec, ``mixdown.params/2``): each track's post-fader, post-pan send into
+#: one stereo convolution reverb, whose settings live on the master as ``reverb.*``.
+#: ``reverb_send_db <= -60`` is no send (gain 0).
+REVERB_TRACK_SPECS: tuple[ParamSpec, ...] = (ParamSpec("reverb_send_db", "dB", -60.0, 0.0),)
+REVERB_MASTER_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("reverb.predelay_ms", "ms", 0.0, 100.0),
+    ParamSpec("reverb.decay_low_s", "s", 0.1, 10.0, "log"),
+    ParamSpec("reverb.decay_mid_s", "s", 0.1, 10.0, "log"),
+    ParamSpec("reverb.decay_high_s", "s", 0.1, 10.0, "log"),
+    ParamSpec("reverb.highpass_hz", "Hz", 20.0, 1000.0, "log"),  # log like the tracks' high-pass
+    ParamSpec("reverb.return_db", "dB", -48.0, 12.0),
+)
+REVERB_TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in REVERB_TRACK_SPECS)
+REVERB_MASTER_NAMES: tuple[str, ...] = tuple(s.name for s in REVERB_MASTER_SPECS)
+#: ``reverb_send_db`` at or below this is no send (spec).
+SEND_OFF_DB = -60.0
+#: The reverb's bands have a fixed 4 kHz edge, which must lie below 0.45 x the sample rate: below
+#: this rate (8889 Hz) the spec defines no reverb, so every send must be off.
+REVERB_MIN_SAMPLE_RATE = 4000.0 / MAX_FREQ_FRACTION
+#: The reverb that files and models without one get (``mixdown.params/1`` files, checkpoints
+#: trained before the reverb): the console spec's example settings (20 ms pre-delay, 1.8 / 1.5 /
+#: 0.7 s decays, 200 Hz return high-pass, unity return). Their sends are off, so it is silent
+#: until a send is raised; then it is a medium plate-like room, a sensible starting point.
+DEFAULT_REVERB: dict[str, float] = {"reverb.predelay_ms": 20.0, "reverb.decay_low_s": 1.8,
+                                    "reverb.decay_mid_s": 1.5, "reverb.decay_high_s": 0.7,
+                                    "reverb.highpass_hz": 200.0, "reverb.return_db": 0.0}
+
+#: Per-track parameters, in the order of the network's per-track output vector (and of the file).
 TRACK_SPECS: tuple[ParamSpec, ...] = tuple(
     [ParamSpec("input_gain_db", "dB", -48.0, 24.0),
      ParamSpec("highpass_hz", "Hz", 20.0, 500.0, "log")]
@@ -96,11 +124,13 @@ TRACK_SPECS: tuple[ParamSpec, ...] = tuple(
     + _compressor_specs("")
     + [ParamSpec("fader_db", "dB", -48.0, 24.0),
        ParamSpec("pan", "pan", -1.0, 1.0)]
+    + list(REVERB_TRACK_SPECS)
 )
 
-#: Master-bus parameters, in the order of the network's master output vector.
+#: Master-bus parameters, in the order of the network's master output vector (and of the file).
 MASTER_SPECS: tuple[ParamSpec, ...] = tuple(
-    _eq_specs("") + _compressor_specs("") + [ParamSpec("output_gain_db", "dB", -48.0, 24.0)]
+    _eq_specs("") + _compressor_specs("") + list(REVERB_MASTER_SPECS)
+    + [ParamSpec("output_gain_db", "dB", -48.0, 24.0)]
 )
 
 TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in TRACK_SPECS)
@@ -186,14 +216,16 @@ def normalize(x, specs: Sequence[ParamSpec] = TRACK_SPECS, sample_rate: float | 
 def neutral_track_values(sample_rate: float | None = None) -> dict[str, float]:
     """Physical values of a track strip that leaves the signal unchanged (unity, centre pan);
     band frequencies (irrelevant at 0 dB) are kept valid for ``sample_rate``."""
-    vals = {"input_gain_db": 0.0, "highpass_hz": 20.0, "fader_db": 0.0, "pan": 0.0}
+    vals = {"input_gain_db": 0.0, "highpass_hz": 20.0, "fader_db": 0.0, "pan": 0.0, "reverb_send_db": SEND_OFF_DB}
     vals.update(_neutral_eq_comp(sample_rate))
     return vals
 
 
 def neutral_master_values(sample_rate: float | None = None) -> dict[str, float]:
-    """Physical values of a master bus that leaves the mix unchanged."""
+    """Physical values of a master bus that leaves the mix unchanged (the reverb is
+    :data:`DEFAULT_REVERB`: it adds nothing while every send is off)."""
     vals = _neutral_eq_comp(sample_rate)
+    vals.update(DEFAULT_REVERB)
     vals["output_gain_db"] = 0.0
     return vals
 

@@ -104,12 +104,20 @@ def master_strip(params: MixParams):
     return master_bank(params)
 
 
+def buses(params: MixParams, sounding: list[bool]):
+    """Bus, reverb (sends of sounding tracks) and master after the strips:
+    ``.process(strips (S, n, 2), bus scratch, out (1, n, 2))`` (:class:`mixdown.dsp.render.Buses`)."""
+    from mixdown.dsp.render import Buses
+
+    return Buses(params, sounding)
+
+
 def render_full_steps(session_dir: str | os.PathLike, params: MixParams):
     """The exact full-length render of :mod:`mixdown.dsp.render` (its banks, block size and block
     loop, so the mix is bit-identical to ``mixdown render``), one block per step: a generator that
     yields the fraction done after each block and returns the mix ``(frames, 2)`` float32. A caller
     may pause between steps or drop the generator (the files are closed)."""
-    from mixdown.dsp.render import BLOCK_FRAMES, master_bank, track_bank
+    from mixdown.dsp.render import BLOCK_FRAMES, Buses, track_bank
     from mixdown.session import TrackReader, probe
 
     readers: list = []
@@ -117,7 +125,7 @@ def render_full_steps(session_dir: str | os.PathLike, params: MixParams):
         for t in params.tracks:
             readers.append(TrackReader(probe(Path(session_dir) / t.file), params.sample_rate, True))
         n_frames = max(r.frames for r in readers)
-        tracks, master = track_bank(params, [r.channels for r in readers]), master_bank(params)
+        tracks, buses = track_bank(params, [r.channels for r in readers]), Buses(params)
         x = np.zeros((len(readers), BLOCK_FRAMES, 2), dtype=np.float32)
         strips = np.empty_like(x)
         bus = np.empty((1, BLOCK_FRAMES, 2), dtype=np.float32)
@@ -127,8 +135,7 @@ def render_full_steps(session_dir: str | os.PathLike, params: MixParams):
             for i, r in enumerate(readers):
                 r.read_into(x[i, :m])
             tracks.process(x[:, :m], strips[:, :m])
-            np.sum(strips[:, :m], axis=0, out=bus[0, :m])
-            master.process(bus[:, :m], audio[None, start:start + m])
+            buses.process(strips[:, :m], bus, audio[None, start:start + m])
             yield (start + m) / n_frames
         return audio
     finally:

@@ -85,11 +85,8 @@ class RegionCache:
             for i in changed:
                 self.made_with[i] = dict(params.tracks[i].values)
         bus = np.zeros((1,) + self.x.shape[1:], dtype=np.float32)
-        for i, on in enumerate(sounding):
-            if on:
-                bus[0] += self.strips[i]
         out = np.empty_like(bus)
-        B.master_strip(params).process(bus, out)
+        B.buses(params, sounding).process(self.strips, bus, out)  # the reverb, too, starts at the pre-roll
         return out[0, self.preroll:]
 
     def raw(self, sounding: list[bool]) -> np.ndarray:

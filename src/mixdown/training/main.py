@@ -162,15 +162,20 @@ def setup(cfg: DictConfig):
 
 def init_weights(model, checkpoint: str) -> None:
     """Start from a checkpoint's weights (fine-tuning): same-named tensors of the same shape are
-    copied, the rest keep their fresh initialisation; both lists are logged."""
-    from mixdown.inference.checkpoint import read_checkpoint
+    copied (heads' output rows by parameter name, so a checkpoint trained before the reverb keeps
+    everything it learnt), the rest keep their fresh initialisation; both lists are logged."""
+    from mixdown.inference.checkpoint import read_checkpoint, trained_names
+    from mixdown.models.base import transfer_head_rows
 
     ckpt = read_checkpoint(checkpoint)
     cls = type(model)
     if ckpt["model"].get("class") != f"{cls.__module__}.{cls.__name__}":
         raise ValueError(f"{checkpoint}: holds a {ckpt['model'].get('class')}, not a {cls.__name__}; "
                          "init_from needs a checkpoint of the model being trained")
-    state, own = ckpt["state_dict"], model.state_dict()
+    # heads trained on another table (before the reverb): their rows for shared parameters carry over
+    state = transfer_head_rows(ckpt["state_dict"], trained_names(ckpt), model) if hasattr(model, "track_names") \
+        else ckpt["state_dict"]
+    own = model.state_dict()
     taken = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(taken, strict=False)
     fresh = sorted(set(own) - set(taken))

@@ -47,7 +47,7 @@ class SongSpec:
     Attributes:
         song: unique id (song folder relative to the root, posix); source; split.
         root: corpus root (record paths are relative to it when inside it).
-        tracks, mix (reference or None), params (mixdown.params/1 file or None).
+        tracks, mix (reference or None), params (mixdown.params file or None).
         meta: song facts for the record; extra_files: other inputs (metadata files) whose change
             invalidates the cache; warnings and skips found during discovery;
         decode: builder-specific preparation input (e.g. a MUSDB ``.stem.mp4``), else None.

@@ -7,7 +7,7 @@ A session is a folder with audio files (wav, flac, aiff, ogg, mp3 where libsndfi
 
 ``root`` may be one session or a folder of sessions (down to three levels). Files named
 ``mix.*`` / ``reference_mix.*`` are the reference (``reference_mix`` preferred) and never tracks;
-``params.json`` (a mixdown.params/1 file) is recorded as ``params``. Track names are the file
+``params.json`` (a mixdown.params file) is recorded as ``params``. Track names are the file
 names without extension (so they match the names in ``params.json``); roles come from keywords.
 Splits: sessions under ``train/``, ``val/`` (or ``valid``/``validation``) and ``test/`` folders of
 ``root`` take that split; others are split 80/10/10 by a hash of the session folder name.
