@@ -137,7 +137,8 @@ def test_report_with_reference_has_its_section_and_figure(reference_session):
     out, params, _ = reference_session
     page = out.read_text(encoding="utf-8")
     pngs = sorted((out.parent / "ref_figures").glob("*.png"))
-    assert len(pngs) == page.count(IMG) == len(params.tracks) + 5  # + the reference balance figure
+    reverb = any(t.values["reverb_send_db"] > S.SEND_OFF_DB for t in params.tracks)  # + its decay figure
+    assert len(pngs) == page.count(IMG) == len(params.tracks) + 5 + reverb  # + the reference balance figure
     [balance] = [p for p in pngs if p.name.endswith("_reference.png")]
     assert balance.read_bytes().startswith(b"\x89PNG")
     sec = _section(page, "Reference")

@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
 
 def _cli_export(args) -> int:
     from mixdown.export import export_dawproject, export_reaper
+    from mixdown.export.common import reverb_settings
     from mixdown.fileio import OutputError
     from mixdown.outputs import OutputPathError, check_outputs
     from mixdown.params.io import ParamsError, read_params
@@ -63,5 +64,6 @@ def _cli_export(args) -> int:
             path = export_reaper(params, session, args.out, allow_outside_session=args.allow_outside_session)
     except (SessionError, OutputError, OutputPathError) as e:
         raise UsageError(str(e)) from e
-    log.info("wrote %s (%s, %d tracks + master)", path, fmt, len(params.tracks))
+    log.info("wrote %s (%s, %d tracks%s + master)", path, fmt, len(params.tracks),
+             "" if reverb_settings(params) is None else " + reverb return")
     return 0

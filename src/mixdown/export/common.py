@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
+from mixdown.dsp.reverb_ir import reverb_impulse_response
+from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.session import SessionError, probe, track_path
 
@@ -82,3 +88,59 @@ def rel_path(target: Path, start: Path) -> str:
         return Path(os.path.relpath(target, start.resolve())).as_posix()
     except ValueError:  # another drive (Windows)
         return target.as_posix()
+
+
+# ----------------------------------------------------------------------------- reverb
+#: the master's reverb keys (flat names, physical units), in the spec's order; each track's send
+REVERB_KEYS: tuple[str, ...] = S.REVERB_MASTER_NAMES
+(SEND_KEY,) = S.REVERB_TRACK_NAMES
+
+
+@dataclass(frozen=True)
+class ReverbSettings:
+    """The reverb as both exporters write it: settings, and each track's send (None = no send)."""
+
+    predelay_ms: float
+    decay_low_s: float
+    decay_mid_s: float
+    decay_high_s: float
+    highpass_hz: float
+    return_db: float
+    sends_db: tuple[float | None, ...]
+
+    @property
+    def decays_s(self) -> tuple[float, float, float]:
+        return self.decay_low_s, self.decay_mid_s, self.decay_high_s
+
+    def impulse_response(self, sample_rate: int) -> np.ndarray:
+        """The spec's impulse response, ``(2, L)`` float64 (unit energy per channel)."""
+        return reverb_impulse_response(sample_rate, self.predelay_ms, *self.decays_s)
+
+
+def reverb_settings(params: MixParams) -> ReverbSettings | None:
+    """The reverb of ``params``, or None when no track sends to it (every ``reverb_send_db`` at or
+    below -60 dB, as a ``mixdown.params/1`` file reads, or the keys absent): the console then adds
+    nothing, and the project is exactly the one written before the reverb existed. Sends at or
+    below -60 dB are None. Half-present keys are a ``ValueError`` naming the track or key."""
+    mv = params.master.values
+    have_master = [k for k in REVERB_KEYS if k in mv]
+    have_send = [t.name for t in params.tracks if SEND_KEY in t.values]
+    if not have_master and not have_send:
+        return None
+    if len(have_master) != len(REVERB_KEYS):
+        missing = [k for k in REVERB_KEYS if k not in mv]
+        raise ValueError(f"master: reverb settings incomplete, missing {', '.join(missing)}")
+    for t in params.tracks:
+        if SEND_KEY not in t.values:
+            raise ValueError(f"track {t.name!r}: {SEND_KEY} missing while the master has a reverb")
+    sends = tuple(float(t.values[SEND_KEY]) if t.values[SEND_KEY] > S.SEND_OFF_DB else None for t in params.tracks)
+    if all(db is None for db in sends):
+        return None
+    return ReverbSettings(*(float(mv[k]) for k in REVERB_KEYS), sends_db=sends)
+
+
+def ir_wav_bytes(ir: np.ndarray, sample_rate: int) -> bytes:
+    """``ir`` ``(2, L)`` as a 2-channel 32-bit float WAV file."""
+    buf = io.BytesIO()
+    sf.write(buf, np.ascontiguousarray(ir.T, dtype=np.float32), int(sample_rate), format="WAV", subtype="FLOAT")
+    return buf.getvalue()

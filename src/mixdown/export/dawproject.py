@@ -19,11 +19,32 @@
 | master `output_gain_db` | master channel `Volume`, linear, plus `normalize.gain_db` if any |
 | master EQ, compressor | master channel `Equalizer` (6 bands), `Compressor` |
 | time | `Lanes timeUnit="seconds"`; clip `time="0"`, `duration` = file length (s) |
+| `reverb_send_db` (> -60 dB) | channel `Sends/Send type="post"` to the reverb's channel, `Volume` linear; |
+|  | no `Send` at <= -60 dB |
+| `master.reverb` | a track "Reverb return", channel `role="effect"` to the master: a `Device` |
+|  | "Convolution reverb" whose `State` is the impulse response inside the archive |
+|  | (`reverb/impulse_response.wav`: 2 channels, 32-bit float, the session's rate, the spec's |
+|  | unit-energy response), its settings as `Parameters` (pre-delay and decays in seconds, |
+|  | Wet 100 %, Dry 0 %); then an `Equalizer` with one `highPass` band (order 2, Q 0.7071, |
+|  | enabled iff `reverb.highpass_hz` > 20 Hz) |
+| `reverb.return_db` | reverb channel `Volume`, linear |
 
 ## Limitations
 * DAWproject: DAWs interpret ``Q`` (especially for shelves), the compressor's detector and
   ballistics, and the pan law in their own way; ``Volume`` above the DAW's fader range (ours
   reaches +24 dB) may be clamped. The knee has no standard element.
+* DAWproject, reverb: the format has no convolution device, so the reverb is a generic ``Device``
+  from vendor "mixdown" that no DAW has: an importing DAW shows the return track, its level, the
+  sends and the high-pass (its own EQ), and a missing or placeholder device where the reverb
+  goes (or none). To hear the tail, put the DAW's convolution reverb first on "Reverb return"
+  (Bitwig: Convolution; Studio One: Open AIR; Cubase: REVerence; ...) and load
+  ``reverb/impulse_response.wav`` from the archive (a ``.dawproject`` is a ZIP: extract it),
+  100 % wet, with no pre-delay, no IR normalisation, trimming or stretching of its own (many
+  convolution devices normalise an IR by default, e.g. REVerence's "Auto Gain": turn that off,
+  or the return level differs by that gain). The pre-delay and decays are already in the file;
+  the device's ``Parameters`` carry them for reading only. ``type="post"`` is post-fader; whether
+  the DAW also sends after its pan control is its own convention (ours: post-pan). Settings where
+  no track sends (every ``mixdown.params/1`` file) give exactly the project they gave before.
 """
 
 from __future__ import annotations
@@ -35,12 +56,26 @@ from xml.etree import ElementTree as ET
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
-from mixdown.export.common import check_path_text, db_to_gain, fmt_num, rel_path, safe_text, session_tempo, stem_files
+from mixdown.export.common import (
+    ReverbSettings,
+    check_path_text,
+    db_to_gain,
+    fmt_num,
+    ir_wav_bytes,
+    rel_path,
+    reverb_settings,
+    safe_text,
+    session_tempo,
+    stem_files,
+)
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 
 DAWPROJECT_VERSION = "1.0"
+REVERB_TRACK_NAME = "Reverb return"
+#: the impulse response's path inside the archive
+IR_ARCHIVE_PATH = "reverb/impulse_response.wav"
 _DAW_BAND = {"low_shelf": "lowShelf", "peak": "bell", "high_shelf": "highShelf"}
 
 
@@ -101,7 +136,8 @@ def _compressor_device(parent: ET.Element, v: dict[str, float], ids: _Ids) -> No
 
 
 def _channel(track: ET.Element, ids: _Ids, role: str, channels: int, v: dict[str, float], volume_db: float,
-             pan: float, destination: str | None, strip: bool) -> ET.Element:
+             pan: float, destination: str | None, strip: bool, send: tuple[str, float] | None = None) -> ET.Element:
+    """A channel with our EQ and compressor; ``send``: ``(channel id, dB)`` of a post-fader send."""
     attrs = {"id": ids(), "role": role, "audioChannels": str(channels), "solo": "false"}
     if destination:
         attrs["destination"] = destination
@@ -111,6 +147,11 @@ def _channel(track: ET.Element, ids: _Ids, role: str, channels: int, v: dict[str
     _compressor_device(devices, v, ids)
     _bool(ch, "Mute", False, ids, name="Mute")
     _real(ch, "Pan", (pan + 1.0) / 2.0, "normalized", ids, name="Pan", min="0", max="1")
+    if send is not None:
+        el = ET.SubElement(ET.SubElement(ch, "Sends"), "Send", {"id": ids(), "name": "Reverb send",
+                                                                "destination": send[0], "type": "post"})
+        _bool(el, "Enable", True, ids, name="Send enabled")
+        _real(el, "Volume", db_to_gain(send[1]), "linear", ids, name="Send level", min="0", max="1")
     _real(ch, "Volume", db_to_gain(volume_db), "linear", ids, name="Volume", min="0", max=fmt_num(db_to_gain(24.0)))
     return ch
 
@@ -120,6 +161,39 @@ def _safe_quiet(text: str) -> str:
     from mixdown.export.common import _UNSAFE
 
     return _UNSAFE.sub(" ", text)
+
+
+def _reverb_track(structure: ET.Element, ids: _Ids, channel_id: str, rev: ReverbSettings, master_id: str) -> None:
+    """The return track: convolution device (the IR as its state), high-pass, return level."""
+    track = ET.SubElement(structure, "Track", {"id": ids(), "name": REVERB_TRACK_NAME, "contentType": "audio",
+                                               "loaded": "true"})
+    ch = ET.SubElement(track, "Channel", {"id": channel_id, "role": "effect", "audioChannels": "2", "solo": "false",
+                                          "destination": master_id})
+    devices = ET.SubElement(ch, "Devices")
+    conv = ET.SubElement(devices, "Device", {
+        "id": ids(), "name": "mixdown reverb", "deviceName": "Convolution reverb", "deviceRole": "audioFX",
+        "deviceVendor": "mixdown",
+        "comment": f"convolution with {IR_ARCHIVE_PATH} (in this archive), 100 % wet, the file used as it is "
+                   "(unit energy per channel: do not normalise); the decays are those of the file"})
+    params = ET.SubElement(conv, "Parameters")
+    _real(params, "RealParameter", rev.predelay_ms / 1000.0, "seconds", ids, name="Pre-delay")
+    for band, decay in zip(("low", "mid", "high"), rev.decays_s):
+        _real(params, "RealParameter", decay, "seconds", ids, name=f"Decay {band}")
+    _real(params, "RealParameter", 100.0, "percent", ids, name="Wet")
+    _real(params, "RealParameter", 0.0, "percent", ids, name="Dry")
+    _bool(conv, "Enabled", True, ids, name="Enabled")
+    ET.SubElement(conv, "State", {"path": IR_ARCHIVE_PATH, "external": "false"})
+    eq = ET.SubElement(devices, "Equalizer", {"id": ids(), "name": "mixdown reverb high-pass",
+                                              "deviceName": "Equalizer", "deviceRole": "audioFX",
+                                              "deviceVendor": "mixdown"})
+    _bool(eq, "Enabled", True, ids, name="Enabled")
+    band = ET.SubElement(eq, "Band", {"type": "highPass", "order": "2"})
+    _real(band, "Freq", rev.highpass_hz, "hertz", ids, name="High-pass frequency")
+    _real(band, "Q", HIGHPASS_Q, "linear", ids, name="High-pass Q")
+    _bool(band, "Enabled", rev.highpass_hz > HIGHPASS_OFF_HZ, ids, name="High-pass enabled")
+    _bool(ch, "Mute", False, ids, name="Mute")
+    _real(ch, "Pan", 0.5, "normalized", ids, name="Pan", min="0", max="1")
+    _real(ch, "Volume", db_to_gain(rev.return_db), "linear", ids, name="Volume", min="0", max=fmt_num(db_to_gain(24.0)))
 
 
 def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, bool]]) -> tuple[bytes, bytes]:
@@ -138,15 +212,20 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     if params.master.normalize:
         master_ch.set("comment", "Volume = output_gain_db {:+.2f} dB + normalize.gain_db {:+.2f} dB".format(
             mv["output_gain_db"], params.normalize_gain_db))
+    rev = reverb_settings(params)
+    reverb_id = ids() if rev is not None else ""
     track_ids = []
-    for t, stem in zip(params.tracks, stems):
+    for k, (t, stem) in enumerate(zip(params.tracks, stems)):
         tid = ids()
         track_ids.append(tid)
         track = ET.SubElement(structure, "Track", {"id": tid, "name": safe_text(t.name, "track name"),
                                                    "contentType": "audio",
                                                    "loaded": "true"})
+        send = (reverb_id, rev.sends_db[k]) if rev is not None and rev.sends_db[k] is not None else None
         _channel(track, ids, "regular", stem.channels, t.values, t.values["fader_db"], t.values["pan"],
-                 master_ch.get("id"), strip=True)
+                 master_ch.get("id"), strip=True, send=send)
+    if rev is not None:
+        _reverb_track(structure, ids, reverb_id, rev, master_ch.get("id"))
     structure.append(master_track)
     arrangement = ET.SubElement(project, "Arrangement", {"id": ids()})
     lanes = ET.SubElement(arrangement, "Lanes", {"id": ids(), "timeUnit": "seconds"})
@@ -164,10 +243,13 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     meta = ET.Element("MetaData")
     ET.SubElement(meta, "Title").text = safe_text(str(params.extra.get("title", "mixdown export")), "title")
     ET.SubElement(meta, "Comment").text = (
-        f"Console settings exported by mixdown {__version__} (mixdown.params/1, {params.sample_rate} Hz). "
+        f"Console settings exported by mixdown {__version__} (mixdown.params/{1 if rev is None else 2}, "
+        f"{params.sample_rate} Hz). "
         "Volume is linear amplitude, Pan normalised 0..1 (0.5 = centre; mixdown's pan law is constant "
         "power, -3 dB at centre), EQ Q is the RBJ cookbook Q, compressor times in seconds, knee in the "
-        "compressor's 'Knee' parameter.")
+        "compressor's 'Knee' parameter." + ("" if rev is None else (
+            f" Reverb: load {IR_ARCHIVE_PATH} (inside this file, a ZIP) into your convolution reverb on the "
+            f"track '{REVERB_TRACK_NAME}', 100 % wet, without normalising it; the sends are post-fader.")))
     ET.indent(meta)
     return (ET.tostring(project, encoding="utf-8", xml_declaration=True),
             ET.tostring(meta, encoding="utf-8", xml_declaration=True))
@@ -187,6 +269,8 @@ def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_pat
             (refused by default: neither referred to nor embedded).
 
     Names lose the characters XML cannot carry (with a warning); paths holding them are refused.
+
+    With a reverb, the impulse response is always inside the archive (:data:`IR_ARCHIVE_PATH`).
     """
     out_path = Path(out_path)
     stems = stem_files(params, Path(session_dir), allow_outside_session)
@@ -201,11 +285,15 @@ def export_dawproject(params: MixParams, session_dir: str | os.PathLike, out_pat
     else:
         audio_paths = [(rel_path(s.path, out_path.parent), True) for s in stems]
     project_xml, metadata_xml = dawproject_xml(params, stems, audio_paths)
+    rev = reverb_settings(params)
+    ir_wav = None if rev is None else ir_wav_bytes(rev.impulse_response(params.sample_rate), params.sample_rate)
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("project.xml", project_xml)
             zf.writestr("metadata.xml", metadata_xml)
+            if ir_wav is not None:
+                zf.writestr(IR_ARCHIVE_PATH, ir_wav, compress_type=zipfile.ZIP_STORED)
             if embed_audio:
                 for stem, (name, _) in zip(stems, audio_paths):
                     zf.write(stem.path, name, compress_type=zipfile.ZIP_STORED)

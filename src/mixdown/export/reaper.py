@@ -25,12 +25,21 @@ REAPER (ReaComp parameters by index; "linear" = amplitude ``10^(dB/20)``):
 | master output (+ normalize) | `MASTER_VOLUME` field 1, linear (+ master make-up above +6.02 dB) |
 | time | item `POSITION 0`, `LENGTH` = file length (s) |
 
-ReaEQ / ReaComp state (little-endian) as written: a header line (plug-in id, magic, input/output
-pin masks, data size, two words), the data in base64 lines of 128 characters, then ``AAAQAAAA``.
-ReaEQ data: int32 33, int32 band count, per band int32 type (Low Shelf 0, High Shelf 1, High
-Pass 4, Band 8), int32 enabled, float64 Hz, float64 linear gain, float64 octaves, uint8 1; then
-int32 1, int32 1, float64 output gain 1.0 and 16 bytes of editor state. ReaComp data: 8 magic
-bytes and 21 float32 parameter values.
+| `reverb_send_db` (> -60 dB) | `AUXRECV` on the reverb return track: mode 0 (post-fader, post-pan), volume |
+|  | linear, pan 0; none at <= -60 dB |
+| `master.reverb` impulse response | `<project stem>.reverb_ir.wav` beside the project: 2 channels, 32-bit float, |
+|  | the session's rate, exactly the spec's unit-energy response (loaded into ReaVerb by hand) |
+| `reverb.highpass_hz` (<= 20: off) | ReaEQ after ReaVerb on the return, one High Pass band as a track's |
+| `reverb.return_db` | return track `VOLPAN` field 1, linear; pan 0, pan law +0 dB (1.0); the track is |
+|  | written muted (`MUTESOLO 1`) until the WAV is loaded by hand (see the limitations) |
+
+The plug-in state layout (ReaEQ, ReaComp, ReaVerb) is in :mod:`mixdown.export.reaper_fx`.
+
+The reverb (``mixdown.params/2``): a track "Reverb return" after the stems, with ReaVerb then
+ReaEQ (high-pass), receiving a post-fader send from every track whose send is on; it feeds the
+master as the spec's return does. Settings where no track sends (every send at -60 dB, as every
+``mixdown.params/1`` file reads) give exactly the project they gave before the reverb existed: no
+return track, no sends, no WAV (the console adds nothing then either).
 
 ## Limitations
 * REAPER, FX state: the binary layout is reverse-engineered (not documented by Cockos). The
@@ -48,40 +57,55 @@ bytes and 21 float32 parameter values.
   in between (and its balance-style panning of stereo tracks, which our spec also uses) is
   REAPER's own. Volumes are written as they are, also above REAPER's fader range (ours reach
   +24 dB, plus make-up above +6.02 dB); whether REAPER keeps such a value was not checked.
+* REAPER, reverb: ReaVerb's state that loads a file is not publicly documented (see
+  :mod:`mixdown.export.reaper_fx`), so ReaVerb arrives as a default instance and the user must,
+  once: open ReaVerb on "Reverb return", Add > File and choose ``<project stem>.reverb_ir.wav``;
+  set Wet 0.0 dB and Dry -inf (the return must carry the tail only); add no Normalize or other
+  module (the WAV is already the spec's unit-energy response, and mixdown's return level assumes
+  it as is; if a ReaVerb version rescales a loaded file, the return level differs by that gain).
+  The project notes say this first. The return track is written muted: until the WAV is loaded,
+  ReaVerb's default instance would pass the sends dry (no tail), adding copies of the tracks at
+  their send levels; the user unmutes it after the steps above. The sends use REAPER's default
+  send pan law; with a project pan law other than +0 dB, the centred sends are scaled by it. The
+  tail is ReaVerb's convolution of our WAV: the same response as ours when loaded as above.
 """
 
 from __future__ import annotations
 
-import base64
+import logging
 import math
 import os
-import struct
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
 from mixdown.export.common import (
+    ReverbSettings,
     check_path_text,
     db_to_gain,
     fmt_num,
-    log,
+    ir_wav_bytes,
     rel_path,
+    reverb_settings,
     safe_text,
     session_tempo,
     stem_files,
 )
+from mixdown.export.reaper_fx import bandwidth_octaves, fx_chain, makeup_split, reverb_fx_chain, rpp_guid
 from mixdown.fileio import atomic_write
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.session import SessionError
 
+log = logging.getLogger(__name__)
 #: REAPER pan law value for -3 dB at centre (REAPER: 1.0 = +0 dB, 0.5 = -6 dB, <0 = default)
 REAPER_PAN_LAW = 1.0 / math.sqrt(2.0)
 _REAEQ_BAND = {"low_shelf": "Low Shelf", "peak": "Band", "high_shelf": "High Shelf"}
 _RPP_SOURCE = {".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS", ".opus": "OPUS"}  # else WAVE
+REVERB_TRACK_NAME = "Reverb return"
+#: AUXRECV mode 0: post-fader (post-pan), as the spec's send
+_AUXRECV_POST_FADER = 0
 
 
 def _rpp_str(s: str, what: str = "string", path: bool = False) -> str:
@@ -101,117 +125,50 @@ def _rpp_str(s: str, what: str = "string", path: bool = False) -> str:
     return '"' + s.replace('"', "'") + '"'
 
 
-def _rpp_guid(key: str) -> str:
-    """A deterministic ``{GUID}`` for ``key`` (the same settings give the same file)."""
-    return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, key)).upper() + "}"
+def _ir_file_name(out_path: Path) -> str:
+    """The impulse response's WAV, beside the project: ``<project stem>.reverb_ir.wav``."""
+    return f"{out_path.stem}.reverb_ir.wav"
 
 
-def _bandwidth_octaves(q: float) -> float:
-    """Bandwidth in octaves of a peaking band of quality ``q`` (analog prototype relation)."""
-    return 2.0 / math.log(2.0) * math.asinh(1.0 / (2.0 * q))
+def _reverb_notes(rev: ReverbSettings, sample_rate: int, ir_file: str) -> list[str]:
+    """The notes' first lines when there is a reverb: what the user must do, then its settings."""
+    hp = f"{rev.highpass_hz:.1f} Hz" if rev.highpass_hz > HIGHPASS_OFF_HZ else "off"
+    return ["REVERB, TO DO ONCE BY HAND (ReaVerb's file loading cannot be written into the project):",
+            f"  on the track {REVERB_TRACK_NAME!r}, open ReaVerb, Add > File and choose {ir_file!r}",
+            "  (written beside this project); set ReaVerb's Wet to 0.0 dB and Dry to -inf (off); add no",
+            "  Normalize (or other) module; then UNMUTE the track (it is written muted: until the WAV is",
+            "  loaded, ReaVerb would pass the sends dry, with no tail).",
+            f"  The WAV is mixdown's exact impulse response: 2 channels, 32-bit float, {sample_rate} Hz, unit",
+            "  energy per channel (the return level below assumes it is used unscaled).",
+            f"Reverb: pre-delay {rev.predelay_ms:.2f} ms, decay low/mid/high {rev.decay_low_s:.3f} / "
+            f"{rev.decay_mid_s:.3f} / {rev.decay_high_s:.3f} s (bands < 500 Hz, 500-4000 Hz, > 4 kHz),",
+            f"  return high-pass {hp} (ReaEQ after ReaVerb), return level {rev.return_db:+.2f} dB (track volume);",
+            "  sends post-fader (post-pan) from every track whose send is above -60 dB.", ""]
 
 
-@dataclass(frozen=True)
-class _ReaPlugin:
-    """A Cockos plug-in as named on an RPP ``<VST`` line, with the state header REAPER 7 saved for it."""
-
-    name: str
-    dll: str
-    uid: int
-    uid_hex: str  # "VST" + uid (big-endian) + dll stem, zero-padded to 16 bytes
-    header: bytes  # uid, magic, pin masks, data size, ?, 0x00100000 (little-endian)
-
-
-REAEQ = _ReaPlugin("VST: ReaEQ (Cockos)", "reaeq.dll", 1919247729, "56535472656571726561657100000000",
-                   base64.b64decode("cWVlcu5e7f4CAAAAAQAAAAAAAAACAAAAAAAAAAIAAAABAAAAAAAAAAIAAAAAAAAAzQAAAAEAAAAAABAA"))
-REACOMP = _ReaPlugin("VST: ReaComp (Cockos)", "reacomp.dll", 1919247213, "5653547265636D726561636F6D700000",
-                     base64.b64decode("bWNlcu9e7f4EAAAAAQAAAAAAAAACAAAAAAAAAAQAAAAAAAAACAAAAAAAAAACAAAAAQAAAAAAAAACAAAAAAAA"
-                                      "AFwAAAAAAAAAAAAQAA=="))
-_VST_TRAILER = "AAAQAAAA"  # bytes 00 00 10 00 00 00, after every VST state REAPER writes
-_REAEQ_VERSION = 33
-_REAEQ_TYPE = {"low_shelf": 0, "high_shelf": 1, "high_pass": 4, "peak": 8}
-_REAEQ_UI_STATE = bytes.fromhex("00000000400200006b01000002000000")  # as REAPER 7 wrote it
-#: ReaComp's state for a default instance (REAPER 7): 8 magic bytes, then 21 float32 parameter values
-_REACOMP_DEFAULT = base64.b64decode("776t3g3wrd4AAIA/ED74PKabxDsK16M8AAAAAAAAAAAAAIA/AAAAAAAAAAAAAAAAnNEHMwAAgD8AAAAAzc"
-                                    "xMPQAAAAAAAAAAAAAAAAAAgD4AAAAAAAAAAAAAAAA=")
-REACOMP_WET_MAX_DB = 20.0 * math.log10(2.0)  # ReaComp's Wet (its output gain) tops out at 2.0 linear
-
-
-def _makeup_split(makeup_db: float) -> tuple[float, float]:
-    """``(wet_db, excess_db)``: ReaComp's Wet takes the make-up up to +6.02 dB, the following fader the rest."""
-    wet = min(makeup_db, REACOMP_WET_MAX_DB)
-    return wet, makeup_db - wet
-
-
-def reaeq_state(v: dict[str, float], strip: bool) -> bytes:
-    """ReaEQ's data block: [high-pass (``strip``: a track),] our six bands, output gain 0 dB."""
-    bands = []
-    if strip:
-        hp = v["highpass_hz"]
-        on = hp > HIGHPASS_OFF_HZ
-        bands.append((_REAEQ_TYPE["high_pass"], on, hp if on else HIGHPASS_OFF_HZ, 0.0, HIGHPASS_Q))
-    for i, kind in enumerate(S.EQ_BAND_TYPES):
-        bands.append((_REAEQ_TYPE[kind], True, *(v[f"eq.{i}.{k}"] for k in ("freq_hz", "gain_db", "q"))))
-    out = struct.pack("<ii", _REAEQ_VERSION, len(bands))
-    for kind, on, freq, gain_db, q in bands:  # type, enabled, Hz, linear gain, octaves, log-scale flag
-        out += struct.pack("<iidddB", kind, int(on), freq, db_to_gain(gain_db), _bandwidth_octaves(q), 1)
-    return out + struct.pack("<iid", 1, 1, 1.0) + _REAEQ_UI_STATE
-
-
-def reacomp_state(v: dict[str, float]) -> bytes:
-    """ReaComp's data block: the default instance's with our settings (Wet: see :func:`_makeup_split`)."""
-    p = list(struct.unpack_from("<21f", _REACOMP_DEFAULT, 8))
-    p[0] = db_to_gain(v["compressor.threshold_db"])  # linear amplitude
-    p[1] = (v["compressor.ratio"] - 1.0) / 99.0  # 1:1 .. 100:1
-    p[2] = v["compressor.attack_ms"] / 500.0
-    p[3] = v["compressor.release_ms"] / 5000.0
-    p[11] = min(db_to_gain(_makeup_split(v["compressor.makeup_db"])[0]), 2.0)  # Wet, linear: the make-up gain
-    p[13] = 0.0  # RMS size 0 ms: peak detection
-    p[14] = v["compressor.knee_db"] / 24.0
-    return _REACOMP_DEFAULT[:8] + struct.pack("<21f", *p)
-
-
-def _vst_block(plugin: _ReaPlugin, data: bytes) -> list[str]:
-    """``<VST ...>``: header (size patched) on one base64 line, the data in lines of 128, the trailer."""
-    header = plugin.header[:-12] + struct.pack("<I", len(data)) + plugin.header[-8:]
-    b64 = base64.b64encode(data).decode("ascii")
-    return [f'<VST "{plugin.name}" {plugin.dll} 0 "" {plugin.uid}<{plugin.uid_hex}> ""',
-            "  " + base64.b64encode(header).decode("ascii"),
-            *("  " + b64[i:i + 128] for i in range(0, len(b64), 128)),
-            "  " + _VST_TRAILER, ">"]
-
-
-def _fx_chain(tag: str, v: dict[str, float], strip: bool, key: str) -> list[str]:
-    """``<FXCHAIN`` / ``<MASTERFXLIST``: ReaEQ then ReaComp carrying ``v``; FX ids derived from ``key``."""
-    out = [f"<{tag}", "  SHOW 0", "  LASTSEL 0", "  DOCKED 0"]
-    for k, (plugin, data) in enumerate([(REAEQ, reaeq_state(v, strip)), (REACOMP, reacomp_state(v))]):
-        out += ["  BYPASS 0 0 0", *("  " + line for line in _vst_block(plugin, data)),
-                "  FLOATPOS 0 0 0 0", f"  FXID {_rpp_guid(f'{key}:fx{k}')}", "  WAK 0 0"]
-    return out + [">"]
-
-
-def _settings_notes(params: MixParams) -> list[str]:
+def _settings_notes(params: MixParams, rev: ReverbSettings | None = None, ir_file: str = "") -> list[str]:
     """The project notes: what is applied, the approximations, and the settings (for reading)."""
 
     def fx_lines(v: dict[str, float], strip: bool) -> list[str]:
         out = []
         if strip:
             hp = v["highpass_hz"]
-            out.append(f"  ReaEQ High Pass: {hp:.1f} Hz, BW {_bandwidth_octaves(HIGHPASS_Q):.2f} oct (Q 0.707)"
+            out.append(f"  ReaEQ High Pass: {hp:.1f} Hz, BW {bandwidth_octaves(HIGHPASS_Q):.2f} oct (Q 0.707)"
                        if hp > HIGHPASS_OFF_HZ else "  ReaEQ High Pass: off (band disabled)")
         for i, kind in enumerate(S.EQ_BAND_TYPES):
             f, g, q = (v[f"eq.{i}.{k}"] for k in ("freq_hz", "gain_db", "q"))
             out.append(f"  ReaEQ {_REAEQ_BAND[kind]} {i + 1}: {f:.1f} Hz, {g:+.2f} dB, "
-                       f"BW {_bandwidth_octaves(q):.3f} oct (Q {q:.3f})")
+                       f"BW {bandwidth_octaves(q):.3f} oct (Q {q:.3f})")
         c = {k: v[f"compressor.{k}"] for k in S.COMPRESSOR_KEYS}
-        wet, excess = _makeup_split(c["makeup_db"])
+        wet, excess = makeup_split(c["makeup_db"])
         out.append(f"  ReaComp: threshold {c['threshold_db']:.2f} dB, ratio {c['ratio']:.2f}:1, attack "
                    f"{c['attack_ms']:.1f} ms, release {c['release_ms']:.1f} ms, knee {c['knee_db']:.2f} dB, "
                    f"RMS size 0 ms (peak), wet {wet:+.2f} dB"
                    + (f" (make-up {c['makeup_db']:+.2f} dB: {excess:+.2f} dB of it in the volume)" if excess else ""))
         return out
 
-    lines = [f"mixdown {__version__} console settings ({params.sample_rate} Hz).",
+    lines = _reverb_notes(rev, params.sample_rate, ir_file) if rev is not None else []
+    lines += [f"mixdown {__version__} console settings ({params.sample_rate} Hz).",
              "Applied in this project: input gain (item volume, before the FX), ReaEQ then ReaComp on every",
              "track and on the master (settings listed below, for reading), fader and pan (track volume/pan),",
              "master output gain (master volume).",
@@ -227,11 +184,14 @@ def _settings_notes(params: MixParams) -> list[str]:
              "- Pan law -3 dB at centre as mixdown's; REAPER's taper in between is its own.",
              "- The ReaEQ/ReaComp state is written from a reverse-engineered layout: if an FX shows its",
              "  defaults instead, enter the values below by hand.", ""]
-    for t in params.tracks:
+    for k, t in enumerate(params.tracks):
         v = t.values
         lines.append(f"Track {t.name!r}: input gain {v['input_gain_db']:+.2f} dB, fader {v['fader_db']:+.2f} dB, "
                      f"pan {v['pan']:+.3f}")
         lines += fx_lines(v, strip=True)
+        if rev is not None:
+            send = rev.sends_db[k]
+            lines.append(f"  Reverb send: {send:+.2f} dB (post-fader)" if send is not None else "  Reverb send: off")
     mv = params.master.values
     lines.append(f"Master: output gain {mv['output_gain_db']:+.2f} dB"
                  + (f", normalize gain {params.normalize_gain_db:+.2f} dB" if params.master.normalize else ""))
@@ -239,30 +199,48 @@ def _settings_notes(params: MixParams) -> list[str]:
     return lines
 
 
-def reaper_rpp(params: MixParams, stems: list, files: list[str]) -> str:
-    """The text of a REAPER project; ``files``: each stem's path as written in ``FILE``."""
+def _reverb_track(rev: ReverbSettings) -> list[str]:
+    """The reverb return: receives every track's send (post-fader), ReaVerb then ReaEQ's high-pass,
+    volume = return level, pan centre with pan law +0 dB; muted until the user loads the WAV."""
+    key = "mixdown:reverb-return"
+    out = [f"  <TRACK {rpp_guid(key)}", f"    NAME {_rpp_str(REVERB_TRACK_NAME)}",
+           f"    VOLPAN {fmt_num(db_to_gain(rev.return_db))} 0 1 -1 1", "    MUTESOLO 1 0 0", "    NCHAN 2",
+           "    MAINSEND 1 0"]
+    # source track, mode, volume, pan, mute, mono, phase, source/destination channels, pan law, MIDI off, automation
+    out += [f"    AUXRECV {k} {_AUXRECV_POST_FADER} {fmt_num(db_to_gain(db))} 0 0 0 0 0 0 -1:U 31 -1 ''"
+            for k, db in enumerate(rev.sends_db) if db is not None]
+    out += ["    " + line for line in reverb_fx_chain(rev.highpass_hz, key)]
+    return out + ["  >"]
+
+
+def reaper_rpp(params: MixParams, stems: list, files: list[str], ir_file: str = "reverb_ir.wav") -> str:
+    """The text of a REAPER project; ``files``: each stem's path as written in ``FILE``; ``ir_file``:
+    the impulse response's WAV as named in the notes (when ``params`` has a reverb)."""
+    rev = reverb_settings(params)
     mv = params.master.values
-    master_db = mv["output_gain_db"] + params.normalize_gain_db + _makeup_split(mv["compressor.makeup_db"])[1]
+    master_db = mv["output_gain_db"] + params.normalize_gain_db + makeup_split(mv["compressor.makeup_db"])[1]
     out = [f"<REAPER_PROJECT 0.1 \"6.0/mixdown-{__version__}\" {int(time.time())}", "  <NOTES 0 2"]
-    out += [f"    |{line}" for line in _settings_notes(params)]
+    out += [f"    |{line}" for line in _settings_notes(params, rev, ir_file)]
     out += ["  >", f"  SAMPLERATE {params.sample_rate} 0 0", f"  TEMPO {fmt_num(session_tempo(params))} 4 4",
             "  MASTER_NCH 2 2", f"  MASTER_VOLUME {fmt_num(db_to_gain(master_db))} 0 -1 -1 1"]
-    out += ["  " + line for line in _fx_chain("MASTERFXLIST", mv, False, "mixdown:master")]
+    out += ["  " + line for line in fx_chain("MASTERFXLIST", mv, False, "mixdown:master")]
     for t, stem, path in zip(params.tracks, stems, files):
         v = t.values
         key = f"mixdown:{t.name}:{t.file}"
-        excess = _makeup_split(v["compressor.makeup_db"])[1]  # the make-up ReaComp's Wet cannot hold
+        excess = makeup_split(v["compressor.makeup_db"])[1]  # the make-up ReaComp's Wet cannot hold
         source = _RPP_SOURCE.get(stem.path.suffix.lower(), "WAVE")
-        out += [f"  <TRACK {_rpp_guid(key)}", f"    NAME {_rpp_str(t.name, f'track {t.name!r}: name')}",
+        out += [f"  <TRACK {rpp_guid(key)}", f"    NAME {_rpp_str(t.name, f'track {t.name!r}: name')}",
                 f"    VOLPAN {fmt_num(db_to_gain(v['fader_db'] + excess))} {fmt_num(v['pan'])} "
                 f"{fmt_num(REAPER_PAN_LAW)} -1 1",
                 "    MUTESOLO 0 0 0", "    NCHAN 2", "    MAINSEND 1 0"]
-        out += ["    " + line for line in _fx_chain("FXCHAIN", v, True, key)]
+        out += ["    " + line for line in fx_chain("FXCHAIN", v, True, key)]
         out += ["    <ITEM", "      POSITION 0", f"      LENGTH {fmt_num(stem.seconds)}", "      LOOP 0",
                 f"      NAME {_rpp_str(stem.path.name, f'track {t.name!r}: file name')}",
                 f"      VOLPAN {fmt_num(db_to_gain(v['input_gain_db']))} 0 1 -1",
                 f"      <SOURCE {source}", f"        FILE {_rpp_str(path, t.name, path=True)}",
                 "      >", "    >", "  >"]
+    if rev is not None:
+        out += _reverb_track(rev)
     out.append(">")
     return "\n".join(out) + "\n"
 
@@ -276,9 +254,21 @@ def export_reaper(params: MixParams, session_dir: str | os.PathLike, out_path: s
     own quoted field: names lose control characters (with a warning), paths that cannot be
     written exactly are refused. Stems outside ``session_dir`` are refused unless
     ``allow_outside_session``.
+    With a reverb, the impulse response is written first, beside the project
+    (``<project stem>.reverb_ir.wav``).
     """
     out_path = Path(out_path)
     stems = stem_files(params, Path(session_dir), allow_outside_session)
-    text = reaper_rpp(params, stems, [rel_path(s.path, out_path.parent) for s in stems])
+    rev = reverb_settings(params)
+    ir_file = _ir_file_name(out_path)
+    text = reaper_rpp(params, stems, [rel_path(s.path, out_path.parent) for s in stems], ir_file)
+    if rev is not None:
+        ir_path = out_path.with_name(ir_file)
+        if any(s.path == ir_path.resolve() for s in stems):
+            raise SessionError(f"{ir_path}: the reverb's impulse response would overwrite a track's file; "
+                               "write the project elsewhere or under another name")
+        wav = ir_wav_bytes(rev.impulse_response(params.sample_rate), params.sample_rate)
+        atomic_write(ir_path, lambda tmp: tmp.write_bytes(wav))
+        log.info("wrote the reverb's impulse response %s (load it into ReaVerb: see the project notes)", ir_path)
     atomic_write(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out_path

@@ -1,6 +1,6 @@
 """The HTML report of ``mixdown mix --report``: what it draws (:mod:`mixdown.report.analysis`, from the
-renderer's code), the figures (:mod:`mixdown.report.figures`), the page (:mod:`mixdown.report.page`)
-and the reference comparison (:mod:`mixdown.report.reference`)."""
+renderer's code), the figures (:mod:`mixdown.report.figures`), the page (:mod:`mixdown.report.page`),
+the reference comparison (:mod:`mixdown.report.reference`) and the reverb (:mod:`mixdown.report.reverb`)."""
 
 from mixdown.report.analysis import analyse, compressor_gain_db, eq_response_db, static_curve
 from mixdown.report.figures import spectrum_figure

@@ -12,6 +12,7 @@ import numpy as np
 from mixdown.dsp.strip import pole, static_gain_db, strip_response_db
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
+from mixdown.report.reverb import reverb_analysis
 
 N_FREQS = 400
 PLOT_POINTS = 1500
@@ -96,6 +97,7 @@ def analyse(session_dir: Path, params: MixParams, reference: np.ndarray | None =
     ``reference``: a reference mix ``(frames, 2)`` at ``params.sample_rate`` (see
     :func:`mixdown.session.load_reference`); then ``"reference"`` holds
     :func:`mixdown.report.reference.compare` plus the reference's level-matched ``"spectrum"``.
+    ``"reverb"``: :func:`mixdown.report.reverb.reverb_analysis` (None without a reverb).
     """
     from mixdown.dsp.render import measure, render, strip_signals
     from mixdown.session import probe
@@ -118,6 +120,7 @@ def analyse(session_dir: Path, params: MixParams, reference: np.ndarray | None =
     mix = render(session_dir, params, resample=True).audio
     out = {"tracks": tracks, "master_gr": decimate_gain(g_master, sr), "mix_spectrum": spectrum_db(mix, sr),
            "mix": measure(mix, sr), "seconds": n / sr}
+    out["reverb"] = reverb_analysis(params)  # None without a reverb (mixdown.params/1)
     if reference is not None:
         from mixdown.report.reference import compare
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from mixdown.params.io import MixParams
 from mixdown.report.analysis import eq_response_db, static_curve
+from mixdown.report.reverb import decay_figure
 
 DPI = 80
 
@@ -131,6 +132,9 @@ def all_figures(params: MixParams, an: dict, with_reference: bool) -> list[tuple
         figures.append(("reference", "Octave-band balance of the raw sum and of the final mix against the "
                         "reference, each loudness-matched to it (dB; 0 = as the reference)",
                         balance_figure(an["reference"])))
+    if an.get("reverb") is not None:
+        figures.append(("reverb", "Reverb: energy decay of the impulse response in each band (solid, measured) "
+                        "against each band's decay time (dashed)", decay_figure(an["reverb"])))
     for t, tr in zip(params.tracks, an["tracks"]):
         figures.append((f"track_{slug(t.name)}", f"Track {t.name}: EQ, compressor static curve, gain reduction",
                         strip_figure(f"track: {t.name}", t.values, sr, tr["gr"], strip=True)))

@@ -12,6 +12,9 @@
 * a table of every parameter value with its unit, formatted as in the parameter file;
 * with a reference mix: its spectrum (level-matched) beside the mix's, and a "Reference" section
   comparing the final mix and the raw sum of the tracks with it (:mod:`mixdown.report.reference`).
+* with a reverb (``mixdown.params/2``): every track's send, the reverb's settings, and each band's
+  decay time beside the T60 measured from the impulse response, with the band-filtered energy-decay
+  curves (:mod:`mixdown.report.reverb`).
 
 Figures are embedded as base64 PNG and also saved next to the HTML in ``<name>_figures/``.
 Audio is held in memory one track at a time (plus the stereo bus, and with a reference the raw sum
@@ -77,6 +80,13 @@ def _reference_section(an: dict, name: str, sr: int, figure: str) -> str:
     return f"<h2>Reference</h2><p>{html.escape(text)}</p>{figure}{_table(*metrics_rows(ref))}"
 
 
+def _reverb_section(params: MixParams, rv: dict, figure: str) -> str:
+    from mixdown.report import reverb as R
+
+    return (f"<h2>Reverb</h2><p>{html.escape(R.TEXT)}</p><h3>Sends</h3>{_table(*R.send_rows(params, rv))}"
+            f"<h3>Settings</h3>{_table(*R.setting_rows(rv))}<h3>Decay per band</h3>{_table(*R.decay_rows(rv))}{figure}")
+
+
 def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, params: MixParams,
                  reference: str | os.PathLike | None = None) -> Path:
     """Write the HTML report of ``params`` applied to the stems in ``session_dir``.
@@ -119,11 +129,12 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
                    for t, tr in zip(params.tracks, an["tracks"])])
     track_blocks = "".join(blocks[k] for k, _, _ in figures if k.startswith("track_"))
     ref_section = "" if reference is None else _reference_section(an, reference.name, sr, blocks["reference"])
+    rev_section = "" if an["reverb"] is None else _reverb_section(params, an["reverb"], blocks["reverb"])
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>mixdown report: '
             f'{html.escape(session_dir.name)}</title><style>{_CSS}</style></head><body>'
             f"<h1>mixdown report: {html.escape(session_dir.name)}</h1>{summary}"
             f"<h2>Stage</h2>{blocks['stage']}<h2>Loudness</h2>{blocks['loudness']}{loud}"
-            f"<h2>Spectrum</h2>{blocks['spectrum']}{ref_section}<h2>Tracks</h2>{track_blocks}"
+            f"<h2>Spectrum</h2>{blocks['spectrum']}{ref_section}{rev_section}<h2>Tracks</h2>{track_blocks}"
             f"<h2>Master bus</h2>{blocks['master']}<h2>All settings</h2>{_settings_tables(params)}"
             "</body></html>\n")
     out_html.parent.mkdir(parents=True, exist_ok=True)
