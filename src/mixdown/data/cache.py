@@ -49,7 +49,8 @@ def manifest_files(manifest: str | os.PathLike) -> Iterator[tuple[str, int, floa
     Size and mtime come from the manifest; records without them (hand-written manifests) use
     the file's current ones.
     """
-    from mixdown.data.dataset import read_manifest, resolve
+    from mixdown.data.manifest import read_records as read_manifest
+    from mixdown.data.manifest import resolve
 
     mdir = Path(manifest).parent
     for rec in read_manifest(manifest):

@@ -8,7 +8,6 @@ parameter file is known, normalised target parameters consistent with the transf
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -21,6 +20,8 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
+from mixdown.data.manifest import read_records as read_manifest
+from mixdown.data.manifest import resolve
 from mixdown.inference.contract import InputContract
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
@@ -56,32 +57,6 @@ class Augment:
     swap_channels_p: float = 0.5
     gain_db: float = 6.0
     tone_db: float = 6.0
-
-
-def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records of one ``.jsonl`` manifest; relative paths resolved against the record's root."""
-    path = Path(path)
-    records = []
-    with open(path) as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
-            records.append(rec)
-    return records
-
-
-def resolve(rec: dict, p: str | None, manifest_dir: Path) -> Path | None:
-    if p is None:
-        return None
-    q = Path(p)
-    if q.is_absolute():
-        return q
-    root = Path(rec.get("root") or manifest_dir)
-    return root / q
 
 
 class MixDataset(Dataset):

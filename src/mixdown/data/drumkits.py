@@ -234,7 +234,7 @@ def sf2_notes(path: str, sample_rate: int = 22050) -> frozenset[int]:
     alone on channel 0 (bank 0, program 0) and keeping those that sound (peak above -50 dBFS)."""
     import mido
 
-    from mixdown.data.synth import render_midi
+    from mixdown.data.fluid import render_midi
 
     notes, spacing = sorted(GM_NOTES), 480          # one note per beat at 120 bpm: 0.5 s apart
     track = mido.MidiTrack([mido.Message("program_change", channel=0, program=0)])
@@ -265,8 +265,8 @@ def render_drum_stem(midi, kit: Kit, sample_rate: int, workdir: Path, name: str,
     import mido
 
     from mixdown.data.compose import _abs, is_on, midi_file
+    from mixdown.data.fluid import render_midi
     from mixdown.data.midinotes import notes_from_midi
-    from mixdown.data.synth import render_midi
 
     plays = kit.notes()
 

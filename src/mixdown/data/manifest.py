@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -220,3 +221,30 @@ def merge_shard_manifests(out: Path) -> dict[str, int]:
     for split, rows in merged.items():
         write_manifest(split_file(out, split), rows)
     return {split: len(rows) for split, rows in merged.items()}
+
+
+def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of one ``.jsonl`` manifest as plain dicts (what the loaders read; paths stay as
+    written: :func:`resolve` makes them absolute)."""
+    path = Path(path)
+    records = []
+    with open(path) as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
+            records.append(rec)
+    return records
+
+
+def resolve(rec: dict, p: str | None, manifest_dir: Path) -> Path | None:
+    if p is None:
+        return None
+    q = Path(p)
+    if q.is_absolute():
+        return q
+    root = Path(rec.get("root") or manifest_dir)
+    return root / q

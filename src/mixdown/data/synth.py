@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from scipy.signal import butter, lfilter, sosfilt
 
 from mixdown.data.compose import FX_CC, KICK, SNARE, Part, Song, Stem, compose, is_on, midi_file, plan_song
 from mixdown.data.drumkits import Kit, choose_kit, render_drum_stem
+from mixdown.data.fluid import FLUID_GAIN, SOUNDFONTS, find_soundfont, render_midi  # noqa: F401
 from mixdown.data.prior import sample_mix_params
 from mixdown.data.vocals import missing_vocal_tools, render_vocal_stem
 from mixdown.params import spec as S
@@ -46,24 +46,11 @@ from mixdown.params.io import MasterParams, MixParams, write_params
 
 log = logging.getLogger(__name__)
 
-SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
-              "/usr/share/sounds/sf2/default-GM.sf2")
-#: fluidsynth master gain: low enough that dense parts never reach full scale (float output anyway).
-FLUID_GAIN = 0.5
 #: Roles recorded as mono sources (close-miked or DI); others stay stereo when the patch is stereo.
 MONO_ROLES = frozenset({"kick", "snare", "bass", "guitar", "lead", "brass", "winds", "lead_vocal", "backing_vocal"})
 #: Roles sung by :mod:`mixdown.data.vocals` instead of played by fluidsynth.
 VOCAL_ROLES = frozenset({"lead_vocal", "backing_vocal"})
 SILENCE_DBFS = -60.0
-
-
-def find_soundfont() -> Path | None:
-    """``$MIXDOWN_SOUNDFONT`` or the first installed General MIDI soundfont (FluidR3_GM)."""
-    env = os.environ.get("MIXDOWN_SOUNDFONT")
-    for p in ([env] if env else []) + list(SOUNDFONTS):
-        if p and Path(p).is_file():
-            return Path(p)
-    return None
 
 
 def missing_tools(need_mma: bool = False, need_music21: bool = False) -> str | None:
@@ -118,26 +105,6 @@ def split_stems(song: Song, split_drums: bool = False) -> list[Stem]:
 
 
 # ----------------------------------------------------------------------------- rendering
-def render_midi(midi, sample_rate: int, workdir: Path, name: str,
-                soundfont: Path | None = None) -> np.ndarray:
-    """Render a ``mido.MidiFile`` dry with fluidsynth. Returns ``(frames, 2)`` float32."""
-    soundfont = soundfont or find_soundfont()
-    if soundfont is None:
-        raise RuntimeError(missing_tools())
-    mid, wav = workdir / f"{name}.mid", workdir / f"{name}.wav"
-    midi.save(str(mid))
-    cmd = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(FLUID_GAIN), "-r", str(sample_rate),
-           "-O", "float", "-T", "wav", "-F", str(wav), str(soundfont), str(mid)]
-    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
-    if res.returncode != 0 or not wav.exists():
-        raise RuntimeError(f"fluidsynth failed on {mid} (exit {res.returncode}): {res.stderr.strip()[-500:]}")
-    x, fs = sf.read(str(wav), dtype="float32", always_2d=True)
-    if fs != sample_rate:
-        raise RuntimeError(f"fluidsynth wrote {fs} Hz, asked for {sample_rate} Hz")
-    wav.unlink()
-    return x
-
-
 def fit_length(x: np.ndarray, frames: int, fade_s: float = 0.02, sample_rate: int = 44100) -> np.ndarray:
     """Trim or zero-pad ``(frames, ch)`` audio to ``frames``; a short fade-out avoids a click at a cut."""
     if len(x) >= frames:
