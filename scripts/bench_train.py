@@ -20,11 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import resource
-import sys
 import time
-from pathlib import Path
 
 import torch
 
