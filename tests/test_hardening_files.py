@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import signal
+import threading
 import time
 
 import pytest
@@ -97,7 +98,13 @@ def test_temporaries_of_live_or_recent_writers_are_kept(tmp_path):
     assert live.exists() and not dead_recent.exists()
 
 
-def test_interrupt_during_publishing_is_held_until_both_files_are_in_place(tmp_path, monkeypatch):
+@pytest.mark.parametrize("other_thread", [False, True], ids=["single-threaded", "other-thread-alive"])
+def test_interrupt_during_publishing_is_held_until_both_files_are_in_place(tmp_path, monkeypatch, other_thread):
+    """With another thread alive (torch's, the studio's) the kernel may deliver Ctrl-C to that
+    thread: holding it back must not rely on the main thread's signal mask."""
+    stop = threading.Event()
+    if other_thread:
+        threading.Thread(target=stop.wait, daemon=True).start()
     mix, params = tmp_path / "mix.wav", tmp_path / "mix.json"
     mix.write_bytes(b"old mix")
     params.write_bytes(b"old params")
@@ -114,6 +121,7 @@ def test_interrupt_during_publishing_is_held_until_both_files_are_in_place(tmp_p
     with pytest.raises(KeyboardInterrupt):
         atomic_write_all([(mix, lambda t: t.write_bytes(b"new mix")),
                           (params, lambda t: t.write_bytes(b"new params"))])
+    stop.set()
     assert len(calls) == 2  # the interrupt arrived only after the second rename
     assert mix.read_bytes() == b"new mix" and params.read_bytes() == b"new params"
 

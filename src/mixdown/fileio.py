@@ -111,32 +111,53 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+_HELD_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM/SIGHUP until the block is done, then deliver them.
+
+    Python-level handlers, not a thread's signal mask: the kernel may hand a process-directed
+    signal to any thread (torch and BLAS start their own), and Python runs its handlers in the main
+    thread whichever thread received it, so a mask on the main thread alone does not hold Ctrl-C
+    back. Handlers can only be set from the main thread; elsewhere nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in _HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)  # now, to the handler the program had (Ctrl-C: KeyboardInterrupt)
+
+
 @contextlib.contextmanager
 def _publishing(folders: Sequence[Path]) -> Iterator[None]:
     """Hold SIGINT/SIGTERM/SIGHUP back (main thread) and lock every folder (sorted, exclusive)."""
-    blocked = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
-    if blocked:
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     fds = []
-    try:
-        import fcntl
+    with _signals_held():
+        try:
+            import fcntl
 
-        for folder in sorted({str(f) for f in folders}):
-            try:
-                fd = os.open(folder, os.O_RDONLY)
-            except OSError:  # a folder we may write into but not open: publish unlocked
-                continue
-            fds.append(fd)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError as e:  # a file system without flock (some network mounts): publish unlocked
-                log.debug("%s: cannot lock (%s); publishing without the lock", folder, e)
-        yield
-    finally:
-        for fd in fds:
-            os.close(fd)  # closing releases the lock
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            for folder in sorted({str(f) for f in folders}):
+                try:
+                    fd = os.open(folder, os.O_RDONLY)
+                except OSError:  # a folder we may write into but not open: publish unlocked
+                    continue
+                fds.append(fd)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError as e:  # a file system without flock (some network mounts): publish unlocked
+                    log.debug("%s: cannot lock (%s); publishing without the lock", folder, e)
+            yield
+        finally:
+            for fd in fds:
+                os.close(fd)  # closing releases the lock
 
 
 def atomic_write_all(items: Sequence[tuple[str | os.PathLike, Callable[[Path], None]]]) -> list[Path]:
