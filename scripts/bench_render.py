@@ -172,8 +172,8 @@ def main() -> None:
         params = make_session(folder, args.tracks, args.seconds)
         res.update(bench_full(folder, params, args.skip_pedalboard, args.repeats))
         log.info("full render, %d stereo tracks x %.0f s, every track sending to a 2.5 s reverb, whole process: "
-                 "%.2f s (first run %.2f s), peak memory %.0f MB", args.tracks, args.seconds, res["render_s"], res["render_first_run_s"],
-                 res["render_peak_rss_mb"])
+                 "%.2f s (first run %.2f s), peak memory %.0f MB", args.tracks, args.seconds, res["render_s"],
+                 res["render_first_run_s"], res["render_peak_rss_mb"])
         if "pedalboard_s" in res:
             log.info("pedalboard, same chain (Convolution on the send bus), whole process: %.2f s -> ratio %.2f",
                      res["pedalboard_s"], res["ratio_to_pedalboard"])

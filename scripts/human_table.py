@@ -28,7 +28,8 @@ def main(folder: str) -> str:
     for s in systems:
         cells = [f"{summary[s][k][0]:.3g} ± {summary[s][k][1]:.2g}" if k in summary[s] else "" for k in COLUMNS]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\nMean ± 95 % confidence half-width over {songs} songs (excerpts of a song averaged first).\n"
+    return "\n".join(lines) + (f"\n\nMean ± 95 % confidence half-width over {songs} songs "
+                                "(excerpts of a song averaged first).\n")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ def evaluation(tmp_path_factory):
 
 def test_outputs_exist_for_every_song_and_system(evaluation):
     rows = list(csv.DictReader(open(evaluation / "results.csv")))
-    assert {r["system"] for r in rows} == {"raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle"}
+    assert {r["system"] for r in rows} == {"raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle",
+                                           "waveform_oracle"}
     assert len(rows) == 18 and len(list((evaluation / "songs").glob("*.csv"))) == 3
     summary = (evaluation / "summary.md").read_text()
     assert all(s in summary for s in ("raw_sum", "power_oracle", "±"))

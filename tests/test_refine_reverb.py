@@ -72,7 +72,8 @@ def test_refinement_moves_sends_and_decay_towards_a_reverberant_reference():
     for k, v in {"decay_low_s": 1.6, "decay_mid_s": 1.6, "decay_high_s": 1.6}.items():
         ref_mv[S.MASTER_NAMES.index(f"reverb.{k}")] = v
     x = torch.tensor(np.stack([np.repeat(a, 2, 0) for a in tracks]))[None]
-    ref = Console(SR)(x, torch.tensor(ref_tv, dtype=torch.float32)[None], torch.tensor(ref_mv, dtype=torch.float32)[None],
+    ref = Console(SR)(x, torch.tensor(ref_tv, dtype=torch.float32)[None],
+                      torch.tensor(ref_mv, dtype=torch.float32)[None],
                       normalized=False)[0].numpy()
     start_mv = mv.copy()
     for k in ("decay_low_s", "decay_mid_s", "decay_high_s"):

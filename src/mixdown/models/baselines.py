@@ -123,10 +123,10 @@ def power_oracle(session, reference: np.ndarray, max_frames: int = 44100 * 180, 
 
     For each side, the reference's band power per frame (third-octave bands x ~0.1 s frames) is
     fitted as a non-negative combination of the tracks' band powers on that side (tracks assumed
-    uncorrelated, so powers add), each band weighted by the reference's mean power in it (a relative
-    error per band, so every band counts as much as the loud low end; frames by their power). The weights are squared side
-    gains: fader = their power sum, pan from the left/right ratio (constant-power law). Phase does not
-    enter, so EQ phase, all-pass filters, small delays and reverb do not mislead it.
+    uncorrelated, so powers add), each band weighted by the reference's mean power in it (a
+    relative error per band, so every band counts as much as the loud low end; frames by their
+    power). The weights are squared side gains: fader = their power sum, pan from the left/right
+    ratio (constant-power law). Phase does not enter, so EQ phase, all-pass filters, small delays and reverb do not mislead it.
     """
     from scipy.optimize import nnls
 
