@@ -126,7 +126,8 @@ def power_oracle(session, reference: np.ndarray, max_frames: int = 44100 * 180, 
     uncorrelated, so powers add), each band weighted by the reference's mean power in it (a
     relative error per band, so every band counts as much as the loud low end; frames by their
     power). The weights are squared side gains: fader = their power sum, pan from the left/right
-    ratio (constant-power law). Phase does not enter, so EQ phase, all-pass filters, small delays and reverb do not mislead it.
+    ratio (constant-power law). Phase does not enter, so EQ phase, all-pass filters, small delays
+    and reverb do not mislead it.
     """
     from scipy.optimize import nnls
 
