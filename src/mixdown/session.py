@@ -173,8 +173,8 @@ class TrackReader:
         self._data: np.ndarray | None = None
         self._pos = 0
         self.peak = 0.0  # largest |sample| read so far
-        self._sum = np.zeros(info.channels)  # per channel: sum and sum of squares (DC detection)
-        self._sum2 = np.zeros(info.channels)
+        self._mean = np.zeros(info.channels)  # per channel: running mean and squared deviations
+        self._m2 = np.zeros(info.channels)    # (DC detection; blocks merged as Chan et al. 1979)
         self._n = 0
         self._file: sf.SoundFile | None = None
         if info.sample_rate != sample_rate:
@@ -209,11 +209,25 @@ class TrackReader:
         if got:
             block = buf[:got, :self.channels]
             self.peak = max(self.peak, float(np.abs(block).max()))
-            self._sum += block.sum(axis=0, dtype=np.float64)
-            self._sum2 += np.square(block, dtype=np.float64).sum(axis=0)
-            self._n += got
+            self._add_stats(block)
         self._pos += got
         buf[got:] = 0.0
+
+    def _add_stats(self, block: np.ndarray) -> None:
+        """Merge a block's per-channel mean and squared deviations into the running ones. The block
+        is measured relative to its first sample in float32 (a contiguous copy: cheap), which is
+        exact for a constant signal, so an offset never shows variance from rounding."""
+        rows = np.ascontiguousarray(block.T)                    # (channels, n) float32
+        d = rows - rows[:, :1]
+        n = rows.shape[1]
+        s = d.sum(axis=1, dtype=np.float32).astype(np.float64)
+        m2 = np.einsum("ij,ij->i", d, d).astype(np.float64) - s * s / n
+        mean = rows[:, 0].astype(np.float64) + s / n
+        total = self._n + n
+        delta = mean - self._mean
+        self._m2 += np.maximum(m2, 0.0) + delta * delta * self._n * n / total
+        self._mean += delta * n / total
+        self._n = total
 
     @property
     def dc_only(self) -> bool:
@@ -221,8 +235,8 @@ class TrackReader:
         to) no signal around it (less than -60 dB of the offset's power)."""
         if self._n < 1024 or self.peak == 0.0:  # a few samples are not "a constant signal"
             return False
-        mean = self._sum / self._n
-        var = np.maximum(self._sum2 / self._n - mean ** 2, 0.0)
+        mean = self._mean
+        var = self._m2 / self._n
         return bool(np.all(var <= 1e-6 * np.maximum(mean ** 2, 1e-30)) and np.any(mean != 0))
 
     def close(self) -> None:
