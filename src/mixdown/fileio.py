@@ -130,8 +130,8 @@ def _signals_held() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for sig, handler in old.items():  # None: the handler was set outside Python (restore the default)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         for signum in dict.fromkeys(caught):
             signal.raise_signal(signum)  # now, to the handler the program had (Ctrl-C: KeyboardInterrupt)
 
