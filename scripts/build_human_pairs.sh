@@ -3,6 +3,8 @@
 #   <out>/lmms           LMMS demo projects (train/val/test by song)
 #   <out>/lmms-reserved  the reserved LMMS projects: evaluation only (test.jsonl), never train on them
 #   <out>/midi           MIDI songs whose composers set the mix (openttd-openmsx, planetblupi-music-midi)
+#   <out>/targets/<src>  the same manifests with each track's level and pan fitted to the human mix
+#                        (`mixdown dataset targets`): what configs/data/human.yaml trains on
 # Needs scripts/setup_system.sh. Resumable: rerun after a kill and finished songs are reused.
 # Usage: scripts/build_human_pairs.sh [OUT=/work/corpora] [lmms|lmms-reserved|midi ...]
 # Logs go to <out>/<source>/build.log; run it under nohup for a long build.
@@ -26,4 +28,9 @@ for src in "${SOURCES[@]}"; do
     echo "== $(date -u +%FT%TZ) building $src from $root into $OUT/$src"
     PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mixdown.cli dataset build --source "$src" \
         --root "$root" --out "$OUT/$src" --jobs "${JOBS:-1}" 2>&1 | tee -a "$OUT/$src/build.log"
+    if [ "$src" != lmms-reserved ]; then  # evaluation only: nothing to train on
+        echo "== $(date -u +%FT%TZ) fitting levels and pans of $src into $OUT/targets/$src"
+        PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mixdown.cli dataset targets --no-progress \
+            "$OUT/$src"/{train,val,test}.jsonl --out "$OUT/targets/$src" 2>&1 | tee -a "$OUT/$src/build.log"
+    fi
 done

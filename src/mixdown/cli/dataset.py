@@ -170,3 +170,29 @@ def _cli_cache(args: argparse.Namespace) -> int:
 
 add_dataset_command("cache", _configure_cache, "decode a manifest's audio once into memory-mapped shards "
                                          "(16-bit PCM as int16, else float32; train with data.train.cache_dir=DIR)")
+
+
+def _configure_targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifests", nargs="+", type=Path, help="<split>.jsonl manifests of human-mixed pairs")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for the target manifests (same file names) and one parameter file per song")
+    p.add_argument("--no-resume", action="store_true", help="fit songs again even when their file exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cli_targets)
+
+
+def _cli_targets(args: argparse.Namespace) -> int:
+    from mixdown.data.targets import fit_targets
+
+    for m in args.manifests:
+        if not m.is_file():
+            raise UsageError(f"{m}: manifest not found; build the pairs with 'mixdown dataset build' first")
+    try:
+        fit_targets(args.manifests, args.out, progress=not args.no_progress, resume=not args.no_resume)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    return 0
+
+
+add_dataset_command("targets", _configure_targets, "fit each track's level and pan to human mixes (power-domain "
+                                           "oracle) as training targets: <out>/<split>.jsonl + parameter files")

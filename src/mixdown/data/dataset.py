@@ -82,8 +82,9 @@ class MixDataset(Dataset):
     Item (dict):
         ``tracks`` ``(max_tracks, 2, T)`` float32 (mono tracks duplicated), ``mask``
         ``(max_tracks,)`` bool, ``mix`` ``(2, T)``, ``track_params`` ``(max_tracks, N_TRACK_PARAMS)`` and
-        ``master_params`` ``(N_MASTER_PARAMS,)`` normalised (NaN where unknown, and the reverb's
-        settings when no track sends: unheard, they cannot be learnt from the mix), ``has_params`` bool,
+        ``master_params`` ``(N_MASTER_PARAMS,)`` normalised (NaN where unknown: the settings a
+        manifest's ``params_known`` leaves out, and the reverb's settings when no track sends:
+        unheard, they cannot be learnt from the mix), ``has_params`` bool,
         ``song`` str.
     """
 
@@ -200,6 +201,11 @@ class MixDataset(Dataset):
             if t["name"] in by_name:
                 tv[i] = [by_name[t["name"]].values[n] for n in S.TRACK_NAMES]
         mv = params.master_vector()
+        if rec.get("params_known") is not None:  # partial targets (e.g. a human mix's fitted levels)
+            known = [n in rec["params_known"] for n in S.TRACK_NAMES]
+            tv[:, ~np.array(known)] = np.nan
+            mv[[n not in rec["params_known"] for n in S.MASTER_NAMES]] = np.nan
+            return tv, mv
         sends = np.array([t.values["reverb_send_db"] for t in params.tracks])
         if (sends <= S.SEND_OFF_DB).all():  # no track sends (e.g. a mixdown.params/1 file): the
             mv[[S.MASTER_NAMES.index(n) for n in S.REVERB_MASTER_NAMES]] = np.nan  # reverb is unheard
@@ -248,7 +254,6 @@ class MixDataset(Dataset):
         tracks[:n] *= (10 ** (gains_db / 20)).astype(np.float32)[:, None, None]
         mix = self._read(resolve(rec, rec["mix"]["path"], root), start)
         swap = self.augment is not None and rng.random() < self.augment.swap_channels_p
-        known = self._params(rec)
         if swap and known is not None and (known[0][:, _SEND] > S.SEND_OFF_DB).any():
             swap = False  # the reverb's left and right impulse responses differ: no setting swaps its return
         if swap:

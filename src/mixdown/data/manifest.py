@@ -21,6 +21,8 @@ Record (one line, keys in this order)::
     checks   length_mismatch, rate_mismatch, mix_offset_samples (mix[n] ~ sum[n - offset]; null if
              not measured), mix_correlation (normalised peak, 0..1), aligned, warnings [str]
     meta     corpus facts about the song (e.g. MedleyDB has_bleed, ENST drummer)
+    params_known  names of the parameters of ``params`` that are known (e.g. a human mix's levels
+             and pans fitted by :mod:`mixdown.data.targets`); the others are unknown. null: all
 
 Builders write manifests; :mod:`mixdown.data.dataset` only reads them.
 """
@@ -106,6 +108,7 @@ class Record:
     params: str | None
     checks: Checks
     meta: dict[str, Any] = field(default_factory=dict)
+    params_known: list[str] | None = None
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 What is arbitrary is not punished: the prior picks the side of each spread track at random, so
 with ``mirror=True`` the parameter loss compares |pan| and the audio loss takes, per song, the
-better of the mix and its left/right mirror image.
+better of the mix and its left/right mirror image. A song whose master settings are all unknown
+(a human mix with fitted levels, :mod:`mixdown.data.targets`) has no known overall level: its
+tracks' levels (input gain + fader) are compared relative to each other (:func:`balance_db`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mixdown.measure.stft import mrstft_loss
 from mixdown.params import spec as S
 
 _PAN = S.index(S.TRACK_SPECS, "pan")
+_LEVEL = [S.index(S.TRACK_SPECS, "input_gain_db"), S.index(S.TRACK_SPECS, "fader_db")]
 
 
 def k_weighted_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -48,34 +51,81 @@ class MixLoss(nn.Module):
 
     def __init__(self, sample_rate: int = 44100, stft_weight: float = 1.0, loudness_weight: float = 0.1,
                  param_weight: float = 1.0, fft_sizes: tuple[int, ...] = (512, 2048, 8192), mirror: bool = False,
-                 match_loudness: bool = False):
+                 match_loudness: bool = False, balance_weight: float = 0.0):
         super().__init__()
         self.sample_rate = sample_rate
         self.stft_weight, self.loudness_weight, self.param_weight = stft_weight, loudness_weight, param_weight
+        self.balance_weight = balance_weight
         self.fft_sizes = tuple(fft_sizes)
         self.mirror, self.match_loudness = mirror, match_loudness
 
-    def forward(self, est: torch.Tensor, ref: torch.Tensor, pred: tuple[torch.Tensor, torch.Tensor] | None = None,
+    @property
+    def needs_audio(self) -> bool:
+        """Whether the loss compares mixes (else the trainer need not render them)."""
+        return self.stft_weight > 0 or self.loudness_weight > 0
+
+    def forward(self, est: torch.Tensor | None, ref: torch.Tensor,
+                pred: tuple[torch.Tensor, torch.Tensor] | None = None,
                 target: tuple[torch.Tensor, torch.Tensor] | None = None, mask: torch.Tensor | None = None):
+        """``est``: the rendered mix ``(B, 2, T)``, or None when only settings are compared
+        (:attr:`needs_audio` False); ``ref`` ``(B, 2, T)``; ``pred``, ``target``: normalised
+        ``(track (B, N, P), master (B, M))`` (target NaN where unknown); ``mask`` ``(B, N)``."""
         parts: dict[str, torch.Tensor] = {}
-        e = est
-        if self.match_loudness:
-            rms = lambda x: x.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-10).sqrt()  # noqa: E731
-            e = est * (rms(ref) / rms(est))
-        per = mrstft_loss(e, ref, fft_sizes=self.fft_sizes, reduction="none")
-        if self.mirror:
-            per = torch.minimum(per, mrstft_loss(e.flip(1), ref, fft_sizes=self.fft_sizes, reduction="none"))
-        parts["stft"] = per.mean()
-        loud = (k_weighted_loudness(est, self.sample_rate) - k_weighted_loudness(ref, self.sample_rate)).abs()
-        if self.match_loudness and target is not None:
-            known = torch.isfinite(target[1]).all(-1)
-            loud = loud[known] if bool(known.any()) else loud.sum() * 0.0
-        parts["loudness"] = loud.mean()
-        total = self.stft_weight * parts["stft"] + self.loudness_weight * parts["loudness"]
+        total = ref.new_zeros(())
+        if est is not None and self.needs_audio:
+            e = est
+            if self.match_loudness:
+                rms = lambda x: x.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-10).sqrt()  # noqa: E731
+                e = est * (rms(ref) / rms(est))
+            per = mrstft_loss(e, ref, fft_sizes=self.fft_sizes, reduction="none", mirror=self.mirror)
+            parts["stft"] = per.mean()
+            loud = (k_weighted_loudness(est, self.sample_rate) - k_weighted_loudness(ref, self.sample_rate)).abs()
+            if self.match_loudness and target is not None:
+                known = torch.isfinite(target[1]).all(-1)
+                loud = loud[known] if bool(known.any()) else loud.sum() * 0.0
+            parts["loudness"] = loud.mean()
+            total = self.stft_weight * parts["stft"] + self.loudness_weight * parts["loudness"]
         if pred is not None and target is not None and self.param_weight > 0:
             parts["params"] = param_l1(pred, target, mask, mirror=self.mirror)
             total = total + self.param_weight * parts["params"]
+        if pred is not None and target is not None and self.balance_weight > 0:
+            parts["balance_db"] = balance_db(pred[0], target[0], relative_levels(target), mask)
+            total = total + self.balance_weight * parts["balance_db"]
         return total, {k: float(v.detach()) for k, v in parts.items() if math.isfinite(float(v.detach()))}
+
+
+def relative_levels(target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Songs whose track levels are known only relative to each other: every master setting
+    unknown, some track level known. ``(B,)`` bool."""
+    tt, mt = target
+    return torch.isnan(mt).all(-1) & torch.isfinite(tt[..., _LEVEL]).all(-1).any(-1)
+
+
+def level_db(track: torch.Tensor) -> torch.Tensor:
+    """A track's static level, input gain + fader in dB, of normalised settings ``(..., P)`` -> ``(...)``."""
+    specs = [S.TRACK_SPECS[i] for i in _LEVEL]
+    return S.denormalize(track[..., _LEVEL], specs).sum(-1)
+
+
+def balance_db(pred: torch.Tensor, target: torch.Tensor, songs: torch.Tensor,
+               mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean |error| (dB) of each track's level relative to its song's other tracks.
+
+    Per song, the level errors ``level_db(pred) - level_db(target)`` of its tracks with a known
+    level lose their mean (a common offset is the mix's overall level: not judged), then the mean
+    absolute value over tracks and over ``songs`` (``(B,)`` bool). Shapes: ``pred``, ``target``
+    ``(B, N, P)`` normalised; ``mask`` ``(B, N)``. Zero (with a gradient) when no song counts.
+    """
+    d = level_db(pred) - level_db(torch.nan_to_num(target))
+    w = torch.isfinite(target[..., _LEVEL]).all(-1) & songs[:, None]
+    if mask is not None:
+        w = w & mask
+    w = w.to(d.dtype)
+    count = w.sum(-1)
+    centred = d - (d * w).sum(-1, keepdim=True) / count.clamp_min(1.0)[:, None]
+    per_song = (centred.abs() * w).sum(-1) / count.clamp_min(1.0)
+    used = count > 0
+    return per_song[used].mean() if bool(used.any()) else d.sum() * 0.0
 
 
 def param_l1(pred: tuple[torch.Tensor, torch.Tensor], target: tuple[torch.Tensor, torch.Tensor],
@@ -83,7 +133,8 @@ def param_l1(pred: tuple[torch.Tensor, torch.Tensor], target: tuple[torch.Tensor
     """Mean |pred - target| of normalised parameters over known targets (NaN = unknown).
 
     ``mirror``: pan is compared by its size, ``| |pan_pred| - |pan_target| |`` (in normalised units
-    the pan range [-1, 1] is [0, 1], centre 0.5), so a mirror image costs nothing.
+    the pan range [-1, 1] is [0, 1], centre 0.5), so a mirror image costs nothing. Songs with
+    :func:`relative_levels` leave their input gains and faders to :func:`balance_db`.
     """
     tp, mp = pred
     tt, mt = target
@@ -92,6 +143,11 @@ def param_l1(pred: tuple[torch.Tensor, torch.Tensor], target: tuple[torch.Tensor
         tp = torch.cat([tp[..., :_PAN], fold(tp)[..., None], tp[..., _PAN + 1:]], -1)
         tt = torch.cat([tt[..., :_PAN], fold(tt)[..., None], tt[..., _PAN + 1:]], -1)
     known_t = torch.isfinite(tt)
+    rel = relative_levels(target)
+    if bool(rel.any()):
+        level_cols = torch.zeros(tt.shape[-1], dtype=torch.bool, device=tt.device)
+        level_cols[_LEVEL] = True
+        known_t = known_t & ~(rel[:, None, None] & level_cols)
     if mask is not None:
         known_t = known_t & mask[..., None]
     known_m = torch.isfinite(mt)

@@ -40,6 +40,11 @@ def dist_info() -> tuple[int, int]:
     return 0, 1
 
 
+def _needs_audio(loss_fn) -> bool:
+    """Whether ``loss_fn`` compares rendered mixes (a loss without ``needs_audio`` does)."""
+    return bool(getattr(loss_fn, "needs_audio", True))
+
+
 def seed_everything(seed: int) -> None:
     import random
 
@@ -81,7 +86,9 @@ class Trainer:
                           sampler=sampler, num_workers=self.num_workers, drop_last=shuffle,
                           persistent_workers=self.num_workers > 0, pin_memory=self.device.type == "cuda")
 
-    def _step_outputs(self, model, console, batch):
+    def _step_outputs(self, model, console, batch, render: bool = True):
+        """``(mix or None, ref, pred, target, mask)`` of one batch; ``render=False`` (a loss that
+        compares settings only) skips the console."""
         n = max(int(batch["mask"].sum(1).max()), 1)  # tracks are packed first: drop all-padding columns
         x = batch["tracks"][:, :n].to(self.device, torch.float32, non_blocking=True)
         mask = batch["mask"][:, :n].to(self.device, non_blocking=True)
@@ -93,7 +100,7 @@ class Trainer:
         # Its filter responses (float64 inside), FFT filtering and compressor ballistics (poles
         # within 1e-5 of 1) are not safe in bfloat16, so the console runs outside autocast on
         # float32 parameters and audio.
-        mix = console(x, tp.float(), mp.float(), mask)
+        mix = console(x, tp.float(), mp.float(), mask) if render else None
         target = (batch["track_params"][:, :n].to(self.device), batch["master_params"].to(self.device))
         return mix, ref, (tp.float(), mp.float()), target, mask
 
@@ -103,11 +110,11 @@ class Trainer:
         sums: dict[str, float] = {}
         n = 0
         for batch in loader:
-            mix, ref, pred, target, mask = self._step_outputs(model, console, batch)
+            mix, ref, pred, target, mask = self._step_outputs(model, console, batch, _needs_audio(loss_fn))
             total, parts = loss_fn(mix, ref, pred, target, mask)
             for k, v in {"loss": float(total), **parts}.items():
-                sums[k] = sums.get(k, 0.0) + v * len(mix)
-            n += len(mix)
+                sums[k] = sums.get(k, 0.0) + v * len(ref)
+            n += len(ref)
         model.train()
         return {f"val/{k}": v / max(n, 1) for k, v in sums.items()}
 
@@ -206,7 +213,7 @@ class Trainer:
 
     def _train_step(self, model, console, loss_fn, optimizer, batch):
         """One optimiser step on ``batch``; returns ``(total loss, loss parts)``."""
-        mix, ref, pred, target, mask = self._step_outputs(model, console, batch)
+        mix, ref, pred, target, mask = self._step_outputs(model, console, batch, _needs_audio(loss_fn))
         total, parts = loss_fn(mix, ref, pred, target, mask)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
