@@ -19,6 +19,7 @@ for line in sys.stdin:
         sys.stdout.write(line)' > "$OUT/test.jsonl"
 "$PY" -m mixdown.cli evaluate --data "$OUT/test.jsonl" --out "$OUT" --resume \
   --checkpoint synthetic-v1=src/mixdown/weights/synthetic-v1.pt \
-  --checkpoint human-v1=src/mixdown/weights/default.pt
+  --checkpoint human-v1=src/mixdown/weights/human-v1.pt \
+  --checkpoint human-v2=src/mixdown/weights/default.pt
 "$PY" scripts/human_table.py "$OUT" > "$OUT/table.md"
 cat "$OUT/table.md"

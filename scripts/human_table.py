@@ -12,7 +12,7 @@ from pathlib import Path
 from mixdown.evaluate import summarize
 
 ORDER = ["raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle",
-         "model:synthetic-v1", "model:human-v1"]
+         "model:synthetic-v1", "model:human-v1", "model:human-v2"]
 COLUMNS = {"mrstft": "MR-STFT", "spectral_balance_mae_db": "octave balance (dB)",
            "|stereo_width_diff_db|": "|width diff| (dB)", "stereo_width_bias_db": "width est-ref (dB)",
            "mean_abs_pan": "mean abs pan"}

@@ -57,6 +57,10 @@ def test_loudness_matching_leaves_level_to_the_loudness_term_of_known_songs():
     assert "params" not in parts or parts["params"] == 0.0
     known = (nan[0], torch.full((2, S.N_MASTER_PARAMS), 0.5))
     assert loss(0.25 * ref, ref, nan, known)[1]["loudness"] == pytest.approx(12.04, abs=0.05)
+    # a synthetic song where nothing sends: its reverb settings are unknown, its level is still known
+    dry = torch.full((2, S.N_MASTER_PARAMS), 0.5)
+    dry[:, [S.MASTER_NAMES.index(n) for n in S.REVERB_MASTER_NAMES]] = float("nan")
+    assert loss(0.25 * ref, ref, nan, (nan[0], dry))[1]["loudness"] == pytest.approx(12.04, abs=0.05)
 
 
 def test_unknown_targets_train_on_audio_alone_and_give_gradients():

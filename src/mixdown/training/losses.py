@@ -20,6 +20,8 @@ from mixdown.params import spec as S
 
 _PAN = S.index(S.TRACK_SPECS, "pan")
 _LEVEL = [S.index(S.TRACK_SPECS, "input_gain_db"), S.index(S.TRACK_SPECS, "fader_db")]
+#: master settings apart from the reverb's (unknown when no track sends: unheard, see the dataset)
+_MASTER_NOT_REVERB = [i for i, n in enumerate(S.MASTER_NAMES) if n not in S.REVERB_MASTER_NAMES]
 
 
 def k_weighted_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -45,8 +47,9 @@ class MixLoss(nn.Module):
             the better of the mix and its mirror image per song.
         match_loudness: the STFT distance compares the mix scaled to the reference's RMS (as the
             evaluation does), so only the loudness term judges level; the loudness term then counts
-            only songs whose master settings are known (a human mix's level is the person's, not
-            something the tracks tell).
+            only songs whose master settings are known, the reverb's aside (a human mix's level is
+            the person's, not something the tracks tell; a synthetic song's reverb settings are
+            unknown when nothing sends): those songs anchor the level of every mix the model makes.
     """
 
     def __init__(self, sample_rate: int = 44100, stft_weight: float = 1.0, loudness_weight: float = 0.1,
@@ -81,7 +84,7 @@ class MixLoss(nn.Module):
             parts["stft"] = per.mean()
             loud = (k_weighted_loudness(est, self.sample_rate) - k_weighted_loudness(ref, self.sample_rate)).abs()
             if self.match_loudness and target is not None:
-                known = torch.isfinite(target[1]).all(-1)
+                known = torch.isfinite(target[1][..., _MASTER_NOT_REVERB]).all(-1)
                 loud = loud[known] if bool(known.any()) else loud.sum() * 0.0
             parts["loudness"] = loud.mean()
             total = self.stft_weight * parts["stft"] + self.loudness_weight * parts["loudness"]
