@@ -1,5 +1,5 @@
 """Models and checkpoints with the reverb in the table: heads sized from the table, checkpoints
-trained before the reverb (the shipped ``default.pt``) still load and predict (every send off,
+trained before the reverb (the shipped ``human-v1.pt`` and ``synthetic-v1.pt``) still load and predict (every send off,
 the default reverb), new checkpoints store the whole table, fine-tuning keeps the old rows."""
 
 import numpy as np
@@ -13,6 +13,8 @@ from mixdown.models.base import transfer_head_rows
 from mixdown.params import spec as S
 from mixdown.session import Session
 
+#: a shipped checkpoint trained before the reverb (the default model until human-v2)
+PRE_REVERB = DEFAULT_CHECKPOINT.with_name("human-v1.pt")
 REVERB_TRACK = ["reverb_send_db"]
 REVERB_MASTER = ["reverb.predelay_ms", "reverb.decay_low_s", "reverb.decay_mid_s", "reverb.decay_high_s",
                  "reverb.highpass_hz", "reverb.return_db"]
@@ -29,12 +31,12 @@ def test_heads_are_sized_from_the_table():
         assert model.master_head[-2].out_features == S.N_MASTER_PARAMS == 31
 
 
-def test_shipped_checkpoint_predates_the_reverb_and_predicts_sends_off():
-    state = read_checkpoint(DEFAULT_CHECKPOINT)
+def test_pre_reverb_checkpoint_loads_and_predicts_sends_off():
+    state = read_checkpoint(PRE_REVERB)
     stored_t, stored_m = [r[0] for r in state["track_specs"]], [r[0] for r in state["master_specs"]]
     assert stored_t == [n for n in S.TRACK_NAMES if n not in REVERB_TRACK]
     assert stored_m == [n for n in S.MASTER_NAMES if n not in REVERB_MASTER]
-    model = load_model(DEFAULT_CHECKPOINT)
+    model = load_model(PRE_REVERB)
     x, mask = _batch()
     tp, mp = model(x, mask)
     assert tp.shape == (1, 3, 29) and mp.shape == (1, 31)
@@ -54,9 +56,9 @@ def test_shipped_checkpoint_predates_the_reverb_and_predicts_sends_off():
     torch.testing.assert_close(mp[..., [S.MASTER_NAMES.index(n) for n in stored_m]], raw.master_head(h[:, 0]))
 
 
-def test_prediction_with_the_shipped_model_keeps_every_send_off():
+def test_prediction_with_a_pre_reverb_model_keeps_every_send_off():
     session = Session.from_arrays(np.random.default_rng(1).normal(0, 0.1, (2, 2, 44100 * 3)), 44100)
-    tv, mv = predict_params(load_model(DEFAULT_CHECKPOINT), session)
+    tv, mv = predict_params(load_model(PRE_REVERB), session)
     assert (tv[:, S.TRACK_NAMES.index("reverb_send_db")] == -60.0).all()
     assert mv[S.MASTER_NAMES.index("reverb.decay_mid_s")] == pytest.approx(1.5, rel=1e-6)
 
@@ -74,7 +76,7 @@ def test_new_checkpoints_store_the_whole_table(tmp_path):
 
 
 def test_other_tables_are_refused(tmp_path):
-    state = torch.load(DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True)
+    state = torch.load(PRE_REVERB, map_location="cpu", weights_only=True)
     state["track_specs"] = [r for r in state["track_specs"] if r[0] != "pan"]
     torch.save(state, tmp_path / "odd.pt")
     with pytest.raises(CheckpointError, match="parameter table differs"):
@@ -101,3 +103,13 @@ def test_fine_tuning_a_pre_reverb_checkpoint_keeps_its_rows():
     keep_m = [S.MASTER_NAMES.index(n) for n in old.master_names]
     torch.testing.assert_close(tp_new[..., keep_t], tp_old[..., keep_t])
     torch.testing.assert_close(mp_new[..., keep_m], mp_old[..., keep_m])
+
+
+def test_the_shipped_default_predicts_the_whole_table():
+    """human-v2 was trained with the reverb in the table: its heads predict every send and setting."""
+    state = read_checkpoint(DEFAULT_CHECKPOINT)
+    assert [r[0] for r in state["track_specs"]] == list(S.TRACK_NAMES)
+    assert [r[0] for r in state["master_specs"]] == list(S.MASTER_NAMES)
+    assert "optimizer" not in state.get("train_state", {})  # released: the optimiser state dropped
+    model = load_model(DEFAULT_CHECKPOINT)
+    assert model.track_names == S.TRACK_NAMES and model.master_names == S.MASTER_NAMES
