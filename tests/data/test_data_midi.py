@@ -157,5 +157,7 @@ def test_a_runaway_render_is_stopped_before_it_fills_the_disk(tmp_path):
              "        f.flush()\n        time.sleep(0.01)\n"
     import sys
 
-    code, why = MB._run_capped([sys.executable, "-c", script], out, 5_000_000, 60)
+    from mixdown.data.fluid import run_capped
+
+    code, why = run_capped([sys.executable, "-c", script], out, 5_000_000, 60)
     assert code == -1 and "passed 5 MB" in why and out.stat().st_size < 50_000_000

@@ -27,9 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
-import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -116,50 +113,12 @@ def discover(root: Path) -> Discovery:
 
 
 # ----------------------------------------------------------------------------- rendering
-def _run_capped(cmd: list[str], out: Path, max_bytes: int, timeout_s: float) -> tuple[int, str]:
-    """Run ``cmd``; stop it when ``out`` grows past ``max_bytes`` or after ``timeout_s`` (a runaway render
-    dies, not the disk). Returns ``(exit code, stderr tail)``; -1 for a stopped run."""
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        start, why = time.monotonic(), ""
-        while proc.poll() is None:
-            if out.is_file() and out.stat().st_size > max_bytes:
-                why = f"stopped: output passed {max_bytes / 1e6:.0f} MB (a note that never ends?)"
-            elif time.monotonic() - start > timeout_s:
-                why = f"stopped after {timeout_s:.0f} s"
-            if why:
-                proc.kill()
-                proc.wait()
-                return -1, why
-            time.sleep(0.2)
-        err.seek(0)
-        return proc.returncode, err.read().decode(errors="replace").strip()[-300:]
-
-
 def fluidsynth(mid, workdir: Path, name: str, wet: bool) -> np.ndarray:
-    """Render a ``mido.MidiFile``: dry (reverb, chorus off) or ``wet``; returns ``(frames, 2)`` float32.
+    """Render a ``mido.MidiFile`` at the pairs' rate: dry (reverb, chorus off) or ``wet``; returns
+    ``(frames, 2)`` float32 (:func:`mixdown.data.fluid.render_midi`: runaway renders are stopped)."""
+    from mixdown.data.fluid import render_midi
 
-    The output may be at most twice the file's length plus a minute (float stereo); a render that
-    goes on longer (a synth kept sounding) is stopped and raises RuntimeError.
-    """
-    from mixdown.data.synth import FLUID_GAIN, find_soundfont
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    path, wav = workdir / f"{name}.mid", workdir / f"{name}.wav"
-    mid.save(str(path))
-    fx = [] if wet else ["-R", "0", "-C", "0"]
-    cmd = ["fluidsynth", "-ni", "-q", *fx, "-g", str(FLUID_GAIN), "-r", str(SAMPLE_RATE), "-O", "float", "-T", "wav",
-           "-F", str(wav), str(find_soundfont()), str(path)]
-    code, err = _run_capped(cmd, wav, int((2 * mid.length + 60) * SAMPLE_RATE * 8), 1800)
-    if code != 0 or not wav.is_file():
-        wav.unlink(missing_ok=True)
-        raise RuntimeError(f"fluidsynth failed on {path} (exit {code}): {err}")
-    x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
-    wav.unlink()
-    path.unlink()
-    if sr != SAMPLE_RATE:
-        raise RuntimeError(f"fluidsynth wrote {sr} Hz, asked for {SAMPLE_RATE} Hz")
-    return x
+    return render_midi(mid, SAMPLE_RATE, workdir, name, wet=wet, timeout_s=1800)
 
 
 def render_song(path: Path, end_s: float, dest: Path) -> dict[str, Any]:
