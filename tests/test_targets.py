@@ -179,7 +179,7 @@ def test_relative_songs_leave_levels_to_balance_and_give_gradients():
     assert wrong[0].grad[..., FADER].abs().sum() > 0
     # a song whose overall level is known (master settings known) compares absolute levels instead
     known_master = (target[0], torch.full((1, S.N_MASTER_PARAMS), 0.5, dtype=torch.float64))
-    assert float(param_l1(pred, known_master, None, mirror=True)) > 0.01
+    assert float(param_l1(pred, known_master, None, mirror=True).detach()) > 0.01
 
 
 def test_settings_only_training_skips_the_console(fitted, tmp_path, monkeypatch):
@@ -217,3 +217,14 @@ def test_mirror_shares_the_transforms_and_equals_the_better_of_both():
                         mrstft_loss(est.flip(1), ref, fft_sizes=(256, 1024), reduction="none"))
     torch.testing.assert_close(both, one)
     assert float(both[0]) < float(both[1])
+
+
+def test_an_unreadable_track_names_the_manifest_and_song_and_writes_no_manifest(tmp_path):
+    rec = _pair(tmp_path, seed=4)
+    rec["tracks"][1]["path"] = str(tmp_path / "gone.wav")
+    (tmp_path / "m").mkdir()
+    manifest = tmp_path / "m" / "train.jsonl"
+    manifest.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(ValueError, match=r"train.jsonl: song 'band/song4': .*gone.wav"):
+        fit_targets([manifest], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "train.jsonl").exists()

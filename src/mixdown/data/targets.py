@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from mixdown.data.manifest import read_records, resolve, write_manifest
+from mixdown.errors import UsageError
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,9 @@ def fit_targets(manifests: Sequence[str | os.PathLike], out: str | os.PathLike, 
 
     Each input ``<split>.jsonl`` gives ``<out>/<split>.jsonl`` (same records, with ``params`` and
     ``params_known`` set) and a parameter file per song. ``resume``: songs whose parameter file
-    exists are not fitted again. Songs that already have settings keep them. Returns the written
-    manifests.
+    exists are not fitted again. Songs that already have settings keep them. A song that cannot be
+    read raises ValueError naming the manifest, the song and the file; the target manifest is
+    written only once every song of it is fitted. Returns the written manifests.
     """
     from mixdown.params.io import write_params
 
@@ -102,7 +104,12 @@ def fit_targets(manifests: Sequence[str | os.PathLike], out: str | os.PathLike, 
             else:
                 path = (out / song_file(rec["song"])).resolve()
                 if not (resume and path.is_file()):
-                    write_params(fit_song(rec, m.parent), path)
+                    try:
+                        fitted = fit_song(rec, m.parent)
+                    except (UsageError, OSError, ValueError) as e:
+                        raise ValueError(f"{m}: song {rec.get('song')!r}: {e}; rebuild the pair or drop it "
+                                         "from the manifest") from e
+                    write_params(fitted, path)
                 rec["params"] = str(path)
                 rec["params_known"] = list(KNOWN)
             if bar is not None:
