@@ -26,6 +26,8 @@ import os
 import torch
 from numba import cuda
 
+from mixdown.dsp.kernels import soft_knee_gain_db
+
 _FLUSH = 1e-300  # as in mixdown.dsp.kernels: states this close to 0 dB are flushed to 0
 _THREADS = 64
 
@@ -35,16 +37,8 @@ def simulated() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 
 
-@cuda.jit(device=True)
-def _gain_computer(level_db, threshold_db, ratio, knee_db):
-    """Target gain g_c = G(L) - L in dB (<= 0) of the spec's soft-knee static curve."""
-    over = level_db - threshold_db
-    if 2.0 * over < -knee_db:
-        return 0.0
-    if knee_db > 0.0 and 2.0 * abs(over) <= knee_db:
-        t = over + 0.5 * knee_db
-        return (1.0 / ratio - 1.0) * t * t / (2.0 * knee_db)
-    return (1.0 / ratio - 1.0) * over
+#: the static curve: the one definition the CPU kernels compile too
+_gain_computer = cuda.jit(device=True)(soft_knee_gain_db)
 
 
 @cuda.jit(device=True)

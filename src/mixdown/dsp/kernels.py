@@ -24,9 +24,11 @@ _FLUSH = 1e-300
 _LN10_OVER_20 = math.log(10.0) / 20.0
 
 
-@nb.njit(cache=True, inline="always")
-def gain_computer(level_db, threshold_db, ratio, knee_db):
-    """Target gain g_c = G(L) - L in dB (<= 0) of the spec's soft-knee static curve."""
+def soft_knee_gain_db(level_db, threshold_db, ratio, knee_db):
+    """Target gain g_c = G(L) - L in dB (<= 0) of the spec's soft-knee static curve (scalars).
+
+    Plain Python, compiled twice from this one definition: :func:`gain_computer` (CPU) and the
+    device function of :mod:`mixdown.dsp.cuda_kernels`."""
     over = level_db - threshold_db
     if 2.0 * over < -knee_db:
         return 0.0
@@ -34,6 +36,9 @@ def gain_computer(level_db, threshold_db, ratio, knee_db):
         t = over + 0.5 * knee_db
         return (1.0 / ratio - 1.0) * t * t / (2.0 * knee_db)
     return (1.0 / ratio - 1.0) * over
+
+
+gain_computer = nb.njit(cache=True, inline="always")(soft_knee_gain_db)
 
 
 @nb.njit(cache=True, inline="always")

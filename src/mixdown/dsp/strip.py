@@ -6,8 +6,8 @@ take arrays accept numpy arrays or torch tensors and return the same kind.
 
 - :func:`pole`: the compressor's attack/release one-pole coefficient;
 - :func:`pan_gains`: the constant-power pan law;
-- :func:`static_gain_db`: the soft-knee gain computer (the compiled scalar is
-  :func:`mixdown.dsp.kernels.gain_computer`);
+- :func:`static_gain_db`: the soft-knee gain computer (its scalar definition is
+  :func:`mixdown.dsp.kernels.soft_knee_gain_db`, compiled for the CPU and CUDA kernels);
 - :func:`strip_coefficients` / :func:`strip_response_db`: the strip's filters (high-pass where
   present, then the 6 EQ bands) and their magnitude response;
 - :data:`OCTAVE_CENTRES_HZ`: the octave bands of the metrics, the report and reference mode.
@@ -51,10 +51,9 @@ def pan_gains(pan):
 
 def static_gain_db(levels_db, threshold_db: float, ratio: float, knee_db: float) -> np.ndarray:
     """Target gain ``G(L) - L`` (dB, <= 0) of the soft-knee static curve at each of ``levels_db``
-    (the compiled kernel's own function, run as plain Python: no JIT needed)."""
-    from mixdown.dsp.kernels import gain_computer
+    (the compiled kernels' own definition, run as plain Python: no JIT needed)."""
+    from mixdown.dsp.kernels import soft_knee_gain_db as gc
 
-    gc = getattr(gain_computer, "py_func", gain_computer)
     return np.array([gc(float(lv), float(threshold_db), float(ratio), float(knee_db))
                      for lv in np.ravel(levels_db)]).reshape(np.shape(levels_db))
 
