@@ -49,20 +49,16 @@ def song_file(song: str) -> str:
 
 def fit_song(rec: dict, manifest_dir: Path, max_seconds: float = 180.0):
     """The fitted settings of one manifest record: a :class:`mixdown.params.io.MixParams`."""
-    import soundfile as sf
-
     from mixdown.models.baselines import power_oracle
     from mixdown.params.io import MixParams
-    from mixdown.session import read_tracks
+    from mixdown.session import load_reference, read_tracks
 
     paths = [resolve(rec, t["path"], manifest_dir) for t in rec["tracks"]]
     mix_path = resolve(rec, rec["mix"]["path"], manifest_dir)
     session = read_tracks(paths, paths[0].parent)
-    ref, sr = sf.read(str(mix_path), dtype="float32", always_2d=True)
-    if sr != session.sample_rate:
-        raise ValueError(f"{mix_path}: {sr} Hz but the tracks are {session.sample_rate} Hz; rebuild the pair")
-    ref = ref.T if ref.shape[1] == 2 else np.repeat(ref.T, 2, 0)
-    tv, mv = power_oracle(session, ref, max_frames=int(max_seconds * sr))
+    sr = session.sample_rate
+    ref, _ = load_reference(mix_path, sr)  # (frames, 2); another rate is resampled with a warning
+    tv, mv = power_oracle(session, ref.T, max_frames=int(max_seconds * sr))
     tv[:, _FADER] = np.maximum(tv[:, _FADER], tv[:, _FADER].max() - FLOOR_DB)
     files = [os.path.relpath(p, paths[0].parent) for p in paths]
     names = [t["name"] for t in rec["tracks"]]
@@ -98,10 +94,9 @@ def fit_targets(manifests: Sequence[str | os.PathLike], out: str | os.PathLike, 
 
             bar = tqdm(total=len(records), desc=f"fit {m.name}", unit="song")
         for rec in records:
-            if rec.get("params") or not rec.get("mix"):
-                if not rec.get("mix"):
-                    log.warning("%s: no reference mix; left without targets", rec.get("song"))
-            else:
+            if not rec.get("mix"):
+                log.warning("%s: no reference mix; left without targets", rec.get("song"))
+            elif not rec.get("params"):
                 path = (out / song_file(rec["song"])).resolve()
                 if not (resume and path.is_file()):
                     try:
