@@ -228,3 +228,13 @@ def test_an_unreadable_track_names_the_manifest_and_song_and_writes_no_manifest(
     with pytest.raises(ValueError, match=r"train.jsonl: song 'band/song4': .*gone.wav"):
         fit_targets([manifest], tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_a_silent_mix_is_refused_by_name(tmp_path):
+    rec = _pair(tmp_path, seed=5)
+    sf.write(rec["mix"]["path"], np.zeros((int(6.0 * SR), 2), np.float32), SR, subtype="FLOAT")
+    (tmp_path / "m").mkdir()
+    manifest = tmp_path / "m" / "train.jsonl"
+    manifest.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(ValueError, match=r"song 'band/song5': .*mix.wav: the mix is silent"):
+        fit_targets([manifest], tmp_path / "out", progress=False)

@@ -58,6 +58,8 @@ def fit_song(rec: dict, manifest_dir: Path, max_seconds: float = 180.0):
     session = read_tracks(paths, paths[0].parent)
     sr = session.sample_rate
     ref, _ = load_reference(mix_path, sr)  # (frames, 2); another rate is resampled with a warning
+    if not np.any(ref[: int(max_seconds * sr)]):
+        raise ValueError(f"{mix_path}: the mix is silent (in its first {max_seconds:g} s): no levels to fit")
     tv, mv = power_oracle(session, ref.T, max_frames=int(max_seconds * sr))
     tv[:, _FADER] = np.maximum(tv[:, _FADER], tv[:, _FADER].max() - FLOOR_DB)
     files = [os.path.relpath(p, paths[0].parent) for p in paths]
