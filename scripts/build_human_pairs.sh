@@ -3,16 +3,17 @@
 #   <out>/lmms           LMMS demo projects (train/val/test by song)
 #   <out>/lmms-reserved  the reserved LMMS projects: evaluation only (test.jsonl), never train on them
 #   <out>/midi           MIDI songs whose composers set the mix (openttd-openmsx, planetblupi-music-midi)
+#   <out>/freedoom       the same kind of songs from Debian freedoom's WADs (extracted to <out>/freedoom-songs)
 #   <out>/targets/<src>  the same manifests with each track's level and pan fitted to the human mix
 #                        (`mixdown dataset targets`): what configs/data/human.yaml trains on
 # Needs scripts/setup_system.sh. Resumable: rerun after a kill and finished songs are reused.
-# Usage: scripts/build_human_pairs.sh [OUT=/work/corpora] [lmms|lmms-reserved|midi ...]
+# Usage: scripts/build_human_pairs.sh [OUT=/work/corpora] [lmms|lmms-reserved|midi|freedoom ...]
 # Logs go to <out>/<source>/build.log; run it under nohup for a long build.
 set -euo pipefail
 OUT=${1:-/work/corpora}
 shift || true
 SOURCES=("$@")
-[ "${#SOURCES[@]}" -eq 0 ] && SOURCES=(lmms lmms-reserved midi)
+[ "${#SOURCES[@]}" -eq 0 ] && SOURCES=(lmms lmms-reserved midi freedoom)
 here=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python}
 declare -A ROOT=([lmms]=/usr/share/lmms/projects/demos [lmms-reserved]=/usr/share/lmms/projects/demos)
@@ -24,9 +25,16 @@ for src in "${SOURCES[@]}"; do
         ln -sfn /usr/share/games/openttd/baseset/openmsx "$root/openmsx"
         ln -sfn /usr/share/planetblupi/music "$root/planetblupi"
     fi
+    build=$src
+    if [ "$src" = freedoom ]; then  # MIDI songs inside the WADs, written out as .mid files
+        root="$OUT/freedoom-songs"
+        build=midi
+        PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" "$here/scripts/extract_wad_midi.py" "$root" \
+            /usr/share/games/doom/freedoom1.wad /usr/share/games/doom/freedoom2.wad
+    fi
     mkdir -p "$OUT/$src"
     echo "== $(date -u +%FT%TZ) building $src from $root into $OUT/$src"
-    PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mixdown.cli dataset build --source "$src" \
+    PYTHONPATH="$here/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mixdown.cli dataset build --source "$build" \
         --root "$root" --out "$OUT/$src" --jobs "${JOBS:-1}" 2>&1 | tee -a "$OUT/$src/build.log"
     if [ "$src" != lmms-reserved ]; then  # evaluation only: nothing to train on
         echo "== $(date -u +%FT%TZ) fitting levels and pans of $src into $OUT/targets/$src"

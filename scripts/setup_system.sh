@@ -9,6 +9,7 @@
 #   lmms, lmms-common   - LMMS 1.2 and its demo projects (human-mixed pairs: `--source lmms`)
 #   openttd-openmsx, planetblupi-music-midi
 #                       - MIDI songs whose composers set volume/pan/reverb (`--source midi`)
+#   freedoom            - two Doom WADs whose music is 66 more such MIDI songs (scripts/extract_wad_midi.py)
 #   chromium            - headless browser for the end-to-end test of `mixdown studio`
 #   chromium-driver     - its WebDriver (chromedriver), which selenium drives
 #
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 PACKAGES=(fluidsynth fluid-soundfont-gm mma espeak-ng hydrogen-drumkits avldrums.lv2-soundfont
-          lmms lmms-common openttd-openmsx planetblupi-music-midi chromium chromium-driver)
+          lmms lmms-common openttd-openmsx planetblupi-music-midi freedoom chromium chromium-driver)
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()

@@ -137,6 +137,27 @@ def _signals_held() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (created if missing) while the block runs: work that
+    several processes may start at once (one song's render shared by its excerpts when a build
+    runs ``--jobs 2``) is done by one, and the others wait and then find it done. Advisory
+    (``flock``); where the file system has no locks the block runs unlocked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except (ImportError, OSError) as e:
+            log.debug("%s: cannot lock (%s); running unlocked", folder, e)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
 def _publishing(folders: Sequence[Path]) -> Iterator[None]:
     """Hold SIGINT/SIGTERM/SIGHUP back (main thread) and lock every folder (sorted, exclusive)."""
     fds = []

@@ -158,11 +158,14 @@ def prepare(spec: SongSpec, out: Path) -> SongSpec:
     st = spec.decode.stat()
     key = {"v": RENDER_VERSION, "file": str(spec.decode), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
            "end_s": end_s}
-    done = RD.read_done(full / "done.json", key)
-    if done is None:
-        log.info("%s: rendering %d channels and the mix with fluidsynth", spec.meta["song"], len(spec.tracks))
-        done = dict(key=key, **render_song(spec.decode, end_s, full))
-        RD.write_done(full / "done.json", key, done)
+    from mixdown.fileio import folder_lock
+
+    with folder_lock(song_dir):  # excerpts in other workers wait for the one render of their song
+        done = RD.read_done(full / "done.json", key)
+        if done is None:
+            log.info("%s: rendering %d channels and the mix with fluidsynth", spec.meta["song"], len(spec.tracks))
+            done = dict(key=key, **render_song(spec.decode, end_s, full))
+            RD.write_done(full / "done.json", key, done)
     dest = song_dir / f"{spec.meta['excerpt']:02d}"
     start, frames = int(spec.meta["start_s"] * SAMPLE_RATE), int(round((spec.meta["end_s"] - spec.meta["start_s"])
                                                                        * SAMPLE_RATE))
