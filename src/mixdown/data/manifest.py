@@ -35,7 +35,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from mixdown.data.roles import ROLES
 from mixdown.fileio import atomic_write_text
@@ -148,10 +148,9 @@ def write_manifest(path: Path, records: Iterable[Record | dict[str, Any]]) -> in
     return len(lines)
 
 
-def read_manifest(path: Path) -> list[Record]:
-    """Records of one ``.jsonl`` file; a bad line raises ValueError naming ``path:line``."""
-    path = Path(path)
-    out = []
+def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` of a ``.jsonl`` manifest; a missing file or a line that is not a
+    JSON object raises ValueError naming ``path`` (and the line) and the fix."""
     if not path.is_file():
         what = "is a folder, not a manifest file" if path.is_dir() else "manifest not found"
         raise ValueError(f"{path}: {what}; build one with 'mixdown dataset build' or 'mixdown dataset synth' "
@@ -161,9 +160,24 @@ def read_manifest(path: Path) -> list[Record]:
             if not line.strip():
                 continue
             try:
-                out.append(Record.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError, KeyError) as e:
-                raise ValueError(f"{path}:{line_no}: not a {SCHEMA} record ({e}); rebuild the manifest") from e
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
+            if not isinstance(rec, dict):
+                raise ValueError(f"{path}:{line_no}: not a {SCHEMA} record (a JSON {type(rec).__name__}); "
+                                 "rebuild the manifest")
+            yield line_no, rec
+
+
+def read_manifest(path: Path) -> list[Record]:
+    """Records of one ``.jsonl`` file; a bad line raises ValueError naming ``path:line``."""
+    path = Path(path)
+    out = []
+    for line_no, rec in _json_lines(path):
+        try:
+            out.append(Record.from_dict(rec))
+        except (TypeError, KeyError, AttributeError) as e:
+            raise ValueError(f"{path}:{line_no}: not a {SCHEMA} record ({e}); rebuild the manifest") from e
     return out
 
 
@@ -228,19 +242,8 @@ def merge_shard_manifests(out: Path) -> dict[str, int]:
 
 def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Records of one ``.jsonl`` manifest as plain dicts (what the loaders read; paths stay as
-    written: :func:`resolve` makes them absolute)."""
-    path = Path(path)
-    records = []
-    with open(path) as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
-            records.append(rec)
-    return records
+    written: :func:`resolve` makes them absolute). Errors as :func:`read_manifest`'s."""
+    return [rec for _, rec in _json_lines(Path(path))]
 
 
 def resolve(rec: dict, p: str | None, manifest_dir: Path) -> Path | None:
