@@ -1,4 +1,5 @@
-"""Issue 13's table: one case per class of hostile input through every command that reads it.
+"""Issue 13's table: one case per class of hostile input through every command that reads it
+(``mixdown studio`` through ``--check``: what the page reads when it opens, without serving).
 
 Each case builds its inputs in ``tmp_path`` (a two-track session, its parameter file, a corpus),
 runs the command, and checks three things: the exit code (0 done, 2 bad input; 1 would be a
@@ -41,6 +42,8 @@ COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
                  "--no-progress"], ("out/ds/",)),
     "evaluate": (["evaluate", "--data", "{t}/corpus/none.jsonl", "--out", "{t}/out/eval", "--baselines", "none"],
                  ("out/eval/",)),
+    "studio": (["studio", "{s}", "--check"], ()),  # the page's reading of a session, without serving
+    "studio-params": (["studio", "{s}", "--params", "{p}", "--check"], ()),
     "train": (["train", "experiment=heuristic", "trainer.max_steps=1", "data.train.manifests=[{t}/corpus/train.jsonl]",
                "data.val.manifests=[{t}/corpus/train.jsonl]"], ()),
 }
@@ -176,18 +179,24 @@ class Case:
 
 CASES = {
     "file outside the session": Case(outside_file, {"mix": 2, "render": 2, "export-dawproject": 2,
-                                                    "export-reaper": 2}, "outside the session folder"),
-    "pipe named as a track": Case(fifo, {"mix": 0, "render": 2, "export-reaper": 2, "dataset": 0}, "c.wav"),
-    "symlink loop": Case(symlink_loop, {"mix": 0, "render": 2, "export-dawproject": 2, "dataset": 0}, "c.wav"),
-    "truncated FLAC": Case(truncated_flac, {"mix": 2, "render": 2, "dataset": 0}, "c.flac"),
-    "NaN samples": Case(nan_samples, {"mix": 2, "render": 2, "dataset": 0}, "c.wav"),
-    "3 channels": Case(three_channels, {"mix": 2, "render": 2, "export-reaper": 2, "dataset": 0}, "3 channels"),
-    "text file named .wav": Case(text_named_wav, {"mix": 2, "render": 2, "export-dawproject": 2, "dataset": 0},
-                                 "c.wav"),
-    "binary parameter file": Case(binary_params, {"render": 2, "export-reaper": 2}, "p.json"),
-    "typo in a key": Case(typo_key, {"render": 0, "export-dawproject": 0}, "'fader_dB' (did you mean 'fader_db'?)"),
-    "normalize gain 1000 dB": Case(absurd_normalize, {"render": 2, "export-reaper": 2}, "normalize: gain_db"),
-    "3 kHz session": Case(low_sample_rate, {"mix": 2, "render": 2}, "3000"),
+                                                    "export-reaper": 2, "studio": 2, "studio-params": 2},
+                                     "outside the session folder"),
+    "pipe named as a track": Case(fifo, {"mix": 0, "render": 2, "export-reaper": 2, "dataset": 0, "studio": 0},
+                                  "c.wav"),
+    "symlink loop": Case(symlink_loop, {"mix": 0, "render": 2, "export-dawproject": 2, "dataset": 0, "studio": 0},
+                         "c.wav"),
+    "truncated FLAC": Case(truncated_flac, {"mix": 2, "render": 2, "dataset": 0, "studio": 2}, "c.flac"),
+    "NaN samples": Case(nan_samples, {"mix": 2, "render": 2, "dataset": 0, "studio": 2}, "c.wav"),
+    "3 channels": Case(three_channels, {"mix": 2, "render": 2, "export-reaper": 2, "dataset": 0, "studio": 2},
+                       "3 channels"),
+    "text file named .wav": Case(text_named_wav, {"mix": 2, "render": 2, "export-dawproject": 2, "dataset": 0,
+                                                  "studio": 2}, "c.wav"),
+    "binary parameter file": Case(binary_params, {"render": 2, "export-reaper": 2, "studio-params": 2}, "p.json"),
+    "typo in a key": Case(typo_key, {"render": 0, "export-dawproject": 0, "studio-params": 0},
+                          "'fader_dB' (did you mean 'fader_db'?)"),
+    "normalize gain 1000 dB": Case(absurd_normalize, {"render": 2, "export-reaper": 2, "studio-params": 2},
+                                   "normalize: gain_db"),
+    "3 kHz session": Case(low_sample_rate, {"mix": 2, "render": 2, "studio": 2}, "3000"),
     "sample rate 10^9 with --resample": Case(huge_sample_rate, {"render": 2, "export-reaper": 2}, "sample_rate",
                                              extra={"render": ["--resample"]}),
     "newline in a track name": Case(newline_name, {"render": 0, "export-reaper": 0, "export-dawproject": 0},
@@ -196,8 +205,8 @@ CASES = {
                                extra=OUTPUT_IS_INPUT),
     "unwritable output": Case(unwritable_output, {"mix": 2, "render": 2, "export-dawproject": 2,
                                                   "export-reaper": 2, "dataset": 2}, "out"),
-    "checkpoint with NaN weights": Case(nan_checkpoint, {"mix": 2}, "nan.pt: weights hold NaN",
-                                        extra={"mix": ["--checkpoint", "{t}/nan.pt"]}),
+    "checkpoint with NaN weights": Case(nan_checkpoint, {"mix": 2, "studio": 2}, "nan.pt: weights hold NaN",
+                                        extra={c: ["--checkpoint", "{t}/nan.pt"] for c in ("mix", "studio")}),
     "missing manifest": Case(missing_manifest, {"evaluate": 2, "train": 2}, ".jsonl"),
 }
 # the newline case's culprit for render is the track name in the parameter file, which render

@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
                         "SESSION_DIR/mixdown_mix.json); exports and the report go beside it")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    p.add_argument("--check", action="store_true",
+                   help="read the session, parameter file, reference and checkpoint as the page would, report "
+                        "what is wrong (exit 2) or that all is well (exit 0), and serve nothing")
     p.set_defaults(func=_cli_studio)
 
 
@@ -41,7 +44,27 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
+def _check(args) -> int:
+    """``--check``: open the session as the page would, decode every track (the page reads them as it
+    plays) and load the model it would mix with; exit 0, or 2 naming what is wrong."""
+    from mixdown.studio import backend as B
+    from mixdown.studio.service import Paths, Studio
+
+    try:
+        studio = Studio(Paths.resolve(args.session_dir, args.params, args.reference), args.checkpoint)
+        B.read_all(studio.session)
+        if studio.first_mix or args.checkpoint is not None:
+            studio.model()
+    except (B.SessionError, B.ParamsError, B.CheckpointError, B.UsageError) as e:
+        raise UsageError(str(e)) from e
+    log.info("%s: %d tracks at %d Hz%s; the studio can open it", args.session_dir, len(studio.session.names),
+             studio.session.sample_rate, "" if studio.first_mix else f", settings from {studio.paths.params}")
+    return 0
+
+
 def _cli_studio(args) -> int:
+    if args.check:
+        return _check(args)
     try:
         import uvicorn
 

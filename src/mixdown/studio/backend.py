@@ -56,8 +56,22 @@ def check_value(spec: S.ParamSpec, value: Any, sample_rate: int) -> str | None:
 # ----------------------------------------------------------------------------- session, model, prediction
 def open_session(folder: str | os.PathLike):
     """The session's tracks, read lazily (``names``, ``files``, ``infos``, ``sample_rate``, ``frames``,
-    ``window(i, start, n)``); raises :class:`SessionError` naming the file and the fix."""
-    return api.read_session(folder)
+    ``window(i, start, n)``); raises :class:`SessionError` naming the file and the fix (also for a
+    sample rate the console cannot run at, as ``mixdown mix`` does)."""
+    session = api.read_session(folder)
+    problem = S.check_sample_rate(session.sample_rate)
+    if problem:
+        raise SessionError(f"{folder}: the tracks' sample rate {problem}; resample the tracks (e.g. to 44100 Hz)")
+    return session
+
+
+def read_all(session, block_s: float = 30.0) -> None:
+    """Decode every track of ``session`` once, in blocks (what the full-song render will read);
+    a file that does not decode or holds NaN raises :class:`SessionError` naming it."""
+    n = max(1, int(block_s * session.sample_rate))
+    for i in range(len(session.names)):
+        for start in range(0, session.frames, n):
+            session.window(i, start, min(n, session.frames - start))
 
 
 def load_model(checkpoint: str | os.PathLike | None):
