@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from mixdown.data.manifest import read_records as read_manifest
 from mixdown.data.manifest import resolve
+from mixdown.data.roles import ROLES, role_indices
 from mixdown.inference.contract import InputContract
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
@@ -85,7 +86,8 @@ class MixDataset(Dataset):
         ``master_params`` ``(N_MASTER_PARAMS,)`` normalised (NaN where unknown: the settings a
         manifest's ``params_known`` leaves out, and the reverb's settings when no track sends:
         unheard, they cannot be learnt from the mix), ``has_params`` bool,
-        ``song`` str.
+        ``roles`` ``(max_tracks,)`` int64 (each track name's role,
+        :func:`mixdown.data.roles.role_indices`; padding ``other``), ``song`` str.
     """
 
     def __init__(self, manifests: Sequence[str | os.PathLike] | str | os.PathLike, segment_s: float = 6.0,
@@ -274,6 +276,9 @@ class MixDataset(Dataset):
             mp[:] = np.clip(S.normalize(mv, S.MASTER_SPECS, self.sample_rate), 0.0, 1.0)
         mask = np.zeros(self.max_tracks, dtype=bool)
         mask[:n] = True
+        roles = np.full(self.max_tracks, ROLES.index("other"), dtype=np.int64)
+        roles[:n] = role_indices([rec["tracks"][i]["name"] for i in order])
         return {"tracks": torch.from_numpy(tracks), "mask": torch.from_numpy(mask), "mix": torch.from_numpy(mix),
+                "roles": torch.from_numpy(roles),
                 "track_params": torch.from_numpy(tp), "master_params": torch.from_numpy(mp),
                 "has_params": known is not None, "song": rec.get("song", "")}

@@ -30,6 +30,7 @@ _RULES: tuple[tuple[str, str], ...] = (
                r"zhongruan|liuqin|sitar)\b"),
     ("keys", r"\b(keys|keyboards?|kbd|piano|pianos|pno|e ?piano|organ|hammond|b3|rhodes|wurli\w*|clav\w*|"
              r"harpsichord|celesta|mellotron)\b"),
+    ("lead", r"\b(synth ?lead|lead ?synth)\b"),  # General MIDI's "Synth Lead" family names a melody
     ("synth", r"\b(synths?|synthesi[sz]ers?|pads?|arp\w*|sampler|moog|juno)\b"),
     ("strings", r"\b(strings?|strg|violins?|vln|vl|violas?|vla|cellos?|vc|vlc|violoncello|fiddle|harp|"
                 r"erhu|guzheng|yangqin|orchestra\w*)\b"),
@@ -73,6 +74,12 @@ def role_of(text: str | None) -> str | None:
             if pattern.search(words):
                 return role
     return None
+
+
+def role_indices(names: list[str] | tuple[str, ...]) -> list[int]:
+    """Each track name's role as an index into :data:`ROLES` (``"other"`` where the name says
+    nothing): what a model conditioned on roles hears, the same at training and at mixing time."""
+    return [ROLES.index(normalise_role(n)) for n in names]
 
 
 def normalise_role(*labels: str | None) -> str:

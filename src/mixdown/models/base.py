@@ -25,7 +25,8 @@ class MixModel(nn.Module):
     """Base class. Subclasses implement :meth:`predict_embeddings` or override :meth:`forward`.
 
     ``forward(tracks, mask, reference=None) -> (track_params, master_params)`` with
-    tracks ``(B, N, 2, T)``, mask ``(B, N)`` bool, reference ``(B, 2, T)`` or None;
+    tracks ``(B, N, 2, T)``, mask ``(B, N)`` bool, reference ``(B, 2, T)`` or None (a model
+    with ``uses_roles`` also takes ``roles`` ``(B, N)``: :func:`mixdown.data.roles.role_indices`);
     track_params ``(B, N, N_TRACK_PARAMS)`` and master_params ``(B, N_MASTER_PARAMS)`` in [0, 1].
     """
 
@@ -33,6 +34,8 @@ class MixModel(nn.Module):
     learned: bool = True
     #: whether the model uses a reference mix
     uses_reference: bool = False
+    #: whether the model hears each track's role (``forward(..., roles=)``)
+    uses_roles: bool = False
 
     def __init__(self, sample_rate: int = 44100, track_names=None, master_names=None):
         super().__init__()

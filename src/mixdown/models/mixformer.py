@@ -2,7 +2,9 @@
 
 Permutation-equivariant over tracks (no positional encoding across tracks), masked for padding;
 optionally conditioned on a reference mix (encoded by the same track encoder and added as a
-token), for mixing-style transfer as in Diff-MST.
+token), for mixing-style transfer as in Diff-MST, and on each track's role as its name tells it
+(``use_roles``: a learned role embedding added to the track's token; zero at initialisation, so
+a model initialised from one without roles starts out mixing exactly as it did).
 """
 
 from __future__ import annotations
@@ -10,18 +12,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mixdown.data.roles import ROLES
 from mixdown.models.base import MixModel, TrackEncoder, head
 
 
 class Mixformer(MixModel):
-    """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference;
+    """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference,
+    use_roles (hear each track's role: ``roles`` ``(B, N)`` indices into
+    :data:`mixdown.data.roles.ROLES`, from :func:`mixdown.data.roles.role_indices`);
     track_names, master_names: the parameters the heads predict (default: the whole table, see
     :class:`MixModel`)."""
 
     def __init__(self, sample_rate: int = 44100, dim: int = 128, layers: int = 3, heads: int = 4,
-                 hidden: int = 256, use_reference: bool = False, track_names=None, master_names=None):
+                 hidden: int = 256, use_reference: bool = False, track_names=None, master_names=None,
+                 use_roles: bool = False):
         super().__init__(sample_rate, track_names, master_names)
         self.uses_reference = use_reference
+        self.uses_roles = use_roles
+        if use_roles:
+            self.role_embedding = nn.Embedding(len(ROLES), dim)
+            nn.init.zeros_(self.role_embedding.weight)
         self.encoder = TrackEncoder(sample_rate, dim)
         self.master_token = nn.Parameter(torch.randn(dim) * 0.02)
         self.reference_type = nn.Parameter(torch.randn(dim) * 0.02)
@@ -30,9 +40,16 @@ class Mixformer(MixModel):
         self.track_head = head(dim, hidden, self.n_track_params)
         self.master_head = head(dim, hidden, self.n_master_params)
 
-    def forward(self, tracks: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor | None = None):
+    def forward(self, tracks: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor | None = None,
+                roles: torch.Tensor | None = None):
         B, N = mask.shape
-        tokens = [self.master_token.expand(B, 1, -1), self.encoder(tracks)]
+        encoded = self.encoder(tracks)
+        if self.uses_roles:
+            if roles is None:
+                raise ValueError("this model hears each track's role: pass roles (B, N) "
+                                 "(mixdown.data.roles.role_indices of the track names)")
+            encoded = encoded + self.role_embedding(roles.long())
+        tokens = [self.master_token.expand(B, 1, -1), encoded]
         keep = [torch.ones(B, 1, dtype=torch.bool, device=mask.device), mask]
         if self.uses_reference and reference is not None:
             tokens.append(self.encoder(reference[:, None]) + self.reference_type)
