@@ -35,7 +35,7 @@ def test_a_fresh_role_embedding_changes_nothing_and_a_learnt_one_does():
     plain = Mixformer(**KW).eval()
     roles_model = Mixformer(**KW, use_roles=True).eval()
     missing = roles_model.load_state_dict(plain.state_dict(), strict=False)
-    assert missing.missing_keys == ["role_embedding.weight"]
+    assert sorted(missing.missing_keys) == ["role_embedding.weight", "role_level"]
     x, mask = _batch()
     roles = torch.tensor([role_indices(["lead", "bass", "drums"])] * 2)
     with torch.no_grad():
@@ -109,3 +109,22 @@ def test_dataset_items_carry_the_roles_of_their_track_names(tmp_path):
         assert (item["roles"][3:] == ROLES.index("other")).all() and peak.min() > 0
     item = MixDataset(tmp_path / "m.jsonl", segment_s=0.5, sample_rate=SR, max_tracks=5, deterministic=True)[0]
     assert item["roles"][:3].tolist() == [ROLES.index("lead"), ROLES.index("drums"), ROLES.index("synth")]
+
+
+def test_a_roles_level_offset_moves_that_roles_fader_by_exactly_its_db(tmp_path):
+    """The per-role level offset is added to the fader: 0.1 normalised units of the fader's 72-dB
+    range is 7.2 dB on the lead's fader and nothing on the bass's (the embedding left at zero)."""
+    torch.manual_seed(0)
+    model = Mixformer(**KW, use_roles=True).eval()
+    named = _session(tmp_path / "named", ["a-lead", "b-bass"])
+    anonymous = _session(tmp_path / "anonymous", ["a-track", "b-track"])
+    with torch.no_grad():
+        model.track_head[-2].bias[S.TRACK_NAMES.index("fader_db")] = -1.0  # faders well inside their range
+        model.role_level[ROLES.index("lead")] = 0.1
+    assert model.role_levels_db()["lead"] == pytest.approx(7.2) and model.role_levels_db()["bass"] == 0.0
+    fader = S.TRACK_NAMES.index("fader_db")
+    tv_named, _ = predict_params(model, named)
+    tv_anon, _ = predict_params(model, anonymous)
+    assert tv_named[0, fader] - tv_anon[0, fader] == pytest.approx(7.2, abs=1e-4)
+    assert tv_named[1, fader] == pytest.approx(tv_anon[1, fader], abs=1e-6)
+    assert Mixformer(**KW).role_levels_db() == {}

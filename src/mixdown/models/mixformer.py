@@ -3,8 +3,10 @@
 Permutation-equivariant over tracks (no positional encoding across tracks), masked for padding;
 optionally conditioned on a reference mix (encoded by the same track encoder and added as a
 token), for mixing-style transfer as in Diff-MST, and on each track's role as its name tells it
-(``use_roles``: a learned role embedding added to the track's token; zero at initialisation, so
-a model initialised from one without roles starts out mixing exactly as it did).
+(``use_roles``: a learned role embedding added to the track's token, and a learned level offset
+per role added to the fader: what a role says about a track's place in a person's balance, e.g.
+a lead above the rest; both zero at initialisation, so a model initialised from one without
+roles starts out mixing exactly as it did; :meth:`Mixformer.role_levels_db` reads the offsets).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from torch import nn
 
 from mixdown.data.roles import ROLES
 from mixdown.models.base import MixModel, TrackEncoder, head
+from mixdown.params import spec as S
 
 
 class Mixformer(MixModel):
@@ -32,6 +35,9 @@ class Mixformer(MixModel):
         if use_roles:
             self.role_embedding = nn.Embedding(len(ROLES), dim)
             nn.init.zeros_(self.role_embedding.weight)
+            # each role's fader offset in normalised units (x the fader's range in dB), so an
+            # optimiser step moves it as far as it moves the heads' outputs
+            self.role_level = nn.Parameter(torch.zeros(len(ROLES)))
         self.encoder = TrackEncoder(sample_rate, dim)
         self.master_token = nn.Parameter(torch.randn(dim) * 0.02)
         self.reference_type = nn.Parameter(torch.randn(dim) * 0.02)
@@ -55,4 +61,16 @@ class Mixformer(MixModel):
             tokens.append(self.encoder(reference[:, None]) + self.reference_type)
             keep.append(torch.ones(B, 1, dtype=torch.bool, device=mask.device))
         h = self.transformer(torch.cat(tokens, 1), src_key_padding_mask=~torch.cat(keep, 1))
-        return self.complete(self.track_head(h[:, 1:N + 1]), self.master_head(h[:, 0]))
+        track = self.track_head(h[:, 1:N + 1])
+        if self.uses_roles and "fader_db" in self.track_names:
+            column = torch.zeros(len(self.track_names), device=track.device, dtype=track.dtype)
+            column[self.track_names.index("fader_db")] = 1.0
+            track = (track + self.role_level[roles.long()][..., None] * column).clamp(0.0, 1.0)
+        return self.complete(track, self.master_head(h[:, 0]))
+
+    def role_levels_db(self) -> dict[str, float]:
+        """The learned fader offset of each role in dB (empty without ``use_roles``)."""
+        if not self.uses_roles:
+            return {}
+        spec = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
+        return {r: float(v) * (spec.hi - spec.lo) for r, v in zip(ROLES, self.role_level.detach().cpu())}
