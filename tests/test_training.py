@@ -131,3 +131,22 @@ def test_fine_tuning_starts_from_a_checkpoint(corpus, tmp_path):
     train(cfg_for(corpus, tmp_path / "dmc", "experiment=dmc"))
     with pytest.raises(ValueError, match="init_from needs a checkpoint of the model being trained"):
         init_weights(model, tmp_path / "dmc" / "last.pt")
+
+
+def test_a_roles_model_trains_on_its_track_names_roles_and_keeps_them(corpus, tmp_path):
+    """``model.use_roles=true``: the trainer passes each item's roles; the role level offsets and
+    embedding of the roles present in the corpus move from zero; the checkpoint restores them."""
+    from mixdown.data.roles import ROLES
+
+    train(cfg_for(corpus, tmp_path, "experiment=mixformer", "model.use_roles=true", "trainer.max_steps=3"))
+    model = load_model(tmp_path / "last.pt")
+    assert model.uses_roles
+    state = read_checkpoint(tmp_path / "last.pt")
+    assert state["model"]["kwargs"]["use_roles"] is True
+    moved = {r for r, db in model.role_levels_db().items() if db != 0.0}
+    assert moved == {"other"}  # the test corpus's tracks are named track0, track1, ...: no role but "other"
+    emb = state["state_dict"]["role_embedding.weight"]
+    assert emb[ROLES.index("other")].abs().sum() > 0 and emb[ROLES.index("lead")].abs().sum() == 0
+    tracks = torch.randn(1, 2, 2, SR) * 0.1
+    with pytest.raises(ValueError, match="pass roles"):
+        model(tracks, torch.ones(1, 2, dtype=torch.bool))

@@ -95,8 +95,9 @@ class Trainer:
         ref = batch["mix"].to(self.device, torch.float32, non_blocking=True)
         use_amp = self.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            kw = {"roles": batch["roles"][:, :n].to(self.device)} if getattr(model, "uses_roles", False) else {}
-            tp, mp = model(x, mask, ref if getattr(model, "uses_reference", False) else None, **kw)
+            inner = getattr(model, "module", model)  # under DistributedDataParallel: the model it wraps
+            kw = {"roles": batch["roles"][:, :n].to(self.device)} if getattr(inner, "uses_roles", False) else {}
+            tp, mp = model(x, mask, ref if getattr(inner, "uses_reference", False) else None, **kw)
         # Mixed precision stops here: the network may run in bfloat16, the console never does.
         # Its filter responses (float64 inside), FFT filtering and compressor ballistics (poles
         # within 1e-5 of 1) are not safe in bfloat16, so the console runs outside autocast on
