@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The README's results table on held-out human-mixed songs (the test splits of the LMMS and MIDI
-# pairs; never lmms-reserved): raw sum, equal loudness, heuristic, prior, power oracle, waveform
-# oracle, the old (synthetic) model and the shipped one, with 95 % confidence intervals over songs.
+# The README's results table on held-out human-mixed songs (the test splits of the LMMS, MIDI and,
+# when built, freedoom pairs; never lmms-reserved): raw sum, equal loudness, heuristic, prior,
+# power oracle, waveform oracle, the earlier models and the shipped one, with 95 % confidence
+# intervals over songs. Writes OUT/table.md (every test song) and OUT/table-lmms-midi.md (without
+# freedoom's songs: the 8 songs the earlier models were first measured on).
 #   scripts/eval_human.sh [CORPORA_DIR] [OUT]      (resumable: rerun after an interruption)
 # EXCERPTS=N: the first N 30-s excerpts of each MIDI song (default 2, as in the README; 0: all).
 set -euo pipefail
@@ -10,7 +12,9 @@ CORPORA=${1:-${MIXDOWN_CORPORA:-data/corpora}}
 OUT=${2:-outputs/eval_human}
 PY=${PYTHON:-.venv/bin/python}
 mkdir -p "$OUT"
-cat "$CORPORA/lmms/test.jsonl" "$CORPORA/midi/test.jsonl" | EXCERPTS=${EXCERPTS:-2} "$PY" -c '
+tests=("$CORPORA/lmms/test.jsonl" "$CORPORA/midi/test.jsonl")
+[ -f "$CORPORA/freedoom/test.jsonl" ] && tests+=("$CORPORA/freedoom/test.jsonl")
+cat "${tests[@]}" | EXCERPTS=${EXCERPTS:-2} "$PY" -c '
 import json, os, sys
 n = int(os.environ["EXCERPTS"])
 for line in sys.stdin:
@@ -20,6 +24,8 @@ for line in sys.stdin:
 "$PY" -m mixdown.cli evaluate --data "$OUT/test.jsonl" --out "$OUT" --resume \
   --checkpoint synthetic-v1=src/mixdown/weights/synthetic-v1.pt \
   --checkpoint human-v1=src/mixdown/weights/human-v1.pt \
-  --checkpoint human-v2=src/mixdown/weights/default.pt
+  --checkpoint human-v2=src/mixdown/weights/human-v2.pt \
+  --checkpoint human-v3=src/mixdown/weights/default.pt
 "$PY" scripts/human_table.py "$OUT" > "$OUT/table.md"
+"$PY" scripts/human_table.py "$OUT" --exclude freedoom1/ freedoom2/ > "$OUT/table-lmms-midi.md"
 cat "$OUT/table.md"

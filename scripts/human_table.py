@@ -1,6 +1,9 @@
 """The README's table on held-out human-mixed songs from an evaluation folder (``results.csv``).
 
-    python scripts/human_table.py outputs/eval_human
+    python scripts/human_table.py outputs/eval_human [--exclude freedoom1/ freedoom2/]
+
+``--exclude``: leave out songs whose name starts with one of these prefixes (e.g. the table on the
+songs the earlier models were measured on).
 """
 
 from __future__ import annotations
@@ -12,15 +15,15 @@ from pathlib import Path
 from mixdown.evaluate import summarize
 
 ORDER = ["raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle",
-         "model:synthetic-v1", "model:human-v1", "model:human-v2"]
+         "model:synthetic-v1", "model:human-v1", "model:human-v2", "model:human-v3"]
 COLUMNS = {"mrstft": "MR-STFT", "spectral_balance_mae_db": "octave balance (dB)",
            "|stereo_width_diff_db|": "|width diff| (dB)", "stereo_width_bias_db": "width est-ref (dB)",
            "mean_abs_pan": "mean abs pan"}
 
 
-def main(folder: str) -> str:
+def main(folder: str, exclude: tuple[str, ...] = ()) -> str:
     rows = list(csv.DictReader(open(Path(folder) / "results.csv")))
-    rows = [{k: v for k, v in r.items() if v != ""} for r in rows]
+    rows = [{k: v for k, v in r.items() if v != ""} for r in rows if not r["song"].startswith(tuple(exclude))]
     summary = summarize(rows)
     systems = [s for s in ORDER if s in summary] + [s for s in summary if s not in ORDER]
     songs = len({r.get("group", r["song"]) for r in rows})
@@ -33,4 +36,6 @@ def main(folder: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(main(sys.argv[1]))
+    args = sys.argv[1:]
+    rest = args[args.index("--exclude") + 1:] if "--exclude" in args else []
+    sys.stdout.write(main(args[0], tuple(rest)))

@@ -49,8 +49,9 @@ def test_a_fresh_role_embedding_changes_nothing_and_a_learnt_one_does():
         permuted = roles_model(x[:, perm], mask, None, roles=roles[:, perm])
     assert (moved[0][:, 0] - want[0][:, 0]).abs().max() > 1e-3
     torch.testing.assert_close(permuted[0], moved[0][:, perm], atol=1e-5, rtol=1e-4)
-    with pytest.raises(ValueError, match="pass roles"):
-        roles_model(x, mask)
+    other = torch.full_like(roles, ROLES.index("other"))
+    with torch.no_grad():
+        torch.testing.assert_close(roles_model(x, mask), roles_model(x, mask, None, roles=other))
 
 
 def _session(folder, names):

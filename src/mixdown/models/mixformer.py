@@ -22,7 +22,8 @@ from mixdown.params import spec as S
 class Mixformer(MixModel):
     """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference,
     use_roles (hear each track's role: ``roles`` ``(B, N)`` indices into
-    :data:`mixdown.data.roles.ROLES`, from :func:`mixdown.data.roles.role_indices`);
+    :data:`mixdown.data.roles.ROLES`, from :func:`mixdown.data.roles.role_indices`; without
+    ``roles`` every track is "other");
     track_names, master_names: the parameters the heads predict (default: the whole table, see
     :class:`MixModel`)."""
 
@@ -51,9 +52,8 @@ class Mixformer(MixModel):
         B, N = mask.shape
         encoded = self.encoder(tracks)
         if self.uses_roles:
-            if roles is None:
-                raise ValueError("this model hears each track's role: pass roles (B, N) "
-                                 "(mixdown.data.roles.role_indices of the track names)")
+            if roles is None:  # nothing known about the tracks: every one is "other", as a nameless file
+                roles = torch.full((B, N), ROLES.index("other"), dtype=torch.long, device=mask.device)
             encoded = encoded + self.role_embedding(roles.long())
         tokens = [self.master_token.expand(B, 1, -1), encoded]
         keep = [torch.ones(B, 1, dtype=torch.bool, device=mask.device), mask]
