@@ -16,6 +16,7 @@ import numpy as np
 
 from mixdown.inference.contract import contract_of
 from mixdown.inference.predict import load_default_model, predict_params
+from mixdown.inference.staging import stage_gain
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.params.locks import apply_locks, parse_locks
@@ -59,6 +60,11 @@ def settings(session: Session, model, *, reference: np.ndarray | None = None,
     tv, mv = predict_params(model, session, reference=reference, device=device)
     apply_locks(tv, mv, session.names, lock_map)
     notes = {"model": type(model).__name__, "windows": contract_of(model).describe()}
+    shift = stage_gain(tv, mv, session.names, lock_map)  # the same mix, the loudest fader at 0 dB
+    if abs(shift) > 0.05:
+        notes["gain_staging_db"] = round(shift, 2)
+        log.info("gain staging: faders and the master threshold %+.1f dB, output gain %+.1f dB (same mix)",
+                 shift, -shift)
     if reference is not None:
         from mixdown.inference.refine import refine_to_reference
 
