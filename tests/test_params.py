@@ -1,14 +1,12 @@
-"""The parameter table (normalisation, ranges) and the ``mixdown.params/2`` reader/writer (and the
-reading of ``mixdown.params/1`` files), checked rule by rule against ``shared/spec/console.md``."""
+"""The ``mixdown.params/2`` reader (and the reading of ``mixdown.params/1`` files), checked rule by
+rule against ``shared/spec/console.md``; the ranges and normalisation are in
+``test_params_ranges.py``, writing in ``test_params_write.py`` (both use the helpers here)."""
 
 import copy
 import json
-import math
-import os
 
 import numpy as np
 import pytest
-import torch
 
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, ParamsError, read_params, write_params
@@ -385,50 +383,6 @@ def test_non_numbers_rejected(tmp_path):
         rejected(tmp_path, doc, "bass", "pan", "number")
 
 
-def _range_cases():
-    for section, specs in (("track", S.TRACK_SPECS), ("master", S.MASTER_SPECS)):
-        for s in specs:
-            yield pytest.param(section, s, id=f"{section}-{s.name}")
-
-
-@pytest.mark.parametrize("section,s", list(_range_cases()))
-def test_every_range_enforced_ends_included(tmp_path, section, s):
-    assert s.lo < s.hi
-    eps = (s.hi - s.lo) * 1e-6
-    where = "bass" if section == "track" else "master"
-    for value, ok in ((s.lo, True), (s.hi, True), (s.lo - eps, False), (s.hi + eps, False)):
-        doc = example()
-        obj = doc["tracks"][0] if section == "track" else doc["master"]
-        set_flat(obj, s.name, value)
-        if ok:
-            p = read_doc(tmp_path, doc)
-            got = p.tracks[0].values if section == "track" else p.master.values
-            assert got[s.name] == value
-        else:
-            msg = rejected(tmp_path, doc, where, json_key(s.name))
-            assert "outside" in msg
-
-
-def test_spec_ranges_match_the_console_spec_table():
-    """The table in shared/spec/console.md, typed in again independently."""
-    expect = {"input_gain_db": (-48, 24), "fader_db": (-48, 24), "highpass_hz": (20, 500),
-              "pan": (-1, 1), "compressor.threshold_db": (-60, 0), "compressor.ratio": (1, 20),
-              "compressor.attack_ms": (0.1, 100), "compressor.release_ms": (10, 1000),
-              "compressor.knee_db": (0, 12), "compressor.makeup_db": (0, 24), "reverb_send_db": (-60, 0)}
-    for i, kind in enumerate(("low_shelf", "peak", "peak", "peak", "peak", "high_shelf")):
-        expect[f"eq.{i}.freq_hz"] = {"low_shelf": (30, 500), "peak": (40, 18000),
-                                     "high_shelf": (1500, 16000)}[kind]
-        expect[f"eq.{i}.gain_db"] = (-15, 15)
-        expect[f"eq.{i}.q"] = (0.3, 6) if kind == "peak" else (0.5, 1.5)
-    assert {s.name: (s.lo, s.hi) for s in S.TRACK_SPECS} == expect
-    master = {k: v for k, v in expect.items() if k.startswith(("eq.", "compressor."))}
-    master.update({"reverb.predelay_ms": (0, 100), "reverb.decay_low_s": (0.1, 10), "reverb.decay_mid_s": (0.1, 10),
-                   "reverb.decay_high_s": (0.1, 10), "reverb.highpass_hz": (20, 1000), "reverb.return_db": (-48, 12)})
-    master["output_gain_db"] = (-48, 24)
-    assert {s.name: (s.lo, s.hi) for s in S.MASTER_SPECS} == master
-    assert S.N_TRACK_PARAMS == 4 + 18 + 6 + 1 and S.N_MASTER_PARAMS == 18 + 6 + 6 + 1
-
-
 def test_frequency_must_lie_below_0p45_sample_rate(tmp_path):
     doc = example()
     doc["sample_rate"] = 32000
@@ -473,138 +427,3 @@ def test_invalid_json_and_unreadable_file_rejected(tmp_path):
     rejected(tmp_path, None, "object", text="[1, 2]")
     with pytest.raises(ParamsError, match="nothing.json"):
         read_params(tmp_path / "nothing.json")
-
-
-# ----------------------------------------------------------------------------- writing
-def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
-    p = read_doc(tmp_path, example())
-    out = tmp_path / "w" / "mix.json"
-    write_params(p, out)
-    assert os.listdir(out.parent) == ["mix.json"]
-    before = out.read_bytes()
-
-    p.tracks[0].values["pan"] = 1.5  # out of range: validation fails before anything is written
-    with pytest.raises(ParamsError, match="pan"):
-        write_params(p, out)
-    assert out.read_bytes() == before and os.listdir(out.parent) == ["mix.json"]
-
-    p.tracks[0].values["pan"] = float("nan")
-    with pytest.raises(ParamsError, match="pan"):
-        write_params(p, out)
-    assert out.read_bytes() == before and os.listdir(out.parent) == ["mix.json"]
-
-
-def test_write_failure_during_rename_keeps_old_file(tmp_path, monkeypatch):
-    p = read_doc(tmp_path, example())
-    out = tmp_path / "w" / "mix.json"
-    write_params(p, out)
-    before = out.read_bytes()
-    p.tracks[0].values["pan"] = 0.5
-
-    def boom(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
-        write_params(p, out)
-    monkeypatch.undo()
-    assert out.read_bytes() == before and os.listdir(out.parent) == ["mix.json"]
-
-
-def test_written_file_mode_follows_umask_and_extra_nan_is_refused(tmp_path, make_mix_params):
-    write_params(make_mix_params(["a.wav"]), tmp_path / "p.json")
-    (tmp_path / "plain").write_text("")  # what open() gives under this umask (not mkstemp's 0600)
-    assert (tmp_path / "p.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
-    with pytest.raises(ParamsError, match="non-finite"):
-        write_params(make_mix_params(["a.wav"], notes={"score": float("nan")}), tmp_path / "q.json")
-    assert sorted(os.listdir(tmp_path)) == ["p.json", "plain"]
-
-
-def test_written_file_is_strict_json(tmp_path, make_mix_params):
-    p = make_mix_params(["a.wav"], notes="ok")
-    write_params(p, tmp_path / "p.json")
-
-    def no_constants(name):
-        raise AssertionError(f"writer produced the non-JSON literal {name}")
-
-    doc = json.loads((tmp_path / "p.json").read_text(), parse_constant=no_constants)
-    assert doc["format"] == "mixdown.params/2" and doc["tracks"][0]["name"] == "a"
-    assert [b["type"] for b in doc["master"]["eq"]] == ["low_shelf", "peak", "peak", "peak", "peak",
-                                                        "high_shelf"]
-
-
-# ----------------------------------------------------------------------------- normalisation
-@pytest.mark.parametrize("specs", [S.TRACK_SPECS, S.MASTER_SPECS], ids=["track", "master"])
-@pytest.mark.parametrize("sample_rate", [None, 22050])
-def test_normalize_denormalize_inverse_numpy_and_torch(specs, sample_rate):
-    rng = np.random.default_rng(3)
-    u = rng.uniform(0, 1, (4, 5, len(specs)))
-    x = S.denormalize(u, specs, sample_rate)
-    np.testing.assert_allclose(S.normalize(x, specs, sample_rate), u, rtol=0, atol=1e-12)
-    ut = torch.tensor(u, dtype=torch.float64)
-    xt = S.denormalize(ut, specs, sample_rate)
-    assert isinstance(xt, torch.Tensor) and xt.dtype == torch.float64
-    np.testing.assert_allclose(xt.numpy(), x, rtol=1e-12)
-    torch.testing.assert_close(S.normalize(xt, specs, sample_rate), ut, rtol=0, atol=1e-12)
-    # float32 keeps its dtype and is close (compared on the 0..1 scale)
-    xt32 = S.denormalize(ut.float(), specs, sample_rate)
-    assert xt32.dtype == torch.float32
-    np.testing.assert_allclose(S.normalize(xt32.double().numpy(), specs, sample_rate), u, atol=1e-5)
-
-
-@pytest.mark.parametrize("specs", [S.TRACK_SPECS, S.MASTER_SPECS], ids=["track", "master"])
-def test_range_ends_and_midpoints(specs):
-    lo = np.array([s.lo for s in specs])
-    hi = np.array([s.hi for s in specs])
-    np.testing.assert_allclose(S.denormalize(np.zeros(len(specs)), specs), lo, rtol=1e-12)
-    np.testing.assert_allclose(S.denormalize(np.ones(len(specs)), specs), hi, rtol=1e-12)
-    np.testing.assert_allclose(S.normalize(lo, specs), 0.0, atol=1e-12)
-    np.testing.assert_allclose(S.normalize(hi, specs), 1.0, atol=1e-12)
-    mid = S.denormalize(np.full(len(specs), 0.5), specs)
-    mid_t = S.denormalize(torch.full((len(specs),), 0.5, dtype=torch.float64), specs).numpy()
-    for i, s in enumerate(specs):
-        want = math.sqrt(s.lo * s.hi) if s.scale == "log" else (s.lo + s.hi) / 2
-        assert mid[i] == pytest.approx(want, rel=1e-12, abs=1e-12), s.name
-        assert mid_t[i] == pytest.approx(want, rel=1e-12, abs=1e-12), s.name
-    # every frequency, q, ratio and time is log-scaled (but the pre-delay, whose range starts at 0,
-    # which a log scale cannot reach); gains and pan are linear
-    for s in specs:
-        assert s.scale == ("log" if s.unit in ("Hz", "q", "ratio", "ms", "s") and s.lo > 0 else "lin"), s.name
-
-
-def test_denormalize_caps_frequencies_below_0p45_sample_rate(tmp_path, make_mix_params):
-    sr = 16000
-    tv = S.denormalize(np.ones((1, S.N_TRACK_PARAMS)), S.TRACK_SPECS, sr)
-    mv = S.denormalize(np.ones(S.N_MASTER_PARAMS), S.MASTER_SPECS, sr)
-    for s, v in zip(S.TRACK_SPECS, tv[0]):
-        assert v < 0.45 * sr if s.is_frequency else v == pytest.approx(s.hi), s.name
-    # the largest values the network can produce are accepted by the reader
-    p = MixParams.from_arrays(sr, ["a"], ["a.wav"], tv, mv)
-    write_params(p, tmp_path / "p.json")
-    np.testing.assert_array_equal(read_params(tmp_path / "p.json").track_matrix(), tv)
-
-
-@pytest.mark.parametrize("specs", [S.TRACK_SPECS, S.MASTER_SPECS], ids=["track", "master"])
-def test_denormalize_never_leaves_the_range(specs):
-    """Values a network can produce (u in [0, 1], many just below 1) must all be readable."""
-    tiny = np.finfo(np.float64).eps * np.arange(0, 64)
-    u = np.concatenate([tiny, 1.0 - tiny, np.random.default_rng(0).uniform(0, 1, 2000)])
-    u = np.repeat(u[:, None], len(specs), 1)
-    lo = np.array([s.lo for s in specs])
-    hi = np.array([s.hi for s in specs])
-    for x in (S.denormalize(u, specs), S.denormalize(torch.tensor(u), specs).numpy()):
-        assert (x >= lo).all() and (x <= hi).all()
-        assert (np.diff(x[:64], axis=0) >= 0).all()  # monotone
-    # float32 cannot hold every bound (-0.3 rounds outwards) but stays inside what the reader accepts
-    defaults = S.TRACK_SPECS if len(specs) == S.N_TRACK_PARAMS else S.MASTER_SPECS
-    x32 = S.denormalize(torch.tensor(u, dtype=torch.float32), specs).double().numpy()
-    assert (x32 >= [s.lo for s in defaults]).all() and (x32 <= [s.hi for s in defaults]).all()
-
-
-def test_torch_gradients_are_finite_for_every_parameter():
-    u = torch.full((2, S.N_TRACK_PARAMS), 0.3, dtype=torch.float64, requires_grad=True)
-    S.denormalize(u, S.TRACK_SPECS, 44100).sum().backward()
-    assert torch.isfinite(u.grad).all() and (u.grad > 0).all()
-    x = torch.tensor(S.denormalize(np.full(S.N_TRACK_PARAMS, 0.4), S.TRACK_SPECS), requires_grad=True)
-    S.normalize(x, S.TRACK_SPECS).sum().backward()
-    assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
