@@ -136,6 +136,17 @@ def _signals_held() -> Iterator[None]:
             signal.raise_signal(signum)  # now, to the handler the program had (Ctrl-C: KeyboardInterrupt)
 
 
+def _flock(fd: int, folder: str | os.PathLike, without: str) -> None:
+    """Take an exclusive ``flock`` on the open folder ``fd`` (released when ``fd`` is closed); where
+    the file system has none (some network mounts) go on ``without`` it, logged at debug level."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError) as e:
+        log.debug("%s: cannot lock (%s); %s", folder, e, without)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (created if missing) while the block runs: work that
@@ -146,12 +157,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY)
     try:
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except (ImportError, OSError) as e:
-            log.debug("%s: cannot lock (%s); running unlocked", folder, e)
+        _flock(fd, folder, "running unlocked")
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -163,18 +169,13 @@ def _publishing(folders: Sequence[Path]) -> Iterator[None]:
     fds = []
     with _signals_held():
         try:
-            import fcntl
-
             for folder in sorted({str(f) for f in folders}):
                 try:
                     fd = os.open(folder, os.O_RDONLY)
                 except OSError:  # a folder we may write into but not open: publish unlocked
                     continue
                 fds.append(fd)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                except OSError as e:  # a file system without flock (some network mounts): publish unlocked
-                    log.debug("%s: cannot lock (%s); publishing without the lock", folder, e)
+                _flock(fd, folder, "publishing without the lock")
             yield
         finally:
             for fd in fds:
