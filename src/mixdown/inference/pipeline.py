@@ -80,6 +80,14 @@ def settings(session: Session, model, *, reference: np.ndarray | None = None,
                                  model=notes["model"], notes=notes)
 
 
+def require_console_rate(session: Session, folder: str | os.PathLike) -> None:
+    """Refuse (:class:`SessionError`, naming ``folder`` and the fix) a session whose sample rate the
+    console cannot run at; used wherever a session is about to be mixed (``mix``, the studio)."""
+    problem = S.check_sample_rate(session.sample_rate)
+    if problem:
+        raise SessionError(f"{folder}: the tracks' sample rate {problem}; resample the tracks (e.g. to 44100 Hz)")
+
+
 def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.PathLike | None = None,
                 reference: str | os.PathLike | None = None, locks: list[str] | dict[str, float] | None = None,
                 target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
@@ -99,9 +107,7 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
             raise SessionError(f"--target-lufs {target_lufs:g}: outside [{lo:g}, {hi:g}] LUFS; -14 to -23 is usual")
     model = model if model is not None else load_default_model(checkpoint, device)
     session = read_session(folder, allow_outside_session=allow_outside_session)
-    problem = S.check_sample_rate(session.sample_rate)
-    if problem:
-        raise SessionError(f"{folder}: the tracks' sample rate {problem}; resample the tracks (e.g. to 44100 Hz)")
+    require_console_rate(session, folder)
     lock_map = parse_locks(locks or [], session.names, session.sample_rate)
     ref_audio = None
     if reference is not None:

@@ -58,10 +58,10 @@ def open_session(folder: str | os.PathLike):
     """The session's tracks, read lazily (``names``, ``files``, ``infos``, ``sample_rate``, ``frames``,
     ``window(i, start, n)``); raises :class:`SessionError` naming the file and the fix (also for a
     sample rate the console cannot run at, as ``mixdown mix`` does)."""
+    from mixdown.inference.pipeline import require_console_rate
+
     session = api.read_session(folder)
-    problem = S.check_sample_rate(session.sample_rate)
-    if problem:
-        raise SessionError(f"{folder}: the tracks' sample rate {problem}; resample the tracks (e.g. to 44100 Hz)")
+    require_console_rate(session, folder)
     return session
 
 
