@@ -51,18 +51,18 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
         log.info("analysis windows resampled %d Hz -> %d Hz for the model", sr, model_sr)
         x = _resample(x, sr, model_sr)
         ref = None if ref is None else _resample(ref, sr, model_sr)
-    kw = {}
-    if getattr(model, "uses_roles", False):  # each track's role, as its name tells it
+    roles = None
+    if getattr(model, "uses_roles", False):  # each track's role, as its name tells it: (1, N)
         from mixdown.data.roles import role_indices
 
-        kw["roles"] = torch.tensor(role_indices(session.names), device=device)[None].expand(2, -1)
+        roles = torch.tensor(role_indices(session.names), device=device)[None]
     outs = []
     with torch.no_grad():  # two windows at a time: memory stays bounded for long, wide sessions
         for k in range(0, len(starts), 2):
             r = None if ref is None else ref[k:k + 2].to(device)
-            xs = x[k:k + 2]
-            extra = {"roles": kw["roles"][:len(xs)]} if kw else {}
-            outs.append(model(xs.to(device), mask[k:k + 2].to(device), r, **extra))
+            xs = x[k:k + 2].to(device)
+            extra = {} if roles is None else {"roles": roles.expand(len(xs), -1)}
+            outs.append(model(xs, mask[k:k + 2].to(device), r, **extra))
     tp = torch.cat([o[0] for o in outs])
     mp = torch.cat([o[1] for o in outs])
     tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)

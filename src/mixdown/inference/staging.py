@@ -18,23 +18,22 @@ import numpy as np
 
 from mixdown.params import spec as S
 
-_FADER = S.TRACK_NAMES.index("fader_db")
-_THRESHOLD = S.MASTER_NAMES.index("compressor.threshold_db")
-_OUTPUT = S.MASTER_NAMES.index("output_gain_db")
+_FADER = S.index(S.TRACK_SPECS, "fader_db")
+_THRESHOLD = S.index(S.MASTER_SPECS, "compressor.threshold_db")
+_OUTPUT = S.index(S.MASTER_SPECS, "output_gain_db")
 
 
-def _range(specs, name: str) -> tuple[float, float]:
-    spec = specs[[s.name for s in specs].index(name)]
-    return spec.lo, spec.hi
+def _range(specs, i: int) -> tuple[float, float]:
+    return specs[i].lo, specs[i].hi
 
 
 def staging_shift_db(tv: np.ndarray, mv: np.ndarray, target_db: float = 0.0) -> float:
     """The shift ``d`` (dB) that brings the loudest fader to ``target_db``, limited so every fader,
     the master threshold and the output gain stay in their ranges. ``tv`` ``(N, N_TRACK_PARAMS)``,
     ``mv`` ``(N_MASTER_PARAMS,)`` physical."""
-    f_lo, f_hi = _range(S.TRACK_SPECS, "fader_db")
-    t_lo, t_hi = _range(S.MASTER_SPECS, "compressor.threshold_db")
-    o_lo, o_hi = _range(S.MASTER_SPECS, "output_gain_db")
+    f_lo, f_hi = _range(S.TRACK_SPECS, _FADER)
+    t_lo, t_hi = _range(S.MASTER_SPECS, _THRESHOLD)
+    o_lo, o_hi = _range(S.MASTER_SPECS, _OUTPUT)
     faders = tv[:, _FADER]
     lo = max(f_lo - faders.min(), t_lo - mv[_THRESHOLD], mv[_OUTPUT] - o_hi)
     hi = min(f_hi - faders.max(), t_hi - mv[_THRESHOLD], mv[_OUTPUT] - o_lo)
