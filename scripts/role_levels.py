@@ -6,7 +6,9 @@ target; "raw" predicts 0 for every track (the plain sum), "role offsets" predict
 level of the track's role over the training songs (roles from the track names, as a model with
 `use_roles` hears them). Prints the offsets, mean absolute errors per held-out manifest, and a JSON line.
 
-    python scripts/role_levels.py --train T1.jsonl T2.jsonl --eval V1.jsonl V2.jsonl
+    python scripts/role_levels.py --train T1.jsonl T2.jsonl --eval V1.jsonl V2.jsonl [--out offsets.json]
+
+The offsets file starts a roles model's per-role fader offsets: ``mixdown train init_role_levels=offsets.json``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--train", nargs="+", required=True)
     ap.add_argument("--eval", nargs="+", required=True)
+    ap.add_argument("--out", help="also write the offsets and scores to this JSON file (for init_role_levels=)")
     args = ap.parse_args()
     by_role = defaultdict(list)
     for m in args.train:
@@ -66,6 +69,10 @@ def main() -> None:
                              "role_offsets_db": round(float(np.mean(fitted)), 2)}
         log.info("%s: %d songs, mean |level error| raw sum %.2f dB, role offsets %.2f dB", m, len(raw),
                  np.mean(raw), np.mean(fitted))
+    if args.out:
+        from mixdown.fileio import atomic_write_text
+
+        atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))
 
 

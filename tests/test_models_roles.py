@@ -129,3 +129,7 @@ def test_a_roles_level_offset_moves_that_roles_fader_by_exactly_its_db(tmp_path)
     assert tv_named[0, fader] - tv_anon[0, fader] == pytest.approx(7.2, abs=1e-4)
     assert tv_named[1, fader] == pytest.approx(tv_anon[1, fader], abs=1e-6)
     assert Mixformer(**KW).role_levels_db() == {}
+    model.set_role_levels_db({"lead": 0.0, "bass": -3.6})  # dB in, normalised units inside: -3.6 / 72
+    assert model.role_level[ROLES.index("bass")].item() == pytest.approx(-0.05) and model.role_level.sum() < 0
+    with pytest.raises(ValueError, match="unknown roles"):
+        model.set_role_levels_db({"singer": 1.0})

@@ -151,3 +151,33 @@ def test_a_roles_model_trains_on_its_track_names_roles_and_keeps_them(corpus, tm
     mask = torch.ones(1, 2, dtype=torch.bool)
     with torch.no_grad():  # without roles every track is "other"
         torch.testing.assert_close(model(tracks, mask), model(tracks, mask, None, roles=torch.tensor([[12, 12]])))
+
+
+def test_init_role_levels_starts_a_roles_model_from_a_files_offsets(corpus, tmp_path, caplog):
+    """``init_role_levels=FILE`` (the JSON ``scripts/role_levels.py --out`` writes) sets the per-role
+    fader offsets before training: with a zero learning rate they reach the checkpoint unchanged,
+    and mixing moves a lead's fader by its offset. A bad file, an unknown role or a model without
+    roles is refused before any work, naming the file."""
+    import json
+
+    from mixdown.data.roles import ROLES
+
+    offsets = tmp_path / "offsets.json"
+    offsets.write_text(json.dumps({"offsets_db": {"lead": 6.0, "bass": -3.0}, "eval": {}}))
+    train(cfg_for(corpus, tmp_path / "run", "experiment=mixformer", "model.use_roles=true", "trainer.max_steps=1",
+                  "optim.lr=0.0", f"init_role_levels={offsets}"))
+    model = load_model(tmp_path / "run" / "last.pt")
+    levels = model.role_levels_db()
+    assert levels["lead"] == pytest.approx(6.0, abs=1e-5) and levels["bass"] == pytest.approx(-3.0, abs=1e-5)
+    assert all(levels[r] == 0.0 for r in ROLES if r not in ("lead", "bass"))
+    bad = tmp_path / "bad.json"
+    for text, extra, match in (("{not json", "model.use_roles=true", "not a readable JSON file"),
+                               ('{"offsets_db": {"lead": "loud"}}', "model.use_roles=true", "expected"),
+                               ('{"singer": 3.0}', "model.use_roles=true", "unknown roles"),
+                               ('{"lead": 3.0}', "model.use_roles=false", "does not hear roles")):
+        bad.write_text(text)
+        caplog.clear()
+        with pytest.raises(SystemExit) as e:
+            train(cfg_for(corpus, tmp_path / "bad", "experiment=mixformer", extra, f"init_role_levels={bad}"))
+        assert e.value.code == 2
+        assert match in caplog.text and str(bad) in caplog.text

@@ -74,3 +74,16 @@ class Mixformer(MixModel):
             return {}
         spec = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
         return {r: float(v) * (spec.hi - spec.lo) for r, v in zip(ROLES, self.role_level.detach().cpu())}
+
+    def set_role_levels_db(self, offsets_db: dict[str, float]) -> None:
+        """Set the fader offsets of the named roles (dB; others keep theirs), e.g. to start training
+        from the offsets a person's balance shows (``scripts/role_levels.py --out``)."""
+        if not self.uses_roles:
+            raise ValueError("this model does not hear roles (use_roles=False): it has no role levels to set")
+        unknown = sorted(set(offsets_db) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}; roles are {list(ROLES)}")
+        spec = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
+        with torch.no_grad():
+            for role, db in offsets_db.items():
+                self.role_level[ROLES.index(role)] = float(db) / (spec.hi - spec.lo)

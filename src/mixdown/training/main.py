@@ -94,6 +94,8 @@ def check_config(cfg: DictConfig) -> None:
                                   "build' or 'mixdown dataset synth', or override data.%s.manifests" % split)
     if resolved.get("init_from") and not Path(resolved["init_from"]).is_file():
         raise ConfigError(f"init_from={resolved['init_from']}: checkpoint not found")
+    if resolved.get("init_role_levels"):
+        read_role_levels(resolved["init_role_levels"])
 
 
 def _remove_if_unused(output_dir: Path) -> None:
@@ -151,6 +153,8 @@ def setup(cfg: DictConfig):
     model = instantiate(cfg.model)
     if cfg.get("init_from"):
         init_weights(model, cfg.init_from)
+    if cfg.get("init_role_levels"):
+        init_role_levels(model, cfg.init_role_levels)
     train_set = instantiate(cfg.data.train)
     val_set = instantiate(cfg.data.val)
     loss, optim = instantiate(cfg.loss), instantiate(cfg.optim)
@@ -158,6 +162,35 @@ def setup(cfg: DictConfig):
     (Path(paths.output_dir) / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     return lambda: trainer.fit(model, model_kwargs, loss, optim, train_set, val_set, config=resolved,
                                sample_rate=int(cfg.sample_rate))
+
+
+def read_role_levels(path: str) -> dict[str, float]:
+    """Per-role fader offsets (dB) from a JSON file: ``{"offsets_db": {role: dB}}`` as
+    ``scripts/role_levels.py --out`` writes it, or the mapping itself."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"init_role_levels={path}: not a readable JSON file ({e}); write one with "
+                          "'python scripts/role_levels.py ... --out FILE'") from e
+    offsets = data.get("offsets_db", data) if isinstance(data, dict) else None
+    if not isinstance(offsets, dict) or not all(isinstance(v, (int, float)) for v in offsets.values()):
+        raise ConfigError(f"init_role_levels={path}: expected {{\"offsets_db\": {{role: dB, ...}}}}")
+    return {str(k): float(v) for k, v in offsets.items()}
+
+
+def init_role_levels(model, path: str) -> None:
+    """Start the per-role fader offsets of a roles model from a file (after ``init_from``)."""
+    offsets = read_role_levels(path)
+    if not getattr(model, "uses_roles", False):
+        raise ConfigError(f"init_role_levels={path}: {type(model).__name__} does not hear roles; "
+                          "use model=mixformer with model.use_roles=true, or drop init_role_levels")
+    try:
+        model.set_role_levels_db(offsets)
+    except ValueError as e:
+        raise ConfigError(f"init_role_levels={path}: {e}") from e
+    log.info("init_role_levels %s: %s", path, ", ".join(f"{r} {v:+.1f} dB" for r, v in offsets.items()))
 
 
 def init_weights(model, checkpoint: str) -> None:
