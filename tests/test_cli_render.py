@@ -175,15 +175,15 @@ def test_flac_output(tmp_path, make_mix_params, caplog):
     session, params, tracks = make_session(tmp_path, make_mix_params)
     out = tmp_path / "mix.flac"
     # FLAC cannot hold 32-bit float: refused up front, with the fix
-    assert render(session, params, out) == 2
+    assert render(session, params, out, "--bit-depth", "32f") == 2
     err = " ".join(messages(caplog, logging.ERROR))
     assert "mix.flac" in err and "--bit-depth" in err
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ["mix.params.json", "session"]
     caplog.clear()
     assert render(session, params, tmp_path / "mix.xyz") == 2
     assert "mix.xyz" in " ".join(messages(caplog, logging.ERROR)) and not (tmp_path / "mix.xyz").exists()
-    assert render(session, params, out, "--bit-depth", "24") == 0
-    assert sf.info(str(out)).format == "FLAC"
+    assert render(session, params, out) == 0  # .flac without --bit-depth: 24-bit, as `mixdown mix` writes it
+    assert sf.info(str(out)).format == "FLAC" and sf.info(str(out)).subtype == "PCM_24"
     mix, _ = sf.read(str(out), dtype="float64")
     np.testing.assert_allclose(mix, expected_neutral_mix(tracks), rtol=0, atol=2.0 ** -23 + 1e-7)
 

@@ -16,8 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("session_dir", type=Path)
     p.add_argument("--params", type=Path, required=True, help="mixdown.params/2 (or /1) JSON file")
     p.add_argument("--out", type=Path, required=True, help="output stereo audio file (.wav, .flac)")
-    p.add_argument("--bit-depth", choices=("32f", "24", "16"), default="32f",
-                   help="output sample format (default: 32-bit float, which never clips)")
+    p.add_argument("--bit-depth", choices=("32f", "24", "16"), default=None,
+                   help="output sample format (default: 32-bit float in .wav, which never clips; 24-bit in .flac)")
     p.add_argument("--resample", action="store_true",
                    help="resample tracks whose sample rate differs from the parameter file's")
     p.add_argument("--allow-outside-session", action="store_true",
@@ -25,36 +25,20 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_cli_render)
 
 
-def _check_out_format(out: Path, bit_depth: str, subtypes: dict[str, str]) -> None:
-    """Refuse an output the file format cannot hold before rendering, not after (FLAC has no float)."""
-    import soundfile as sf
-
-    fmt = out.suffix[1:].upper()
-    if fmt not in sf.available_formats():
-        raise UsageError(f"{out}: unknown output format {out.suffix!r}; name the file .wav or .flac")
-    ok = [b for b, st in subtypes.items() if sf.check_format(fmt, st)]
-    if bit_depth not in ok:
-        fix = f"pass --bit-depth {' or '.join(ok)}" if ok else "name the file .wav"
-        raise UsageError(f"{out}: {fmt} files cannot hold --bit-depth {bit_depth} samples; {fix} "
-                       "(or write a .wav file, which holds 32-bit float)")
-
-
 def _cli_render(args) -> int:
     from mixdown.dsp.render import OutputError, render_to_file
-    from mixdown.outputs import OutputPathError, check_outputs
+    from mixdown.outputs import OutputPathError, audio_subtype, check_outputs
     from mixdown.params.io import ParamsError, read_params
     from mixdown.session import SessionError, track_path
 
     if not args.session_dir.is_dir():
         raise UsageError(f"{args.session_dir}: session folder not found; check the path "
                        "(the parameter file's 'file' entries are relative to it)")
-    subtypes = {"32f": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
-    subtype = subtypes[args.bit_depth]
-    try:
+    try:  # refuse an output the file format cannot hold before rendering, not after
         check_outputs([("--out", args.out)], [("--params", args.params)])
+        subtype = audio_subtype(args.out, args.bit_depth)
     except OutputPathError as e:
         raise UsageError(str(e)) from e
-    _check_out_format(args.out, args.bit_depth, subtypes)
     try:
         params = read_params(args.params)
         tracks = []
