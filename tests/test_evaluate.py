@@ -68,6 +68,32 @@ def test_oracle_recovers_a_gain_and_pan_mix(evaluation):
         assert float(o["spectral_balance_mae_db"]) < 0.05
 
 
+def test_resuming_with_other_systems_keeps_the_earlier_ones(evaluation, tmp_path, monkeypatch):
+    """``resume``: systems already measured are read back, not measured again, and an earlier run's
+    systems that this run does not name stay in the results (a model added to an evaluation of the
+    baselines does not drop them)."""
+    import shutil
+
+    import mixdown.evaluate as E
+
+    out = tmp_path / "out"
+    shutil.copytree(evaluation, out)
+    before = list(csv.DictReader(open(out / "results.csv")))
+    measured = []
+    real = E.evaluate_song
+    monkeypatch.setattr(E, "evaluate_song", lambda song, systems: measured.append(sorted(systems)) or
+                        [{**r, "system": "raw_sum_again"} for r in real(song, {"raw_sum": None})])
+    run_evaluation(evaluation.parent / "songs", out, include_model=False, progress=False, resume=True,
+                   baselines=("raw_sum", "raw_sum_again"))
+    assert measured == [["raw_sum_again"]] * 3  # raw_sum read back, only the new system measured
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert {r["system"] for r in rows} == {r["system"] for r in before} | {"raw_sum_again"}
+    assert [r["system"] for r in rows[:2]] == ["raw_sum", "raw_sum_again"]  # this run's systems first
+    again = {r["song"]: r["mrstft"] for r in rows if r["system"] == "raw_sum_again"}
+    assert again == {r["song"]: r["mrstft"] for r in before if r["system"] == "raw_sum"}
+    assert "heuristic" in (out / "summary.md").read_text()
+
+
 def test_cli_rejects_missing_data(tmp_path, caplog):
     assert main(["evaluate", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "neither a .jsonl manifest nor a folder" in caplog.text

@@ -254,7 +254,8 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
     ``checkpoint``: a path (system ``model:<Class>``), or ``{label: path}`` for several models
     (systems ``model:<label>``); None: the shipped model. ``resume``: reuse the per-song results of
     an earlier run in ``out`` and evaluate only the systems they lack (a long evaluation can be
-    interrupted, and a new model added to an evaluation of the baselines).
+    interrupted, and a new model added to an evaluation of the baselines); the earlier run's other
+    systems stay in the results.
     """
     from mixdown.inference.predict import load_default_model
 
@@ -277,12 +278,13 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
         it = tqdm(songs, desc="evaluate", unit="song")
     for song in it:
         path = out / "songs" / f"{song.name.replace('/', '__')}.csv"
-        done = [r for r in (_read_csv(path) if resume and path.exists() else []) if r["system"] in systems]
+        done = _read_csv(path) if resume and path.exists() else []
         missing = {k: v for k, v in systems.items() if k not in {r["system"] for r in done}}
         if missing:
             done += evaluate_song(song, missing)
             _write_csv(path, done)
-        order = list(systems)
+        # this run's systems in its order, then those an earlier run added (kept when resuming)
+        order = list(dict.fromkeys([*systems, *(r["system"] for r in done)]))
         rows += sorted(done, key=lambda r: order.index(r["system"]))
     _write_csv(out / "results.csv", rows)
     summary = summarize(rows)
