@@ -2,6 +2,7 @@
 level), unknown targets, the manifest mixture, and song-level input normalisation."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -82,6 +83,41 @@ def corpora(tmp_path_factory):
     recs = [json.loads(line) for line in synth["train"].read_text().splitlines()]
     human.write_text("".join(json.dumps({**r, "song": "h-" + r["song"], "params": None}) + "\n" for r in recs))
     return synth["train"], human
+
+
+def _sines(amps, freqs, seconds=2.0):
+    t = torch.arange(int(SR * seconds), dtype=torch.float64) / SR
+    mono = sum(a * torch.sin(2 * math.pi * f * t) for a, f in zip(amps, freqs))
+    return torch.stack([mono, 0.5 * mono])[None]  # (1, 2, T): channels summed, their ratio cancels
+
+
+def test_band_balance_is_the_octave_band_level_difference_of_sines():
+    """One sine in each octave band (centres 31.25 Hz .. 4 kHz at 16 kHz): a band's energy is
+    its sine's power, so the distance is the mean |20 log10(b_k / a_k)|, exactly; bands without a
+    sine in either signal (8 kHz) and without bins (16 kHz, above Nyquist) are left out."""
+    from mixdown.training.losses import band_balance_db
+
+    freqs = 1000.0 * 2.0 ** np.arange(-5, 3)
+    a = np.array([0.1, 0.2, 0.05, 0.1, 0.3, 0.1, 0.02, 0.1])
+    b = a * 10 ** (np.array([3.0, -6.0, 0, 1.5, 0, 0, -2.0, 12.0]) / 20)
+    got = band_balance_db(_sines(b, freqs), _sines(a, freqs), SR)
+    assert got.shape == (1,)
+    assert float(got) == pytest.approx(np.mean(np.abs(20 * np.log10(b / a))), abs=0.02)
+    assert float(band_balance_db(_sines(3 * a, freqs), _sines(3 * a, freqs), SR)) == pytest.approx(0.0, abs=1e-9)
+    # the evaluation's measure (Welch, loudness matching off) agrees on the same signals
+    from mixdown.measure.metrics import spectral_balance_error_db
+
+    _, want = spectral_balance_error_db(_sines(b, freqs)[0].numpy(), _sines(a, freqs)[0].numpy(), SR,
+                                        loudness_match=False)
+    assert float(got) == pytest.approx(want, abs=0.05)
+    loss = MixLoss(SR, stft_weight=0.0, loudness_weight=0.0, band_weight=0.5)
+    assert loss.needs_audio
+    est = _sines(b, freqs).requires_grad_()
+    total, parts = loss(est, _sines(a, freqs))
+    total.backward()
+    assert parts["band_db"] == pytest.approx(float(got), abs=1e-9)
+    assert float(total) == pytest.approx(0.5 * float(got), abs=1e-9)
+    assert torch.isfinite(est.grad).all() and est.grad.abs().sum() > 0
 
 
 def test_mixture_weights_choose_the_manifest(corpora):

@@ -43,6 +43,8 @@ class MixLoss(nn.Module):
         loudness_weight: weight of |loudness(est) - loudness(ref)| in LU.
         param_weight: weight of the L1 distance of normalised parameters, where known.
         fft_sizes: STFT resolutions.
+        band_weight: weight of the octave-band balance distance (:func:`band_balance_db`, per dB):
+            the evaluation's coarse tonal balance, which the fine STFT terms weigh little.
         mirror: indifferent to left/right: |pan| in the parameter loss, and the STFT distance of
             the better of the mix and its mirror image per song.
         match_loudness: the STFT distance compares the mix scaled to the reference's RMS (as the
@@ -54,18 +56,18 @@ class MixLoss(nn.Module):
 
     def __init__(self, sample_rate: int = 44100, stft_weight: float = 1.0, loudness_weight: float = 0.1,
                  param_weight: float = 1.0, fft_sizes: tuple[int, ...] = (512, 2048, 8192), mirror: bool = False,
-                 match_loudness: bool = False, balance_weight: float = 0.0):
+                 match_loudness: bool = False, balance_weight: float = 0.0, band_weight: float = 0.0):
         super().__init__()
         self.sample_rate = sample_rate
         self.stft_weight, self.loudness_weight, self.param_weight = stft_weight, loudness_weight, param_weight
-        self.balance_weight = balance_weight
+        self.balance_weight, self.band_weight = balance_weight, band_weight
         self.fft_sizes = tuple(fft_sizes)
         self.mirror, self.match_loudness = mirror, match_loudness
 
     @property
     def needs_audio(self) -> bool:
         """Whether the loss compares mixes (else the trainer need not render them)."""
-        return self.stft_weight > 0 or self.loudness_weight > 0
+        return self.stft_weight > 0 or self.loudness_weight > 0 or self.band_weight > 0
 
     def forward(self, est: torch.Tensor | None, ref: torch.Tensor,
                 pred: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -88,6 +90,9 @@ class MixLoss(nn.Module):
                 loud = loud[known] if bool(known.any()) else loud.sum() * 0.0
             parts["loudness"] = loud.mean()
             total = self.stft_weight * parts["stft"] + self.loudness_weight * parts["loudness"]
+            if self.band_weight > 0:
+                parts["band_db"] = band_balance_db(e, ref, self.sample_rate).mean()
+                total = total + self.band_weight * parts["band_db"]
         if pred is not None and target is not None and self.param_weight > 0:
             parts["params"] = param_l1(pred, target, mask, mirror=self.mirror)
             total = total + self.param_weight * parts["params"]
@@ -95,6 +100,34 @@ class MixLoss(nn.Module):
             parts["balance_db"] = balance_db(pred[0], target[0], relative_levels(target), mask)
             total = total + self.balance_weight * parts["balance_db"]
         return total, {k: float(v.detach()) for k, v in parts.items() if math.isfinite(float(v.detach()))}
+
+
+def band_balance_db(est: torch.Tensor, ref: torch.Tensor, sample_rate: int, n_fft: int = 8192,
+                    floor_db: float = -120.0) -> torch.Tensor:
+    """Mean absolute difference (dB) of the octave-band energies of ``est`` and ``ref``: the
+    evaluation's balance measure (:func:`mixdown.measure.metrics.spectral_balance_error_db`, same
+    bands, channels summed), differentiable, without its level matching (match levels first).
+    Energies come from a Hann STFT (``n_fft``, hop a quarter) averaged over frames; bands where
+    both lie at ``floor_db`` are left out, bands without bins (above Nyquist) too.
+    Shape: ``(B, C, T)`` each -> ``(B,)``."""
+    from mixdown.measure.metrics import band_edges_hz
+
+    n_fft = min(n_fft, est.shape[-1])
+    window = torch.hann_window(n_fft, dtype=est.dtype, device=est.device)
+
+    def energies(x):  # (B, C, T) -> (B, bands) power per band, channels summed
+        spec = torch.stft(x.flatten(0, 1), n_fft, n_fft // 4, window=window, return_complex=True, center=False)
+        power = spec.abs().pow(2).mean(-1).view(x.shape[0], x.shape[1], -1).sum(1)
+        return power @ bands
+
+    freqs = torch.fft.rfftfreq(n_fft, 1.0 / sample_rate).to(est.device)
+    _, lo, hi = band_edges_hz("octave")
+    bands = torch.stack([((freqs >= a) & (freqs < b)).to(est.dtype) for a, b in zip(lo, hi)], 1)
+    has_bins = bands.sum(0) > 0
+    e = 10 * torch.log10(energies(est) + 1e-30).clamp_min(floor_db)
+    r = 10 * torch.log10(energies(ref) + 1e-30).clamp_min(floor_db)
+    live = ((e > floor_db) | (r > floor_db)) & has_bins
+    return ((e - r).abs() * live).sum(-1) / live.sum(-1).clamp_min(1)
 
 
 def relative_levels(target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
