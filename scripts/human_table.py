@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mixdown.evaluate import summarize
 
-ORDER = ["raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle",
+ORDER = ["raw_sum", "equal_loudness", "heuristic", "prior", "role_levels", "power_oracle", "waveform_oracle",
          "model:synthetic-v1", "model:human-v1", "model:human-v2", "model:human-v3"]
 COLUMNS = {"mrstft": "MR-STFT", "spectral_balance_mae_db": "octave balance (dB)",
            "|stereo_width_diff_db|": "|width diff| (dB)", "stereo_width_bias_db": "width est-ref (dB)",

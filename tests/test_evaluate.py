@@ -50,12 +50,43 @@ def evaluation(tmp_path_factory):
 
 def test_outputs_exist_for_every_song_and_system(evaluation):
     rows = list(csv.DictReader(open(evaluation / "results.csv")))
-    assert {r["system"] for r in rows} == {"raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle",
-                                           "waveform_oracle"}
-    assert len(rows) == 18 and len(list((evaluation / "songs").glob("*.csv"))) == 3
+    assert {r["system"] for r in rows} == {"raw_sum", "equal_loudness", "heuristic", "prior", "role_levels",
+                                           "power_oracle", "waveform_oracle"}
+    assert len(rows) == 21 and len(list((evaluation / "songs").glob("*.csv"))) == 3
     summary = (evaluation / "summary.md").read_text()
     assert all(s in summary for s in ("raw_sum", "power_oracle", "±"))
     assert (evaluation / "plots" / "mrstft.png").stat().st_size > 1000
+
+
+def test_role_levels_sets_each_faders_role_offset_around_the_sessions_mean(tmp_path):
+    """``role_levels``: the raw sum with faders at the roles' offsets (roles from the names) less
+    their mean; everything else neutral; the shipped offsets file has a lead above the others."""
+    import json
+
+    from mixdown.models import baselines as B
+    from mixdown.session import read_session
+
+    rng = np.random.default_rng(0)
+    names = ["lead synth", "bass", "kick", "pad thing"]
+    for n in names:
+        sf.write(tmp_path / f"{n}.wav", tone_track(rng, SR, SR, 1), SR)
+    session = read_session(tmp_path)
+    offsets = {"lead": 6.0, "bass": -2.0, "drums": 1.0}
+    tv, mv = B.role_levels(session, offsets)
+    fader = S.index(S.TRACK_SPECS, "fader_db")
+    want = {"lead synth": 6.0, "bass": -2.0, "kick": 1.0, "pad thing": 0.0}  # "other" is not in offsets: 0 dB
+    got = dict(zip(session.names, tv[:, fader]))
+    mean = np.mean(list(want.values()))
+    for n in names:
+        assert got[n] == pytest.approx(want[n] - mean)
+    raw_tv, raw_mv = B.neutral(len(names), SR)
+    others = [i for i in range(tv.shape[1]) if i != fader]
+    np.testing.assert_array_equal(tv[:, others], raw_tv[:, others])
+    np.testing.assert_array_equal(mv, raw_mv)
+    shipped = json.loads(B.ROLE_LEVELS_FILE.read_text())["offsets_db"]
+    assert shipped["lead"] == max(shipped.values())
+    tv, _ = B.role_levels(session)
+    assert session.names[int(np.argmax(tv[:, fader]))] == "lead synth"
 
 
 def test_oracle_recovers_a_gain_and_pan_mix(evaluation):

@@ -2,7 +2,8 @@
 
 Systems share one interface (tracks -> parameters, rendered through the exact path):
 the models of one or more checkpoints, and the baselines of :mod:`mixdown.models.baselines`
-(``raw_sum``, ``equal_loudness``, ``heuristic``, ``prior``, ``power_oracle``, ``waveform_oracle``).
+(``raw_sum``, ``equal_loudness``, ``heuristic``, ``prior``, ``role_levels``, ``power_oracle``,
+``waveform_oracle``).
 
 Before scoring, each reference is checked against the tracks' sum by envelope cross-correlation
 (:mod:`mixdown.measure.align`); an offset reference (e.g. delayed by a look-ahead limiter) is
@@ -96,6 +97,8 @@ def system_params(system: str, session, reference: np.ndarray, model=None, song:
         return B.equal_loudness(session)
     if system == "prior":
         return B.prior(session, song.roles if song else None, seed=song.name if song else "")
+    if system == "role_levels":
+        return B.role_levels(session)
     if system == "power_oracle":
         return B.power_oracle(session, reference)
     if system in ("waveform_oracle", "oracle"):

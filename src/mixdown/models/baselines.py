@@ -4,6 +4,9 @@
 * ``equal_loudness``: :func:`equal_loudness`;
 * ``heuristic``: the rule-based model :class:`mixdown.models.Heuristic` (through prediction);
 * ``prior``: :func:`prior`, the synthetic corpus's engineering prior given each track's role;
+* ``role_levels``: :func:`role_levels`, the raw sum with each track's fader at its role's mean
+  level in the human mixes of the training songs (``weights/role_levels.json``): what a track's
+  name alone says about a person's balance;
 * ``power_oracle``: :func:`power_oracle`, per-track gain and pan fitted to the reference's band
   powers (non-negative least squares): the upper bound of gain-and-pan mixing that stays valid
   when the reference went through phase-changing processing (EQ, reverb, delay);
@@ -13,15 +16,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import zlib
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from mixdown.params import spec as S
 
-BASELINES = ("raw_sum", "equal_loudness", "heuristic", "prior", "power_oracle", "waveform_oracle")
+BASELINES = ("raw_sum", "equal_loudness", "heuristic", "prior", "role_levels", "power_oracle", "waveform_oracle")
+#: per-role level offsets (dB) of the training songs' human mixes (``scripts/role_levels.py --out``)
+ROLE_LEVELS_FILE = Path(__file__).resolve().parents[1] / "weights" / "role_levels.json"
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
 #: manifest roles (:data:`mixdown.data.roles.ROLES`) -> roles of the prior (:data:`mixdown.data.prior.ROLES`)
 PRIOR_ROLE = {"drums": "drums", "bass": "bass", "keys": "keys", "guitar": "guitar", "strings": "strings",
@@ -45,6 +52,21 @@ def equal_loudness(session) -> tuple[np.ndarray, np.ndarray]:
         lufs = loudness.integrated_loudness(x, session.sample_rate)
         tv[i, _T["input_gain_db"]] = np.clip(-23.0 - lufs, -48, 24) if math.isfinite(lufs) else 0.0
         tv[i, _T["fader_db"]] = -10 * math.log10(len(session.audio))
+    return tv, mv
+
+
+def role_levels(session, offsets_db: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The raw sum with each track's fader at its role's offset (dB; roles from the track names,
+    :func:`mixdown.data.roles.normalise_role`, as a model with ``use_roles`` hears them), less the
+    session's mean offset so the mix keeps its level. ``offsets_db``: default the shipped
+    :data:`ROLE_LEVELS_FILE`; roles it lacks get 0 dB."""
+    from mixdown.data.roles import normalise_role
+
+    if offsets_db is None:
+        offsets_db = json.loads(ROLE_LEVELS_FILE.read_text())["offsets_db"]
+    tv, mv = neutral(len(session.audio), session.sample_rate)
+    db = np.array([float(offsets_db.get(normalise_role(n), 0.0)) for n in session.names])
+    tv[:, _T["fader_db"]] = np.clip(db - db.mean(), -48.0, 24.0)
     return tv, mv
 
 
