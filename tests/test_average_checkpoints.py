@@ -1,7 +1,6 @@
 """``scripts/average_checkpoints.py``: the tensor-by-tensor mean of checkpoints of one model, as a
 checkpoint that loads with weights-only loading and records its inputs; other models refused."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,15 @@ from mixdown.models import Mixformer
 SR = 16000
 KW = {"sample_rate": SR, "dim": 32, "layers": 1, "heads": 4, "hidden": 32, "use_roles": True}
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "average_checkpoints.py"
+
+
+def _script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("average_checkpoints", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _run(*args):
@@ -29,16 +37,14 @@ def _checkpoint(path, seed, **kw):
 
 def test_the_average_is_the_mean_of_the_weights_and_loads(tmp_path):
     models = [_checkpoint(tmp_path / f"m{i}.pt", seed=i) for i in range(3)]
-    done = _run(tmp_path / "soup.pt", *(tmp_path / f"m{i}.pt" for i in range(3)))
-    assert done.returncode == 0, done.stderr
-    line = json.loads(done.stdout.strip().splitlines()[-1])
+    digest = _script().average_checkpoints(tmp_path / "soup.pt", [tmp_path / f"m{i}.pt" for i in range(3)])
     soup = load_model(tmp_path / "soup.pt")
     for name, value in soup.state_dict().items():
         want = sum(m.state_dict()[name].double() for m in models) / 3
         torch.testing.assert_close(value.double(), want, rtol=0, atol=1e-6)
     state = read_checkpoint(tmp_path / "soup.pt")
     assert [r["step"] for r in state["averaged_from"]] == [0, 1, 2] and "train_state" not in state
-    assert len(line["sha256"]) == 64
+    assert len(digest) == 64
     x, mask = torch.randn(1, 2, 2, SR // 2), torch.ones(1, 2, dtype=torch.bool)
     with torch.no_grad():
         track, master = soup(x, mask)
@@ -48,7 +54,7 @@ def test_the_average_is_the_mean_of_the_weights_and_loads(tmp_path):
 def test_checkpoints_of_different_models_are_refused(tmp_path):
     _checkpoint(tmp_path / "a.pt", seed=0)
     _checkpoint(tmp_path / "b.pt", seed=1, dim=16, hidden=16)
-    done = _run(tmp_path / "soup.pt", tmp_path / "a.pt", tmp_path / "b.pt")
+    done = _run(tmp_path / "soup.pt", tmp_path / "a.pt", tmp_path / "b.pt")  # the command line
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "b.pt" in done.stderr and "only checkpoints of one model" in done.stderr
     assert not (tmp_path / "soup.pt").exists()
