@@ -125,6 +125,29 @@ def test_resuming_with_other_systems_keeps_the_earlier_ones(evaluation, tmp_path
     assert "heuristic" in (out / "summary.md").read_text()
 
 
+def test_a_reference_at_another_rate_is_resampled_with_a_warning(tmp_path, caplog):
+    """A reference written at twice the tracks' rate scores as the same mix at their rate (the
+    reader is ``session.load_reference``, as ``mix --reference`` uses), with a warning naming it."""
+    import logging
+
+    from scipy.signal import resample_poly
+
+    from mixdown.evaluate import Song, evaluate_song
+
+    gain_pan_song(tmp_path / "song", seed=5)
+    folder = tmp_path / "song"
+    ref, _ = sf.read(folder / "reference_mix.wav", dtype="float32")
+    sf.write(folder / "reference_2x.wav", resample_poly(ref, 2, 1, axis=0).astype(np.float32), 2 * SR)
+    tracks = sorted((folder / "tracks").glob("*.wav"))
+    same = evaluate_song(Song("s", folder, tracks, folder / "reference_mix.wav", None), {"raw_sum": None})[0]
+    with caplog.at_level(logging.WARNING):
+        other = evaluate_song(Song("s", folder, tracks, folder / "reference_2x.wav", None), {"raw_sum": None})[0]
+    assert "reference_2x.wav" in caplog.text and "resampling" in caplog.text
+    # the polyphase filters' transition band below Nyquist trims the top octave (5.7-8 kHz) a little
+    assert other["spectral_balance_mae_db"] == pytest.approx(same["spectral_balance_mae_db"], abs=0.2)
+    assert other["mrstft"] == pytest.approx(same["mrstft"], abs=0.05)
+
+
 def test_cli_rejects_missing_data(tmp_path, caplog):
     assert main(["evaluate", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "neither a .jsonl manifest nor a folder" in caplog.text

@@ -112,16 +112,12 @@ def system_params(system: str, session, reference: np.ndarray, model=None, song:
 
 def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, float | str]]:
     """Mix one song with every system and measure it against the reference."""
-    import soundfile as sf
-
     from mixdown.dsp.render import render
-    from mixdown.session import read_tracks
+    from mixdown.session import load_reference, read_tracks
 
     session = read_tracks(song.tracks, song.folder)
-    ref, sr = sf.read(str(song.reference), dtype="float32", always_2d=True)
-    ref = ref.T if ref.shape[1] == 2 else np.repeat(ref.T, 2, 0)
-    if sr != session.sample_rate:
-        raise ValueError(f"{song.reference}: {sr} Hz but the tracks are {session.sample_rate} Hz")
+    sr = session.sample_rate
+    ref = load_reference(song.reference, sr)[0].T  # (2, frames); another rate resampled with a warning
     truth = read_params(song.params) if song.params else None
     ref = check_alignment(song.name, session, ref)
     rows = []
