@@ -82,6 +82,24 @@ def role_indices(names: list[str] | tuple[str, ...]) -> list[int]:
     return [ROLES.index(normalise_role(n)) for n in names]
 
 
+def read_role_levels(path) -> dict[str, float]:
+    """Per-role level offsets (dB) from a JSON file: ``{"offsets_db": {role: dB}}`` as
+    ``scripts/role_levels.py --out`` writes it (``weights/role_levels.json``), or the mapping
+    itself. :class:`ValueError` naming the file for one that is unreadable or malformed."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable JSON file ({e}); write one with "
+                         "'python scripts/role_levels.py ... --out FILE'") from e
+    offsets = data.get("offsets_db", data) if isinstance(data, dict) else None
+    if not isinstance(offsets, dict) or not all(isinstance(v, (int, float)) for v in offsets.values()):
+        raise ValueError(f"{path}: expected {{\"offsets_db\": {{role: dB, ...}}}}")
+    return {str(k): float(v) for k, v in offsets.items()}
+
+
 def normalise_role(*labels: str | None) -> str:
     """The first role found in ``labels`` (tried in order, e.g. instrument label then file name).
 

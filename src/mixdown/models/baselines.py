@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from pathlib import Path
@@ -60,13 +59,14 @@ def role_levels(session, offsets_db: dict[str, float] | None = None) -> tuple[np
     :func:`mixdown.data.roles.normalise_role`, as a model with ``use_roles`` hears them), less the
     session's mean offset so the mix keeps its level. ``offsets_db``: default the shipped
     :data:`ROLE_LEVELS_FILE`; roles it lacks get 0 dB."""
-    from mixdown.data.roles import normalise_role
+    from mixdown.data.roles import normalise_role, read_role_levels
 
     if offsets_db is None:
-        offsets_db = json.loads(ROLE_LEVELS_FILE.read_text())["offsets_db"]
+        offsets_db = read_role_levels(ROLE_LEVELS_FILE)
     tv, mv = neutral(len(session.audio), session.sample_rate)
     db = np.array([float(offsets_db.get(normalise_role(n), 0.0)) for n in session.names])
-    tv[:, _T["fader_db"]] = np.clip(db - db.mean(), -48.0, 24.0)
+    fader = S.TRACK_SPECS[_T["fader_db"]]
+    tv[:, _T["fader_db"]] = np.clip(db - db.mean(), fader.lo, fader.hi)
     return tv, mv
 
 

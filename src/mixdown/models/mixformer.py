@@ -18,6 +18,9 @@ from mixdown.data.roles import ROLES
 from mixdown.models.base import MixModel, TrackEncoder, head
 from mixdown.params import spec as S
 
+_FADER = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
+#: the fader's range in dB: a role level offset of 1 normalised unit
+_FADER_SPAN_DB = _FADER.hi - _FADER.lo
 
 class Mixformer(MixModel):
     """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference,
@@ -72,8 +75,7 @@ class Mixformer(MixModel):
         """The learned fader offset of each role in dB (empty without ``use_roles``)."""
         if not self.uses_roles:
             return {}
-        spec = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
-        return {r: float(v) * (spec.hi - spec.lo) for r, v in zip(ROLES, self.role_level.detach().cpu())}
+        return {r: float(v) * _FADER_SPAN_DB for r, v in zip(ROLES, self.role_level.detach().cpu())}
 
     def set_role_levels_db(self, offsets_db: dict[str, float]) -> None:
         """Set the fader offsets of the named roles (dB; others keep theirs), e.g. to start training
@@ -83,7 +85,6 @@ class Mixformer(MixModel):
         unknown = sorted(set(offsets_db) - set(ROLES))
         if unknown:
             raise ValueError(f"unknown roles {unknown}; roles are {list(ROLES)}")
-        spec = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
         with torch.no_grad():
             for role, db in offsets_db.items():
-                self.role_level[ROLES.index(role)] = float(db) / (spec.hi - spec.lo)
+                self.role_level[ROLES.index(role)] = float(db) / _FADER_SPAN_DB

@@ -165,19 +165,13 @@ def setup(cfg: DictConfig):
 
 
 def read_role_levels(path: str) -> dict[str, float]:
-    """Per-role fader offsets (dB) from a JSON file: ``{"offsets_db": {role: dB}}`` as
-    ``scripts/role_levels.py --out`` writes it, or the mapping itself."""
-    import json
+    """:func:`mixdown.data.roles.read_role_levels`, its refusal as a :class:`ConfigError`."""
+    from mixdown.data.roles import read_role_levels as read
 
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"init_role_levels={path}: not a readable JSON file ({e}); write one with "
-                          "'python scripts/role_levels.py ... --out FILE'") from e
-    offsets = data.get("offsets_db", data) if isinstance(data, dict) else None
-    if not isinstance(offsets, dict) or not all(isinstance(v, (int, float)) for v in offsets.values()):
-        raise ConfigError(f"init_role_levels={path}: expected {{\"offsets_db\": {{role: dB, ...}}}}")
-    return {str(k): float(v) for k, v in offsets.items()}
+        return read(path)
+    except ValueError as e:
+        raise ConfigError(f"init_role_levels={e}") from e
 
 
 def init_role_levels(model, path: str) -> None:
