@@ -161,3 +161,26 @@ def test_a_runaway_render_is_stopped_before_it_fills_the_disk(tmp_path):
 
     code, why = run_capped([sys.executable, "-c", script], out, 5_000_000, 60)
     assert code == -1 and "passed 5 MB" in why and out.stat().st_size < 50_000_000
+
+
+def test_a_key_signature_outside_the_standard_is_repaired_with_a_warning(tmp_path, caplog):
+    """Some sequencers write key signatures mido refuses (Debian simutrans-data: 'mode 255');
+    notation only, so the song reads with them as C major, the valid ones kept, and a warning."""
+    path = song(tmp_path / "a.mid")
+    mid = mido.MidiFile(str(path))
+    mid.tracks[0].insert(0, mido.MetaMessage("key_signature", key="F", time=0))   # FF 59 02 FF 00
+    mid.tracks[0].insert(1, mido.MetaMessage("key_signature", key="E", time=0))   # FF 59 02 04 00: valid
+    mid.save(str(tmp_path / "b.mid"))
+    data = (tmp_path / "b.mid").read_bytes()
+    assert data.count(b"\xff\x59\x02\xff\x00") == 1
+    (tmp_path / "b.mid").write_bytes(data.replace(b"\xff\x59\x02\xff\x00", b"\xff\x59\x02\xff\xff"))
+    with pytest.raises(Exception, match="mode 255"):
+        mido.MidiFile(str(tmp_path / "b.mid"))
+    with caplog.at_level("WARNING"):
+        fixed = M.read_midi(tmp_path / "b.mid")
+    assert "b.mid" in caplog.text and "1 key signature" in caplog.text
+    keys = [m.key for m in fixed.tracks[0] if m.type == "key_signature"]
+    assert keys == ["C", "E"]
+    notes = [[(m.type, m.note, m.time) for m in tr if m.type.startswith("note")] for tr in fixed.tracks]
+    assert notes == [[(m.type, m.note, m.time) for m in tr if m.type.startswith("note")] for tr in mid.tracks]
+    assert [c.name for c in M.channels(fixed)] == ["ch01-piano", "ch02-bass", "ch10-drums"]

@@ -9,10 +9,16 @@ the performance and stays. :func:`truncate` cuts a song after a time (all notes 
 
 from __future__ import annotations
 
+import io
+import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import KeySignatureError
+
+log = logging.getLogger(__name__)
 
 VOLUME, PAN, REVERB, CHORUS = 7, 10, 91, 93
 #: controller -> the value of a raw (dry, centred, 100-volume) stem
@@ -62,11 +68,48 @@ class Channel:
         return {"start": vals[0], "min": min(vals), "max": max(vals)}
 
 
+#: a key-signature meta event: FF 59 02 <sharps/flats, signed byte> <mode: 0 major, 1 minor>
+_KEY_SIGNATURE = re.compile(rb"\xff\x59\x02(.)(.)", re.DOTALL)
+
+
+def _valid_key(sf: int, mode: int) -> bool:
+    return -7 <= (sf - 256 if sf > 127 else sf) <= 7 and mode in (0, 1)
+
+
+def repair_key_signatures(data: bytes) -> tuple[bytes, int]:
+    """``(data, n)``: the file's bytes with each key signature outside the MIDI standard (more than
+    7 sharps or flats, a mode other than major/minor, as some sequencers write) set to C major,
+    and how many were. A key signature is notation only: the sound does not change."""
+    n = 0
+
+    def fix(m: re.Match) -> bytes:
+        nonlocal n
+        if _valid_key(m.group(1)[0], m.group(2)[0]):
+            return m.group(0)
+        n += 1
+        return b"\xff\x59\x02\x00\x00"
+
+    return _KEY_SIGNATURE.sub(fix, data), n
+
+
 def read_midi(path: Path) -> mido.MidiFile:
-    """The parsed file; MidiError naming it when unreadable."""
+    """The parsed file; MidiError naming it when unreadable. A file whose only fault is a key
+    signature outside the standard is repaired (:func:`repair_key_signatures`) with a warning."""
+    errors = (OSError, EOFError, ValueError, KeyError, IndexError, KeySignatureError)
     try:
         return mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
+    except KeySignatureError as e:
+        data, n = repair_key_signatures(Path(path).read_bytes())
+        try:
+            mid = mido.MidiFile(file=io.BytesIO(data)) if n else None
+        except errors as e2:
+            raise MidiError(f"{path}: unreadable MIDI file ({type(e2).__name__}: {e2})") from e2
+        if mid is None:
+            raise MidiError(f"{path}: unreadable MIDI file ({type(e).__name__}: {e})") from e
+        log.warning("%s: %d key signature(s) outside the MIDI standard (%s) read as C major; "
+                    "notation only, the sound is unchanged", path, n, e)
+        return mid
+    except errors as e:
         raise MidiError(f"{path}: unreadable MIDI file ({type(e).__name__}: {e})") from e
 
 
