@@ -36,6 +36,17 @@ def test_read_project_lists_stems_of_song_beat_bassline_and_sample_tracks(tmp_pa
     assert found[3].files == ["drums/kick01.ogg"] and found[2].files == ["vocal.wav"]
 
 
+def test_an_lmms_0_4_project_reads_like_a_1_2_one(tmp_path):
+    """LMMS 0.4 wrote <multimedia-project> roots (Debian's shorties/Greshz-CoolSnip); LMMS 1.2
+    opens them, so the builder reads them with the same stems."""
+    old = PROJECT.replace("<lmms-project", "<multimedia-project").replace("</lmms-project>", "</multimedia-project>")
+    assert old != PROJECT
+    new_stems = P.stems(P.read_project(write_demo(tmp_path / "new")))
+    old_doc = P.read_project(write_demo(tmp_path / "old", text=old))
+    assert old_doc.tag == "multimedia-project"
+    assert [(s.name, s.kind, s.events) for s in P.stems(old_doc)] == [(s.name, s.kind, s.events) for s in new_stems]
+
+
 def test_bad_project_files_name_the_file(tmp_path):
     (tmp_path / "a.mmpz").write_bytes(b"\x00\x00\x00\x10not zlib")
     (tmp_path / "b.mmp").write_text("<html/>")

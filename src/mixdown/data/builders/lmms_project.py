@@ -60,8 +60,13 @@ class Stem:
     events: int = 0
 
 
+#: project roots LMMS 1.2 opens: its own, and LMMS 0.4's (e.g. Debian's projects/shorties/Greshz-CoolSnip)
+ROOT_TAGS = ("lmms-project", "multimedia-project")
+
+
 def read_project(path: Path) -> ET.Element:
-    """The ``<lmms-project>`` root of an ``.mmp`` or ``.mmpz`` (4-byte length + zlib) file."""
+    """The ``<lmms-project>`` root of an ``.mmp`` or ``.mmpz`` (4-byte length + zlib) file (or the
+    ``<multimedia-project>`` root of an LMMS 0.4 project: the same layout, upgraded by LMMS on load)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -78,7 +83,7 @@ def read_project(path: Path) -> ET.Element:
         root = ET.fromstring(data)
     except ET.ParseError as e:
         raise ProjectError(f"{path}: not valid XML ({e})") from e
-    if root.tag != "lmms-project" or root.find("song") is None:
+    if root.tag not in ROOT_TAGS or root.find("song") is None:
         raise ProjectError(f"{path}: not an LMMS project (root <{root.tag}>, expected <lmms-project> with <song>)")
     return root
 
