@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's results table on held-out human-mixed songs (the test splits of the LMMS, MIDI and,
-# when built, freedoom pairs; never lmms-reserved): raw sum, equal loudness, heuristic, prior,
+# when built, freedoom and simutrans pairs; never lmms-reserved): raw sum, equal loudness, heuristic, prior,
 # power oracle, waveform oracle, the earlier models and the shipped one, with 95 % confidence
 # intervals over songs. Writes OUT/table.md (every test song) and OUT/table-lmms-midi.md (without
-# freedoom's songs: the 8 songs the earlier models were first measured on).
+# freedoom's and simutrans's songs: the 8 songs the earlier models were first measured on).
 #   scripts/eval_human.sh [CORPORA_DIR] [OUT]      (resumable: rerun after an interruption)
 # EXCERPTS=N: the first N 30-s excerpts of each MIDI song (default 2, as in the README; 0: all).
 set -euo pipefail
@@ -14,6 +14,7 @@ PY=${PYTHON:-.venv/bin/python}
 mkdir -p "$OUT"
 tests=("$CORPORA/lmms/test.jsonl" "$CORPORA/midi/test.jsonl")
 [ -f "$CORPORA/freedoom/test.jsonl" ] && tests+=("$CORPORA/freedoom/test.jsonl")
+[ -f "$CORPORA/simutrans/test.jsonl" ] && tests+=("$CORPORA/simutrans/test.jsonl")
 cat "${tests[@]}" | EXCERPTS=${EXCERPTS:-2} "$PY" -c '
 import json, os, sys
 n = int(os.environ["EXCERPTS"])
@@ -27,5 +28,5 @@ for line in sys.stdin:
   --checkpoint human-v2=src/mixdown/weights/human-v2.pt \
   --checkpoint human-v3=src/mixdown/weights/default.pt
 "$PY" scripts/human_table.py "$OUT" > "$OUT/table.md"
-"$PY" scripts/human_table.py "$OUT" --exclude freedoom1/ freedoom2/ > "$OUT/table-lmms-midi.md"
+"$PY" scripts/human_table.py "$OUT" --exclude freedoom1/ freedoom2/ simutrans/ > "$OUT/table-lmms-midi.md"
 cat "$OUT/table.md"
