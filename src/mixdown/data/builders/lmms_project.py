@@ -84,7 +84,8 @@ def read_project(path: Path) -> ET.Element:
     except ET.ParseError as e:
         raise ProjectError(f"{path}: not valid XML ({e})") from e
     if root.tag not in ROOT_TAGS or root.find("song") is None:
-        raise ProjectError(f"{path}: not an LMMS project (root <{root.tag}>, expected <lmms-project> with <song>)")
+        raise ProjectError(f"{path}: not an LMMS project (root <{root.tag}>, expected <lmms-project>, "
+                           "or LMMS 0.4's <multimedia-project>, with <song>)")
     return root
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
-from mido.midifiles.meta import KeySignatureError
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +94,17 @@ def repair_key_signatures(data: bytes) -> tuple[bytes, int]:
 def read_midi(path: Path) -> mido.MidiFile:
     """The parsed file; MidiError naming it when unreadable. A file whose only fault is a key
     signature outside the standard is repaired (:func:`repair_key_signatures`) with a warning."""
-    errors = (OSError, EOFError, ValueError, KeyError, IndexError, KeySignatureError)
+    errors = (OSError, EOFError, ValueError, KeyError, IndexError, mido.KeySignatureError)
     try:
         return mido.MidiFile(str(path))
-    except KeySignatureError as e:
+    except mido.KeySignatureError as e:
         data, n = repair_key_signatures(Path(path).read_bytes())
+        if not n:  # not an event this function can find: refuse as before
+            raise MidiError(f"{path}: unreadable MIDI file ({type(e).__name__}: {e})") from e
         try:
-            mid = mido.MidiFile(file=io.BytesIO(data)) if n else None
+            mid = mido.MidiFile(file=io.BytesIO(data))
         except errors as e2:
             raise MidiError(f"{path}: unreadable MIDI file ({type(e2).__name__}: {e2})") from e2
-        if mid is None:
-            raise MidiError(f"{path}: unreadable MIDI file ({type(e).__name__}: {e})") from e
         log.warning("%s: %d key signature(s) outside the MIDI standard (%s) read as C major; "
                     "notation only, the sound is unchanged", path, n, e)
         return mid
