@@ -10,7 +10,7 @@
 #   openttd-openmsx, planetblupi-music-midi
 #                       - MIDI songs whose composers set volume/pan/reverb (`--source midi`)
 #   freedoom            - two Doom WADs whose music is 66 more such MIDI songs (scripts/extract_wad_midi.py)
-#   simutrans-data      - the game's 53 MIDI songs, 49 with the composers' volumes (`simutrans` in
+#   simutrans-data      - the game's 53 MIDI songs, most with the composers' volumes (`simutrans` in
 #                         scripts/build_human_pairs.sh); the package is 1.4 MB
 #   chromium            - headless browser for the end-to-end test of `mixdown studio`
 #   chromium-driver     - its WebDriver (chromedriver), which selenium drives
