@@ -22,6 +22,7 @@ _FADER = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")]
 #: the fader's range in dB: a role level offset of 1 normalised unit
 _FADER_SPAN_DB = _FADER.hi - _FADER.lo
 
+
 class Mixformer(MixModel):
     """Args: sample_rate, dim (token size), layers, heads, hidden (head width), use_reference,
     use_roles (hear each track's role: ``roles`` ``(B, N)`` indices into
