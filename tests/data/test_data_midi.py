@@ -2,6 +2,7 @@
 with fluidsynth, an end-to-end build whose stems times the composer's gains match the mix in band power."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +185,56 @@ def test_a_key_signature_outside_the_standard_is_repaired_with_a_warning(tmp_pat
     notes = [[(m.type, m.note, m.time) for m in tr if m.type.startswith("note")] for tr in fixed.tracks]
     assert notes == [[(m.type, m.note, m.time) for m in tr if m.type.startswith("note")] for tr in mid.tracks]
     assert [c.name for c in M.channels(fixed)] == ["ch01-piano", "ch02-bass", "ch10-drums"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
+def test_the_composer_mix_renders_again_wet_as_the_pair_and_dry_as_the_stems_times_the_gm_gains(tmp_path):
+    """The dry composer mix is what the composer's CC7/CC10 alone make of the stems (General MIDI's
+    volume curve and pan law, not this code's), the wet one the pair's mix; what separates them is
+    the renderer's reverb and chorus, which ``scripts/midi_mix_effects.py`` measures."""
+    import importlib.util
+    import json
+
+    from mixdown.data.synth import find_soundfont
+    from mixdown.measure.metrics import mrstft_distance, spectral_balance_error_db
+
+    if find_soundfont() is None:
+        pytest.skip("no General MIDI soundfont")
+    song(tmp_path / "songs" / "demo.mid", seconds=6.0, mix={0: (60, 20, 127), 1: (127, 100, 127), 9: (90, 64, 127)})
+    build_dataset("midi", tmp_path / "songs", tmp_path / "out", progress=False)
+    (m,) = [tmp_path / "out" / f"{s}.jsonl" for s in SPLITS if read_manifest(tmp_path / "out" / f"{s}.jsonl")]
+    rec = json.loads(m.read_text().splitlines()[0])
+    mix, sr = sf.read(rec["mix"]["path"], dtype="float32")
+    wet = MB.composer_mix(rec, wet=True)
+    assert wet.shape == mix.shape and np.abs(wet - mix).max() < 1e-4
+    dry = MB.composer_mix(rec, wet=False)
+    weighted = 0
+    for t in rec["tracks"]:
+        x, _ = sf.read(t["path"], dtype="float32")
+        gain = (t["meta"]["cc7"]["start"] / 100) ** 2
+        theta = (t["meta"]["cc10"]["start"] - 64) / 64 * np.pi / 4 + np.pi / 4
+        weighted = weighted + x * gain * np.array([np.cos(theta), np.sin(theta)]) / np.cos(np.pi / 4)
+    assert spectral_balance_error_db(weighted.T, dry.T, sr)[1] < 0.5
+    # the reverb (every send at 127) is in the wet mix only: it smears the notes in time
+    gains_stft, effects_stft = mrstft_distance(weighted.T, dry.T, sr), mrstft_distance(dry.T, mix.T, sr)
+    assert gains_stft < 0.3 and effects_stft > 3 * gains_stft, (gains_stft, effects_stft)
+    effects_db = 10 * np.log10(np.sum((mix - dry) ** 2) / np.sum(dry**2))
+    gains_db = 10 * np.log10(np.sum((weighted - dry) ** 2) / np.sum(dry**2))
+    assert gains_db < effects_db - 8, (effects_db, gains_db)
+    dry_vs_wet = spectral_balance_error_db(dry.T, mix.T, sr)[1]
+    # the script's three comparisons on this manifest
+    spec = importlib.util.spec_from_file_location("mme", Path(__file__).parents[2] / "scripts" / "midi_mix_effects.py")
+    mme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mme)
+    (res,) = mme.main([str(m)]).values()
+    assert res["excerpts"] == 1
+    assert abs(res["dry_vs_mix"]["balance_db"] - dry_vs_wet) < 0.01
+    plain = sum(sf.read(t["path"], dtype="float32")[0] for t in rec["tracks"])
+    assert abs(res["sum_vs_dry"]["balance_db"] - spectral_balance_error_db(plain.T, dry.T, sr)[1]) < 0.01
+    # refused, naming the song: another source's record, a song whose MIDI file is gone
+    with pytest.raises(ValueError, match="demo/00.*not an excerpt"):
+        MB.composer_mix(dict(rec, source="lmms"))
+    (tmp_path / "songs" / "demo.mid").unlink()
+    with pytest.raises(ValueError, match="demo/00.*demo.mid is gone"):
+        MB.composer_mix(rec)

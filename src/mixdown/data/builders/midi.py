@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,30 @@ def prepare(spec: SongSpec, out: Path) -> SongSpec:
     meta = dict(spec.meta, **{k: done.get(k) for k in ("scale_db", "measured_offset_samples", "envelope_correlation",
                                                        "phat_offset_samples", "phat_sharpness")})
     return replace(spec, tracks=tracks, mix=dest / "mix.flac", meta=meta, skips=skips)
+
+
+def composer_mix(rec: dict, wet: bool = False) -> np.ndarray:
+    """The composer's mix of one built excerpt (a manifest record of this source), rendered again.
+
+    ``wet=False``: fluidsynth's reverb and chorus units off, so only what the composer set on the
+    channels' volume (CC7) and pan (CC10) shapes it: the *dry* composer mix, which the stems times
+    the composer's gains reproduce; ``wet=True``: as the pair's mix. The song is found as the build
+    named it (``root``/``meta.song``'s folder/``meta.file``), rendered to the excerpt's end plus
+    :data:`TAIL_S`, cut to the excerpt and scaled by ``meta.scale_db`` as the pair's files were.
+    Raises ValueError naming the record when it is not a MIDI excerpt or its song is gone.
+    Returns ``(frames, 2)`` float32.
+    """
+    meta = rec.get("meta") or {}
+    song = rec.get("song")
+    if rec.get("source") != NAME or not {"file", "song", "start_s", "end_s"} <= set(meta):
+        raise ValueError(f"{song!r}: not an excerpt built by the {NAME!r} source (no meta.file/song/start_s/end_s)")
+    path = Path(rec["root"]) / Path(meta["song"]).parent / meta["file"]
+    if not path.is_file():
+        raise ValueError(f"{song!r}: its MIDI file {path} is gone; rebuild the pairs from the songs")
+    mid = M.read_midi(path)
+    start = int(float(meta["start_s"]) * SAMPLE_RATE)
+    frames = int(round((float(meta["end_s"]) - float(meta["start_s"])) * SAMPLE_RATE))
+    with tempfile.TemporaryDirectory(prefix="mixdown-composer-") as tmp:
+        x = fluidsynth(M.truncate(mid, float(meta["end_s"]) + TAIL_S), Path(tmp), "composer", wet=wet)
+    x = RD.fit_length(x[start:], frames)
+    return (x * np.float32(10.0 ** (float(meta.get("scale_db") or 0.0) / 20.0))).astype(np.float32)
