@@ -3,7 +3,7 @@
 Systems share one interface (tracks -> parameters, rendered through the exact path):
 the models of one or more checkpoints, and the baselines of :mod:`mixdown.models.baselines`
 (``raw_sum``, ``equal_loudness``, ``heuristic``, ``prior``, ``role_levels``, ``power_oracle``,
-``waveform_oracle``).
+``waveform_oracle``; on request ``composer``, for the songs whose manifest carries it).
 
 Before scoring, each reference is checked against the tracks' sum by envelope cross-correlation
 (:mod:`mixdown.measure.align`); an offset reference (e.g. delayed by a look-ahead limiter) is
@@ -39,6 +39,7 @@ class Song:
     params: Path | None
     roles: list[str | None] | None = None
     group: str = ""  # the song an excerpt belongs to (confidence intervals are over groups)
+    controls: list[dict | None] | None = None  # each track's manifest meta (a MIDI pair's cc7/cc10)
 
 
 #: offsets (samples) up to which a reference counts as aligned
@@ -68,7 +69,8 @@ def discover(data: str | Path) -> list[Song]:
             params = resolve(rec, rec.get("params"), data.parent)
             songs.append(Song(rec["song"], Path(tracks[0]).parent, tracks,
                               resolve(rec, rec["mix"]["path"], data.parent), params,
-                              [t.get("role") for t in rec["tracks"]], song_group(rec["song"])))
+                              [t.get("role") for t in rec["tracks"]], song_group(rec["song"]),
+                              [t.get("meta") for t in rec["tracks"]]))
         return songs
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: neither a .jsonl manifest nor a folder of songs")
@@ -88,7 +90,8 @@ def discover(data: str | Path) -> list[Song]:
 
 
 def system_params(system: str, session, reference: np.ndarray, model=None, song: Song | None = None):
-    """Physical ``(track_values, master_values)`` of one system for a session."""
+    """Physical ``(track_values, master_values)`` of one system for a session; None for a system that
+    does not apply to it (``composer`` on a song that is not a MIDI pair)."""
     from mixdown.inference.predict import predict_params
 
     if system == "raw_sum":
@@ -101,6 +104,8 @@ def system_params(system: str, session, reference: np.ndarray, model=None, song:
         return B.role_levels(session)
     if system == "power_oracle":
         return B.power_oracle(session, reference)
+    if system == "composer":
+        return B.composer(session, song.controls if song else None)
     if system in ("waveform_oracle", "oracle"):
         return B.waveform_oracle(session, reference)
     if system == "heuristic":
@@ -122,7 +127,11 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
     ref = check_alignment(song.name, session, ref)
     rows = []
     for name, model in systems.items():
-        tv, mv = system_params(name, session, ref, model, song)
+        got = system_params(name, session, ref, model, song)
+        if got is None:
+            log.info("%s: %s does not apply (no composer's controllers in its manifest); no row", song.name, name)
+            continue
+        tv, mv = got
         lo, hi = np.array([s.limits(sr) for s in S.TRACK_SPECS]).T
         params = MixParams.from_arrays(sr, session.names, session.files, np.clip(tv, lo, hi), mv)
         est = render(session.folder, params, resample=session.resampled).audio.T
@@ -231,9 +240,10 @@ def plots(rows: list[dict], out: Path) -> list[Path]:
         ax1.set_title(f"{k} per system")
         width = 0.8 / len(systems)
         for j, s in enumerate(systems):
-            vals = [next((float(r[k]) for r in rows if r["system"] == s and r["song"] == g and k in r), np.nan)
-                    for g in songs]
-            ax2.bar(np.arange(len(songs)) + j * width, vals, width, label=s)
+            vals = np.array([next((float(r[k]) for r in rows if r["system"] == s and r["song"] == g and k in r),
+                                  np.nan) for g in songs])
+            have = np.isfinite(vals)  # a system may have no row for a song (e.g. composer off MIDI pairs)
+            ax2.bar((np.arange(len(songs)) + j * width)[have], vals[have], width, label=s)
         ax2.set_xticks(np.arange(len(songs)) + 0.4 - width / 2, songs, rotation=90, fontsize=6)
         ax2.set_title(f"{k} per song")
         ax2.legend(fontsize=6)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from mixdown.errors import UsageError
-from mixdown.models.baselines import BASELINES
+from mixdown.models.baselines import BASELINES, EXTRA_BASELINES
 
 log = logging.getLogger("mixdown.evaluate")
 
@@ -18,7 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", action="append", metavar="[LABEL=]PATH",
                    help="model checkpoint (default: the shipped model); repeat as LABEL=PATH to compare models")
     p.add_argument("--resume", action="store_true", help="reuse the per-song results of an interrupted run")
-    p.add_argument("--baselines", default="all", help=f"comma list of {','.join(BASELINES)}, 'all' or 'none'")
+    p.add_argument("--baselines", default="all",
+                   help=f"comma list of {','.join(BASELINES + EXTRA_BASELINES)}, 'all' (all but "
+                        f"{','.join(EXTRA_BASELINES)}, which MIDI pairs alone carry) or 'none'")
     p.set_defaults(func=_cli)
 
 
@@ -27,9 +29,9 @@ def _cli(args) -> int:
 
     names = BASELINES if args.baselines == "all" else () if args.baselines == "none" else \
         tuple(b.strip() for b in args.baselines.split(","))
-    unknown = [b for b in names if b not in BASELINES]
+    unknown = [b for b in names if b not in BASELINES + EXTRA_BASELINES]
     if unknown:
-        raise UsageError(f"unknown baselines {unknown}; choose from {', '.join(BASELINES)}")
+        raise UsageError(f"unknown baselines {unknown}; choose from {', '.join(BASELINES + EXTRA_BASELINES)}")
     checkpoint = None
     if args.checkpoint and (len(args.checkpoint) > 1 or "=" in args.checkpoint[0]):
         pairs = [c.split("=", 1) if "=" in c else [Path(c).stem, c] for c in args.checkpoint]

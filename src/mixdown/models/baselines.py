@@ -12,6 +12,12 @@
   when the reference went through phase-changing processing (EQ, reverb, delay);
 * ``waveform_oracle``: :func:`waveform_oracle`, least-squares waveform gains; exact for
   gain-and-pan mixes, misled by anything that shifts phase.
+
+Not in the default set (``mixdown evaluate --baselines composer,...``), as only MIDI pairs carry
+what it needs:
+
+* ``composer``: :func:`composer`, the composer's own volumes and pans of a MIDI pair (its
+  manifest's ``cc7``/``cc10``), the human's settings themselves rather than a fit.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import numpy as np
 from mixdown.params import spec as S
 
 BASELINES = ("raw_sum", "equal_loudness", "heuristic", "prior", "role_levels", "power_oracle", "waveform_oracle")
+#: baselines that need what only some songs carry; asked for by name, songs without it get no row
+EXTRA_BASELINES = ("composer",)
 #: per-role level offsets (dB) of the training songs' human mixes (``scripts/role_levels.py --out``)
 ROLE_LEVELS_FILE = Path(__file__).resolve().parents[1] / "weights" / "role_levels.json"
 _T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
@@ -67,6 +75,30 @@ def role_levels(session, offsets_db: dict[str, float] | None = None) -> tuple[np
     db = np.array([float(offsets_db.get(normalise_role(n), 0.0)) for n in session.names])
     fader = S.TRACK_SPECS[_T["fader_db"]]
     tv[:, _T["fader_db"]] = np.clip(db - db.mean(), fader.lo, fader.hi)
+    return tv, mv
+
+
+def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
+    """The composer's console of a MIDI pair (:mod:`mixdown.data.builders.midi`), None without one.
+
+    ``controls``: per track, its manifest ``meta`` with the channel's ``cc7`` and ``cc10``
+    (``{"start", "min", "max"}`` over the excerpt). Fader: General MIDI's volume curve against the
+    stems' CC7 = 100, ``40 log10(CC7 / 100)`` dB; pan ``(CC10 - 64) / 64`` (constant power, as the
+    soundfont player pans); the values at the excerpt's start (a volume or pan that moves within the
+    excerpt is not followed). Sends stay off: the soundfont player's reverb and chorus are not the
+    console's. None when any track lacks either controller (not a MIDI pair).
+    """
+    if controls is None or len(controls) != len(session.audio):
+        return None
+    tv, mv = neutral(len(session.audio), session.sample_rate)
+    fader = S.TRACK_SPECS[_T["fader_db"]]
+    for i, meta in enumerate(controls):
+        meta = meta or {}
+        if not (isinstance(meta.get("cc7"), dict) and isinstance(meta.get("cc10"), dict)):
+            return None
+        cc7, cc10 = float(meta["cc7"]["start"]), float(meta["cc10"]["start"])
+        tv[i, _T["fader_db"]] = np.clip(40.0 * math.log10(max(cc7, 1.0) / 100.0), fader.lo, fader.hi)
+        tv[i, _T["pan"]] = np.clip((cc10 - 64.0) / 64.0, -1.0, 1.0)
     return tv, mv
 
 
