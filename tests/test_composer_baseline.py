@@ -70,8 +70,9 @@ def test_composer_needs_both_controllers_on_every_track():
         audio = [np.zeros((1, 10))] * 2
         sample_rate = SR
 
-    ok = {"cc7": {"start": 127}, "cc10": {"start": 0}}
-    tv, _ = B.composer(Session, [ok, {"cc7": {"start": 100}, "cc10": {"start": 64}}])
+    ok = {"cc7": {"start": 127, "min": 127, "max": 127}, "cc10": {"start": 0}}
+    fade_in = {"cc7": {"start": 0, "min": 0, "max": 100}, "cc10": {"start": 64}}  # counts at its highest
+    tv, _ = B.composer(Session, [ok, fade_in])
     fader, pan = tv[:, B._T["fader_db"]], tv[:, B._T["pan"]]
     assert fader[0] == pytest.approx(40 * math.log10(1.27)) and fader[1] == 0.0
     assert pan.tolist() == [-1.0, 0.0]

@@ -84,9 +84,10 @@ def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
     ``controls``: per track, its manifest ``meta`` with the channel's ``cc7`` and ``cc10``
     (``{"start", "min", "max"}`` over the excerpt). Fader: General MIDI's volume curve against the
     stems' CC7 = 100, ``40 log10(CC7 / 100)`` dB; pan ``(CC10 - 64) / 64`` (constant power, as the
-    soundfont player pans); the values at the excerpt's start (a volume or pan that moves within the
-    excerpt is not followed). Sends stay off: the soundfont player's reverb and chorus are not the
-    console's. None when any track lacks either controller (not a MIDI pair).
+    soundfont player pans). A console setting is constant, so a volume that moves within the excerpt
+    (a fade in from 0, a swell) counts at its highest value (``max``) and a pan at its start value.
+    Sends stay off: the soundfont player's reverb and chorus are not the console's. None when any
+    track lacks either controller (not a MIDI pair).
     """
     if controls is None or len(controls) != len(session.audio):
         return None
@@ -96,7 +97,7 @@ def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
         meta = meta or {}
         if not (isinstance(meta.get("cc7"), dict) and isinstance(meta.get("cc10"), dict)):
             return None
-        cc7, cc10 = float(meta["cc7"]["start"]), float(meta["cc10"]["start"])
+        cc7, cc10 = float(meta["cc7"].get("max", meta["cc7"]["start"])), float(meta["cc10"]["start"])
         tv[i, _T["fader_db"]] = np.clip(40.0 * math.log10(max(cc7, 1.0) / 100.0), fader.lo, fader.hi)
         tv[i, _T["pan"]] = np.clip((cc10 - 64.0) / 64.0, -1.0, 1.0)
     return tv, mv
