@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's results table on held-out human-mixed songs (the test splits of the LMMS, MIDI and,
-# when built, freedoom and simutrans pairs; never lmms-reserved): raw sum, equal loudness, heuristic, prior,
-# power oracle, waveform oracle, the earlier models and the shipped one, with 95 % confidence
-# intervals over songs. Writes OUT/table.md (every test song) and OUT/table-lmms-midi.md (without
-# freedoom's and simutrans's songs: the 8 songs the earlier models were first measured on).
+# when built, freedoom and simutrans pairs; never lmms-reserved): raw sum, equal loudness, heuristic,
+# prior, power oracle, waveform oracle, the composers' own volumes and pans (MIDI songs only), the
+# earlier models and the shipped one, with 95 % confidence intervals over songs. Writes OUT/table.md
+# (every test song) and OUT/table-lmms-midi.md (without freedoom's and simutrans's songs: the 8
+# songs the earlier models were first measured on).
 #   scripts/eval_human.sh [CORPORA_DIR] [OUT]      (resumable: rerun after an interruption)
 # EXCERPTS=N: the first N 30-s excerpts of each MIDI song (default 2, as in the README; 0: all).
 set -euo pipefail
@@ -23,6 +24,7 @@ for line in sys.stdin:
     if not n or not tail.isdigit() or int(tail) < n:
         sys.stdout.write(line)' > "$OUT/test.jsonl"
 "$PY" -m mixdown.cli evaluate --data "$OUT/test.jsonl" --out "$OUT" --resume \
+  --baselines raw_sum,equal_loudness,heuristic,prior,role_levels,power_oracle,waveform_oracle,composer \
   --checkpoint synthetic-v1=src/mixdown/weights/synthetic-v1.pt \
   --checkpoint human-v1=src/mixdown/weights/human-v1.pt \
   --checkpoint human-v2=src/mixdown/weights/human-v2.pt \
