@@ -79,3 +79,17 @@ def test_composer_needs_both_controllers_on_every_track():
     assert B.composer(Session, [ok, {"cc7": {"start": 100}}]) is None
     assert B.composer(Session, [ok, None]) is None
     assert B.composer(Session, [ok]) is None and B.composer(Session, None) is None
+
+
+def test_the_command_line_takes_composer_by_name_and_names_it_when_refusing(tmp_path, caplog):
+    from mixdown.cli import main
+
+    with caplog.at_level("ERROR"):
+        assert main(["evaluate", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--baselines",
+                     "raw_sum,bogus"]) == 2
+    assert "bogus" in caplog.text and "composer" in caplog.text
+    caplog.clear()
+    with caplog.at_level("ERROR"):  # accepted: the next refusal is the missing songs, not the name
+        assert main(["evaluate", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--baselines",
+                     "composer"]) == 2
+    assert "unknown baselines" not in caplog.text and "none" in caplog.text
