@@ -93,3 +93,17 @@ def test_the_command_line_takes_composer_by_name_and_names_it_when_refusing(tmp_
         assert main(["evaluate", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--baselines",
                      "composer"]) == 2
     assert "unknown baselines" not in caplog.text and "none" in caplog.text
+
+
+def test_songs_without_the_composers_settings_are_not_even_read_and_none_at_all_is_an_error(tmp_path, monkeypatch):
+    import mixdown.session as session_module
+
+    manifest = tmp_path / "test.jsonl"
+    manifest.write_text(json.dumps(_pair(tmp_path, "other-song", False)) + "\n")
+
+    def no_reading(*a, **k):
+        raise AssertionError("read the tracks of a song no system applies to")
+
+    monkeypatch.setattr(session_module, "read_tracks", no_reading)
+    with pytest.raises(ValueError, match="none of composer applies"):
+        run_evaluation(manifest, tmp_path / "out", baselines=("composer",), include_model=False, progress=False)

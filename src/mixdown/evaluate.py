@@ -115,10 +115,27 @@ def system_params(system: str, session, reference: np.ndarray, model=None, song:
     return predict_params(model, session)
 
 
+def applies(system: str, song: Song) -> bool:
+    """Whether ``system`` can mix ``song``: ``composer`` needs every track's CC7 and CC10 (a MIDI pair)."""
+    if system != "composer":
+        return True
+    return bool(song.controls) and all(isinstance(m, dict) and isinstance(m.get("cc7"), dict)
+                                       and isinstance(m.get("cc10"), dict) for m in song.controls)
+
+
 def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, float | str]]:
-    """Mix one song with every system and measure it against the reference."""
+    """Mix one song with every system that applies to it (:func:`applies`) and measure it against
+    the reference; the others get no row (said in the log)."""
     from mixdown.dsp.render import render
     from mixdown.session import load_reference, read_tracks
+
+    skip = [name for name in systems if not applies(name, song)]
+    if skip:
+        log.info("%s: %s does not apply (no composer's controllers in its manifest); no row", song.name,
+                 ", ".join(skip))
+        systems = {k: v for k, v in systems.items() if k not in skip}
+    if not systems:
+        return []
 
     session = read_tracks(song.tracks, song.folder)
     sr = session.sample_rate
@@ -128,8 +145,8 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
     rows = []
     for name, model in systems.items():
         got = system_params(name, session, ref, model, song)
-        if got is None:
-            log.info("%s: %s does not apply (no composer's controllers in its manifest); no row", song.name, name)
+        if got is None:  # applies() said yes but the session's tracks do not match its manifest's
+            log.warning("%s: %s cannot mix its %d tracks; no row", song.name, name, len(session.audio))
             continue
         tv, mv = got
         lo, hi = np.array([s.limits(sr) for s in S.TRACK_SPECS]).T
@@ -295,6 +312,8 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
         # this run's systems in its order, then those an earlier run added (kept when resuming)
         order = list(dict.fromkeys([*systems, *(r["system"] for r in done)]))
         rows += sorted(done, key=lambda r: order.index(r["system"]))
+    if not rows:
+        raise ValueError(f"{data}: none of {', '.join(systems)} applies to its songs (composer: MIDI pairs only)")
     _write_csv(out / "results.csv", rows)
     summary = summarize(rows)
     (out / "summary.md").write_text(markdown_table(summary))
