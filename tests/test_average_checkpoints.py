@@ -9,6 +9,7 @@ import torch
 
 from mixdown.inference.checkpoint import load_model, read_checkpoint, save_checkpoint
 from mixdown.models import Mixformer
+from scripts_helper import load_script
 
 SR = 16000
 KW = {"sample_rate": SR, "dim": 32, "layers": 1, "heads": 4, "hidden": 32, "use_roles": True}
@@ -16,12 +17,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "average_checkpoints.
 
 
 def _script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("average_checkpoints", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("average_checkpoints")
 
 
 def _run(*args):

@@ -2,19 +2,14 @@
 of the gap from equal loudness to the power oracle (and to the composers' settings) each model closes."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "human_table.py"
+from scripts_helper import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("human_table_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("human_table")
 
 
 def test_gaps_are_over_the_songs_every_system_has(tmp_path):

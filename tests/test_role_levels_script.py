@@ -1,10 +1,8 @@
 """``scripts/role_levels.py``: per-role (or per-program) level offsets of training songs, scored on
 held-out ones, against the fitted levels or, for MIDI pairs, the composer's own channel volumes."""
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,16 +10,13 @@ import pytest
 from mixdown.models.baselines import neutral
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams, write_params
+from scripts_helper import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "role_levels.py"
 _FADER = S.TRACK_NAMES.index("fader_db")
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("role_levels_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("role_levels")
 
 
 def _track(name, channel, program, cc7, cc7_max=None):

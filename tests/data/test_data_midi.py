@@ -2,7 +2,6 @@
 with fluidsynth, an end-to-end build whose stems times the composer's gains match the mix in band power."""
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,7 +192,6 @@ def test_the_composer_mix_renders_again_wet_as_the_pair_and_dry_as_the_stems_tim
     """The dry composer mix is what the composer's CC7/CC10 alone make of the stems (General MIDI's
     volume curve and pan law, not this code's), the wet one the pair's mix; what separates them is
     the renderer's reverb and chorus, which ``scripts/midi_mix_effects.py`` measures."""
-    import importlib.util
     import json
 
     from mixdown.data.synth import find_soundfont
@@ -224,9 +222,9 @@ def test_the_composer_mix_renders_again_wet_as_the_pair_and_dry_as_the_stems_tim
     assert gains_db < effects_db - 8, (effects_db, gains_db)
     dry_vs_wet = spectral_balance_error_db(dry.T, mix.T, sr)[1]
     # the script's three comparisons on this manifest
-    spec = importlib.util.spec_from_file_location("mme", Path(__file__).parents[2] / "scripts" / "midi_mix_effects.py")
-    mme = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mme)
+    from scripts_helper import load_script
+
+    mme = load_script("midi_mix_effects")
     (res,) = mme.main([str(m)]).values()
     assert res["excerpts"] == 1
     assert abs(res["dry_vs_mix"]["balance_db"] - dry_vs_wet) < 0.01
