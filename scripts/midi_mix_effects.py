@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from mixdown.data.builders.midi import composer_mix
+from mixdown.data.builders.rendered import fit_length
 from mixdown.data.manifest import read_records, resolve
 from mixdown.measure.metrics import mix_metrics
 
@@ -40,10 +41,7 @@ PAIRS = ("sum_vs_mix", "dry_vs_mix", "sum_vs_dry")
 
 def _read(path: Path, frames: int) -> np.ndarray:
     x, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    x = x[:frames]
-    if x.shape[1] == 1:
-        x = np.repeat(x, 2, axis=1)
-    return np.pad(x, ((0, frames - len(x)), (0, 0)))
+    return fit_length(np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x, frames)
 
 
 def excerpt_effects(rec: dict, manifest_dir: Path) -> dict[str, dict[str, float]]:

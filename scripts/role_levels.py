@@ -29,6 +29,7 @@ import numpy as np
 
 from mixdown.data.manifest import read_records, resolve
 from mixdown.data.roles import normalise_role
+from mixdown.models.baselines import composer_volume_db
 from mixdown.params.io import read_params
 
 log = logging.getLogger("role_levels")
@@ -46,7 +47,7 @@ def _composer_db(track: dict) -> float | None:
     cc7 = (track.get("meta") or {}).get("cc7")
     if not cc7 or cc7["min"] != cc7["max"] or track.get("silent"):
         return None
-    return 40.0 * float(np.log10(max(cc7["start"], 1) / 100.0))
+    return composer_volume_db(cc7["start"])
 
 
 def song_levels(manifest: str, levels: str = "fitted", key: str = "role") -> list[list[tuple[str, float]]]:

@@ -117,10 +117,7 @@ def system_params(system: str, session, reference: np.ndarray, model=None, song:
 
 def applies(system: str, song: Song) -> bool:
     """Whether ``system`` can mix ``song``: ``composer`` needs every track's CC7 and CC10 (a MIDI pair)."""
-    if system != "composer":
-        return True
-    return bool(song.controls) and all(isinstance(m, dict) and isinstance(m.get("cc7"), dict)
-                                       and isinstance(m.get("cc10"), dict) for m in song.controls)
+    return system != "composer" or B.has_composer_controls(song.controls)
 
 
 def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, float | str]]:

@@ -78,6 +78,18 @@ def role_levels(session, offsets_db: dict[str, float] | None = None) -> tuple[np
     return tv, mv
 
 
+def composer_volume_db(cc7: float) -> float:
+    """A MIDI channel volume's gain against the stems' CC7 = 100, by General MIDI's volume curve
+    (amplitude ~ (CC7 / 127)^2): ``40 log10(CC7 / 100)`` dB (CC7 0 is read as 1)."""
+    return 40.0 * math.log10(max(float(cc7), 1.0) / 100.0)
+
+
+def has_composer_controls(controls) -> bool:
+    """Whether every track's manifest ``meta`` carries the channel's ``cc7`` and ``cc10`` (a MIDI pair)."""
+    return bool(controls) and all(isinstance(m, dict) and isinstance(m.get("cc7"), dict)
+                                  and isinstance(m.get("cc10"), dict) for m in controls)
+
+
 def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
     """The composer's console of a MIDI pair (:mod:`mixdown.data.builders.midi`), None without one.
 
@@ -89,16 +101,13 @@ def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
     Sends stay off: the soundfont player's reverb and chorus are not the console's. None when any
     track lacks either controller (not a MIDI pair).
     """
-    if controls is None or len(controls) != len(session.audio):
+    if not has_composer_controls(controls) or len(controls) != len(session.audio):
         return None
     tv, mv = neutral(len(session.audio), session.sample_rate)
     fader = S.TRACK_SPECS[_T["fader_db"]]
     for i, meta in enumerate(controls):
-        meta = meta or {}
-        if not (isinstance(meta.get("cc7"), dict) and isinstance(meta.get("cc10"), dict)):
-            return None
-        cc7, cc10 = float(meta["cc7"].get("max", meta["cc7"]["start"])), float(meta["cc10"]["start"])
-        tv[i, _T["fader_db"]] = np.clip(40.0 * math.log10(max(cc7, 1.0) / 100.0), fader.lo, fader.hi)
+        cc7, cc10 = meta["cc7"].get("max", meta["cc7"]["start"]), float(meta["cc10"]["start"])
+        tv[i, _T["fader_db"]] = np.clip(composer_volume_db(cc7), fader.lo, fader.hi)
         tv[i, _T["pan"]] = np.clip((cc10 - 64.0) / 64.0, -1.0, 1.0)
     return tv, mv
 
