@@ -77,6 +77,8 @@ def test_composer_needs_both_controllers_on_every_track():
     assert fader[0] == pytest.approx(40 * math.log10(1.27)) and fader[1] == 0.0
     assert pan.tolist() == [-1.0, 0.0]
     assert B.composer(Session, [ok, {"cc7": {"start": 100}}]) is None
+    assert B.composer(Session, [ok, {"cc7": {}, "cc10": {"start": 64}}]) is None  # hand-edited manifests
+    assert B.composer(Session, [ok, {"cc7": {"start": "loud"}, "cc10": {"start": 64}}]) is None
     assert B.composer(Session, [ok, None]) is None
     assert B.composer(Session, [ok]) is None and B.composer(Session, None) is None
 

@@ -84,10 +84,17 @@ def composer_volume_db(cc7: float) -> float:
     return 40.0 * math.log10(max(float(cc7), 1.0) / 100.0)
 
 
+def _numeric_cc(cc) -> bool:
+    """A manifest controller summary with a numeric ``start`` (and ``max``, where given)."""
+    return isinstance(cc, dict) and isinstance(cc.get("start"), (int, float)) \
+        and isinstance(cc.get("max", 0), (int, float))
+
+
 def has_composer_controls(controls) -> bool:
-    """Whether every track's manifest ``meta`` carries the channel's ``cc7`` and ``cc10`` (a MIDI pair)."""
-    return bool(controls) and all(isinstance(m, dict) and isinstance(m.get("cc7"), dict)
-                                  and isinstance(m.get("cc10"), dict) for m in controls)
+    """Whether every track's manifest ``meta`` carries the channel's ``cc7`` and ``cc10`` (a MIDI
+    pair; a hand-edited manifest without numeric values gets no composer row)."""
+    return bool(controls) and all(isinstance(m, dict) and _numeric_cc(m.get("cc7")) and _numeric_cc(m.get("cc10"))
+                                  for m in controls)
 
 
 def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
