@@ -151,6 +151,12 @@ def _cut(src: Path, dst: Path, start: int, frames: int) -> np.ndarray:
     return x
 
 
+def _span(meta: dict) -> tuple[int, int]:
+    """``(first frame, frames)`` of an excerpt in its song's render, from its ``start_s``/``end_s``."""
+    start_s, end_s = float(meta["start_s"]), float(meta["end_s"])
+    return int(start_s * SAMPLE_RATE), int(round((end_s - start_s) * SAMPLE_RATE))
+
+
 def prepare(spec: SongSpec, out: Path) -> SongSpec:
     """Render the song once (shared by its excerpts), cut this excerpt, and point the spec at its files."""
     song_dir = Path(out) / "rendered" / NAME / spec.meta["song"]
@@ -168,8 +174,7 @@ def prepare(spec: SongSpec, out: Path) -> SongSpec:
             done = dict(key=key, **render_song(spec.decode, end_s, full))
             RD.write_done(full / "done.json", key, done)
     dest = song_dir / f"{spec.meta['excerpt']:02d}"
-    start, frames = int(spec.meta["start_s"] * SAMPLE_RATE), int(round((spec.meta["end_s"] - spec.meta["start_s"])
-                                                                       * SAMPLE_RATE))
+    start, frames = _span(spec.meta)
     tracks, skips = [], list(spec.skips)
     for t in spec.tracks:
         x = _cut(full / t.path.name, dest / "tracks" / t.path.name, start, frames)
@@ -203,8 +208,7 @@ def composer_mix(rec: dict, wet: bool = False) -> np.ndarray:
     if not path.is_file():
         raise ValueError(f"{song!r}: its MIDI file {path} is gone; rebuild the pairs from the songs")
     mid = M.read_midi(path)
-    start = int(float(meta["start_s"]) * SAMPLE_RATE)
-    frames = int(round((float(meta["end_s"]) - float(meta["start_s"])) * SAMPLE_RATE))
+    start, frames = _span(meta)
     with tempfile.TemporaryDirectory(prefix="mixdown-composer-") as tmp:
         x = fluidsynth(M.truncate(mid, float(meta["end_s"]) + TAIL_S), Path(tmp), "composer", wet=wet)
     x = RD.fit_length(x[start:], frames)
