@@ -110,3 +110,82 @@ def normalise_role(*labels: str | None) -> str:
         if role is not None:
             return role
     return "other"
+
+
+#: Finer roles ("parts") as engineers' sessions name them (MixologyDB's instrument subtypes): the
+#: separate microphones of one drum kit, lead and backing vocals, electric and acoustic guitars.
+#: Each part belongs to one of :data:`ROLES` (:data:`PART_ROLE`).
+PARTS = ("kick", "snare", "tom", "hihat", "overheads", "room", "percussion", "bass",
+         "electric_guitar", "acoustic_guitar", "keys", "lead_vocal", "backing_vocal", "other")
+PART_ROLE = {"kick": "drums", "snare": "drums", "tom": "drums", "hihat": "drums", "overheads": "drums",
+             "room": "drums", "percussion": "percussion", "bass": "bass", "electric_guitar": "guitar",
+             "acoustic_guitar": "guitar", "keys": "keys", "lead_vocal": "vocals", "backing_vocal": "vocals",
+             "other": "other"}
+# ordered (part, pattern) rules on the words of a track name (see _words); first match wins
+_PART_RULES: tuple[tuple[str, str], ...] = (
+    ("kick", r"\b(kick\w*|kik|bd|bass ?drum|k ?(in|out)|kin|kout)\b"),
+    ("backing_vocal", r"\b(bg\w*|bgv|bk ?v\w*|bck ?v?\w*|bvs?|backing|back|backs|harm\w*|choir|gang ?m?|"
+                      r"ahs?|a+h+|oohs?|bops?|vamp|chorus vox)\b"),
+    ("lead_vocal", r"\b(vocals?|vox|voc|vo|ld ?v\w*|ldc\w*|lead ?(vox|voc\w*|v)|voices?|singers?|rap)\b"),
+    ("acoustic_guitar", r"\b(ac|act|acoustic|a ?gtr|a ?guit\w*|ac ?(gtr|guit\w*|git))\b"),
+    ("electric_guitar", r"\b(e ?gtrs?|gtrs?|guitars?|guit\w*|gits?|slide|leslie|gel)\b"),
+    ("bass", r"\b(bass(es)?|bs|upright|sub ?bass|808)\b"),
+    ("keys", r"\b(e ?keys|keys?|keyz|keyboards?|piano|pno|organ|org\w*|hammond|b3|rhodes|wu?rl\w*|"
+             r"synth\w*|pad|accord\w*|clav\w*)\b"),
+    ("snare", r"\b(snares?|snr|sn ?[tb]?|sd|sn ?(top|bot\w*|up|down))\b"),
+    ("tom", r"\b(toms?|floor|flr|fl ?tom|rack|t [1-4])\b"),
+    ("hihat", r"\b(hh|hi ?-?hats?|high ?hats?|hats?)\b"),
+    ("room", r"\b(rooms?|rm|dr ?rm|amb\w*|mono ?dr)\b"),
+    ("overheads", r"\b(overheads?|over ?heads?|oh[lr]?|st ?oh|ride|crash|cymbals?|coles|kit)\b"),
+    ("percussion", r"\b(perc\w*|shakers?|tamb\w*|tmb|congas?|bongos?|bells?|snaps?|claps?|cowbell|"
+                   r"rain ?stick|triangle|cajon)\b"),
+)
+_PART_FRAGMENTS: tuple[tuple[str, str], ...] = (
+    ("kick", r"kick"), ("snare", r"snare"), ("hihat", r"hihat"), ("overheads", r"overhead"),
+    ("backing_vocal", r"bgv|backvo"), ("lead_vocal", r"leadvo|ldvo|vox|vocal"), ("bass", r"bass"),
+    ("acoustic_guitar", r"acgtr|acguit|acgit"), ("electric_guitar", r"gtr|guitar"),
+    ("keys", r"piano|organ|keys"), ("percussion", r"tamb|shaker"),
+)
+_COMPILED_PARTS = tuple((p, re.compile(r)) for p, r in _PART_RULES)
+_COMPILED_PART_FRAGMENTS = tuple((p, re.compile(r)) for p, r in _PART_FRAGMENTS)
+#: a role (of :data:`ROLES`) -> the part a name with no finer clue gets
+ROLE_PART = {"drums": "overheads", "bass": "bass", "keys": "keys", "guitar": "electric_guitar",
+             "vocals": "lead_vocal", "lead": "other", "percussion": "percussion", "synth": "keys"}
+
+
+def part_of(name: str | None) -> str:
+    """The part (of :data:`PARTS`) a track name says: ``"Kin.09"`` -> kick, ``"OH L"`` ->
+    overheads, ``"BG vox 2"`` -> backing_vocal, ``"Act Guit (Stereo)"`` -> acoustic_guitar;
+    a name that only says its role gets that role's usual part (:data:`ROLE_PART`), one that says
+    nothing ``"other"``."""
+    if not name:
+        return "other"
+    words = _words(str(name))
+    for rules in (_COMPILED_PARTS, _COMPILED_PART_FRAGMENTS):
+        for part, pattern in rules:
+            if pattern.search(words):
+                return part
+    return ROLE_PART.get(normalise_role(name), "other")
+
+
+def side_of(name: str | None) -> int:
+    """-1 / +1 where a track name ends by saying left / right ("OH L", "Room1 R", "OrgODL",
+    "OHR_02", "Keys CONS.L", "John Hi L"), 0 otherwise ("Paul GTR R84" names a microphone, "R Gtr"
+    a rhythm guitar: neither is a side)."""
+    if not name:
+        return 0
+    tokens = [t for t in re.split(r"[\s_.\-()]+", str(name)) if t]
+    while tokens and (tokens[-1].isdigit() or tokens[-1].lower() in _SIDE_SUFFIXES):
+        tokens.pop()
+    if not tokens:
+        return 0
+    last = tokens[-1].lower()
+    if last in ("l", "left") or re.search(r"(oh|od|rm|room|ovh)\d*l$", last):
+        return -1
+    if last in ("r", "right") or re.search(r"(oh|od|rm|room|ovh)\d*r$", last):
+        return 1
+    return 0
+
+
+#: words after a side letter that name a take or a process, not the track ("OHL COMP_01")
+_SIDE_SUFFIXES = frozenset({"cons", "comp", "cmp", "dup", "dup1", "edit", "stereo", "st", "s"})
