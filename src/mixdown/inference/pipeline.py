@@ -16,7 +16,7 @@ import numpy as np
 
 from mixdown.inference.contract import contract_of
 from mixdown.inference.predict import load_default_model, predict_params
-from mixdown.inference.staging import stage_gain
+from mixdown.inference.staging import TRUE_PEAK_CEILING_DBTP, stage_gain, true_peak_trim_db
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.params.locks import apply_locks, parse_locks
@@ -58,9 +58,11 @@ def settings(session: Session, model, *, reference: np.ndarray | None = None,
     """
     lock_map = locks or {}
     tv, mv = predict_params(model, session, reference=reference, device=device)
-    apply_locks(tv, mv, session.names, lock_map)
     notes = {"model": type(model).__name__, "windows": contract_of(model).describe()}
-    shift = stage_gain(tv, mv, session.names, lock_map)  # the same mix, the loudest fader at 0 dB
+    # the same mix, the loudest fader at 0 dB; staged on the model's own values, then the locked
+    # values are written over them, so the rest moves around the locks (staging's module doc)
+    shift = stage_gain(tv, mv)
+    apply_locks(tv, mv, session.names, lock_map)
     if abs(shift) > 0.05:
         notes["gain_staging_db"] = round(shift, 2)
         log.info("gain staging: faders and the master threshold %+.1f dB, output gain %+.1f dB (same mix)",
@@ -116,9 +118,37 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
                       refine_steps=refine_steps, device=device, progress=progress)
     audio = render(session.folder, params, resample=session.resampled, progress=progress,
                    allow_outside_session=allow_outside_session).audio
+    keep_true_peak(params, audio, lock_map)
     if target_lufs is not None:
         apply_loudness_target(params, audio, target_lufs)
     return params, audio
+
+
+def keep_true_peak(params: MixParams, audio: np.ndarray | None, locks: dict[tuple[str, str], float] | None = None,
+                   ceiling_dbtp: float = TRUE_PEAK_CEILING_DBTP, true_peak_dbtp: float | None = None) -> float:
+    """Lower ``params``' output gain so the mix ``audio`` ``(frames, 2)`` (rendered from ``params``)
+    has its true peak at or below ``ceiling_dbtp``, and scale ``audio`` in place to match (the
+    output gain is the console's last gain, so that is the re-render's mix to float rounding).
+    Nothing moves when the output gain is locked or the mix is already below the ceiling (it is
+    never raised). ``true_peak_dbtp``: the mix's true peak when already measured (``audio`` may
+    then be None). Returns the change of the output gain in dB (<= 0), also recorded in
+    ``params.extra["notes"]["true_peak_trim_db"]``."""
+    from mixdown.measure import loudness
+
+    if ("master", "output_gain_db") in (locks or {}):
+        return 0.0
+    if true_peak_dbtp is None:
+        true_peak_dbtp = float(loudness.true_peak_dbtp(np.ascontiguousarray(audio.T), params.sample_rate))
+    out = params.master.values["output_gain_db"]
+    trim = true_peak_trim_db(true_peak_dbtp, out, ceiling_dbtp)
+    if trim < 0.0:
+        params.master.values["output_gain_db"] = out + trim
+        if audio is not None:
+            audio *= np.float32(10 ** (trim / 20))
+        params.extra.setdefault("notes", {})["true_peak_trim_db"] = round(trim, 2)
+        log.info("true peak %.1f dBTP: output gain %+.1f dB to stay at or below %.1f dBTP", true_peak_dbtp, trim,
+                 ceiling_dbtp)
+    return trim
 
 
 def apply_loudness_target(params: MixParams, audio: np.ndarray, target_lufs: float) -> None:
