@@ -89,11 +89,16 @@ def test_temporaries_of_live_or_recent_writers_are_kept(tmp_path):
     target = tmp_path / "mix.wav"
     live = tmp_path / f".mix.{os.getppid()}.0123abcd.tmp.wav"  # a live process (our parent)
     live.write_bytes(b"being written")
-    dead_recent = tmp_path / ".mix.999999999.0123abcd.tmp.wav"  # no such process, but just modified
+    # no such process here, but its lock is held: a live writer in another PID namespace (issue 25, item 17)
+    dead_recent = tmp_path / ".mix.999999999.0123abcd.tmp.wav"
     dead_recent.write_bytes(b"x")
+    import fcntl
+
+    fd = os.open(dead_recent, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     atomic_write(target, lambda t: t.write_bytes(b"new"))
     assert live.exists() and dead_recent.exists()
-    _age(tmp_path)
+    os.close(fd)  # the writer is gone: its temporary goes at once, however recent
     atomic_write(target, lambda t: t.write_bytes(b"newer"))
     assert live.exists() and not dead_recent.exists()
 

@@ -11,9 +11,16 @@ lock on each target folder, so an interrupt or a second run writing the same out
 leave one run's file beside another run's. Two renames are still two steps: a SIGKILL or a power
 cut between them leaves a complete new first file beside the complete old second file.
 
-Temporaries are named ``.NAME.PID.RANDOM.tmpSUFFIX``. A process killed while writing (SIGKILL)
-leaves its temporary behind; the next write of the same target removes the temporaries of
-processes that no longer exist (see :func:`remove_stale_temporaries`).
+Temporaries are named ``.NAME.PID.RANDOM.tmpSUFFIX``; the writer holds an exclusive ``flock`` on
+its temporary from the moment it appears until it is renamed or removed. A process killed while
+writing (SIGKILL) leaves its temporary behind, unlocked (the kernel drops a dead process's
+locks); the next write of the same target removes the temporaries whose process no longer exists
+and whose lock is free (see :func:`remove_stale_temporaries`), at once. Only where the file system
+has no locks is a temporary kept until it is :data:`STALE_AFTER_S` old (a writer in another PID
+namespace may own it).
+
+Outputs are regular files or absent: a target that exists as a folder, a device, a pipe or a
+socket is refused before anything is written (a rename would replace the device node).
 """
 
 from __future__ import annotations
@@ -25,15 +32,18 @@ import os
 import re
 import secrets
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["OutputError", "atomic_write", "atomic_write_all", "atomic_write_text", "remove_stale_temporaries"]
+__all__ = ["OutputError", "atomic_write", "atomic_write_all", "atomic_write_text", "check_target",
+           "probe_target", "remove_stale_temporaries"]
 log = logging.getLogger(__name__)
 
-#: a temporary younger than this is never removed as stale (a writer in another PID namespace may own it)
+#: where a temporary's lock cannot be tested (a file system without locks), it is removed as stale
+#: only when older than this (a writer in another PID namespace may own it)
 STALE_AFTER_S = 60.0
 
 
@@ -43,6 +53,42 @@ class OutputError(OSError):
 
 def _tmp_path(path: Path) -> Path:
     return path.parent / f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}"
+
+
+def _create_locked(tmp: Path) -> int:
+    """Create the empty temporary ``tmp`` already locked (created under ``tmp~``, locked, renamed:
+    no other process ever sees it unlocked); returns the descriptor holding the lock (closing it
+    releases the lock). Permissions: ``0666 & ~umask``, as ``open()`` gives."""
+    pre = tmp.with_name(tmp.name + "~")
+    fd = os.open(pre, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        _flock(fd, pre, "a killed writer's temporary is then removed only when old", blocking=False)
+        os.rename(pre, tmp)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(pre)
+        raise
+    return fd
+
+
+def _lock_free(path: str) -> bool | None:
+    """Whether no process holds a lock on ``path`` (True: free; False: held; None: cannot tell)."""
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # no locks on this file system
+        return None
+    finally:
+        os.close(fd)  # releases the lock just taken
+    return True
 
 
 def _pid_alive(pid: int) -> bool:
@@ -61,11 +107,13 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove the temporaries that killed writers of ``path`` left beside it.
 
     Only files named like this module's temporaries for ``path`` (``.STEM.PID.8HEX.tmpSUFFIX``)
-    whose process no longer exists and that were not modified in the last :data:`STALE_AFTER_S`
-    seconds are removed; each removal is logged. Returns the removed paths.
+    whose process no longer exists and that no process holds locked (a live writer in another
+    PID namespace holds its lock) are removed, however recent; where the lock cannot be tested
+    (no locks on the file system), only those not modified in the last :data:`STALE_AFTER_S`
+    seconds. Each removal is logged. Returns the removed paths.
     """
     path = Path(path)
-    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(\d+)\.[0-9a-f]{{8}}\.tmp{re.escape(path.suffix)}$")
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(\d+)\.[0-9a-f]{{8}}\.tmp{re.escape(path.suffix)}~?$")
     removed = []
     try:
         entries = list(os.scandir(path.parent))
@@ -81,7 +129,10 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if pid == os.getpid() or _pid_alive(pid) or now - st.st_mtime < STALE_AFTER_S:
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        free = _lock_free(entry.path)
+        if free is False or (free is None and now - st.st_mtime < STALE_AFTER_S):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.path)
@@ -136,13 +187,14 @@ def _signals_held() -> Iterator[None]:
             signal.raise_signal(signum)  # now, to the handler the program had (Ctrl-C: KeyboardInterrupt)
 
 
-def _flock(fd: int, folder: str | os.PathLike, without: str) -> None:
-    """Take an exclusive ``flock`` on the open folder ``fd`` (released when ``fd`` is closed); where
-    the file system has none (some network mounts) go on ``without`` it, logged at debug level."""
+def _flock(fd: int, folder: str | os.PathLike, without: str, blocking: bool = True) -> None:
+    """Take an exclusive ``flock`` on the open folder (or file) ``fd`` (released when ``fd`` is
+    closed); where the file system has none (some network mounts) go on ``without`` it, logged at
+    debug level."""
     try:
         import fcntl
 
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except (ImportError, OSError) as e:
         log.debug("%s: cannot lock (%s); %s", folder, e, without)
 
@@ -200,18 +252,19 @@ def atomic_write_all(items: Sequence[tuple[str | os.PathLike, Callable[[Path], N
             raise ValueError(f"{p}: the same file as the output {seen[key]}; give each output its own path")
         seen[key] = p
     tmps: list[Path] = []
+    locks: list[int] = []
+    created: list[Path] = []
     current = paths[0] if paths else None
     try:
+        for path in paths:  # every target checked before anything is written or created
+            current = path
+            check_target(path)
         for path, (_, write) in zip(paths, items):
             current = path
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except FileExistsError as e:
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)) from e
-            if path.is_dir():
-                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            _make_parents(path.parent, created)
             remove_stale_temporaries(path)
             tmp = _tmp_path(path)
+            locks.append(_create_locked(tmp))
             tmps.append(tmp)
             write(tmp)
             _fsync(tmp)
@@ -223,14 +276,99 @@ def atomic_write_all(items: Sequence[tuple[str | os.PathLike, Callable[[Path], N
             with contextlib.suppress(OSError):
                 _fsync(Path(folder))
     except OSError as e:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
+        _discard(tmps, created)
         raise _output_error(current, e) from e
     except BaseException:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
+        _discard(tmps, created)
         raise
+    finally:
+        for fd in locks:
+            os.close(fd)  # releases the temporary's lock
     return paths
+
+
+def check_target(path: str | os.PathLike) -> None:
+    """Raise ``OSError`` (:class:`OutputError` once named by the writers) unless ``path`` can become
+    a regular file by a rename: it must be absent or a regular file (symbolic links followed; a
+    folder, device, pipe or socket is refused, since a rename would replace it), and the nearest
+    existing folder above it must be a folder. Nothing is created."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{path}: not a regular file (a device, pipe or socket); mixdown writes only regular "
+                              "files and never replaces anything else: give the path of a file")
+        return
+    parent = path.parent
+    while True:
+        try:
+            st = os.stat(parent)
+        except FileNotFoundError:
+            if parent == parent.parent:
+                return
+            parent = parent.parent
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+        return
+
+
+def probe_target(path: str | os.PathLike) -> None:
+    """Check before any work that ``path`` can be written: :func:`check_target`, then an empty
+    temporary is created (locked, as :func:`atomic_write_all` creates its own) in the nearest existing
+    folder above it and removed at once, so a folder that refuses new files (``/proc``, a
+    read-only mount, no permission, no free inodes) is named now rather than after the work.
+    Raises :class:`OutputError` naming ``path`` and the fix; nothing is left behind. (A disk that
+    fills up during the write is still only found then; the writers report it the same way.)"""
+    path = Path(path)
+    try:
+        check_target(path)
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        tmp = (_tmp_path(path) if folder == path.parent
+               else folder / f".mixdown-probe.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = _create_locked(tmp)
+        try:
+            os.unlink(tmp)
+        finally:
+            os.close(fd)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise _output_error(path, e) from e
+
+
+def _make_parents(folder: Path, created: list[Path]) -> None:
+    """Create ``folder`` and its missing parents, appending each one created to ``created``."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder == folder.parent:
+            break
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError as e:
+            if not d.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(d)) from e
+            continue
+        created.append(d)
+
+
+def _discard(tmps: list[Path], created: list[Path]) -> None:
+    """After a failed write: remove the temporaries, then the folders created for them (if empty)."""
+    for tmp in tmps:
+        tmp.unlink(missing_ok=True)
+    for d in reversed(created):
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -244,7 +382,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` as UTF-8, atomically (flushed to disk before the rename)."""
 
     def write(tmp: Path) -> None:
-        with open(tmp, "x", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:  # the temporary exists (empty, locked)
             fh.write(text)
 
     return atomic_write(path, write)

@@ -43,10 +43,12 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike]],
-                  inputs: Sequence[tuple[str, str | os.PathLike]]) -> None:
+                  inputs: Sequence[tuple[str, str | os.PathLike]], probe: bool = True) -> None:
     """Refuse (:class:`OutputPathError`) an output that is an input or the same file as another
-    output. ``outputs``, ``inputs``: ``(label, path)`` pairs; labels appear in the message
-    (``"--out"``, ``"track 'bass'"``)."""
+    output, then (``probe``) one that cannot be written: an existing folder, device, pipe or
+    socket, a path under a file, or a folder that takes no new file (:func:`check_writable`).
+    ``outputs``, ``inputs``: ``(label, path)`` pairs; labels appear in the message
+    (``"--out"``, ``"track 'bass'"``). Nothing is left behind."""
     for i, (label, out) in enumerate(outputs):
         for label2, out2 in outputs[:i]:
             if same_file(out, out2):
@@ -56,6 +58,29 @@ def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike]],
             if same_file(out, inp):
                 raise OutputPathError(f"{label} {out} is the input {in_label} ({inp}); writing it would destroy "
                                       "that input: choose another output path")
+    if probe:
+        for label, out in outputs:
+            check_writable(label, out)
+
+
+def check_writable(label: str, path: str | os.PathLike) -> None:
+    """Refuse (:class:`OutputPathError`, naming ``label``, the path and the fix) an output path that
+    cannot be written (:func:`mixdown.fileio.probe_target`); called before any work."""
+    from mixdown.fileio import OutputError, probe_target
+
+    try:
+        probe_target(path)
+    except OutputError as e:
+        raise OutputPathError(f"{label} {e}") from None
+
+
+def check_output_folder(label: str, folder: str | os.PathLike) -> None:
+    """Refuse (:class:`OutputPathError`) a folder an output writes files into (the report's
+    ``NAME_figures/``) when it exists as something other than a folder."""
+    folder = Path(folder)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputPathError(f"{label} {folder}: exists and is not a folder, but the output's files go there; "
+                              "remove it or choose another output name")
 
 
 def audio_subtype(path: str | os.PathLike, bit_depth: str | None = None) -> str:
@@ -85,12 +110,26 @@ def write_tagged_audio(tmp: Path, audio, sample_rate: int, subtype: str, run_id:
     from mixdown import __version__
 
     fmt = AUDIO_OUTPUTS.get(tmp.suffix.lower(), ("WAV", subtype))[0]
-    with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=audio.shape[1], subtype=subtype,
-                      format=fmt) as f:
-        f.software = f"{SOFTWARE_TAG} {__version__}"
-        if run_id:
-            f.comment = f"mixdown run {run_id}"
-        f.write(audio)
+    try:
+        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=audio.shape[1], subtype=subtype,
+                          format=fmt) as f:
+            f.software = f"{SOFTWARE_TAG} {__version__}"
+            if run_id:
+                f.comment = f"mixdown run {run_id}"
+            f.write(audio)
+    except sf.SoundFileError as e:  # libsndfile's own error type: a file-system failure (no space, ...)
+        raise OSError(_libsndfile_errno(str(e)), f"libsndfile: {e}") from e
+
+
+def _libsndfile_errno(message: str) -> int:
+    """The errno behind a libsndfile write error's text (``System error : No space left on device``)."""
+    import errno
+
+    for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EROFS, errno.ENOENT, errno.EIO):
+        if os.strerror(code) in message:
+            return code
+    return errno.EIO
+
 
 
 def is_mixdown_audio(path: str | os.PathLike) -> bool:

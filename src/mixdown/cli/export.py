@@ -29,6 +29,7 @@ def add_parser(sub) -> None:
 def _cli_export(args) -> int:
     from mixdown.export import export_dawproject, export_reaper
     from mixdown.export.common import reverb_settings
+    from mixdown.export.reaper import reaper_ir_path
     from mixdown.fileio import OutputError
     from mixdown.outputs import OutputPathError, check_outputs
     from mixdown.params.io import ParamsError, read_params
@@ -56,7 +57,11 @@ def _cli_export(args) -> int:
                                track_path(session, t.file, allow_outside=args.allow_outside_session)))
             except SessionError:
                 pass  # reported with its fix by the exporter
-        check_outputs([("--out", args.out)], [("the parameter file", args.params), *tracks])
+        outputs = [("--out", args.out)]
+        ir = reaper_ir_path(params, args.out) if fmt == "reaper" else None
+        if ir is not None:  # written beside the project: an output like it
+            outputs.append(("the reverb's impulse response (written beside --out)", ir))
+        check_outputs(outputs, [("the parameter file", args.params), *tracks])
         if fmt == "dawproject":
             path = export_dawproject(params, session, args.out, embed_audio=args.embed_audio,
                                      allow_outside_session=args.allow_outside_session)

@@ -65,13 +65,17 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model, report: P
     from mixdown.dsp.render import measure
     from mixdown.fileio import atomic_write_all
     from mixdown.inference.pipeline import mix_session
-    from mixdown.outputs import audio_subtype, check_outputs, write_tagged_audio
+    from mixdown.outputs import OutputPathError, audio_subtype, check_output_folder, check_outputs, write_tagged_audio
     from mixdown.params.io import params_text
 
     outputs = [("--out", out), ("--params", params_path)] + ([("--report", report)] if report else [])
     inputs = _session_inputs(session) + [(f"--{k}", v) for k in ("reference", "checkpoint")
                                          if (v := getattr(args, k)) is not None]
-    check_outputs(outputs, inputs)
+    check_outputs(outputs, inputs)  # every output, before any work: nothing is written for a refused run
+    if params_path.suffix.lower() != ".json":
+        raise OutputPathError(f"--params {params_path}: a parameter file is JSON; name it .json")
+    if report:
+        check_output_folder("--report", report.parent / f"{report.stem}_figures")
     subtype = audio_subtype(out)
     params, audio = mix_session(session, model, reference=args.reference, locks=args.lock,
                                 target_lufs=args.target_lufs, refine_steps=args.refine_steps,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from mixdown import __version__
 from mixdown.dsp.reverb_ir import reverb_impulse_response
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -140,7 +141,14 @@ def reverb_settings(params: MixParams) -> ReverbSettings | None:
 
 
 def ir_wav_bytes(ir: np.ndarray, sample_rate: int) -> bytes:
-    """``ir`` ``(2, L)`` as a 2-channel 32-bit float WAV file."""
+    """``ir`` ``(2, L)`` as a 2-channel 32-bit float WAV file, tagged as mixdown's (its ``software``
+    metadata, :mod:`mixdown.outputs`): written beside a REAPER project in a session folder, it is
+    never taken for a track by the next ``mix``."""
+    from mixdown.outputs import SOFTWARE_TAG
+
     buf = io.BytesIO()
-    sf.write(buf, np.ascontiguousarray(ir.T, dtype=np.float32), int(sample_rate), format="WAV", subtype="FLOAT")
+    with sf.SoundFile(buf, "w", samplerate=int(sample_rate), channels=ir.shape[0], format="WAV",
+                      subtype="FLOAT") as f:
+        f.software = f"{SOFTWARE_TAG} {__version__}"
+        f.write(np.ascontiguousarray(ir.T, dtype=np.float32))
     return buf.getvalue()

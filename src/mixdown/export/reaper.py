@@ -93,7 +93,7 @@ from mixdown.export.common import (
     stem_files,
 )
 from mixdown.export.reaper_fx import bandwidth_octaves, fx_chain, makeup_split, reverb_fx_chain, rpp_guid
-from mixdown.fileio import atomic_write
+from mixdown.fileio import atomic_write_all
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.session import SessionError
@@ -254,21 +254,31 @@ def export_reaper(params: MixParams, session_dir: str | os.PathLike, out_path: s
     own quoted field: names lose control characters (with a warning), paths that cannot be
     written exactly are refused. Stems outside ``session_dir`` are refused unless
     ``allow_outside_session``.
-    With a reverb, the impulse response is written first, beside the project
-    (``<project stem>.reverb_ir.wav``).
+    With a reverb, the impulse response goes beside the project (``<project stem>.reverb_ir.wav``,
+    :func:`reaper_ir_path`, tagged as mixdown's output); the two files are published together
+    (:func:`mixdown.fileio.atomic_write_all`): a project that cannot be written leaves no WAV.
     """
     out_path = Path(out_path)
     stems = stem_files(params, Path(session_dir), allow_outside_session)
-    rev = reverb_settings(params)
-    ir_file = _ir_file_name(out_path)
-    text = reaper_rpp(params, stems, [rel_path(s.path, out_path.parent) for s in stems], ir_file)
-    if rev is not None:
-        ir_path = out_path.with_name(ir_file)
-        if any(s.path == ir_path.resolve() for s in stems):
+    ir_path = reaper_ir_path(params, out_path)
+    text = reaper_rpp(params, stems, [rel_path(s.path, out_path.parent) for s in stems], _ir_file_name(out_path))
+    items = []
+    if ir_path is not None:
+        from mixdown.outputs import same_file
+
+        if any(same_file(s.path, ir_path) for s in stems):
             raise SessionError(f"{ir_path}: the reverb's impulse response would overwrite a track's file; "
                                "write the project elsewhere or under another name")
-        wav = ir_wav_bytes(rev.impulse_response(params.sample_rate), params.sample_rate)
-        atomic_write(ir_path, lambda tmp: tmp.write_bytes(wav))
+        wav = ir_wav_bytes(reverb_settings(params).impulse_response(params.sample_rate), params.sample_rate)
+        items.append((ir_path, lambda tmp: tmp.write_bytes(wav)))
+    atomic_write_all([*items, (out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))])
+    if ir_path is not None:
         log.info("wrote the reverb's impulse response %s (load it into ReaVerb: see the project notes)", ir_path)
-    atomic_write(out_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out_path
+
+
+def reaper_ir_path(params: MixParams, out_path: str | os.PathLike) -> Path | None:
+    """Where :func:`export_reaper` writes the impulse response for a project at ``out_path``
+    (``<project stem>.reverb_ir.wav`` beside it), or None when ``params`` has no reverb: an output
+    like the project itself, which callers check against the inputs before any work."""
+    return None if reverb_settings(params) is None else Path(out_path).with_name(_ir_file_name(Path(out_path)))

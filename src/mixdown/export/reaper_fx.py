@@ -26,6 +26,7 @@ agree with those defaults (one point per parameter). Nothing here has been loade
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import struct
 import uuid
@@ -37,8 +38,11 @@ from mixdown.params import spec as S
 
 
 def rpp_guid(key: str) -> str:
-    """A deterministic ``{GUID}`` for ``key`` (the same settings give the same file)."""
-    return "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, key)).upper() + "}"
+    """A deterministic ``{GUID}`` for ``key`` (the same settings give the same file): ``uuid5``'s
+    hash, over the key's UTF-8 bytes with lone surrogates passed through (a track name read from
+    JSON may hold one, which plain UTF-8 cannot encode)."""
+    digest = hashlib.sha1(uuid.NAMESPACE_URL.bytes + key.encode("utf-8", "surrogatepass")).digest()
+    return "{" + str(uuid.UUID(bytes=digest[:16], version=5)).upper() + "}"
 
 
 def bandwidth_octaves(q: float) -> float:

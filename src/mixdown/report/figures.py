@@ -143,13 +143,23 @@ def all_figures(params: MixParams, an: dict, with_reference: bool) -> list[tuple
     return figures
 
 
-def save_figures(figures: list[tuple], fig_dir: Path) -> dict[str, str]:
-    """Write each figure as ``NN_key.png`` into ``fig_dir``; returns key -> embedded ``<figure>`` HTML."""
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    blocks = {}
+def figure_files(figures: list[tuple], fig_dir: Path) -> tuple[dict[str, str], list[tuple[Path, bytes]]]:
+    """Each figure as PNG: key -> embedded ``<figure>`` HTML, and ``(fig_dir / "NN_key.png", data)``
+    to write (nothing is written here)."""
+    blocks, files = {}, []
     for i, (key, caption, fig) in enumerate(figures):
         data = png(fig)
-        (fig_dir / f"{i:02d}_{key}.png").write_bytes(data)
+        files.append((fig_dir / f"{i:02d}_{key}.png", data))
         blocks[key] = (f'<figure><img src="data:image/png;base64,{base64.b64encode(data).decode()}" '
                        f'alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    return blocks, files
+
+
+def save_figures(figures: list[tuple], fig_dir: Path) -> dict[str, str]:
+    """Write each figure as ``NN_key.png`` into ``fig_dir``, atomically and together
+    (:func:`mixdown.fileio.atomic_write_all`); returns key -> embedded ``<figure>`` HTML."""
+    from mixdown.fileio import atomic_write_all
+
+    blocks, files = figure_files(figures, fig_dir)
+    atomic_write_all([(path, lambda tmp, data=data: tmp.write_bytes(data)) for path, data in files])
     return blocks

@@ -16,7 +16,8 @@
   decay time beside the T60 measured from the impulse response, with the band-filtered energy-decay
   curves (:mod:`mixdown.report.reverb`).
 
-Figures are embedded as base64 PNG and also saved next to the HTML in ``<name>_figures/``.
+Figures are embedded as base64 PNG and also saved next to the HTML in ``<name>_figures/``; the page and
+its figures are written atomically and published together (:func:`mixdown.fileio.atomic_write_all`).
 Audio is held in memory one track at a time (plus the stereo bus, and with a reference the raw sum
 and the reference); plots use decimated curves.
 """
@@ -29,10 +30,11 @@ import logging
 import os
 from pathlib import Path
 
+from mixdown.fileio import atomic_write_all
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.report.analysis import analyse
-from mixdown.report.figures import all_figures, save_figures
+from mixdown.report.figures import all_figures, figure_files
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
     an = analyse(session_dir, params, ref_audio)
     figures = all_figures(params, an, reference is not None)
     fig_dir = out_html.parent / f"{out_html.stem}_figures"
-    blocks = save_figures(figures, fig_dir)
+    blocks, files = figure_files(figures, fig_dir)
     m = an["mix"]
     rows = [["session", str(session_dir)]]
     if reference is not None:
@@ -137,8 +139,9 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
             f"<h2>Spectrum</h2>{blocks['spectrum']}{ref_section}{rev_section}<h2>Tracks</h2>{track_blocks}"
             f"<h2>Master bus</h2>{blocks['master']}<h2>All settings</h2>{_settings_tables(params)}"
             "</body></html>\n")
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_html.write_text(page, encoding="utf-8")
+    # the page and its figures are published together, each file whole (a failure leaves none of them)
+    atomic_write_all([*((path, lambda tmp, data=data: tmp.write_bytes(data)) for path, data in files),
+                      (out_html, lambda tmp: tmp.write_text(page, encoding="utf-8"))])
     log.info("wrote report %s (%d figures in %s)", out_html, len(figures), fig_dir)
     return out_html
 
