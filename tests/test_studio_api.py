@@ -118,7 +118,7 @@ def test_values_outside_the_spec_change_nothing(client, studio):
 
 def test_concurrent_edits_are_all_kept(client, studio):
     keys = [("track0", "fader_db"), ("track1", "fader_db"), ("track2", "pan"), ("master", "output_gain_db")]
-    values = {k: [float(v) for v in np.linspace(-6, 0, 10)] if k[1] != "pan" else list(np.linspace(-1, 1, 10))
+    values = {k: [float(v) for v in np.linspace(-5.5, 0.5, 10)] if k[1] != "pan" else list(np.linspace(-1, 1, 10))
               for k in keys}
     errors = []
 

@@ -19,7 +19,9 @@ def add_parser(sub) -> None:
                                    "the URL carries a random access token.")
     p.add_argument("session_dir", type=Path, help="folder of stems (or SESSION/tracks/*)")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
-    p.add_argument("--reference", type=Path, help="reference mix to compare with (and to refine towards on Mix)")
+    p.add_argument("--reference", type=Path,
+                   help="reference mix to compare with (and to refine towards on Mix); without it, a "
+                        "reference_mix.* in SESSION_DIR is offered for listening (C)")
     p.add_argument("--params", type=Path,
                    help="parameter file to start from when it exists, and where Save writes (default: "
                         "SESSION_DIR/mixdown_mix.json); exports and the report go beside it")

@@ -19,6 +19,7 @@ POST     ``/api/curves``         ``{"target", "values"?}``: EQ response and comp
 POST     ``/api/mix|reset|undo|redo``
 GET      ``/api/audio/{scope}/{source}.wav``  scope ``loop|full``, source ``mix|raw|reference``
 GET      ``/api/overview``       peaks of the raw sum for the timeline
+GET      ``/api/strips/{scope}``  the strips' meters of the loop or full render (levels, gain reduction)
 POST     ``/api/save``, ``/api/export`` (``{"format"}``), ``/api/report``; GET ``/api/report``
 =======  ======================  ==========================================================
 """
@@ -111,7 +112,8 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
         e = studio.engine
         return JSONResponse({"version": studio.state.version, "key": list(e.key()), "job": studio.job,
                              "loop": _render_info(e.loop), "full": _render_info(e.full),
-                             "full_busy": e.full_busy, "error": e.error, **_monitor()})
+                             "full_busy": e.full_busy, "error": e.error, "mixing_first": studio.mixing_first,
+                             **_monitor()})
 
     async def params(request: Request) -> Response:
         doc = await _json(request)
@@ -202,6 +204,15 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
                         headers={"cache-control": "no-store", "x-mixdown-version": str(r.version),
                                  "x-mixdown-start-s": f"{r.start_s:.6f}"})
 
+    async def strips(request: Request) -> Response:
+        scope = request.path_params["scope"]
+        if scope not in ("loop", "full"):
+            raise HTTPException(404, "strip meters are /api/strips/loop or /api/strips/full")
+        r = studio.engine.loop if scope == "loop" else studio.engine.full
+        if r is None or r.strips is None:
+            return _err(409, f"the {scope} render's meters are not ready yet; try again in a moment")
+        return JSONResponse(r.strips, headers={"cache-control": "no-store"})
+
     async def overview(request: Request) -> Response:
         return JSONResponse({"peaks": studio.engine.overview, "seconds": studio.session.frames / studio.engine.sr})
 
@@ -242,6 +253,7 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
         Route("/api/undo", _action(studio.state.undo), methods=["POST"]),
         Route("/api/redo", _action(studio.state.redo), methods=["POST"]),
         Route("/api/audio/{scope}/{source}.wav", audio), Route("/api/overview", overview),
+        Route("/api/strips/{scope}", strips),
         Route("/api/save", save, methods=["POST"]), Route("/api/export", export, methods=["POST"]),
         Route("/api/report", report_write, methods=["POST"]), Route("/api/report", report_read),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -24,9 +24,10 @@ from mixdown.session import SessionError
 log = logging.getLogger(__name__)
 
 __all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams", "UsageError",
-           "check_value", "comp_curve", "eq_curve", "export_project", "limits", "load_model", "load_reference",
-           "loudness", "master_strip", "master_specs", "momentary", "neutral_params", "open_session", "predict",
-           "read_params", "render_full_steps", "track_specs", "track_strips", "write_params", "write_report"]
+           "check_value", "comp_curve", "compressor_gain_db", "eq_curve", "export_project", "find_reference",
+           "keep_true_peak", "limits", "load_model", "load_reference", "loudness", "master_strip", "master_specs",
+           "momentary", "neutral_params", "open_session", "predict", "read_params", "render_full_steps", "track_specs",
+           "track_strips", "write_params", "write_report"]
 
 # ----------------------------------------------------------------------------- the spec table
 def track_specs() -> tuple[S.ParamSpec, ...]:
@@ -97,9 +98,28 @@ def predict(model, session, locks: dict[tuple[str, str], float], reference: np.n
     params = api.predict(session, model=model, locks=lock_items)
     if reference is not None:
         params = api.refine(session, params, np.ascontiguousarray(reference.T), locks=lock_items, steps=refine_steps)
+    # as `mixdown mix`: the output gain keeps the mix at or below -1 dBTP unless it is locked
+    keep_true_peak(params, api.render(session, params), locks)
     notes = dict(params.extra.get("notes", {}))
     notes.setdefault("model", type(model).__name__)
     return params.track_matrix(), params.master_vector(), notes
+
+
+def keep_true_peak(params: MixParams, audio: np.ndarray, locks: dict[tuple[str, str], float]) -> float:
+    """Lower ``params``' output gain so ``audio`` (its full-length render) peaks at or below -1 dBTP,
+    unless the output gain is locked (:func:`mixdown.inference.pipeline.keep_true_peak`)."""
+    from mixdown.inference.pipeline import keep_true_peak as _keep
+
+    return _keep(params, audio, locks)
+
+
+def find_reference(session_dir: str | os.PathLike) -> Path | None:
+    """A reference mix kept in the session folder (``reference_mix.*``, an audio file; the tracks
+    never include it), or None."""
+    from mixdown.session import is_audio
+
+    found = sorted(p for p in Path(session_dir).glob("reference_mix.*") if is_audio(p) and p.is_file())
+    return found[0] if found else None
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -126,11 +146,13 @@ def buses(params: MixParams, sounding: list[bool]):
     return Buses(params, sounding)
 
 
-def render_full_steps(session_dir: str | os.PathLike, params: MixParams):
+def render_full_steps(session_dir: str | os.PathLike, params: MixParams, on_strips=None):
     """The exact full-length render of :mod:`mixdown.dsp.render` (its banks, block size and block
     loop, so the mix is bit-identical to ``mixdown render``), one block per step: a generator that
     yields the fraction done after each block and returns the mix ``(frames, 2)`` float32. A caller
-    may pause between steps or drop the generator (the files are closed)."""
+    may pause between steps or drop the generator (the files are closed). ``on_strips``, when given,
+    is called with every block's strip outputs ``(n_tracks, m, 2)`` (the meters; ``BLOCK_FRAMES``
+    frames but the last)."""
     from mixdown.dsp.render import BLOCK_FRAMES, Buses, track_bank
     from mixdown.session import TrackReader, probe
 
@@ -149,12 +171,25 @@ def render_full_steps(session_dir: str | os.PathLike, params: MixParams):
             for i, r in enumerate(readers):
                 r.read_into(x[i, :m])
             tracks.process(x[:, :m], strips[:, :m])
+            if on_strips is not None:
+                on_strips(strips[:, :m])
             buses.process(strips[:, :m], bus, audio[None, start:start + m])
             yield (start + m) / n_frames
         return audio
     finally:
         for r in readers:
             r.close()
+
+
+def compressor_gain_db(x: np.ndarray, params: MixParams, track: int) -> np.ndarray | None:
+    """The smoothed gain (dB, <= 0, makeup excluded) of track ``track``'s compressor over ``x``
+    ``(frames, channels)``, as the renderer computes it from the strip's start; None when its ratio
+    is 1 (it does nothing)."""
+    from mixdown.dsp.render import strip_signals
+
+    if params.tracks[track].values["compressor.ratio"] == 1.0:
+        return None
+    return strip_signals(np.ascontiguousarray(x), params, track)[1]
 
 
 # ----------------------------------------------------------------------------- measurement and figures

@@ -24,6 +24,7 @@ else they take turns.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import threading
 import time
@@ -32,10 +33,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixdown.studio import backend as B
+from mixdown.studio import levels as L
 
 log = logging.getLogger(__name__)
 
 PREROLL_S = 4.0
+_SERIAL = itertools.count()
 FULL_DEBOUNCE_S = 0.8
 OVERVIEW_BINS = 1200
 METER_HOP_S = 0.1
@@ -52,6 +55,11 @@ class Rendered:
     seconds: float = 0.0  # wall time the render took
     key: tuple = ()  # (settings version, monitor version) it was made for
     region: tuple = ()  # (start, end) frames of a loop render
+    params: B.MixParams | None = None  # the settings it was rendered with
+    levels: tuple | None = None  # (names, peak, rms): per track linear levels per hop of its strip output
+    inputs: object = None  # .input(j): track j's strip input (frames, channels) from its start, frames to skip
+    strips: dict | None = None  # the strips' meters for the page (levels.payload), made by the meters thread
+    cut_from: "Rendered | None" = None  # a loop cut out of this full render (its meters are the song's)
 
 
 def audible(names: list[str], mute: set[str], solo: set[str]) -> list[bool]:
@@ -63,6 +71,7 @@ class RegionCache:
     """Raw audio and per-track strip outputs of ``[start, end)`` frames plus the pre-roll."""
 
     def __init__(self, session, start: int, end: int):
+        self.serial = next(_SERIAL)
         self.start, self.end = start, end
         self.preroll = min(start, int(PREROLL_S * session.sample_rate))
         n = end - start + self.preroll
@@ -71,6 +80,9 @@ class RegionCache:
         self.channels = [info.channels for info in session.infos]
         self.strips = np.zeros_like(self.x)
         self.made_with: list[dict[str, float] | None] = [None] * len(session.names)
+        self.hop = L.hop_frames(session.sample_rate)
+        n_hops = max(1, -(-(end - start) // self.hop))
+        self.peak, self.rms = np.zeros((len(session.names), n_hops)), np.zeros((len(session.names), n_hops))
 
     def mix(self, params: B.MixParams, sounding: list[bool]) -> np.ndarray:
         """The region's mix ``(end - start, 2)`` for ``params`` (re-runs changed strips only)."""
@@ -82,12 +94,17 @@ class RegionCache:
             out = np.empty((len(changed),) + self.x.shape[1:], dtype=np.float32)
             bank.process(np.ascontiguousarray(self.x[changed]), out)
             self.strips[changed] = out
+            self.peak[changed], self.rms[changed] = L.peak_rms(out[:, self.preroll:], self.hop)
             for i in changed:
                 self.made_with[i] = dict(params.tracks[i].values)
         bus = np.zeros((1,) + self.x.shape[1:], dtype=np.float32)
         out = np.empty_like(bus)
         B.buses(params, sounding).process(self.strips, bus, out)  # the reverb, too, starts at the pre-roll
         return out[0, self.preroll:]
+
+    def input(self, i: int) -> tuple[np.ndarray, int]:
+        """Track ``i``'s strip input from the pre-roll's start ``(frames, channels)``, and the pre-roll."""
+        return self.x[i][:, :self.channels[i]], self.preroll
 
     def raw(self, sounding: list[bool]) -> np.ndarray:
         """Every sounding track at unity, a mono track in both channels (the report's raw sum)."""
@@ -126,6 +143,7 @@ class Engine:
         self._stop = False
         self._serial = threading.Lock()
         self._edited_at = 0.0
+        self._gr: dict[tuple, np.ndarray | None] = {}  # gain reduction per (scope, audio, track settings)
         self._threads = [threading.Thread(target=self._region_loop, name="studio-region", daemon=True),
                          threading.Thread(target=self._full_loop, name="studio-full", daemon=True),
                          threading.Thread(target=self._meters_loop, name="studio-meters", daemon=True)]
@@ -218,7 +236,7 @@ class Engine:
             if full is not None and full.key == key:  # a new region of a current song: cut it out (exact)
                 self._cache, self._warm = None, (region, params, sounding)  # strips cached after publishing
                 return Rendered(key[0], region[0] / self.sr, {k: a[region[0]:region[1]] for k, a in full.audio.items()},
-                                {}, time.perf_counter() - t0, key, region)
+                                {}, time.perf_counter() - t0, key, region, params, cut_from=full)
             self._cache = RegionCache(self.session, *region)
         with self._kernel_turn():
             mix = self._cache.mix(params, sounding)
@@ -228,7 +246,10 @@ class Engine:
         audio["raw"] = old.audio["raw"] if old else self._cache.raw(sounding)
         if self.reference is not None:
             audio["reference"] = old.audio["reference"] if old else _slice(self.reference, *region)
-        r = Rendered(key[0], region[0] / self.sr, audio, {}, time.perf_counter() - t0, key, region)
+        on = np.asarray(sounding, dtype=bool)
+        r = Rendered(key[0], region[0] / self.sr, audio, {}, time.perf_counter() - t0, key, region, params,
+                     ([n for n, s in zip(self.state.names, sounding) if s], self._cache.peak[on], self._cache.rms[on]),
+                     self._cache)
         log.debug("loop %.2f-%.2f s rendered in %.3f s", region[0] / self.sr, region[1] / self.sr, r.seconds)
         return r
 
@@ -275,8 +296,9 @@ class Engine:
         n = self.session.frames
         params.tracks = [t for t, on in zip(params.tracks, sounding) if on]
         mix = np.zeros((n, 2), np.float32)
+        acc = L.LevelAccumulator(L.hop_frames(self.sr))
         if params.tracks:
-            steps = B.render_full_steps(self.session.folder, params)
+            steps = B.render_full_steps(self.session.folder, params, acc.add)
             while True:
                 while not self._stop and not self._is_current(self.loop, loop=True):
                     time.sleep(0.01)
@@ -294,7 +316,9 @@ class Engine:
         audio["raw"] = old.audio["raw"] if old else self._raw_full(sounding)
         if self.reference is not None:
             audio["reference"] = old.audio["reference"] if old else _slice(self.reference, 0, n)
-        r = Rendered(key[0], 0.0, audio, {}, time.perf_counter() - t0, key)
+        r = Rendered(key[0], 0.0, audio, {}, time.perf_counter() - t0, key, (), params,
+                     ([t.name for t in params.tracks], *acc.result()) if params.tracks else None,
+                     _SongInputs(self.session, params))
         log.info("full song rendered in %.2f s", r.seconds)
         return r
 
@@ -312,7 +336,48 @@ class Engine:
                     except Exception:
                         log.exception("meters failed")
                         r.meters = {"error": {}}
+            for name in done:
+                r = getattr(self, name)
+                if r is not None and r.strips is None:
+                    try:
+                        r.strips = self._strip_meters(r, name)
+                    except Exception:
+                        log.exception("strip meters failed")
+                        r.strips = {"error": "strip meters failed; the server log has the details"}
             time.sleep(0.05)
+
+    def _strip_meters(self, r: Rendered, scope: str) -> dict | None:
+        """The strips' meters of ``r`` (:mod:`mixdown.studio.levels`): levels from the render, the
+        compressors' gain reduction computed here (kept per track while its settings and the loop's
+        audio stay); None when ``r`` is replaced meanwhile (or, for a loop cut out of the song, when
+        the song's meters are not ready yet: they are its meters)."""
+        if r.cut_from is not None:
+            return r.cut_from.strips
+        hop = L.hop_frames(self.sr)
+        names = self.state.names
+        peak, rms = np.zeros((len(names), 1)), np.zeros((len(names), 1))
+        gr: dict[str, np.ndarray] = {}
+        if r.levels is not None:
+            rendered, p, q = r.levels
+            peak, rms = np.zeros((len(names), p.shape[1])), np.zeros((len(names), p.shape[1]))
+            for j, n in enumerate(rendered):
+                peak[names.index(n)], rms[names.index(n)] = p[j], q[j]
+            for j, t in enumerate(r.params.tracks):
+                if getattr(self, scope) is not r:
+                    return None
+                if t.name not in rendered:  # muted, or another track soloed
+                    continue
+                cache_key = (scope, r.inputs.serial, tuple(t.values.items()))
+                if cache_key not in self._gr:
+                    x, skip = r.inputs.input(j)
+                    with self._kernel_turn():
+                        g = B.compressor_gain_db(x, r.params, j)
+                    self._gr[cache_key] = None if g is None else L.gain_reduction(g[skip:], hop)
+                if self._gr[cache_key] is not None:
+                    gr[t.name] = self._gr[cache_key]
+            self._gr = {k: v for k, v in list(self._gr.items())[-4 * len(names):]}
+        out = L.payload(names, peak, rms, gr, L.master_levels(r.audio["mix"], self.sr, hop), hop / self.sr)
+        return {**out, "start_s": r.start_s, "version": r.version, "key": list(r.key)}
 
     def _meters(self, new: Rendered, old: Rendered | None) -> dict[str, dict]:
         """Meters of ``new``; those of sources that did not change are taken from ``old``."""
@@ -339,6 +404,19 @@ class Engine:
         bins = [float(peak[a:b].max()) if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])]
         top = max(bins) or 1.0
         return [round(v / top, 3) for v in bins]
+
+
+class _SongInputs:
+    """The whole song's strip inputs of a full render's tracks (``params.tracks``, the sounding ones)."""
+
+    serial = None
+
+    def __init__(self, session, params: B.MixParams):
+        self.session, self.names = session, [t.name for t in params.tracks]
+
+    def input(self, j: int) -> tuple[np.ndarray, int]:
+        i = self.session.names.index(self.names[j])
+        return self.session.window(i, 0, self.session.frames).T[:, :self.session.infos[i].channels], 0
 
 
 class _NoLock:

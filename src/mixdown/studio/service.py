@@ -35,6 +35,7 @@ class Paths:
     session: Path
     params: Path
     reference: Path | None = None
+    refine: bool = True  # Mix refines towards the reference: given with --reference (one found is only played)
 
     def export(self, fmt: str) -> Path:
         return self.params.with_suffix(EXPORT_SUFFIXES[fmt])
@@ -46,8 +47,11 @@ class Paths:
     @classmethod
     def resolve(cls, session: Path, params: Path | None, reference: Path | None) -> "Paths":
         session = Path(session).resolve()
-        return cls(session, (Path(params) if params else session / DEFAULT_PARAMS_NAME).resolve(),
-                   Path(reference).resolve() if reference else None)
+        params = (Path(params) if params else session / DEFAULT_PARAMS_NAME).resolve()
+        if reference:
+            return cls(session, params, Path(reference).resolve())
+        found = B.find_reference(session) if session.is_dir() else None  # offered as C, not refined towards
+        return cls(session, params, found.resolve() if found else None, refine=False)
 
 
 class Studio:
@@ -65,9 +69,10 @@ class Studio:
                 raise B.SessionError(f"{info.path}: resolves to {info.path.resolve()}, outside the session folder "
                                      f"{paths.session}; copy the file into the folder instead of linking it")
         sr = self.session.sample_rate
-        self.reference = B.load_reference(paths.reference, sr) if paths.reference else None
+        self.reference = self._reference(paths, sr)
         self.notes: dict = {}
         self.first_mix = not paths.params.exists()  # the model makes the first draft (see start)
+        self.mixing_first = self.first_mix  # until that draft is in: the page says "mixing..."
         if self.first_mix:
             params = B.neutral_params(sr, self.session.names, self.session.files)
         else:
@@ -78,13 +83,27 @@ class Studio:
         self._job = threading.Lock()
         self.job: str | None = None
 
+    def _reference(self, paths: Paths, sr: int):
+        """The reference's audio; one found in the session that cannot be read is left out with a
+        warning (one given with --reference is an error naming it)."""
+        if paths.reference is None:
+            return None
+        try:
+            return B.load_reference(paths.reference, sr)
+        except B.SessionError as e:
+            if paths.refine:
+                raise
+            log.warning("%s; the studio opens without a reference (C)", e)
+            self.paths = Paths(paths.session, paths.params, None, refine=False)
+            return None
+
     def start(self) -> None:
         """Start rendering; without a parameter file, the model's first draft is made in the
         background (the page shows the job and fills the strips when it is done)."""
         self.engine.start()
         if self.first_mix:
             log.info("no %s yet: the model mixes the session%s", self.paths.params,
-                     " and refines it towards the reference" if self.reference is not None else "")
+                     " and refines it towards the reference" if self.refine_reference is not None else "")
             threading.Thread(target=self._first_mix, name="studio-first-mix", daemon=True).start()
 
     def _first_mix(self) -> None:
@@ -94,6 +113,14 @@ class Studio:
         except Exception as e:  # the page shows it; the user can press Mix again
             log.exception("the first mix failed")
             self.engine.error = f"the model's first mix failed: {e}"
+        finally:
+            self.mixing_first = False
+
+    @property
+    def refine_reference(self):
+        """The reference Mix refines towards: one given with ``--reference`` (a ``reference_mix.*``
+        found in the session is offered for listening only)."""
+        return self.reference if self.paths.refine else None
 
     def model(self):
         if self._model is None:
@@ -137,7 +164,7 @@ class Studio:
         """Run the model (and the reference refinement) with the locked values held."""
         def work():
             held = self.state.lock_values()
-            tv, mv, self.notes = B.predict(self.model(), self.session, held, self.reference)
+            tv, mv, self.notes = B.predict(self.model(), self.session, held, self.refine_reference)
             version = self.state.take_model(tv, mv, held)
             self.engine.poke()
             return version
@@ -184,6 +211,8 @@ class Studio:
                            for n, f, i in zip(self.session.names, self.session.files, self.session.infos)],
                 "track_specs": specs(B.track_specs()), "master_specs": specs(B.master_specs()),
                 "reference": self.paths.reference.name if self.paths.reference else None,
+                "reference_found": self.paths.reference is not None and not self.paths.refine,
+                "mixing_first": self.mixing_first,
                 "paths": {"params": str(self.paths.params), "report": str(self.paths.report),
                           **{f"export_{k}": str(self.paths.export(k)) for k in EXPORT_SUFFIXES}},
                 "model": self.notes.get("model"),

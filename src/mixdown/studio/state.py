@@ -110,8 +110,10 @@ class MixState:
         """Set the values; returns the new version. One undo step per call, or per ``gesture``
         (edits naming the gesture of the edit before them join its step: a slider drag).
         Locked values can be edited: a lock keeps a value through Mix and Reset, not away from
-        the user's hand."""
+        the user's hand. An edit that changes no value is no step: nothing happens."""
         with self._lock:
+            if all(self._values(self.params, c.target)[c.key] == c.value for c in changes):
+                return self.version
             if gesture is None or gesture != self._gesture or not self._undo:
                 self._push_undo()
             self._gesture = gesture
