@@ -45,13 +45,20 @@ def track_path(session_dir: str | os.PathLike, file: str, *, allow_outside: bool
     so the error tells nothing about what exists outside the session.
     """
     session_dir = Path(session_dir)
+    who = f"track {track!r}: " if track is not None else ""
+    try:
+        if "\x00" in file:
+            raise ValueError("NUL character")
+        os.fsencode(file)
+    except (ValueError, TypeError):  # NUL, or a lone surrogate no file name can hold (UnicodeEncodeError)
+        raise SessionError(f"{who}file {file!r} holds a character no file name can (a NUL or a lone surrogate); "
+                           "fix the 'file' entry") from None
     path = session_dir / file
     if not allow_outside:
         root = os.path.realpath(session_dir)
         real = os.path.realpath(path)
         if real != root and os.path.commonpath([root, real]) == root:
             return path
-        who = f"track {track!r}: " if track is not None else ""
         raise SessionError(f"{who}file {file!r} is outside the session folder {session_dir}; a track's file must "
                            "lie inside the session folder (symbolic links resolved): copy or move it there, or "
                            "pass --allow-outside-session")
@@ -165,9 +172,11 @@ class TrackReader:
     """Sequential block reader that pads with silence after the file ends.
 
     ``read_into(buf)`` fills ``buf`` (shape ``(n, 2)`` float32; only column 0 for mono files).
+    ``keep_open=False`` opens the file for each block and closes it again (slower; for more tracks
+    than the process may hold open files, see :func:`mixdown.dsp.render.render`).
     """
 
-    def __init__(self, info: TrackInfo, sample_rate: int, resample: bool):
+    def __init__(self, info: TrackInfo, sample_rate: int, resample: bool, keep_open: bool = True):
         self.info = info
         self.channels = info.channels
         self._data: np.ndarray | None = None
@@ -187,8 +196,16 @@ class TrackReader:
             self.frames = self._data.shape[0]
         else:
             self.frames = info.frames
-            self._file = sf.SoundFile(str(info.path))
+            self._keep_open = keep_open
+            if keep_open:
+                self._file = self._open()
             self._tmp = np.empty((0, info.channels), dtype=np.float32)
+
+    def _open(self) -> sf.SoundFile:
+        try:
+            return sf.SoundFile(str(self.info.path))
+        except sf.SoundFileError as e:
+            raise read_error(self.info.path, e, self._pos) from e
 
     def read_into(self, buf: np.ndarray) -> None:
         n = buf.shape[0]
@@ -197,13 +214,23 @@ class TrackReader:
             chunk = self._data[self._pos:self._pos + n]
             got = chunk.shape[0]
             buf[:got, :self.channels] = chunk
-        elif self._file is not None:
+        elif self._file is not None or not getattr(self, "_keep_open", True):
             if self._tmp.shape[0] != n:
                 self._tmp = np.empty((n, self.channels), dtype=np.float32)
-            try:
-                got = self._file.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
-            except sf.SoundFileError as e:
-                raise read_error(self.info.path, e, self._pos) from e
+            if self._file is None:  # opened for this block only
+                f = self._open()
+                try:
+                    f.seek(min(self._pos, f.frames))
+                    got = f.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
+                except sf.SoundFileError as e:
+                    raise read_error(self.info.path, e, self._pos) from e
+                finally:
+                    f.close()
+            else:
+                try:
+                    got = self._file.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
+                except sf.SoundFileError as e:
+                    raise read_error(self.info.path, e, self._pos) from e
             check_finite(self._tmp[:got], self.info.path)
             buf[:got, :self.channels] = self._tmp[:got]
         if got:
@@ -260,6 +287,9 @@ def is_audio(path: Path) -> bool:
 REFERENCE_STEMS = {"mix", "reference_mix", "reference"}
 #: analysis windows are at least this long (zero-padded past the end), enough for the models' STFTs
 MIN_WINDOW = 8192
+#: a reference mix shorter than this is refused: its balance, level and decay (measured over lags up to
+#: 0.4 s, with STFTs of 4096 samples) cannot be told from less
+MIN_REFERENCE_S = 1.0
 
 
 @dataclass
@@ -416,8 +446,8 @@ def load_reference(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarra
     the report both read it here. Returns ``(audio, the file's own sample rate)``.
 
     Raises:
-        SessionError: the file is missing, unreadable as audio, not mono or stereo, or not finite;
-            the message names it.
+        SessionError: the file is missing, unreadable as audio, not mono or stereo, not finite, or
+            shorter than :data:`MIN_REFERENCE_S`; the message names it.
     """
     import soundfile as sf
 
@@ -431,6 +461,10 @@ def load_reference(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarra
         else:
             x = sf.read(str(path), dtype="float32", always_2d=True)[0]
             check_finite(x, path)
+        if x.shape[0] < MIN_REFERENCE_S * sample_rate:
+            raise SessionError(f"{path}: {info.frames} frames ({info.frames / info.sample_rate:.3f} s) is too short "
+                               f"to compare a mix with; a reference needs at least {MIN_REFERENCE_S:g} s: give a "
+                               "longer mix")
     except SessionError as e:
         raise SessionError(f"reference mix: {e}") from e
     return (np.repeat(x, 2, axis=1) if x.shape[1] == 1 else x), info.sample_rate

@@ -228,9 +228,10 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
     infos = [probe(p) for p in paths]
     readers: list[TrackReader] = []
     warnings: list[str] = []
+    keep_open = can_keep_open(sum(info.sample_rate == sr for info in infos))
     try:
         for info in infos:
-            readers.append(TrackReader(info, sr, resample))
+            readers.append(TrackReader(info, sr, resample, keep_open=keep_open))
         n_frames = max(r.frames for r in readers)
         for t, r in zip(params.tracks, readers):
             if r.frames < n_frames:
@@ -252,6 +253,43 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
         for r in readers:
             r.close()
     return RenderResult(audio, sr, warnings=warnings)
+
+
+#: open files kept free for everything else (Python, numba, the output) when tracks are held open
+FD_HEADROOM = 32
+
+
+def can_keep_open(n_files: int) -> bool:
+    """Whether ``n_files`` more files may stay open at once. The process's soft limit on open files
+    (``ulimit -n``: 256 by default on macOS) is raised towards its hard limit when it is short
+    (logged); where that is not enough, False: :func:`render` then reads the tracks in turn, each
+    opened for one block at a time (slower, with a warning saying how to raise the limit)."""
+    try:
+        import resource
+    except ImportError:  # no such limit to query (Windows)
+        return True
+    try:
+        in_use = len(os.listdir("/dev/fd"))
+    except OSError:
+        in_use = 64
+    need = in_use + n_files + FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return True
+    target = need if hard == resource.RLIM_INFINITY else min(hard, need)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            log.info("raised the limit on open files from %d to %d for %d tracks", soft, target, n_files)
+            soft = target
+        except (ValueError, OSError) as e:
+            log.debug("cannot raise the limit on open files (%s)", e)
+    if soft >= need:
+        return True
+    log.warning("%d tracks but at most %d open files (ulimit -n, hard limit %s): reading the tracks in turn, "
+                "which is slower; raise the limit (ulimit -n %d) to read them at once", n_files, soft,
+                "unlimited" if hard == resource.RLIM_INFINITY else hard, need)
+    return False
 
 
 def render_arrays(tracks, params: MixParams, *, block_frames: int = BLOCK_FRAMES,
@@ -289,8 +327,29 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
         for i, r in enumerate(readers):
             r.read_into(x[i, :m])
         tracks.process(x[:, :m], strips[:, :m])
+        if not np.isfinite(strips[:, :m]).all():
+            i = next(i for i in range(n) if not np.isfinite(strips[i, :m]).all())
+            raise _overflow(f"track {params.tracks[i].name!r} ({readers[i].info.path.name}, peak "
+                            f"{_dbfs(readers[i].peak)})", start, params.sample_rate,
+                            "lower its input_gain_db, EQ gains, make-up or fader_db, or repair the file")
         buses.process(strips[:, :m], bus, audio[None, start:start + m])
+        if not np.isfinite(audio[start:start + m]).all():
+            raise _overflow("the master bus (the sum of the tracks)", start, params.sample_rate,
+                            "lower the tracks' faders or the master's EQ gains, make-up or output_gain_db")
     return audio
+
+
+def _dbfs(peak: float) -> str:
+    return f"{20 * np.log10(peak):+.0f} dBFS" if peak > 0 else "silent"
+
+
+def _overflow(what: str, start: int, sample_rate: int, fix: str):
+    """The error for a strip or bus whose samples left float32's range (a file holding huge samples
+    times large gains): :class:`mixdown.session.SessionError`, so the command exits with code 2."""
+    from mixdown.session import SessionError
+
+    return SessionError(f"{what}: the signal overflows 32-bit float (beyond +770 dBFS) in the block from "
+                        f"{start / sample_rate:.2f} s, so the mix would hold infinities; {fix}")
 
 
 def measure(audio: np.ndarray, sample_rate: int) -> dict[str, float]:

@@ -111,6 +111,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         table = state[key]
         if not isinstance(table, list) or not all(isinstance(s, (list, tuple)) and s for s in table):
             raise CheckpointError(f"{path}: {key} must be a list of parameter rows; the checkpoint is damaged")
+        for i, row in enumerate(table):  # [name, unit, lo, hi, scale], as save_checkpoint writes them
+            if len(row) != 5 or not all(isinstance(v, str) for v in (row[0], row[1], row[4])) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and S.check_magnitude(v) is None
+                    for v in (row[2], row[3])):
+                raise CheckpointError(f"{path}: {key}[{i}] is {_short(list(row))}, not a row [name, unit, low, high, "
+                                      "scale] of a name, a unit, two numbers and a scale; the checkpoint is damaged: "
+                                      "use another checkpoint (or the shipped model: leave out --checkpoint)")
     names = trained_names(state)
     if names not in ((S.TRACK_NAMES, S.MASTER_NAMES), _LEGACY):
         raise CheckpointError(f"{path}: checkpoint's parameter table differs from this version's "

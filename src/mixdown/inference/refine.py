@@ -209,8 +209,10 @@ def free_masks(names: list[str], locks: dict[tuple[str, str], float]):
 
     t_free = torch.ones(len(names), S.N_TRACK_PARAMS, dtype=torch.bool)
     m_free = torch.ones(S.N_MASTER_PARAMS, dtype=torch.bool)
+    from mixdown.params.locks import is_master_lock
+
     for (track, key) in locks:
-        if track == "master":
+        if is_master_lock(track, key):
             m_free[S.MASTER_NAMES.index(key)] = False
         else:
             t_free[names.index(track), S.TRACK_NAMES.index(key)] = False

@@ -163,13 +163,70 @@ def read_params(path: str | os.PathLike) -> MixParams:
     except UnicodeDecodeError as e:
         raise ParamsError(f"{path}: not a text (UTF-8 JSON) parameter file (binary data at byte {e.start}); "
                           "give the .json file that 'mixdown mix --params' wrote") from None
+    return from_dict(loads(text, str(path)), source=str(path))
+
+
+#: deepest nesting of JSON arrays and objects read (a parameter file nests 4 deep; Python's parser
+#: would raise ``RecursionError`` somewhere past 1000, or exhaust the stack)
+MAX_JSON_DEPTH = 64
+
+
+def loads(text: str, source: str = "<params>") -> Any:
+    """Decode a parameter file's JSON text; :class:`ParamsError` naming ``source`` when it is not
+    JSON, nests deeper than :data:`MAX_JSON_DEPTH` or repeats a key within one object (JSON
+    readers differ on which value wins, so mixdown takes none: ``"fader_db": 999, "fader_db": -3``
+    is refused, naming the key)."""
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ParamsError(f"{source}: JSON nested {depth} levels deep (at most {MAX_JSON_DEPTH}); a parameter "
+                          "file nests 4 levels: fix the file or re-export it")
     try:
         # NaN / Infinity literals are decoded to floats so that the range check rejects them
         # with a message naming the track and the key (a decode error could name neither).
-        doc = json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as e:
+        key, first, second, where = e.args
+        raise ParamsError(f"{source}: {where}key {key!r} appears twice ({_short(first)} and {_short(second)}); "
+                          "JSON readers differ on which one counts: keep one") from None
+    except RecursionError:
+        raise ParamsError(f"{source}: JSON nested too deeply; fix the file or re-export it") from None
     except (json.JSONDecodeError, ValueError) as e:
-        raise ParamsError(f"{path}: not valid JSON ({e}); fix the file or re-export it") from e
-    return from_dict(doc, source=str(path))
+        raise ParamsError(f"{source}: not valid JSON ({e}); fix the file or re-export it") from e
+
+
+class _DuplicateKey(Exception):
+    """A key repeated within one JSON object: ``(key, first value, second value, where)``."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            name = dict(pairs).get("name")
+            raise _DuplicateKey(k, out[k], v, f"track {name!r}: " if isinstance(name, str) else "")
+        out[k] = v
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10 ** 30 else "a very long number"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_depth(text: str) -> int:
+    """How deeply ``[`` and ``{`` nest in JSON ``text`` (brackets inside strings skipped), found
+    without recursion; the text need not be valid JSON."""
+    import re
+
+    depth = deepest = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
 
 
 def from_dict(doc: Any, source: str = "<params>") -> MixParams:
@@ -324,6 +381,9 @@ def _read_track(t: Any, i: int, sr: int, source: str, unknown: list[str], v1: bo
     where = f"track {name!r}" if isinstance(name, str) else f"tracks[{i}]"
     name = _require(t, "name", str, source, where)
     file = _require(t, "file", str, source, where)
+    if "\x00" in file:
+        raise ParamsError(f"{source}: {where}: file {file!r} holds a NUL character, which no file name can; "
+                          "fix the 'file' entry")
     specs = _without_reverb(S.TRACK_SPECS) if v1 else S.TRACK_SPECS
     values = _check_all(_read_strip(t, specs, source, where, TRACK_KEYS, unknown), specs, sr, source, where)
     if v1:  # no sends before the reverb
@@ -345,8 +405,9 @@ def _read_master(m: dict, sr: int, source: str, unknown: list[str], v1: bool = F
             v = norm.get(k)
             if k not in norm:
                 raise ParamsError(f"{source}: master: normalize: missing key {k!r}{_hint(norm, k)}")
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ParamsError(f"{source}: master: normalize: {k} must be a finite number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or S.check_magnitude(v) or not math.isfinite(v):
+                raise ParamsError(f"{source}: master: normalize: {k} " + (S.check_magnitude(v) or
+                                                                         f"must be a finite number, got {v!r}"))
             lo, hi = S.NORMALIZE_RANGES[k]
             if not lo <= v <= hi:
                 raise ParamsError(f"{source}: master: normalize: {k}: {v} is outside [{lo:g}, {hi:g}]"

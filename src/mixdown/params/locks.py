@@ -11,24 +11,56 @@ def parse_locks(items: list[str] | dict[str, float], names: list[str],
                 sample_rate: int | None = None) -> dict[tuple[str, str], float]:
     """``["vocals.fader_db=-2", "master.output_gain_db=-1"]`` -> ``{("vocals", "fader_db"): -2.0}``.
 
-    Unknown tracks or keys raise ``ValueError`` listing the valid ones; values outside the
-    parameter's range raise ``ValueError`` naming it.
+    ``TRACK.KEY`` is split against the session's track ``names`` (which may hold dots:
+    ``vox.lead.fader_db`` locks track ``vox.lead``) and the parameter keys (which hold dots too:
+    ``eq.2.gain_db``). A track named ``master`` (``master.wav``) is reached by the keys only a track
+    has (``master.fader_db``); a key both have (``eq.*``, ``compressor.*``) is ambiguous there and
+    refused (see :func:`is_master_lock`). Unknown tracks or keys raise ``ValueError`` listing the
+    valid ones; values outside the parameter's range raise ``ValueError`` naming it.
     """
     pairs = items.items() if isinstance(items, dict) else (_split_lock(i) for i in items)
     out: dict[tuple[str, str], float] = {}
     for target, value in pairs:
-        track, _, key = target.partition(".")
-        valid_keys = S.MASTER_NAMES if track == "master" else S.TRACK_NAMES
-        if track != "master" and track not in names:
-            raise ValueError(f"--lock {target}: no track {track!r}; tracks: {', '.join(names)}, master")
-        if key not in valid_keys:
-            raise ValueError(f"--lock {target}: no key {key!r}; valid keys: {', '.join(valid_keys)}")
-        spec = (S.MASTER_SPECS if track == "master" else S.TRACK_SPECS)[valid_keys.index(key)]
+        track, key = _split_target(target, names)
+        master = is_master_lock(track, key)
+        spec = (S.MASTER_SPECS if master else S.TRACK_SPECS)[(S.MASTER_NAMES if master else S.TRACK_NAMES).index(key)]
         problem = S.check_value(spec, float(value), sample_rate)
         if problem:
             raise ValueError(f"--lock {target}: {problem}")
         out[(track, key)] = float(value)
     return out
+
+
+def is_master_lock(track: str, key: str) -> bool:
+    """Whether a parsed lock ``(track, key)`` is the master bus's (else the track's of that name:
+    a track named ``master`` has the keys only tracks have)."""
+    return track == MASTER and key in S.MASTER_NAMES
+
+
+#: the master bus in ``--lock master.KEY=VALUE``
+MASTER = "master"
+
+
+def _split_target(target: str, names: list[str]) -> tuple[str, str]:
+    """``TRACK.KEY`` -> ``(track, key)``, trying every track name (and the master bus) as the prefix."""
+    found = []
+    for owner, keys in [(n, S.TRACK_NAMES) for n in dict.fromkeys(names)] + [(MASTER, S.MASTER_NAMES)]:
+        if target.startswith(owner + ".") and target[len(owner) + 1:] in keys:
+            found.append((owner, target[len(owner) + 1:], keys is S.MASTER_NAMES))
+    if len(found) == 1:
+        return found[0][:2]
+    if found:
+        which = " and ".join("the master bus" if m else f"track {o!r} (key {k!r})" for o, k, m in found)
+        raise ValueError(f"--lock {target}: ambiguous: it names {which}; rename the track's file so that no "
+                         "track name is 'master' or another track's name followed by a key")
+    owners = [n for n in [*names, MASTER] if target.startswith(n + ".")]
+    if owners:  # the track exists, the key does not
+        owner = max(owners, key=len)
+        valid = S.MASTER_NAMES if owner == MASTER and owner not in names else S.TRACK_NAMES
+        raise ValueError(f"--lock {target}: no key {target[len(owner) + 1:]!r}; valid keys: {', '.join(valid)}")
+    keys = [k for k in (*S.TRACK_NAMES, *S.MASTER_NAMES) if target.endswith("." + k)]
+    track = target[:-len(max(keys, key=len)) - 1] if keys else target.partition(".")[0]
+    raise ValueError(f"--lock {target}: no track {track!r}; tracks: {', '.join(names)}, master")
 
 
 def _split_lock(item: str) -> tuple[str, float]:
@@ -42,7 +74,7 @@ def _split_lock(item: str) -> tuple[str, float]:
 def apply_locks(tv: np.ndarray, mv: np.ndarray, names: list[str], locks: dict[tuple[str, str], float]) -> None:
     """Write locked values into ``tv (N, N_TRACK_PARAMS)`` / ``mv (N_MASTER_PARAMS,)`` in place."""
     for (track, key), value in locks.items():
-        if track == "master":
+        if is_master_lock(track, key):
             mv[S.MASTER_NAMES.index(key)] = value
         else:
             tv[names.index(track), S.TRACK_NAMES.index(key)] = value

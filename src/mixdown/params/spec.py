@@ -254,10 +254,27 @@ def check_sample_rate(sample_rate) -> str | None:
     return None
 
 
+def check_magnitude(value) -> str | None:
+    """A message for a whole number beyond a float's range (``1e309`` written out: a JSON file or
+    request may hold 400 digits), which ``math.isfinite`` and ``float`` refuse with an
+    ``OverflowError``; None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            digits = int(value.bit_length() * 0.30103) + 1
+            return f"must be a finite number, got a whole number of about {digits} digits"
+    return None
+
+
 def check_value(spec: ParamSpec, value: float, sample_rate: float | None) -> str | None:
-    """Return a message when ``value`` is not finite or outside the spec's range, else None."""
+    """Return a message when ``value`` is not finite or outside the spec's range, else None (a whole
+    number too large for a float, as JSON may hold, is named, never an ``OverflowError``)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return f"must be a number, got {value!r}"
+    problem = check_magnitude(value)
+    if problem:
+        return problem
     if not math.isfinite(value):
         return f"must be finite, got {value!r}"
     if not spec.lo <= value <= spec.hi:
