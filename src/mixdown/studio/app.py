@@ -70,6 +70,8 @@ async def _json(request: Request) -> dict[str, Any]:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise HTTPException(400, f"request body is not valid JSON ({e})") from None
+    except RecursionError:
+        raise HTTPException(400, "request body nests JSON arrays or objects too deeply") from None
     if not isinstance(doc, dict):
         raise HTTPException(400, f"request body must be a JSON object, got {type(doc).__name__}")
     return doc

@@ -168,8 +168,9 @@ class Engine:
             self._cond.notify_all()
 
     def set_region(self, start_s: float, end_s: float) -> None:
-        start = int(round(start_s * self.sr))
-        end = min(int(round(end_s * self.sr)), self.session.frames)
+        song_s = self.session.frames / self.sr  # clamped first: 1e308 s in frames is no integer
+        start = int(round(min(max(start_s, -1.0), song_s + 1.0) * self.sr))
+        end = min(int(round(min(max(end_s, -1.0), song_s + 1.0) * self.sr)), self.session.frames)
         if not 0 <= start < end:
             raise ValueError(f"loop region {start_s:g} .. {end_s:g} s is empty or outside the song "
                              f"(0 .. {self.session.frames / self.sr:.2f} s)")
