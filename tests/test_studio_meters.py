@@ -58,6 +58,7 @@ def test_strip_meters_follow_the_faders_and_show_gain_reduction(client, studio):
         assert len(t["gr"]) == n and min(t["gr"]) < -0.5 and max(t["gr"]) <= 0.0, name
     m = before["master"]
     assert all(tp >= p - 0.05 for tp, p in zip(m["true_peak"], m["peak"]))
+    assert m["gr"] == []  # make_session's master compressor is off (ratio 1)
     edit(client, "track1", "fader_db", 0.0)  # -6 -> 0 dB: its strip output rises by 6 dB, its compressor's does not
     assert studio.engine.wait_idle(60)
     after = strips(client, "loop", studio.state.version)
@@ -68,6 +69,12 @@ def test_strip_meters_follow_the_faders_and_show_gain_reduction(client, studio):
     assert after["tracks"]["track0"] == before["tracks"]["track0"]
     full = strips(client, "full", studio.state.version)
     assert len(full["tracks"]["track1"]["peak"]) == n and full["tracks"]["track1"]["gr"]
+    edit(client, "master", "compressor.ratio", 8.0)
+    edit(client, "master", "compressor.threshold_db", -40.0)
+    assert studio.engine.wait_idle(60)
+    for scope in ("loop", "full"):
+        gr = strips(client, scope, studio.state.version)["master"]["gr"]
+        assert len(gr) == n and min(gr) < -3.0, scope
 
 
 def test_muted_tracks_show_no_level(client, studio):

@@ -151,8 +151,8 @@ def render_full_steps(session_dir: str | os.PathLike, params: MixParams, on_stri
     loop, so the mix is bit-identical to ``mixdown render``), one block per step: a generator that
     yields the fraction done after each block and returns the mix ``(frames, 2)`` float32. A caller
     may pause between steps or drop the generator (the files are closed). ``on_strips``, when given,
-    is called with every block's strip outputs ``(n_tracks, m, 2)`` (the meters; ``BLOCK_FRAMES``
-    frames but the last)."""
+    is called with every block's strip outputs ``(n_tracks, m, 2)`` and the master strip's input
+    ``(1, m, 2)`` (the meters; ``BLOCK_FRAMES`` frames but the last)."""
     from mixdown.dsp.render import BLOCK_FRAMES, Buses, track_bank
     from mixdown.session import TrackReader, probe
 
@@ -171,9 +171,9 @@ def render_full_steps(session_dir: str | os.PathLike, params: MixParams, on_stri
             for i, r in enumerate(readers):
                 r.read_into(x[i, :m])
             tracks.process(x[:, :m], strips[:, :m])
-            if on_strips is not None:
-                on_strips(strips[:, :m])
             buses.process(strips[:, :m], bus, audio[None, start:start + m])
+            if on_strips is not None:
+                on_strips(strips[:, :m], bus[:, :m])
             yield (start + m) / n_frames
         return audio
     finally:
@@ -181,13 +181,14 @@ def render_full_steps(session_dir: str | os.PathLike, params: MixParams, on_stri
             r.close()
 
 
-def compressor_gain_db(x: np.ndarray, params: MixParams, track: int) -> np.ndarray | None:
-    """The smoothed gain (dB, <= 0, makeup excluded) of track ``track``'s compressor over ``x``
-    ``(frames, channels)``, as the renderer computes it from the strip's start; None when its ratio
-    is 1 (it does nothing)."""
+def compressor_gain_db(x: np.ndarray, params: MixParams, track: int | None) -> np.ndarray | None:
+    """The smoothed gain (dB, <= 0, makeup excluded) of track ``track``'s compressor (None: the
+    master's, ``x`` its input bus) over ``x`` ``(frames, channels)``, as the renderer computes it
+    from the strip's start; None when its ratio is 1 (it does nothing)."""
     from mixdown.dsp.render import strip_signals
 
-    if params.tracks[track].values["compressor.ratio"] == 1.0:
+    values = params.master.values if track is None else params.tracks[track].values
+    if values["compressor.ratio"] == 1.0:
         return None
     return strip_signals(np.ascontiguousarray(x), params, track)[1]
 

@@ -60,6 +60,7 @@ class Rendered:
     inputs: object = None  # .input(j): track j's strip input (frames, channels) from its start, frames to skip
     strips: dict | None = None  # the strips' meters for the page (levels.payload), made by the meters thread
     cut_from: "Rendered | None" = None  # a loop cut out of this full render (its meters are the song's)
+    bus: np.ndarray | None = None  # the master strip's input (frames, 2) from the render's start (pre-roll)
 
 
 def audible(names: list[str], mute: set[str], solo: set[str]) -> list[bool]:
@@ -100,6 +101,7 @@ class RegionCache:
         bus = np.zeros((1,) + self.x.shape[1:], dtype=np.float32)
         out = np.empty_like(bus)
         B.buses(params, sounding).process(self.strips, bus, out)  # the reverb, too, starts at the pre-roll
+        self.bus = bus[0]  # the master strip's input (its compressor's meter); a new array each time
         return out[0, self.preroll:]
 
     def input(self, i: int) -> tuple[np.ndarray, int]:
@@ -250,7 +252,7 @@ class Engine:
         on = np.asarray(sounding, dtype=bool)
         r = Rendered(key[0], region[0] / self.sr, audio, {}, time.perf_counter() - t0, key, region, params,
                      ([n for n, s in zip(self.state.names, sounding) if s], self._cache.peak[on], self._cache.rms[on]),
-                     self._cache)
+                     self._cache, bus=self._cache.bus)
         log.debug("loop %.2f-%.2f s rendered in %.3f s", region[0] / self.sr, region[1] / self.sr, r.seconds)
         return r
 
@@ -298,8 +300,14 @@ class Engine:
         params.tracks = [t for t, on in zip(params.tracks, sounding) if on]
         mix = np.zeros((n, 2), np.float32)
         acc = L.LevelAccumulator(L.hop_frames(self.sr))
+        buses: list[np.ndarray] = []
+
+        def on_block(strips: np.ndarray, bus: np.ndarray) -> None:
+            acc.add(strips)
+            buses.append(bus[0].copy())
+
         if params.tracks:
-            steps = B.render_full_steps(self.session.folder, params, acc.add)
+            steps = B.render_full_steps(self.session.folder, params, on_block)
             while True:
                 while not self._stop and not self._is_current(self.loop, loop=True):
                     time.sleep(0.01)
@@ -319,7 +327,7 @@ class Engine:
             audio["reference"] = old.audio["reference"] if old else _slice(self.reference, 0, n)
         r = Rendered(key[0], 0.0, audio, {}, time.perf_counter() - t0, key, (), params,
                      ([t.name for t in params.tracks], *acc.result()) if params.tracks else None,
-                     _SongInputs(self.session, params))
+                     _SongInputs(self.session, params), bus=np.concatenate(buses) if buses else None)
         log.info("full song rendered in %.2f s", r.seconds)
         return r
 
@@ -377,6 +385,11 @@ class Engine:
                 if self._gr[cache_key] is not None:
                     gr[t.name] = self._gr[cache_key]
             self._gr = {k: v for k, v in list(self._gr.items())[-4 * len(names):]}
+        if r.bus is not None:  # the master compressor's, from its input bus
+            with self._kernel_turn():
+                g = B.compressor_gain_db(r.bus, r.params, None)
+            if g is not None:
+                gr["master"] = L.gain_reduction(g[r.inputs.preroll if r.region else 0:], hop)
         out = L.payload(names, peak, rms, gr, L.master_levels(r.audio["mix"], self.sr, hop), hop / self.sr)
         return {**out, "start_s": r.start_s, "version": r.version, "key": list(r.key)}
 

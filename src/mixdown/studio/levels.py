@@ -86,10 +86,12 @@ class LevelAccumulator:
 def payload(names: list[str], peak: np.ndarray, rms: np.ndarray, gr: dict[str, np.ndarray],
             master: dict[str, np.ndarray], hop_s: float) -> dict:
     """The JSON the page reads: ``{"hop_s", "tracks": {name: {"peak", "rms", "gr"}}, "master": {"peak",
-    "rms", "true_peak"}}``, dB lists (``gr`` empty for a track whose compressor does nothing)."""
+    "rms", "true_peak", "gr"}}``, dB lists (``gr`` empty for a compressor that does nothing; the
+    master's under the key ``"master"`` of ``gr``)."""
     tracks = {n: {"peak": to_db(peak[i]).tolist(), "rms": to_db(rms[i]).tolist(),
                   "gr": gr[n].tolist() if n in gr else []} for i, n in enumerate(names)}
-    return {"hop_s": hop_s, "tracks": tracks, "master": {k: to_db(v).tolist() for k, v in master.items()}}
+    return {"hop_s": hop_s, "tracks": tracks, "master": {**{k: to_db(v).tolist() for k, v in master.items()},
+                                                         "gr": gr["master"].tolist() if "master" in gr else []}}
 
 
 def master_levels(mix: np.ndarray, sample_rate: int, hop: int) -> dict[str, np.ndarray]:

@@ -3,7 +3,7 @@
 import { act, fetchAudio, get, toast } from "./api.js";
 import { setHandlers } from "./controls.js";
 import { applyState, edit, editMany, idle, onState, setLock, store } from "./editing.js";
-import { drawSpectrum, showMeters } from "./meters.js";
+import { drawSpectrum, showMeters, showStrips } from "./meters.js";
 import { Player } from "./player.js";
 import { buildEditor, buildMixer } from "./strips.js";
 import { Timeline, clock } from "./timeline.js";
@@ -11,16 +11,38 @@ import { Timeline, clock } from "./timeline.js";
 const $ = (id) => document.getElementById(id);
 const player = new Player();
 const view = { scope: "loop", loaded: { loop: null, full: null }, meters: null, status: null,
-  selected: null, mute: new Set(), solo: new Set(), region: [0, 0], match: true };
+  selected: null, mute: new Set(), solo: new Set(), region: [0, 0], match: true, strips: null, stripsKey: null };
+const EDITOR_KEY = () => `mixdown-studio-editor:${store.desc ? store.desc.session : ""}`;
 let mixer = null, timeline = null;
 
 async function reloadState() { applyState(await get("api/state")); }
 
-function select(target) {
+function select(target, reveal = true) {
   view.selected = target;
   buildEditor($("editor"), target, { desc: store.desc, state: () => store.state, editMany });
+  $("editor").dataset.target = target;
   mixer.setSelected(target);
   applyState({});
+  try { sessionStorage.setItem(EDITOR_KEY(), target); } catch (e) { /* storage off: not kept over a reload */ }
+  if (reveal) {  // beside the mixer on a wide screen; below it on a narrow one: scroll it into view
+    const r = $("editor").getBoundingClientRect();
+    if (r.top > window.innerHeight - 120 || r.top < 0) $("editor").scrollIntoView({ block: "start" });
+  }
+}
+
+/** The strips' meters of the render that plays (fetched once per render). */
+async function loadStrips(scope, info) {
+  const key = `${scope}:${renderKey(info)}`;
+  if (view.stripsKey === key) return;
+  try {
+    const s = await get(`api/strips/${scope}`);
+    if (s.key && s.key.join() === info.key.join()) { view.strips = s; view.stripsKey = key; }
+  } catch (e) { /* not measured yet: the next poll asks again */ }
+}
+
+function setCold(cold) {
+  document.body.classList.toggle("cold", cold);
+  document.body.dataset.mixing = cold ? "1" : "";
 }
 
 async function monitor(kind, name) {
@@ -71,9 +93,11 @@ async function poll() {
     view.status = st;
     if (idle() && st.version !== store.state.version) await reloadState();
     $("job").textContent = st.job ? `${st.job} running\u2026` : st.error || "";
+    setCold(Boolean(st.mixing_first));
     const r = view.scope === "loop" ? st.loop : st.full;
     if (r && view.loaded[view.scope] !== renderKey(r)) await loadAudio(view.scope, r);
     if (r && r.meters) { view.meters = r.meters; updateMatch(); }
+    if (r) await loadStrips(view.scope, r);
     const parts = [];
     if (st.loop) parts.push(`loop re-rendered in ${st.loop.seconds.toFixed(2)} s`);
     parts.push(st.full_busy || !st.full || st.full.key.join() !== st.key.join() ? "full song: rendering\u2026" : "full song: ready");
@@ -100,6 +124,7 @@ function frame() {
   const match = m && m.mix && m[sel] && sel !== "mix" && view.match && m.mix.integrated_lufs !== null && m[sel].integrated_lufs !== null
     ? m.mix.integrated_lufs - m[sel].integrated_lufs : null;
   showMeters(m, sel, player.position(), match);
+  showStrips(view.strips, t, player.playing);
   drawSpectrum($("spectrum"), player.playing ? player.analyser : null, player.ctx ? player.ctx.sampleRate : 48000);
   requestAnimationFrame(frame);
 }
@@ -136,7 +161,7 @@ function wireToolbar() {
     if (view.scope === "full" && !(view.status && view.status.full)) toast("the full song is still rendering; it plays once ready", "info");
   });
   document.addEventListener("keydown", (e) => {
-    if (e.target.tagName === "INPUT" && e.target.type === "number") return;
+    if (e.target.tagName === "INPUT" && ["number", "text"].includes(e.target.type)) return;
     if (e.code === "Space") { e.preventDefault(); $("btn-play").click(); }
     if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); runJob(e.shiftKey ? "api/redo" : "api/undo"); }
   });
@@ -153,7 +178,18 @@ async function boot() {
   document.title = `mixdown studio: ${s.session}`;
   $("session-name").textContent = `${s.session} \u00b7 ${s.track_info.length} tracks \u00b7 ${s.sample_rate} Hz \u00b7 ${clock(s.seconds)}` +
     (s.reference ? ` \u00b7 reference ${s.reference}` : "");
-  if (!s.reference) document.querySelector('.abc button[data-source="reference"]').disabled = true;
+  const refButton = document.querySelector('.abc button[data-source="reference"]');
+  if (!s.reference) {
+    refButton.disabled = true;
+    refButton.title = `C: no reference mix. Put one in the session folder as reference_mix.wav (or .flac), or start `
+      + "the studio with --reference REF.wav";
+    $("ref-hint").textContent = "C: add reference_mix.wav to the session folder";
+    $("ref-hint").title = refButton.title;
+  } else {
+    refButton.title = `C: the reference, ${s.reference}` + (s.reference_found
+      ? " (found in the session folder; Mix refines towards a reference only when given with --reference)" : "");
+  }
+  setCold(Boolean(s.mixing_first));
   setHandlers({ edit: (t, k, v, g) => edit(t, k, v, g), lock: setLock });
   view.mute = new Set(s.mute); view.solo = new Set(s.solo);
   mixer = buildMixer($("mixer"), { desc: s, select, monitor, state: () => store.state });
@@ -168,7 +204,10 @@ async function boot() {
     (a, b) => act("api/loop", { start_s: a, end_s: b }).then((r) => r && timeline.setRegion(...r.loop_region)),
     (t) => player.seek(view.scope === "loop" ? Math.max(0, Math.min(t - view.region[0], player.duration)) : t));
   timeline.setRegion(...s.loop_region);
-  select(s.track_info[0] ? s.track_info[0].name : "master");
+  let saved = null;
+  try { saved = sessionStorage.getItem(EDITOR_KEY()); } catch (e) { /* no storage */ }
+  const known = saved === "master" || s.track_info.some((t) => t.name === saved);
+  select(known ? saved : s.track_info[0] ? s.track_info[0].name : "master", false);
   wireToolbar();
   player.onstate();
   get("api/overview").then((o) => timeline.setPeaks(o.peaks));

@@ -4,6 +4,7 @@ import { compCurve } from "./comp.js";
 import { paramControl, watch } from "./controls.js";
 import { drawMiniEq, onCurves } from "./curves.js";
 import { eqEditor } from "./eq.js";
+import { grMeter, levelMeter } from "./meters.js";
 import { bandTitle, eqBands, placeOf } from "./specs.js";
 
 function el(tag, cls, text) {
@@ -51,7 +52,7 @@ export function buildMixer(mixer, ctx) {
       for (const spec of specs) s.append(paramControl(spec, t.name, { label: spec.name }));
     }
     for (const spec of tg.pan || []) s.append(paramControl(spec, t.name, { home: 0 }));
-    for (const spec of tg.fader || []) s.append(paramControl(spec, t.name, { vertical: true, label: "fader", home: 0 }));
+    for (const spec of tg.fader || []) s.append(withMeter(paramControl(spec, t.name, { vertical: true, label: "fader", home: 0 }), t.name));
     mixer.append(s);
     strips.set(t.name, { el: s, mute, solo });
   }
@@ -71,7 +72,7 @@ export function buildMixer(mixer, ctx) {
     if (g !== "strip") m.append(el("span", "meta", g));
     for (const spec of specs) m.append(paramControl(spec, "master"));
   }
-  for (const spec of mg.fader || []) m.append(paramControl(spec, "master", { vertical: true, label: "output", home: 0 }));
+  for (const spec of mg.fader || []) m.append(withMeter(paramControl(spec, "master", { vertical: true, label: "output", home: 0 }), "master"));
   mixer.append(m);
   strips.set("master", { el: m });
   return {
@@ -88,6 +89,11 @@ export function buildMixer(mixer, ctx) {
   };
 }
 
+function withMeter(fader, target) {  // the level meter beside the fader
+  fader.querySelector(".fader-body").append(levelMeter(target));
+  return fader;
+}
+
 function miniViews(target, ctx) {
   const eq = el("canvas", "mini");
   eq.title = "EQ response (click to edit)";
@@ -96,7 +102,7 @@ function miniViews(target, ctx) {
   const comp = compCurve(target, "mini");
   comp.title = "compressor static curve (click to edit)";
   comp.addEventListener("click", () => ctx.select(target));
-  return [eq, comp];
+  return [eq, comp, grMeter(target)];
 }
 
 /** Fill the editor with the EQ, compressor and every other group of `target`. */
@@ -123,7 +129,7 @@ export function buildEditor(box, target, ctx) {
   left.append(bandBox);
   if (byName.highpass_hz) left.append(paramControl(byName.highpass_hz, target, { label: "high-pass" }));
   const right = el("div");
-  right.append(el("h4", "", "compressor \u2014 static curve"), compCurve(target));
+  right.append(el("h4", "", "compressor \u2014 static curve"), compCurve(target), grMeter(target));
   const cf = el("div", "fields");
   for (const s of g.compressor || []) cf.append(paramControl(s, target));
   right.append(cf);
