@@ -262,8 +262,11 @@ def check_magnitude(value) -> str | None:
         try:
             float(value)
         except OverflowError:
-            digits = int(value.bit_length() * 0.30103) + 1
-            return f"must be a finite number, got a whole number of about {digits} digits"
+            try:
+                digits = f"{len(str(abs(value)))} digits"
+            except ValueError:  # beyond Python's limit on converting integers to text
+                digits = f"about {int(value.bit_length() * 0.30103) + 1} digits"
+            return f"must be a finite number, got a whole number of {digits}"
     return None
 
 
