@@ -143,6 +143,7 @@ export function paramControl(spec, target, opts = {}) {
     e.addEventListener("keyup", () => { keyGesture = null; });
   }
   field.addEventListener("change", () => {
+    if (field.value.trim() === "") return;  // emptied to type anew (the server's value stays)
     const v = parse(spec, field.value);
     if (Number.isNaN(v)) {
       toast(`${target} ${name_}: "${field.value}" is not a value; type a number${spec.unit === "pan" ? " or L 30 / C / R 30" : ""}`);
