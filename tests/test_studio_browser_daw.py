@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the browser fixture is imported from test_studio_browser)
 """The studio as a producer uses it, in a real headless browser (the system's chromium driven by
 selenium, as ``test_studio_browser.py``): the editor fits the screen and no boxes overlap at 1440,
 1024 and 700 px wide (narrower, the page scrolls); the open editor survives a reload; arrow keys
