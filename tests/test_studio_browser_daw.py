@@ -65,8 +65,10 @@ for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++
   const a = boxes[i], b = boxes[j];
   if (a.contains(b) || b.contains(a)) continue;
   const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
-  const w = Math.min(r.right, s.right) - Math.max(r.left, s.left), h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
-  if (w > 1 && h > 1) out.push([a.className || a.tagName, a.dataset.param || '', b.className || b.tagName, b.dataset.param || '']);
+  const w = Math.min(r.right, s.right) - Math.max(r.left, s.left);
+  const h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+  const name = (e) => `${e.className || e.tagName} ${e.dataset.param || ''}`;
+  if (w > 1 && h > 1) out.push([name(a), name(b)]);
 }
 return out;
 """
