@@ -2,7 +2,9 @@
 
 * An output may never be one of the command's inputs (the same file after resolving symbolic
   links, or a hard link to it) nor the same file as another output: :func:`check_outputs`,
-  called before any work.
+  called before any work, which also refuses an output that exists as a folder, device, pipe or
+  socket (a rename would replace it) or lies where no file can be created (``/proc``, a read-only
+  folder): nothing is written for a run that is refused.
 * Audio outputs are ``.wav`` (32-bit float unless asked otherwise) or ``.flac`` (24-bit: FLAC has
   no float samples, so a mix above 0 dBFS is clipped there, with a warning):
   :func:`audio_subtype`, checked before any work.
