@@ -32,21 +32,13 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import butter, oaconvolve, sosfilt
 
+from mixdown.data import vocals
 from mixdown.data.compose import NOTE_NAMES, _chord, compose, is_on, midi_file, plan_song
 from mixdown.data.drumkits import choose_kit, render_drum_stem
 from mixdown.data.fluid import render_midi
 from mixdown.data.midinotes import notes_from_midi
 from mixdown.data.roles import PARTS, side_of
 from mixdown.data.synth import fit_length, missing_tools
-from mixdown.data.vocals import (
-    REGISTER_CENTRE,
-    draw_voice,
-    harmony_pitch,
-    lyrics,
-    missing_vocal_tools,
-    record_vocal,
-    sing,
-)
 from mixdown.measure.loudness import integrated_loudness
 
 log = logging.getLogger(__name__)
@@ -128,7 +120,7 @@ def _compose(seed: int, seconds: float) -> _Song:
         chords.append((NOTE_NAMES.index(name[:2] if name[1:2] == "b" else name[:1]), pcs))
     scale = (0, 2, 3, 5, 7, 8, 10) if re.fullmatch(r"i7?", prog[0]) else (0, 2, 4, 5, 7, 9, 11)
     n_words = sum(is_on(m) for p in song.parts if p.role == "lead_vocal" for _, m in p.events)
-    return _Song(song, plan, chords, scale, lyrics(rng, n_words, vocabulary=10),
+    return _Song(song, plan, chords, scale, vocals.lyrics(rng, n_words, vocabulary=10),
                  choose_kit(float(rng.random()), acoustic=True))
 
 
@@ -234,6 +226,7 @@ def _drum_mics(s: _Song, jobs: list, sr: int, frames: int, tmp: Path) -> dict[in
         piece[name] = (x, x.mean(1), _filter(x.mean(1), "low", 7000, sr, 1))   # stereo, mid, off-axis mid
     for i, tr, k, n, rng in jobs:
         name, side = tr.name.lower(), side_of(tr.name)
+        y: np.ndarray                          # (frames, 2) or (frames,) while being built
         if tr.part in ("overheads", "room"):   # a spaced pair; "OH L" + "OH R" are the two sides of one
             room, pair = tr.part == "room", k
             if tr.channels == 1 and side:
@@ -307,23 +300,23 @@ def _sung(s: _Song, tr: StandinTrack, k: int, rng: np.random.Generator, sr: int,
     (scale steps (2, 4, -3, 5)[k // 2 % 4]) for even k, "ahs" on chord tones (two per bar) for odd k."""
     tpb, melody, lead = s.song.tpb, _notes(s, "lead_vocal"), s.plan["voice"]
     if tr.part == "lead_vocal":
-        voice, notes, words = draw_voice(np.random.default_rng([s.plan["mma_seed"], 7]), lead), melody, s.words
+        voice, notes, words = vocals.draw_voice(np.random.default_rng([s.plan["mma_seed"], 7]), lead), melody, s.words
     else:
         register = {"low": "high", "high": "low"}[lead] if k % 2 == 0 else lead
-        voice, centre = draw_voice(rng, register), REGISTER_CENTRE[register]
+        voice, centre = vocals.draw_voice(rng, register), vocals.REGISTER_CENTRE[register]
         if k % 2 == 0:
             steps, words = (2, 4, -3, 5)[k // 2 % 4], s.words
-            notes = [(t, d, harmony_pitch(p, s.plan["key"], s.scale, steps), v - 10) for t, d, p, v in melody]
+            notes = [(t, d, vocals.harmony_pitch(p, s.plan["key"], s.scale, steps), v - 10) for t, d, p, v in melody]
         else:
             tones = [[n for n in range(centre - 6, centre + 7) if n % 12 in pcs] for _, pcs in s.chords]
-            notes = [((4 * b + 2 * h) * tpb, 1.9 * tpb, tones[b][h - 1 - k // 2], 70) for b in range(len(s.chords))
-                     for h in (0, 1) if (4 * b + 2 * h) * tpb < s.song.limit_tick]
+            notes = [((4 * b + 2 * h) * tpb, 1.9 * tpb, tones[b][(h - 1 - k // 2) % len(tones[b])], 70)
+                     for b in range(len(s.chords)) for h in (0, 1) if (4 * b + 2 * h) * tpb < s.song.limit_tick]
             words = [str(rng.choice(("ah", "oh", "ooh")))] * len(notes)
         octave = 12 * round((centre - np.mean([n[2] for n in notes])) / 12) if notes else 0
         notes = [(t, d, p + octave, v) for t, d, p, v in notes]
     sung = [n for n in notes_from_midi(_midi(s, notes)) if n.onset_s < frames / sr - 0.5]
-    dry = sing(sung, sr, rng, voice, words[: len(sung)], length_s=frames / sr)
-    return record_vocal(dry, sr, rng, sung)[0][:, None]
+    dry = vocals.sing(sung, sr, rng, voice, words[: len(sung)], length_s=frames / sr)
+    return vocals.record_vocal(dry, sr, rng, sung)[0][:, None]
 
 
 # ----------------------------------------------------------------------------- the session
@@ -357,7 +350,7 @@ def render_standin(tracks: Sequence[StandinTrack], out_dir: Path, *, seconds: fl
             raise ValueError(f"bad stand-in track {t}: part in {PARTS}, channels 1 or 2, a finite lufs")
     if len({f.lower() for f in files}) < len(files):
         raise ValueError(f"track names must give distinct file names: {files}")
-    why = missing_tools(need_mma=True) or (missing_vocal_tools() if vocal & {t.part for t in tracks} else None)
+    why = missing_tools(need_mma=True) or (vocals.missing_vocal_tools() if vocal & {t.part for t in tracks} else None)
     if why:
         raise RuntimeError(f"cannot render stand-in sessions: {why}")
     frames, song = int(round(seconds * sample_rate)), _compose(seed, seconds)
