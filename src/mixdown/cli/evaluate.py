@@ -13,7 +13,16 @@ log = logging.getLogger("mixdown.evaluate")
 
 def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="compare the model and baselines against reference mixes")
-    p.add_argument("--data", type=Path, required=True, help="manifest .jsonl or a folder of songs")
+    p.add_argument("--data", type=Path, help="manifest .jsonl or a folder of songs (not with --decisions)")
+    p.add_argument("--decisions", action="store_true",
+                   help="the decision benchmark: per-track settings against MixologyDB's engineers "
+                        "(docs/decisions.md); --baselines then picks from " + ",".join(_decision_systems()))
+    p.add_argument("--standins", type=Path, help="with --decisions: where the stand-in sessions are kept "
+                                                 "(default OUT/standins; rendered once, reused)")
+    p.add_argument("--mixologydb", type=Path, help="with --decisions: MixologyDB's final-track-data.json "
+                                                   "(default: the copy in data/mixologydb/)")
+    p.add_argument("--songs", choices=("all", "test"), default="all",
+                   help="with --decisions: every song (the 'test' and 'all' splits) or the test songs only")
     p.add_argument("--out", type=Path, required=True, help="output folder (CSVs, summary.md, plots)")
     p.add_argument("--checkpoint", action="append", metavar="[LABEL=]PATH",
                    help="model checkpoint (default: the shipped model); repeat as LABEL=PATH to compare models")
@@ -24,8 +33,41 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_cli)
 
 
+def _decision_systems() -> tuple[str, ...]:
+    from mixdown.decisions import SYSTEMS
+
+    return SYSTEMS
+
+
+def _checkpoints(values) -> dict[str, Path]:
+    pairs = [c.split("=", 1) if "=" in c else [Path(c).stem, c] for c in values or []]
+    return {label: Path(path) for label, path in pairs}
+
+
+def _decisions_cli(args) -> int:
+    from mixdown import decisions as D
+    from mixdown.data.mixology import TEST_SONGS, read_mixologydb
+
+    names = D.SYSTEMS if args.baselines == "all" else () if args.baselines == "none" else \
+        tuple(b.strip() for b in args.baselines.split(","))
+    try:
+        systems = D.make_systems(names, _checkpoints(args.checkpoint))
+        db = read_mixologydb(args.mixologydb) if args.mixologydb else read_mixologydb()
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    songs = list(TEST_SONGS) if args.songs == "test" else None
+    D.run_decisions(db, systems, args.out, args.standins or args.out / "standins", D.render_song, songs)
+    log.info("%s", (args.out / "decisions.md").read_text())
+    return 0
+
+
 def _cli(args) -> int:
     from mixdown.evaluate import run_evaluation
+
+    if args.decisions:
+        return _decisions_cli(args)
+    if args.data is None:
+        raise UsageError("evaluate needs --data (a manifest or a folder of songs), or --decisions")
 
     names = BASELINES if args.baselines == "all" else () if args.baselines == "none" else \
         tuple(b.strip() for b in args.baselines.split(","))

@@ -150,7 +150,7 @@ _COMPILED_PARTS = tuple((p, re.compile(r)) for p, r in _PART_RULES)
 _COMPILED_PART_FRAGMENTS = tuple((p, re.compile(r)) for p, r in _PART_FRAGMENTS)
 #: a role (of :data:`ROLES`) -> the part a name with no finer clue gets
 ROLE_PART = {"drums": "overheads", "bass": "bass", "keys": "keys", "guitar": "electric_guitar",
-             "vocals": "lead_vocal", "lead": "other", "percussion": "percussion", "synth": "keys"}
+             "vocals": "lead_vocal", "lead": "lead_vocal", "percussion": "percussion", "synth": "keys"}
 
 
 def part_of(name: str | None) -> str:

@@ -55,7 +55,8 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     if getattr(model, "uses_roles", False):  # each track's role, as its name tells it: (1, N)
         from mixdown.data.roles import role_indices
 
-        roles = torch.tensor(role_indices(session.names), device=device)[None]
+        encode = getattr(model, "encode_names", role_indices)  # a model may read more from a name
+        roles = torch.tensor(encode(session.names), device=device)[None]
     outs = []
     with torch.no_grad():  # two windows at a time: memory stays bounded for long, wide sessions
         for k in range(0, len(starts), 2):

@@ -7,13 +7,14 @@ never import torch.
 import importlib
 
 _LAZY = {"MixModel": "mixdown.models.base", "TrackEncoder": "mixdown.models.base", "DMC": "mixdown.models.dmc",
-         "Heuristic": "mixdown.models.heuristic", "Mixformer": "mixdown.models.mixformer"}
-__all__ = ["MixModel", "TrackEncoder", "DMC", "Heuristic", "Mixformer", "MODEL_CLASSES"]
+         "Heuristic": "mixdown.models.heuristic", "Mixformer": "mixdown.models.mixformer",
+         "Engineer": "mixdown.models.engineer"}
+__all__ = ["MixModel", "TrackEncoder", "DMC", "Heuristic", "Mixformer", "Engineer", "MODEL_CLASSES"]
 
 
 def _model_classes() -> dict:
     """Classes a checkpoint may name (nothing else is ever instantiated from a checkpoint)."""
-    classes = [__getattr__(n) for n in ("DMC", "Mixformer", "Heuristic")]
+    classes = [__getattr__(n) for n in ("DMC", "Mixformer", "Heuristic", "Engineer")]
     return {f"{c.__module__}.{c.__name__}": c for c in classes}
 
 

@@ -1,0 +1,210 @@
+"""Engineer: a Mixformer whose per-track decisions come from engineers' habits (MixologyDB).
+
+Two networks in one model:
+
+* ``base``, a :class:`~mixdown.models.mixformer.Mixformer` (started from the shipped human-v3):
+  the master bus (EQ, compressor, output gain);
+* ``decide``, a transformer across the session's tracks that sets each track's level, |pan|,
+  high-pass, six-band EQ, compressor and reverb send, and the master reverb, from what it hears
+  of each track (its loudness relative to the others, K-weighted, and whether it is stereo), what
+  its name says (its part, :data:`mixdown.data.roles.PARTS`, and side) and the line-up, and
+  from a **style**: one of the engineers it learnt from (a learned embedding each).
+
+Mixing has many right answers (MEGAMI): a style is one engineer's way. Without ``style`` set, a
+session gets a style drawn from the engineers in proportion to their listeners' ratings, the draw
+a pure function of the session's track names (the same session always gets the same mix;
+``model.style = k`` picks one). Pans: a name that says left or right gets that side; other
+tracks of one part alternate sides in track order, the first to the left; ``|pan|`` is learnt.
+
+Thresholds are learnt relative to each track's loudness, levels relative to the mix, so neither
+depends on how loud the session was recorded. The input gain stays at 0 dB (the engineers'
+compressors see the raw track).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import torch
+from torch import nn
+
+from mixdown.data.roles import PARTS, ROLES, part_of, role_indices, side_of
+from mixdown.models.base import MixModel
+from mixdown.models.mixformer import Mixformer
+from mixdown.params import spec as S
+
+#: what the decision head predicts, in order; ``level_rel_db`` and ``threshold_rel_db`` are its own
+#: (level relative to the mix's power sum, threshold relative to the track's loudness), the rest
+#: are rows of the parameter table (normalised as the table says)
+DECISIONS = (("level_rel_db", -45.0, 5.0), ("abs_pan", 0.0, 1.0), ("threshold_rel_db", -40.0, 15.0))
+TABLE_DECISIONS = (
+    ("highpass_hz",)
+    + tuple(f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q"))
+    + (
+        "compressor.ratio",
+        "compressor.attack_ms",
+        "compressor.release_ms",
+        "compressor.knee_db",
+        "compressor.makeup_db",
+        "reverb_send_db",
+    )
+)
+N_SIDES = 3
+
+
+def encode_names(names) -> list[int]:
+    """Each track's (part, side, role) from its name as one index (what ``roles`` carries)."""
+    return [
+        (PARTS.index(part_of(n)) * N_SIDES + side_of(n) + 1) * len(ROLES) + r
+        for n, r in zip(names, role_indices(list(names)))
+    ]
+
+
+def k_weighted_db(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """Mean K-weighted power (dB, BS.1770's filter magnitude applied in the frequency domain, no
+    gating) of ``x`` ``(..., C, T)`` summed over channels -> ``(...)``."""
+    from mixdown.measure.loudness import k_weighting_sos
+
+    spec = torch.fft.rfft(x.double(), dim=-1)
+    f = torch.fft.rfftfreq(x.shape[-1], 1.0 / sample_rate, dtype=torch.float64, device=x.device)
+    w = torch.exp(-2j * torch.pi * f / sample_rate)
+    h = torch.ones_like(w)
+    for b0, b1, b2, _, a1, a2 in k_weighting_sos(sample_rate).tolist():
+        h = h * (b0 + b1 * w + b2 * w * w) / (1 + a1 * w + a2 * w * w)
+    power = (spec.abs() ** 2 * h.abs() ** 2).sum(-1).sum(-1) * 2 / x.shape[-1] ** 2
+    return (10 * torch.log10(power + 1e-12)).to(x.dtype)
+
+
+class Engineer(MixModel):
+    """Args: as :class:`Mixformer` for ``base`` (sample_rate, dim, layers, heads, hidden,
+    use_roles), ``d_model`` / ``decide_layers`` (the decision transformer), ``n_styles`` (engineers
+    learnt from). ``forward(tracks (B, N, 2, T), mask (B, N), reference=None, roles=None)``;
+    ``roles`` from :func:`encode_names` (without it every track is an unnamed "other")."""
+
+    uses_roles = True
+    #: what ``roles`` carries: :func:`encode_names` (part, side and role of each name)
+    encode_names = staticmethod(encode_names)
+
+    def __init__(
+        self,
+        sample_rate: int = 44100,
+        dim: int = 128,
+        layers: int = 3,
+        heads: int = 4,
+        hidden: int = 256,
+        use_roles: bool = True,
+        d_model: int = 64,
+        decide_layers: int = 2,
+        n_styles: int = 1,
+    ):
+        super().__init__(sample_rate)
+        self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
+        self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
+        self.style_embedding = nn.Embedding(n_styles, d_model)
+        self.register_buffer("style_weights", torch.ones(n_styles))
+        self.features = nn.Linear(3, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, dropout=0.0, batch_first=True, norm_first=True)
+        self.decide = nn.TransformerEncoder(layer, decide_layers, enable_nested_tensor=False)
+        n_out = len(DECISIONS) + len(TABLE_DECISIONS)
+        self.track_out = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, n_out))
+        self.reverb_out = nn.Sequential(
+            nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, len(S.REVERB_MASTER_NAMES))
+        )
+        self.style: int | None = None
+
+    def pick_style(self, roles: torch.Tensor) -> int:
+        """The style a session gets: :attr:`style`, else a rating-weighted draw seeded by the
+        session's names (``roles`` ``(N,)``)."""
+        if self.style is not None:
+            return int(self.style)
+        seed = zlib.crc32(",".join(map(str, roles.tolist())).encode())
+        g = torch.Generator().manual_seed(seed)
+        return int(torch.multinomial(self.style_weights.float().cpu(), 1, generator=g))
+
+    def decisions(
+        self,
+        level_rel_db: torch.Tensor,
+        stereo: torch.Tensor,
+        mask: torch.Tensor,
+        roles: torch.Tensor,
+        style: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw decision outputs in [0, 1]: tracks ``(B, N, len(DECISIONS) + len(TABLE_DECISIONS))``
+        and the master reverb ``(B, 6)`` (table-normalised). Inputs: ``level_rel_db``, ``stereo``
+        ``(B, N)``, ``roles`` ``(B, N)`` (:func:`encode_names`), ``style`` ``(B,)``."""
+        n = mask.sum(1, keepdim=True).to(level_rel_db.dtype)
+        feats = torch.stack(
+            [level_rel_db / 20.0, stereo.to(level_rel_db.dtype), (n / 30.0).expand_as(level_rel_db)], -1
+        )
+        tok = (
+            self.part_embedding(torch.div(roles.long(), len(ROLES), rounding_mode="floor"))
+            + self.features(feats)
+            + self.style_embedding(style.long())[:, None]
+        )
+        h = self.decide(tok, src_key_padding_mask=~mask)
+        w = mask.to(h.dtype)[..., None]
+        pooled = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
+        return torch.sigmoid(self.track_out(h)), torch.sigmoid(self.reverb_out(pooled))
+
+    def forward(
+        self,
+        tracks: torch.Tensor,
+        mask: torch.Tensor,
+        reference: torch.Tensor | None = None,
+        roles: torch.Tensor | None = None,
+    ):
+        B, N = mask.shape
+        if roles is None:
+            roles = torch.full((B, N), encode_names(["track"])[0], dtype=torch.long, device=mask.device)
+        base_roles = roles.long() % len(ROLES)
+        track_u, master_u = self.base(tracks, mask, reference, roles=base_roles)
+        heard = k_weighted_db(tracks, self.sample_rate).masked_fill(~mask, -120.0)  # (B, N)
+        total = 10 * torch.log10((10 ** (heard / 10)).masked_fill(~mask, 0).sum(1, keepdim=True) + 1e-12)
+        level_rel = heard - total
+        side_mid = (tracks[..., 0, :] - tracks[..., 1, :]).pow(2).mean(-1) / (
+            tracks[..., 0, :] + tracks[..., 1, :]
+        ).pow(2).mean(-1).clamp(min=1e-12)
+        stereo = side_mid > 1e-6
+        style = torch.tensor([self.pick_style(roles[b][mask[b]]) for b in range(B)], device=mask.device)
+        dec, reverb = self.decisions(level_rel, stereo, mask, roles, style)
+        return self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask)
+
+    def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask):
+        """The decisions written into the whole table (normalised ``(B, N, P)``, ``(B, M)``)."""
+        track_u, master_u = track_u.clone(), master_u.clone()
+        phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
+        col = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+        for j, name in enumerate(TABLE_DECISIONS):
+            track_u[..., col[name]] = dec[..., len(DECISIONS) + j]
+
+        def put(name, value_db):
+            spec = S.TRACK_SPECS[col[name]]
+            track_u[..., col[name]] = ((value_db - spec.lo) / (spec.hi - spec.lo)).clamp(0, 1)
+
+        put("input_gain_db", torch.zeros_like(heard_db))
+        put("fader_db", phys["level_rel_db"] - level_rel_db)
+        put("compressor.threshold_db", heard_db + phys["threshold_rel_db"])
+        put("pan", phys["abs_pan"] * self.pan_signs(roles, mask).to(heard_db.dtype))
+        mcol = {n: i for i, n in enumerate(S.MASTER_NAMES)}
+        for j, name in enumerate(S.REVERB_MASTER_NAMES):
+            master_u[..., mcol[name]] = reverb[..., j]
+        return track_u, master_u
+
+    @staticmethod
+    def pan_signs(roles: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """+-1 per track: the side a name says, else alternating within each part, left first."""
+        code = torch.div(roles.long(), len(ROLES), rounding_mode="floor")
+        part, side = torch.div(code, N_SIDES, rounding_mode="floor"), code % N_SIDES - 1
+        signs = torch.ones_like(side, dtype=torch.float32)
+        for b in range(roles.shape[0]):
+            seen: dict[int, int] = {}
+            for i in range(roles.shape[1]):
+                if not mask[b, i]:
+                    continue
+                if side[b, i] != 0:
+                    signs[b, i] = float(side[b, i])
+                    continue
+                k = seen.get(int(part[b, i]), 0)
+                seen[int(part[b, i])] = k + 1
+                signs[b, i] = -1.0 if k % 2 == 0 else 1.0
+        return signs

@@ -1,0 +1,296 @@
+"""Train :class:`mixdown.models.engineer.Engineer`'s decisions on MixologyDB's engineers.
+
+Each training example is one human mix of a training song (never :data:`TEST_SONGS`): its
+tracks as the model would hear them (loudness relative to the mix's raw tracks, stereo, part and
+side) and the engineer's decisions as targets, with the engineer's style index. The master
+network (``base``) is the shipped model's, frozen. Losses per track (means over real tracks):
+
+* level relative to the mix (dB / 10) and |pan| (L1);
+* high-pass and send (L1 in table-normalised units);
+* EQ: the six-band response at the octave centres (dB / 10, L1), so bands that do nothing cost
+  nothing;
+* compressor: the static gain-reduction curve over the track's level range (dB / 10, L1), attack
+  and release (normalised L1) where the engineer compressed, make-up (normalised L1);
+* the master reverb (normalised L1 of its six settings).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, Decision, MixologyDB
+from mixdown.data.roles import PARTS, ROLES
+from mixdown.decisions import COMP_GRID_DB
+from mixdown.models.engineer import DECISIONS, N_SIDES, TABLE_DECISIONS, Engineer
+from mixdown.params import spec as S
+
+log = logging.getLogger(__name__)
+_FS = 48000.0
+
+
+def examples(db: MixologyDB, songs_out: tuple[str, ...] = TEST_SONGS) -> tuple[list[dict], list[str], list[float]]:
+    """One example per mix of the songs not in ``songs_out``; the engineers (style names) and
+    their mean listener ratings."""
+    mixes: dict[tuple[str, str], list[Decision]] = defaultdict(list)
+    for d in db.decisions:
+        if d.song not in songs_out:
+            mixes[(d.song, d.mix)].append(d)
+    styles = sorted({mix for _, mix in mixes})
+    ratings: dict[str, list[float]] = defaultdict(list)
+    out = []
+    for (song, mix), ds in sorted(mixes.items()):
+        raw = np.array([d.raw_lufs for d in ds])
+        lv = np.array([d.level_db for d in ds])
+        ratings[mix].append(ds[0].rating)
+        out.append(
+            {
+                "style": styles.index(mix),
+                "roles": [(PARTS.index(d.part) * N_SIDES + d.side + 1) * len(ROLES) for d in ds],
+                "heard_rel": raw - 10 * np.log10(np.sum(10 ** (raw / 10))),
+                "stereo": [d.stereo for d in ds],
+                "raw_lufs": raw,
+                "level_rel": lv - 10 * np.log10(np.sum(10 ** (lv / 10))),
+                "values": np.array([[d.values[k] for k in S.TRACK_NAMES] for d in ds]),
+                "reverb": np.array([db.reverbs[f"{song}/{mix}"][k] for k in S.REVERB_MASTER_NAMES]),
+            }
+        )
+    return out, styles, [float(np.mean(ratings[s])) for s in styles]
+
+
+_NEUTRAL = torch.tensor([S.neutral_track_values(int(_FS))[k] for k in S.TRACK_NAMES], dtype=torch.float64)
+
+
+def _batch(exs: list[dict]) -> dict[str, torch.Tensor]:
+    n = max(len(e["roles"]) for e in exs)
+    B = len(exs)
+    b = {
+        "mask": torch.zeros(B, n, dtype=torch.bool),
+        "roles": torch.zeros(B, n, dtype=torch.long),
+        "heard_rel": torch.full((B, n), -60.0),
+        "stereo": torch.zeros(B, n),
+        "raw": torch.full((B, n), -30.0),
+        "level_rel": torch.zeros(B, n),
+        "values": _NEUTRAL.expand(B, n, -1).clone(),
+        "reverb": torch.tensor(np.stack([e["reverb"] for e in exs])),
+        "style": torch.tensor([e["style"] for e in exs]),
+    }
+    for i, e in enumerate(exs):
+        k = len(e["roles"])
+        b["mask"][i, :k] = True
+        b["roles"][i, :k] = torch.tensor(e["roles"])
+        b["heard_rel"][i, :k] = torch.tensor(e["heard_rel"])
+        b["stereo"][i, :k] = torch.tensor(e["stereo"], dtype=torch.float32)
+        b["raw"][i, :k] = torch.tensor(e["raw_lufs"])
+        b["level_rel"][i, :k] = torch.tensor(e["level_rel"])
+        b["values"][i, :k] = torch.tensor(e["values"])
+    return b
+
+
+def eq_response_db(freq_hz: torch.Tensor, gain_db: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """The six bands' summed response (dB) at :data:`OCTAVES_HZ`: ``(..., 6)`` each -> ``(..., 10)``."""
+    from mixdown.dsp.coefficients import biquad_coefficients
+
+    w = 2 * math.pi * torch.as_tensor(OCTAVES_HZ, dtype=torch.float64) / _FS
+    z = torch.stack([torch.ones_like(w), torch.exp(-1j * w), torch.exp(-2j * w)], -1).to(torch.complex128)
+    total = 0.0
+    for i, kind in enumerate(S.EQ_BAND_TYPES):
+        b, a = biquad_coefficients(kind, freq_hz[..., i].double(), gain_db[..., i].double(), q[..., i].double(), _FS)
+        hb = (b[..., None, :].to(torch.complex128) * z).sum(-1)
+        ha = (a[..., None, :].to(torch.complex128) * z).sum(-1)
+        total = total + 20 * torch.log10(hb.abs() / ha.abs())
+    return total
+
+
+def gain_reduction_db(
+    level_db: torch.Tensor, threshold_db: torch.Tensor, ratio: torch.Tensor, knee_db: torch.Tensor
+) -> torch.Tensor:
+    """The spec's soft-knee static gain (dB, <= 0) at :data:`COMP_GRID_DB` above ``level_db``:
+    ``(...)`` each -> ``(..., len(COMP_GRID_DB))``."""
+    x = level_db[..., None] + torch.as_tensor(COMP_GRID_DB, dtype=level_db.dtype)
+    over = x - threshold_db[..., None]
+    slope = (1.0 / ratio - 1.0)[..., None]
+    knee = knee_db[..., None].clamp(min=1e-6)
+    inside = slope * (over + knee / 2) ** 2 / (2 * knee)
+    return torch.where(
+        2 * over < -knee, torch.zeros_like(over), torch.where(2 * over.abs() <= knee, inside, slope * over)
+    )
+
+
+def _cols(names) -> list[int]:
+    return [S.TRACK_NAMES.index(n) for n in names]
+
+
+def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each loss term (scalars) for a batch from :func:`_batch`."""
+    dec, reverb = model.decisions(b["heard_rel"].float(), b["stereo"], b["mask"], b["roles"], b["style"])
+    m = b["mask"].float()
+
+    def mean(x):  # over real tracks
+        return (x * m).sum() / m.sum()
+
+    phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
+    tab = dec[..., len(DECISIONS) :].double()
+    tab_phys = S.denormalize(tab, [S.TRACK_SPECS[i] for i in _cols(TABLE_DECISIONS)])
+    v = b["values"]
+    target_u = S.normalize(v, S.TRACK_SPECS)
+    t = {n: j for j, n in enumerate(TABLE_DECISIONS)}
+    col = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+    out = {
+        "level": mean((phys["level_rel_db"] - b["level_rel"]).abs() / 10),
+        "pan": mean((phys["abs_pan"] - v[..., col["pan"]].abs()).abs()),
+    }
+    for name in ("highpass_hz", "reverb_send_db", "compressor.makeup_db"):
+        out[name.split(".")[-1]] = mean((tab[..., t[name]] - target_u[..., col[name]]).abs())
+    eq = [[f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS)] for k in ("freq_hz", "gain_db", "q")]
+    pred_eq = eq_response_db(*(torch.stack([tab_phys[..., t[n]] for n in ks], -1) for ks in eq))
+    true_eq = eq_response_db(*(v[..., [col[n] for n in ks]] for ks in eq))
+    out["eq"] = mean((pred_eq - true_eq).abs().mean(-1) / 10)
+    raw = b["raw"].double()
+    on = v[..., col["compressor.ratio"]] > 1.0
+    true_thr_rel = torch.where(on, v[..., col["compressor.threshold_db"]] - raw, torch.zeros_like(raw))
+    true_gr = gain_reduction_db(
+        torch.zeros_like(raw), true_thr_rel, v[..., col["compressor.ratio"]], v[..., col["compressor.knee_db"]]
+    )
+    pred_gr = gain_reduction_db(
+        torch.zeros_like(raw),
+        phys["threshold_rel_db"].double(),
+        tab_phys[..., t["compressor.ratio"]],
+        tab_phys[..., t["compressor.knee_db"]],
+    )
+    out["compressor"] = mean((pred_gr - true_gr).abs().mean(-1) / 10)
+    onf = on.float() * m
+    for name in ("compressor.attack_ms", "compressor.release_ms"):
+        out[name.split(".")[-1]] = ((tab[..., t[name]] - target_u[..., col[name]]).abs() * onf).sum() / onf.sum().clamp(
+            min=1
+        )
+    rev_specs = list(S.REVERB_MASTER_SPECS)
+    out["reverb"] = (reverb.double() - S.normalize(b["reverb"], rev_specs)).abs().mean()
+    return {k: x.float() for k, x in out.items()}
+
+
+def engineer_rows(model: Engineer, st) -> np.ndarray:
+    """The decision network's settings for a song's tracks as MixologyDB describes them (parts,
+    sides, stereo, raw loudness; no audio), the style drawn as at mixing time: ``(N, P)``
+    physical track values (``st``: :class:`mixdown.decisions.SongTracks`)."""
+    n = len(st.keys)
+    roles = torch.tensor([(PARTS.index(p) * N_SIDES + sd + 1) * len(ROLES) for p, sd in zip(st.parts, st.sides)])[None]
+    raw = torch.tensor(st.raw_lufs, dtype=torch.float32)[None]
+    heard_rel = raw - 10 * torch.log10((10 ** (raw / 10)).sum(1, keepdim=True))
+    mask = torch.ones(1, n, dtype=torch.bool)
+    style = torch.tensor([model.pick_style(roles[0])])
+    neutral = S.normalize(np.array([S.neutral_track_values(44100)[k] for k in S.TRACK_NAMES]), S.TRACK_SPECS)
+    with torch.no_grad():
+        dec, reverb = model.decisions(heard_rel, torch.tensor([st.stereo], dtype=torch.float32), mask, roles, style)
+        track_u = torch.tensor(neutral, dtype=torch.float32).expand(1, n, -1)
+        master_u = torch.zeros(1, S.N_MASTER_PARAMS)
+        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask)
+    return S.denormalize(track_u[0].double().numpy(), S.TRACK_SPECS)
+
+
+def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...]) -> dict[str, float]:
+    """Mean error per group (:data:`mixdown.decisions.GROUPS`) of :func:`engineer_rows` against
+    the median of each song's engineers, over ``songs``."""
+    from mixdown import decisions as D
+
+    errs: dict[str, list] = defaultdict(list)
+    for song in songs:
+        st = D.song_tracks(db, song)
+        res = D.system_errors(
+            D.features(D.rows_of(engineer_rows(model, st)), st.raw_lufs, st.sides), D.engineer_features(st)
+        )
+        for g, e in res.items():
+            errs[g].append(e)
+    return {g: float(np.concatenate(v).mean()) for g, v in errs.items()}
+
+
+def train_engineer(
+    db: MixologyDB,
+    base_checkpoint: Path,
+    out: Path,
+    *,
+    steps: int = 1500,
+    batch: int = 8,
+    lr: float = 2e-3,
+    seed: int = 0,
+    d_model: int = 64,
+    songs_out: tuple[str, ...] = TEST_SONGS,
+    validate: tuple[str, ...] = (),
+    every: int = 250,
+) -> dict:
+    """Train the decision network on the training songs' mixes, the master network taken from
+    ``base_checkpoint`` (a Mixformer with roles, e.g. the shipped human-v3) and frozen; write a
+    self-describing checkpoint to ``out``. Returns the final losses."""
+    from tqdm import tqdm
+
+    from mixdown.inference.checkpoint import load_model, read_checkpoint, save_checkpoint
+    from mixdown.inference.contract import InputContract
+
+    torch.manual_seed(seed)
+    exs, styles, ratings = examples(db, songs_out)
+    base_state = read_checkpoint(base_checkpoint)
+    base_kwargs = dict(base_state["model"]["kwargs"])
+    base = load_model(base_checkpoint)
+    kwargs = {
+        k: base_kwargs[k] for k in ("sample_rate", "dim", "layers", "heads", "hidden", "use_roles") if k in base_kwargs
+    }
+    kwargs.update(d_model=d_model, n_styles=len(styles))
+    model = Engineer(**kwargs)
+    model.base.load_state_dict(base.state_dict())
+    model.style_weights.copy_(torch.tensor(ratings))
+    for p in model.base.parameters():
+        p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    rng = np.random.default_rng(seed)
+    model.train()
+    last: dict[str, float] = {}
+    history: list[dict] = []
+    for step in tqdm(range(steps), desc="engineer decisions", unit="step"):
+        b = _batch([exs[i] for i in rng.choice(len(exs), size=min(batch, len(exs)), replace=False)])
+        terms = losses(model, b)
+        loss = sum(terms.values())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            last = {k: round(float(v.detach()), 4) for k, v in terms.items()}
+            log.info("step %d: loss %.4f %s", step, float(loss), last)
+        if validate and ((step + 1) % every == 0 or step == steps - 1):
+            model.eval()
+            val = validation_errors(model, db, validate)
+            history.append({"step": step + 1, **val})
+            log.info("step %d: validation %s", step + 1, {k: round(v, 3) for k, v in val.items()})
+            model.train()
+    model.eval()
+    for p in model.base.parameters():
+        p.requires_grad_(True)
+    contract = InputContract.from_checkpoint(base_state)
+    save_checkpoint(
+        out,
+        model,
+        kwargs,
+        sample_rate=kwargs.get("sample_rate", 44100),
+        input_contract=contract,
+        config={
+            "engineer": {
+                "steps": steps,
+                "batch": batch,
+                "lr": lr,
+                "seed": seed,
+                "base": Path(base_checkpoint).name,
+                "styles": styles,
+                "songs_out": list(songs_out),
+                "data": "MixologyDB (MIT), songs not in the decision benchmark's test split",
+            }
+        },
+    )
+    return {"train": last, "validation": history}

@@ -1,0 +1,190 @@
+"""The decision benchmark: its errors against hand-computed medians, the compressor's static curve
+against the spec's formula, and `mixdown evaluate --decisions` end to end on stand-in audio."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mixdown import decisions as D
+from mixdown.data.mixology import read_mixologydb
+
+SONG = "Red To Blue"  # a test song's name, so the tiny set has both splits
+
+
+def _track(name, sub, kind, lufs, gain, pan, hp=None, comp=None, send=None):
+    p = {"gain": gain, "pan": [pan]}
+    if hp:
+        p["eq"] = [{"type": "HP", "value": {"freq": hp, "q": 0.71}}]
+    if comp:
+        p["compression"] = [
+            {
+                "name": "C",
+                "thresh": comp[0],
+                "ratio": f"{comp[1]}:1",
+                "attack": 10,
+                "release": 100,
+                "knee": 0,
+                "gain": 0,
+            }
+        ]
+    if send is not None:
+        p["reverb"] = [{"name": "R", "type": "PLATE", "gain": send, "pre-delay": 10, "length": 1500, "send": "True"}]
+    return {
+        "track-name": name,
+        "track-type": "AUDIO",
+        "track-instrument-type": kind,
+        "track-instrument-subtype": sub,
+        "channel-mode": "MONO",
+        "parameters": p,
+        "track-audio-features": {"track-audio-path": f"./audio/x/{name}.wav", "track-audio-lufs": lufs},
+    }
+
+
+def tiny_db(path):
+    """Three engineers, three tracks: pans 0.2/0.4/0.9 on the guitar, a vocal high-passed at
+    80/160/320 Hz, compressed at 4:1 by two of three, sent at -10/-20/-60 (off) dB."""
+    mixes = []
+    for k, (pan, hp, comp, send) in enumerate(
+        [(20, 80, (-20, 4), -10), (40, 160, (-20, 4), -20), (90, 320, None, None)]
+    ):
+        mixes.append(
+            {
+                "mix-name": f"E{k}",
+                "song-name": SONG,
+                "mix-evaluation": [{"track-num-eval": 0.5 + 0.1 * k}],
+                "tracks": [
+                    _track("Kick In", "KICK", "DRUMS", -20.0, -3.0, 0),
+                    _track("Gtr 1", "ELECTRIC", "GUITARS", -25.0, -6.0, pan),
+                    _track("Lead Vox", "LEAD", "VOCALS", -22.0, 0.0, 0, hp=hp, comp=comp, send=send),
+                ],
+            }
+        )
+    path.write_text(json.dumps({"mixes": mixes}))
+    return path
+
+
+def test_errors_against_hand_computed_medians(tmp_path):
+    db = read_mixologydb(tiny_db(tmp_path / "tiny.json"))
+    st = D.song_tracks(db, SONG)
+    assert st.names == ["Gtr 1", "Kick In", "Lead Vox"] and st.parts == ["electric_guitar", "kick", "lead_vocal"]
+    eng = D.engineer_features(st)
+    human = D.human_errors(eng)
+    # guitar |pan| 0.2, 0.4, 0.9: each against the median of the other two -> 0.45, 0.15, 0.6;
+    # kick and vocal 0 everywhere
+    assert human["pan"].mean() == pytest.approx((0.45 + 0.15 + 0.6) / 9)
+    # vocal high-pass log2(f/20) = 2, 3, 4 octaves: |2-3.5|, |3-3|, |4-2.5|
+    assert sorted(human["highpass_oct"])[-2:] == pytest.approx([1.5, 1.5])
+    # sends -10, -20, -60: against the medians of the others -40, -35, -15
+    vocal_send = [e for e in human["send_db"] if e > 0]
+    assert sorted(vocal_send) == pytest.approx([15.0, 30.0, 45.0])
+    raw = np.tile([D.S.neutral_track_values(44100)[k] for k in D.S.TRACK_NAMES], (3, 1))
+    sys_err = D.system_errors(D.features(D.rows_of(raw), st.raw_lufs, st.sides), eng)
+    assert sys_err["pan"] == pytest.approx([0.4, 0.0, 0.0])  # median |pan| of the guitar: 0.4
+    assert sys_err["highpass_oct"] == pytest.approx([0.0, 0.0, 3.0])
+    assert sys_err["send_db"] == pytest.approx([0.0, 0.0, 40.0])  # off against a median of -20
+    # level relative to the mix: the raw sum keeps the recorded levels (-25, -20, -22 LUFS)
+    total = 10 * math.log10(10**-2.5 + 10**-2.0 + 10**-2.2)
+    assert D.features(D.rows_of(raw), st.raw_lufs, st.sides)["level_db"][:, 0] == pytest.approx(
+        [-25 - total, -20 - total, -22 - total]
+    )
+
+
+def test_compressor_curve_is_the_spec_static_curve():
+    # the spec's soft knee written out: G(L) = L + (1/R - 1)(L - T + W/2)^2 / (2W) inside the knee
+    v = {"compressor.threshold_db": -20.0, "compressor.ratio": 4.0, "compressor.knee_db": 6.0}
+    curve = D._compressor_curve(v, -20.0)
+    for x, g in zip(D.COMP_GRID_DB, curve):
+        L = -20.0 + x
+        if 2 * (L + 20) < -6:
+            expect = 0.0
+        elif 2 * abs(L + 20) <= 6:
+            expect = (0.25 - 1) * (L + 20 + 3) ** 2 / 12
+        else:
+            expect = (-20 + (L + 20) / 4) - L
+        assert g == pytest.approx(expect, abs=1e-12)
+    assert not D._compressor_curve({**v, "compressor.ratio": 1.0}, -20.0).any()
+
+
+def test_shares_and_spreads(tmp_path):
+    db = read_mixologydb(tiny_db(tmp_path / "tiny.json"))
+    st = D.song_tracks(db, SONG)
+    rows = [m[k].values for m in st.engineers.values() for k in st.keys]
+    parts = st.parts * 3
+    s = D.shares(rows, parts)
+    assert s[("lead_vocal", "highpass")] == (3, 3)
+    assert s[("lead_vocal", "compressed_2to1")] == (2, 3)
+    assert s[("lead_vocal", "send_above_-30")] == (2, 3)
+    assert s[("kick", "highpass")] == (0, 3)
+    sp = D.spreads(D.engineer_features(st)["E2"])
+    assert sp["pan"] == pytest.approx(np.mean(np.abs(np.array([0.9, 0, 0]) - 0.3)))
+
+
+@pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or shutil.which("mma") is None,
+    reason="stand-in sessions need fluidsynth and mma (scripts/setup_system.sh)",
+)
+def test_evaluate_decisions_cli_end_to_end(tmp_path):
+    """`mixdown evaluate --decisions` renders the stand-in session, mixes it with the systems
+    and writes the table, the CSVs and the plot."""
+    tiny = tiny_db(tmp_path / "tiny.json")
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mixdown.cli",
+            "evaluate",
+            "--decisions",
+            "--mixologydb",
+            str(tiny),
+            "--out",
+            str(out),
+            "--baselines",
+            "raw_sum,prior",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (out / "standins" / "red-to-blue" / "tracks").iterdir()) == [
+        "Gtr 1.wav",
+        "Kick In.wav",
+        "Lead Vox.wav",
+    ]
+    rows = list(csv.DictReader((out / "decisions.csv").open()))
+    assert list(rows[0]) == ["system", "split", "group", "error", "n"]
+    got = {(r["system"], r["split"], r["group"]): float(r["error"]) for r in rows}
+    assert {s for s, _, _ in got} == {"human", "raw_sum", "prior"}
+    assert got[("human", "test", "pan")] == pytest.approx(0.4 / 3, abs=1e-4)
+    assert got[("raw_sum", "all", "highpass_oct")] == pytest.approx(1.0, abs=1e-4)
+    # the prior high-passes a lead vocal and centres it, whatever it draws
+    assert got[("prior", "test", "highpass_oct")] < 1.0
+    assert (out / "decisions.png").stat().st_size > 1000
+    assert "| human |" in (out / "decisions.md").read_text()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mixdown.cli",
+            "evaluate",
+            "--decisions",
+            "--mixologydb",
+            str(tiny),
+            "--out",
+            str(tmp_path / "o2"),
+            "--baselines",
+            "nonesuch",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "nonesuch" in r.stderr and "raw_sum" in r.stderr
