@@ -174,7 +174,8 @@ def test_an_output_that_is_a_pipe_is_refused_and_left_as_it_is(tmp_path, session
     os.mkfifo(tmp_path / "fifo.wav")
     write_params(make_mix_params(["bass.wav", "keys.wav"], sample_rate=SR), tmp_path / "p.json")
     before = snapshot(tmp_path)
-    assert main(["render", str(session), "--params", str(tmp_path / "p.json"), "--out", str(tmp_path / "fifo.wav")]) == 2
+    argv = ["render", str(session), "--params", str(tmp_path / "p.json"), "--out", str(tmp_path / "fifo.wav")]
+    assert main(argv) == 2
     assert "fifo.wav: not a regular file" in errors(caplog)
     assert snapshot(tmp_path) == before
 
