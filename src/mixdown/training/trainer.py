@@ -81,7 +81,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=self.seed) if self.world > 1 else None
+        """Training (``shuffle``): a padded :class:`DistributedSampler` per rank. Validation: every
+        ``world``-th item from ``rank``, so the shards cover the set once, without duplicates."""
+        sampler = None
+        if self.world > 1:
+            sampler = (DistributedSampler(dataset, shuffle=True, seed=self.seed) if shuffle
+                       else list(range(self.rank, len(dataset), self.world)))
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle and sampler is None,
                           sampler=sampler, num_workers=self.num_workers, drop_last=shuffle,
                           persistent_workers=self.num_workers > 0, pin_memory=self.device.type == "cuda")
@@ -118,7 +123,23 @@ class Trainer:
                 sums[k] = sums.get(k, 0.0) + v * len(ref)
             n += len(ref)
         model.train()
+        sums, n = self._reduce(sums, n)
         return {f"val/{k}": v / max(n, 1) for k, v in sums.items()}
+
+    def _reduce(self, sums: dict[str, float], n: int) -> tuple[dict[str, float], int]:
+        """Sums and item count over every rank (each rank validates its own shard)."""
+        import torch.distributed as dist
+
+        if self.world == 1 or not dist.is_initialized():
+            return sums, n
+        names: list = [None] * self.world
+        dist.all_gather_object(names, sorted(sums))  # a rank with an empty shard has no names
+        keys = sorted(set().union(*names))
+        values = torch.tensor([float(n)] + [sums.get(k, 0.0) for k in keys], dtype=torch.float64)
+        values = values.to(self.device) if self.device.type == "cuda" else values
+        dist.all_reduce(values)
+        values = values.cpu().tolist()
+        return dict(zip(keys, values[1:])), int(round(values[0]))
 
     def _save(self, name: str, model, model_kwargs, config, sample_rate, step, optimizer, best, metrics) -> None:
         if self.rank != 0:
