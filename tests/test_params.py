@@ -1,5 +1,5 @@
 """The ``mixdown.params/2`` reader (and the reading of ``mixdown.params/1`` files), checked rule by
-rule against ``shared/spec/console.md``; the ranges and normalisation are in
+rule against ``docs/console.md``; the ranges and normalisation are in
 ``test_params_ranges.py``, writing in ``test_params_write.py`` (both use the helpers here)."""
 
 import copy

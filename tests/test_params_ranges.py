@@ -1,4 +1,4 @@
-"""The parameter table's ranges and normalisation, against ``shared/spec/console.md``: every range
+"""The parameter table's ranges and normalisation, against ``docs/console.md``: every range
 enforced by the reader (ends included), the table typed in again from the spec, normalise /
 denormalise inverse in numpy and torch, never outside the range, finite gradients."""
 
@@ -38,7 +38,7 @@ def test_every_range_enforced_ends_included(tmp_path, section, s):
 
 
 def test_spec_ranges_match_the_console_spec_table():
-    """The table in shared/spec/console.md, typed in again independently."""
+    """The table in docs/console.md, typed in again independently."""
     expect = {"input_gain_db": (-48, 24), "fader_db": (-48, 24), "highpass_hz": (20, 500),
               "pan": (-1, 1), "compressor.threshold_db": (-60, 0), "compressor.ratio": (1, 20),
               "compressor.attack_ms": (0.1, 100), "compressor.release_ms": (10, 1000),

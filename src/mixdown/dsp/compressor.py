@@ -1,7 +1,7 @@
 """The console's compressor (feed-forward, soft knee, branching attack/release in dB).
 
 After Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor Design - A Tutorial and
-Analysis", JAES 60(6), 2012; exact equations in ``shared/spec/console.md``. The recursion runs
+Analysis", JAES 60(6), 2012; exact equations in ``docs/console.md``. The recursion runs
 in a compiled kernel with an exact backward: numba on the CPU (:mod:`mixdown.dsp.kernels`),
 numba.cuda on a CUDA tensor (:mod:`mixdown.dsp.cuda_kernels`, no host round trip).
 """

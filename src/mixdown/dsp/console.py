@@ -4,7 +4,7 @@ Input gain -> high-pass -> 6-band EQ -> compressor -> fader -> pan per track, th
 on a stereo bus; each track's post-pan output also feeds the reverb bus at its send level, and
 the reverb's return (convolution -> return high-pass -> return gain, :mod:`mixdown.dsp.reverb`)
 joins the stereo bus; then master EQ -> master compressor -> output gain
-(``shared/spec/console.md``). High-pass and EQ of a strip are one FFT-domain filter with the exact
+(``docs/console.md``). High-pass and EQ of a strip are one FFT-domain filter with the exact
 cascade response. When no track sends (every ``reverb_send_db <= -60``) the return is exactly
 zero and is skipped; at sample rates of 8889 Hz and below, where the spec defines no reverb (its
 4 kHz band edge must lie below 0.45 x the rate; files may not send there), sends are ignored.

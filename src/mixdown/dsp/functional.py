@@ -2,7 +2,7 @@
 
 Every function takes audio shaped ``(..., C, T)`` and parameters shaped ``(...)`` (or
 ``(..., K)`` for multi-band EQ), with units in the argument names, and follows
-``shared/spec/console.md`` exactly. Filters run in the frequency domain with the exact biquad
+``docs/console.md`` exactly. Filters run in the frequency domain with the exact biquad
 response (see :mod:`mixdown.dsp.filters`); the full-length renderer uses time-domain IIR.
 """
 

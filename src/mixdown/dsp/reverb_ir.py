@@ -1,4 +1,4 @@
-"""The reverb's impulse response, exactly as ``shared/spec/console.md`` defines it (numpy).
+"""The reverb's impulse response, exactly as ``docs/console.md`` defines it (numpy).
 
 This module is the one place that holds the reverb's physics shared by both render paths:
 

@@ -1,4 +1,4 @@
-"""The channel strip's physics, written once (``shared/spec/console.md``).
+"""The channel strip's physics, written once (``docs/console.md``).
 
 Every path uses these: the differentiable console (torch), the full-length renderer (numpy,
 :mod:`mixdown.dsp.render`), the report's curves, the metrics and reference mode. Functions that

@@ -3,7 +3,7 @@ changing the mix.
 
 A model trained on human mixes learns a balance, not where the level sits (the losses compare
 mixes level-free), so its faders can all sit far below 0 dB with the master's output gain making
-up the difference. By the console's maths (``shared/spec/console.md``) everything between the
+up the difference. By the console's maths (``docs/console.md``) everything between the
 faders and the master compressor is linear (pan, the post-fader reverb send and its return, the
 sum, the master EQ) and the compressor's static curve depends only on the level relative to its
 threshold (its knee too; the -120 dB level floor aside). So raising every fader by ``d`` dB, the

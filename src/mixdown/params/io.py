@@ -1,4 +1,4 @@
-"""Read and write ``mixdown.params/2`` parameter files (see ``shared/spec/console.md``).
+"""Read and write ``mixdown.params/2`` parameter files (see ``docs/console.md``).
 
 The reader validates everything the spec asks for and names the track and key on every error.
 Values live in flat dictionaries keyed by the names of :mod:`mixdown.params.spec`. Files of the

@@ -2,7 +2,7 @@
 
 Every place that needs to know a parameter's name, unit, range or scale reads it from here:
 normalisation of network outputs (0..1) to physical units, the size of network heads, the JSON
-reader and writer, exporters and tests. Ranges are the defaults of ``shared/spec/console.md``
+reader and writer, exporters and tests. Ranges are the defaults of ``docs/console.md``
 (the spec allows configs to narrow them; mixdown does not: checkpoints store the ranges they were
 trained with, and loading refuses a checkpoint whose ranges differ from this table).
 

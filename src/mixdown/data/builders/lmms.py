@@ -46,7 +46,7 @@ NAME = "lmms"
 LAYOUT = "LMMS projects (*.mmp or *.mmpz) anywhere under the root, e.g. /usr/share/lmms/projects/demos"
 #: bump when rendering changes, so rendered songs are redone
 RENDER_VERSION = 3
-#: demo projects kept for independent evaluation (../shared/data/lmms-reserved.txt): never train or tune on them
+#: demo projects kept for independent evaluation (the ``lmms-reserved`` source): never train or tune on them
 RESERVED = frozenset((
     "EsoXLB-CPU", "Impulslogik-Zen", "Momo64-esp", "Settel-InnerRecreation", "Socceroos-Progress",
     "StrictProduction-DearJonDoe", "TameAnderson-MakeMe", "Thomasso-AxeFromThe80s",
