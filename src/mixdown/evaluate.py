@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mixdown.errors import UsageError
 from mixdown.measure import metrics
 from mixdown.measure.align import envelope_lag, shift
 from mixdown.models import baselines as B
@@ -73,7 +74,7 @@ def discover(data: str | Path) -> list[Song]:
                               [t.get("meta") for t in rec["tracks"]]))
         return songs
     if not data.is_dir():
-        raise FileNotFoundError(f"{data}: neither a .jsonl manifest nor a folder of songs")
+        raise UsageError(f"{data}: neither a .jsonl manifest nor a folder of songs")
     songs = []
     for folder in sorted(p for p in data.iterdir() if p.is_dir()):
         refs = sorted(p for p in folder.iterdir() if p.stem in ("reference_mix", "mix") and p.is_file())
@@ -85,7 +86,7 @@ def discover(data: str | Path) -> list[Song]:
         songs.append(Song(folder.name, folder, tracks, refs[0], params if params.exists() else None,
                           group=folder.name))
     if not songs:
-        raise FileNotFoundError(f"{data}: no songs with a reference mix found")
+        raise UsageError(f"{data}: no songs with a reference mix found")
     return songs
 
 
@@ -310,7 +311,7 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
         order = list(dict.fromkeys([*systems, *(r["system"] for r in done)]))
         rows += sorted(done, key=lambda r: order.index(r["system"]))
     if not rows:
-        raise ValueError(f"{data}: none of {', '.join(systems)} applies to its songs (composer: MIDI pairs only)")
+        raise UsageError(f"{data}: none of {', '.join(systems)} applies to its songs (composer: MIDI pairs only)")
     _write_csv(out / "results.csv", rows)
     summary = summarize(rows)
     (out / "summary.md").write_text(markdown_table(summary))

@@ -38,6 +38,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from mixdown.errors import UsageError
+
 __all__ = ["OutputError", "atomic_write", "atomic_write_all", "atomic_write_text", "check_target",
            "probe_target", "remove_stale_temporaries"]
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 60.0
 
 
-class OutputError(OSError):
+class OutputError(UsageError, OSError):
     """An output file could not be written; the message names the file and the fix."""
 
 
@@ -241,7 +243,7 @@ def atomic_write_all(items: Sequence[tuple[str | os.PathLike, Callable[[Path], N
     with ``path``'s suffix). Every file is written (and flushed to disk) before any is renamed
     into place; on an error nothing is published and every temporary is removed. The renames
     run with interrupts held back and the target folders locked (see the module docstring for
-    what a reader can rely on). Paths that are the same file are refused (``ValueError``).
+    what a reader can rely on). Paths that are the same file are refused (:class:`UsageError`).
     OS errors (unwritable folder, no space) become :class:`OutputError` naming the file.
     """
     paths = [Path(p) for p, _ in items]
@@ -249,7 +251,7 @@ def atomic_write_all(items: Sequence[tuple[str | os.PathLike, Callable[[Path], N
     for p in paths:
         key = os.path.realpath(p)
         if key in seen:
-            raise ValueError(f"{p}: the same file as the output {seen[key]}; give each output its own path")
+            raise UsageError(f"{p}: the same file as the output {seen[key]}; give each output its own path")
         seen[key] = p
     tmps: list[Path] = []
     locks: list[int] = []

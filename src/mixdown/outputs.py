@@ -22,6 +22,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 #: output suffix -> (libsndfile format, default subtype)
@@ -30,7 +32,7 @@ AUDIO_OUTPUTS = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
 SOFTWARE_TAG = "mixdown"
 
 
-class OutputPathError(ValueError):
+class OutputPathError(UsageError):
     """An output path cannot be used (it is an input, another output, or an unknown format)."""
 
 

@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 #: file name endings treated as audio (what libsndfile may read; unreadable ones are reported)
 AUDIO_EXTS = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc", ".ogg", ".oga", ".mp3", ".w64", ".rf64", ".caf")
 
 
-class SessionError(ValueError):
+class SessionError(UsageError):
     """A session's audio cannot be used as it is; the message names the file and the fix."""
 
 

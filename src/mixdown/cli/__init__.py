@@ -3,8 +3,11 @@
 Each sub-command has its own module here with ``add_parser(subparsers)``, which registers the
 sub-command and sets ``func`` (called with the parsed namespace, returning an exit code). This
 package is the only place that parses arguments or sets exit codes: 0 done; a
-:class:`mixdown.errors.UsageError` (bad input) becomes exit code 2; any other exception is a bug:
-its traceback is logged and the exit code is 1; Ctrl-C gives 130. Heavy imports happen inside the command
+:class:`mixdown.errors.UsageError` (bad input: mixdown's own errors, ``ParamsError``,
+``SessionError``, ``CheckpointError``, ``OutputError`` ... all derive from it) becomes exit code 2,
+caught here once (commands do not keep their own lists); any other exception, a ``ValueError``
+from numpy or torch included, is a bug: its traceback is logged and the exit code is 1; Ctrl-C
+gives 130. Heavy imports happen inside the command
 functions so ``mixdown --help`` stays fast.
 """
 

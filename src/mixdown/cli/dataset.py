@@ -89,14 +89,14 @@ def _configure_merge(p: argparse.ArgumentParser) -> None:
 
 
 def _cli_build(args: argparse.Namespace) -> int:
-    from mixdown.data.build import BuildError, build_dataset
+    from mixdown.data.build import build_dataset
     from mixdown.data.checks import AnalysisOptions
 
     try:
         build_dataset(args.source, args.root, args.out, jobs=args.jobs, shard=args.shard,
                       options=AnalysisOptions(threshold_db=args.silence_db), progress=not args.no_progress)
-    except BuildError as e:
-        raise UsageError(str(e)) from e
+    except UsageError:
+        raise
     except OSError as e:  # an unwritable --out: name it
         raise UsageError(f"{e.filename or args.out}: cannot write ({e.strerror or e}); choose a folder you can write "
                          "to") from e
@@ -104,12 +104,9 @@ def _cli_build(args: argparse.Namespace) -> int:
 
 
 def _cli_merge(args: argparse.Namespace) -> int:
-    from mixdown.data.build import BuildError, merge_shards
+    from mixdown.data.build import merge_shards
 
-    try:
-        merge_shards(args.out)
-    except BuildError as e:
-        raise UsageError(str(e)) from e
+    merge_shards(args.out)
     return 0
 
 
@@ -128,7 +125,7 @@ def _configure_synth(p: argparse.ArgumentParser) -> None:
 
 
 def _cli_synth(args: argparse.Namespace) -> int:
-    from mixdown.data.build import BuildError, build_dataset
+    from mixdown.data.build import build_dataset
     from mixdown.data.synth import missing_tools, synthesize_corpus
 
     problem = missing_tools(need_mma=True, need_music21=True)
@@ -138,10 +135,7 @@ def _cli_synth(args: argparse.Namespace) -> int:
         raise UsageError("--songs must be at least 1")
     songs = args.out / "songs"
     synthesize_corpus(songs, args.songs, seed=args.seed, seconds=args.seconds, jobs=args.jobs)
-    try:
-        build_dataset("folder", songs, args.out, jobs=args.jobs)
-    except BuildError as e:
-        raise UsageError(str(e)) from e
+    build_dataset("folder", songs, args.out, jobs=args.jobs)
     log.info("corpus in %s: songs/ and manifests train.jsonl, val.jsonl, test.jsonl", args.out)
     return 0
 
@@ -159,12 +153,9 @@ def _configure_cache(p: argparse.ArgumentParser) -> None:
 
 
 def _cli_cache(args: argparse.Namespace) -> int:
-    from mixdown.data.cache import CacheError, build_cache
+    from mixdown.data.cache import build_cache
 
-    try:
-        build_cache(args.manifests, args.out, shard_mb=args.shard_mb, progress=not args.no_progress)
-    except (CacheError, FileNotFoundError) as e:
-        raise UsageError(str(e)) from e
+    build_cache(args.manifests, args.out, shard_mb=args.shard_mb, progress=not args.no_progress)
     return 0
 
 
@@ -187,10 +178,7 @@ def _cli_targets(args: argparse.Namespace) -> int:
     for m in args.manifests:
         if not m.is_file():
             raise UsageError(f"{m}: manifest not found; build the pairs with 'mixdown dataset build' first")
-    try:
-        fit_targets(args.manifests, args.out, progress=not args.no_progress, resume=not args.no_resume)
-    except ValueError as e:
-        raise UsageError(str(e)) from e
+    fit_targets(args.manifests, args.out, progress=not args.no_progress, resume=not args.no_resume)
     return 0
 
 

@@ -101,30 +101,22 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model, report: P
 
 
 def _cli_mix(args) -> int:
-    from mixdown.fileio import OutputError
-    from mixdown.inference.checkpoint import CheckpointError
     from mixdown.inference.predict import load_default_model
-    from mixdown.params.io import ParamsError
-    from mixdown.session import SessionError
 
-    bad_input = (SessionError, ParamsError, CheckpointError, OutputError, ValueError)
     if (args.session_dir is None) == (args.batch is None):
         raise UsageError("give a SESSION_DIR or --batch LIST_OR_DIR (one of them)")
     if args.batch is not None and (args.out or args.params):
         raise UsageError("--out and --params name one session's outputs; with --batch each session gets "
                        "SESSION/mixdown_mix.wav and SESSION/mixdown_params.json")
-    try:
-        if args.batch is None:
-            if not args.session_dir.is_dir():
-                raise UsageError(f"{args.session_dir}: session folder not found")
-            out = args.out or args.session_dir / "mixdown_mix.wav"
-            model = load_default_model(args.checkpoint, args.device)
-            _mix_one(args.session_dir, out, args.params or out.with_suffix(".json"), args, model, args.report)
-            return 0
-        sessions = _sessions(args.batch)
+    if args.batch is None:
+        if not args.session_dir.is_dir():
+            raise UsageError(f"{args.session_dir}: session folder not found")
+        out = args.out or args.session_dir / "mixdown_mix.wav"
         model = load_default_model(args.checkpoint, args.device)
-    except bad_input as e:
-        raise UsageError(str(e)) from e
+        _mix_one(args.session_dir, out, args.params or out.with_suffix(".json"), args, model, args.report)
+        return 0
+    sessions = _sessions(args.batch)
+    model = load_default_model(args.checkpoint, args.device)
     from tqdm import tqdm
 
     failed, broken = [], []
@@ -132,7 +124,7 @@ def _cli_mix(args) -> int:
         try:
             _mix_one(s, s / "mixdown_mix.wav", s / "mixdown_params.json", args, model,
                      (s / "mixdown_mix.html") if args.report else None)
-        except bad_input as e:
+        except UsageError as e:  # bad input in this session: the others are still mixed
             log.error("%s: %s", s, e)
             failed.append(s)
         except Exception:  # a bug: reported with its traceback, the other sessions still mixed

@@ -26,33 +26,28 @@ def add_parser(sub) -> None:
 
 
 def _cli_render(args) -> int:
-    from mixdown.dsp.render import OutputError, render_to_file
-    from mixdown.outputs import OutputPathError, audio_subtype, check_outputs
-    from mixdown.params.io import ParamsError, read_params
+    from mixdown.dsp.render import render_to_file
+    from mixdown.outputs import audio_subtype, check_outputs
+    from mixdown.params.io import read_params
     from mixdown.session import SessionError, track_path
 
     if not args.session_dir.is_dir():
         raise UsageError(f"{args.session_dir}: session folder not found; check the path "
                        "(the parameter file's 'file' entries are relative to it)")
-    try:  # refuse an output the file format cannot hold before rendering, not after
-        check_outputs([("--out", args.out)], [("--params", args.params)])
-        subtype = audio_subtype(args.out, args.bit_depth)
-    except OutputPathError as e:
-        raise UsageError(str(e)) from e
-    try:
-        params = read_params(args.params)
-        tracks = []
-        for t in params.tracks:
-            try:
-                tracks.append((f"track {t.name!r}", track_path(args.session_dir, t.file,
-                                                                allow_outside=args.allow_outside_session)))
-            except SessionError:
-                pass  # reported with its fix by render_to_file
-        check_outputs([("--out", args.out)], [("--params", args.params), *tracks])
-        stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True,
-                               allow_outside_session=args.allow_outside_session)
-    except (ParamsError, SessionError, OutputError, OutputPathError) as e:
-        raise UsageError(str(e)) from e
+    # refuse an output the file format cannot hold before rendering, not after
+    check_outputs([("--out", args.out)], [("--params", args.params)])
+    subtype = audio_subtype(args.out, args.bit_depth)
+    params = read_params(args.params)
+    tracks = []
+    for t in params.tracks:
+        try:
+            tracks.append((f"track {t.name!r}", track_path(args.session_dir, t.file,
+                                                            allow_outside=args.allow_outside_session)))
+        except SessionError:
+            pass  # reported with its fix by render_to_file
+    check_outputs([("--out", args.out)], [("--params", args.params), *tracks])
+    stats = render_to_file(args.session_dir, params, args.out, subtype, args.resample, progress=True,
+                           allow_outside_session=args.allow_outside_session)
     log.info("wrote %s: %d frames at %d Hz", args.out, stats["frames"], params.sample_rate)
     log.info("loudness %.1f LUFS, true peak %.2f dBTP, sample peak %.2f dBFS",
              stats["integrated_lufs"], stats["true_peak_dbtp"], stats["sample_peak_dbfs"])

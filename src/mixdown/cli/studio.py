@@ -52,13 +52,10 @@ def _check(args) -> int:
     from mixdown.studio import backend as B
     from mixdown.studio.service import Paths, Studio
 
-    try:
-        studio = Studio(Paths.resolve(args.session_dir, args.params, args.reference), args.checkpoint)
-        B.read_all(studio.session)
-        if studio.first_mix or args.checkpoint is not None:
-            studio.model()
-    except (B.SessionError, B.ParamsError, B.CheckpointError, B.UsageError) as e:
-        raise UsageError(str(e)) from e
+    studio = Studio(Paths.resolve(args.session_dir, args.params, args.reference), args.checkpoint)
+    B.read_all(studio.session)
+    if studio.first_mix or args.checkpoint is not None:
+        studio.model()
     log.info("%s: %d tracks at %d Hz%s; the studio can open it", args.session_dir, len(studio.session.names),
              studio.session.sample_rate, "" if studio.first_mix else f", settings from {studio.paths.params}")
     return 0
@@ -74,7 +71,6 @@ def _cli_studio(args) -> int:
     except ImportError as e:
         raise UsageError(f"mixdown studio needs Starlette and uvicorn ({e}); install them with "
                        "pip install 'mixdown[studio]'") from e
-    from mixdown.studio import backend as B
     from mixdown.studio.guard import loopback_hosts, new_token
     from mixdown.studio.service import Paths, Studio
 
@@ -86,7 +82,7 @@ def _cli_studio(args) -> int:
         studio = Studio(Paths.resolve(args.session_dir, args.params, args.reference), args.checkpoint)
         app = build_app(studio, token, hosts)
         studio.start()
-    except (B.SessionError, B.ParamsError, B.CheckpointError, B.UsageError) as e:
+    except UsageError as e:  # bad input: the page says what is wrong
         log.error("%s", e)
         app = error_app(str(e), token, hosts)
     url = f"http://127.0.0.1:{port}/s/{token}/"

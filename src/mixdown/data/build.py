@@ -32,6 +32,7 @@ from mixdown.data.builders import BuildError, SongSpec, get_builder
 from mixdown.data.checks import AnalysisOptions
 from mixdown.data.manifest import SPLITS, Skip, merge_shard_manifests, split_file, write_json, write_manifest
 from mixdown.data.report import BuildReport, merge_reports, read_report, write_report
+from mixdown.errors import UsageError
 
 log = logging.getLogger(__name__)
 #: bump when the analysis changes so old cache entries are ignored
@@ -237,7 +238,7 @@ def merge_shards(out: Path) -> BuildReport:
         raise BuildError(f"{out}: no such folder; pass the --out folder of the shard builds")
     try:
         counts = merge_shard_manifests(out)
-    except ValueError as e:
+    except UsageError as e:
         raise BuildError(str(e)) from e
     shard_reports = sorted(out.glob("build_report.shard-*-of-*.json"))
     report = merge_reports([read_report(p) for p in shard_reports], out)

@@ -33,13 +33,15 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger(__name__)
 FORMAT = "mixdown.audiocache/1"
 _SCALE = 32768.0
 _INT16_SUBTYPES = {"PCM_16", "PCM_S8", "PCM_U8"}
 
 
-class CacheError(ValueError):
+class CacheError(UsageError):
     """A cache that does not match its manifest, or a manifest whose files changed."""
 
 

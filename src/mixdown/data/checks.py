@@ -17,6 +17,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import correlate, resample_poly
 
+from mixdown.errors import MixdownError
+
 _TINY = 1e-20
 
 
@@ -56,7 +58,7 @@ class AnalysisOptions:
 DEFAULT_OPTIONS = AnalysisOptions()
 
 
-class AudioError(Exception):
+class AudioError(MixdownError):
     """A file that cannot be used as audio; ``reason`` says why (for the skip list)."""
 
     def __init__(self, path: Path, reason: str):

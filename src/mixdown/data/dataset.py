@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from mixdown.data.manifest import read_records as read_manifest
 from mixdown.data.manifest import resolve
 from mixdown.data.roles import ROLES, role_indices
+from mixdown.errors import UsageError
 from mixdown.inference.contract import InputContract
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
@@ -98,7 +99,7 @@ class MixDataset(Dataset):
         if isinstance(manifests, (str, os.PathLike)):
             manifests = [manifests]
         if weights is not None and len(weights) != len(manifests):
-            raise ValueError(f"{len(weights)} weights for {len(manifests)} manifests")
+            raise UsageError(f"{len(weights)} weights for {len(manifests)} manifests")
         self.songs: list[dict] = []
         self._groups: list[list[int]] = []
         for m in manifests:
@@ -113,7 +114,7 @@ class MixDataset(Dataset):
         w[[not g for g in self._groups]] = 0.0
         self._weights = w / w.sum() if w.sum() > 0 else w
         if not self.songs:
-            raise ValueError(f"no usable songs in {list(map(str, manifests))}; check the manifests' "
+            raise UsageError(f"no usable songs in {list(map(str, manifests))}; check the manifests' "
                              f"sample rates ({sample_rate} Hz expected) and that songs have a mix")
         self.segment = int(round(segment_s * sample_rate))
         self.sample_rate = sample_rate

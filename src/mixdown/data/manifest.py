@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from mixdown.data.roles import ROLES
+from mixdown.errors import UsageError
 from mixdown.fileio import atomic_write_text
 
 SCHEMA = "mixdown.manifest/1"
@@ -150,10 +151,10 @@ def write_manifest(path: Path, records: Iterable[Record | dict[str, Any]]) -> in
 
 def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, record)`` of a ``.jsonl`` manifest; a missing file or a line that is not a
-    JSON object raises ValueError naming ``path`` (and the line) and the fix."""
+    JSON object raises :class:`UsageError` naming ``path`` (and the line) and the fix."""
     if not path.is_file():
         what = "is a folder, not a manifest file" if path.is_dir() else "manifest not found"
-        raise ValueError(f"{path}: {what}; build one with 'mixdown dataset build' or 'mixdown dataset synth' "
+        raise UsageError(f"{path}: {what}; build one with 'mixdown dataset build' or 'mixdown dataset synth' "
                          "and point the data config (data.train.manifests / data.val.manifests) at its .jsonl")
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
@@ -162,22 +163,22 @@ def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
+                raise UsageError(f"{path}:{line_no}: not a JSON record ({e}); rebuild the manifest") from e
             if not isinstance(rec, dict):
-                raise ValueError(f"{path}:{line_no}: not a {SCHEMA} record (a JSON {type(rec).__name__}); "
+                raise UsageError(f"{path}:{line_no}: not a {SCHEMA} record (a JSON {type(rec).__name__}); "
                                  "rebuild the manifest")
             yield line_no, rec
 
 
 def read_manifest(path: Path) -> list[Record]:
-    """Records of one ``.jsonl`` file; a bad line raises ValueError naming ``path:line``."""
+    """Records of one ``.jsonl`` file; a bad line raises :class:`UsageError` naming ``path:line``."""
     path = Path(path)
     out = []
     for line_no, rec in _json_lines(path):
         try:
             out.append(Record.from_dict(rec))
         except (TypeError, KeyError, AttributeError) as e:
-            raise ValueError(f"{path}:{line_no}: not a {SCHEMA} record ({e}); rebuild the manifest") from e
+            raise UsageError(f"{path}:{line_no}: not a {SCHEMA} record ({e}); rebuild the manifest") from e
     return out
 
 
@@ -219,20 +220,20 @@ def merge_shard_manifests(out: Path) -> dict[str, int]:
             found.setdefault(m["split"], {})[int(m["i"])] = p
             counts.add(int(m["n"]))
     if not found:
-        raise ValueError(f"{out}: no <split>.shard-I-of-N.jsonl files to merge; build with --shard I/N first")
+        raise UsageError(f"{out}: no <split>.shard-I-of-N.jsonl files to merge; build with --shard I/N first")
     if len(counts) != 1:
-        raise ValueError(f"{out}: shard files from builds with different N {sorted(counts)}; remove the stale ones")
+        raise UsageError(f"{out}: shard files from builds with different N {sorted(counts)}; remove the stale ones")
     n = counts.pop()
     merged: dict[str, list[dict[str, Any]]] = {}
     seen: dict[str, str] = {}
     for split, shards in sorted(found.items()):
         missing = sorted(set(range(n)) - set(shards))
         if missing:
-            raise ValueError(f"{out}: {split} shards {missing} of {n} are missing; run those shards first")
+            raise UsageError(f"{out}: {split} shards {missing} of {n} are missing; run those shards first")
         rows = [r.to_dict() for i in range(n) for r in read_manifest(shards[i])]
         for r in rows:
             if r["song"] in seen:
-                raise ValueError(f"{out}: song {r['song']!r} appears in two shards ({seen[r['song']]}, {split})")
+                raise UsageError(f"{out}: song {r['song']!r} appears in two shards ({seen[r['song']]}, {split})")
             seen[r["song"]] = split
         merged[split] = sorted(rows, key=lambda r: r["song"])
     for split, rows in merged.items():

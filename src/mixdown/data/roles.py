@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from mixdown.errors import UsageError
+
 #: the role vocabulary of manifest tracks
 ROLES = ("drums", "bass", "keys", "guitar", "strings", "vocals", "lead", "brass", "winds", "synth",
          "percussion", "fx", "other")
@@ -85,18 +87,18 @@ def role_indices(names: list[str] | tuple[str, ...]) -> list[int]:
 def read_role_levels(path) -> dict[str, float]:
     """Per-role level offsets (dB) from a JSON file: ``{"offsets_db": {role: dB}}`` as
     ``scripts/role_levels.py --out`` writes it (``weights/role_levels.json``), or the mapping
-    itself. :class:`ValueError` naming the file for one that is unreadable or malformed."""
+    itself. :class:`mixdown.errors.UsageError` naming the file for one that is unreadable or malformed."""
     import json
     from pathlib import Path
 
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable JSON file ({e}); write one with "
+        raise UsageError(f"{path}: not a readable JSON file ({e}); write one with "
                          "'python scripts/role_levels.py ... --out FILE'") from e
     offsets = data.get("offsets_db", data) if isinstance(data, dict) else None
     if not isinstance(offsets, dict) or not all(isinstance(v, (int, float)) for v in offsets.values()):
-        raise ValueError(f"{path}: expected {{\"offsets_db\": {{role: dB, ...}}}}")
+        raise UsageError(f"{path}: expected {{\"offsets_db\": {{role: dB, ...}}}}")
     return {str(k): float(v) for k, v in offsets.items()}
 
 

@@ -59,7 +59,7 @@ def fit_song(rec: dict, manifest_dir: Path, max_seconds: float = 180.0):
     sr = session.sample_rate
     ref, _ = load_reference(mix_path, sr)  # (frames, 2); another rate is resampled with a warning
     if not np.any(ref[: int(max_seconds * sr)]):
-        raise ValueError(f"{mix_path}: the mix is silent (in its first {max_seconds:g} s): no levels to fit")
+        raise UsageError(f"{mix_path}: the mix is silent (in its first {max_seconds:g} s): no levels to fit")
     tv, mv = power_oracle(session, ref.T, max_frames=int(max_seconds * sr))
     tv[:, _FADER] = np.maximum(tv[:, _FADER], tv[:, _FADER].max() - FLOOR_DB)
     files = [os.path.relpath(p, paths[0].parent) for p in paths]
@@ -76,7 +76,7 @@ def fit_targets(manifests: Sequence[str | os.PathLike], out: str | os.PathLike, 
     Each input ``<split>.jsonl`` gives ``<out>/<split>.jsonl`` (same records, with ``params`` and
     ``params_known`` set) and a parameter file per song. ``resume``: songs whose parameter file
     exists are not fitted again. Songs that already have settings keep them. A song that cannot be
-    read raises ValueError naming the manifest, the song and the file; the target manifest is
+    read raises :class:`UsageError` naming the manifest, the song and the file; the target manifest is
     written only once every song of it is fitted. Returns the written manifests.
     """
     from mixdown.params.io import write_params
@@ -89,7 +89,7 @@ def fit_targets(manifests: Sequence[str | os.PathLike], out: str | os.PathLike, 
         records = read_records(m)
         dest = out / m.name
         if dest.resolve() == m.resolve():
-            raise ValueError(f"{m}: the targets would overwrite their own manifest; choose another --out")
+            raise UsageError(f"{m}: the targets would overwrite their own manifest; choose another --out")
         bar = None
         if progress:
             from tqdm import tqdm
@@ -103,8 +103,8 @@ def fit_targets(manifests: Sequence[str | os.PathLike], out: str | os.PathLike, 
                 if not (resume and path.is_file()):
                     try:
                         fitted = fit_song(rec, m.parent)
-                    except (UsageError, OSError, ValueError) as e:
-                        raise ValueError(f"{m}: song {rec.get('song')!r}: {e}; rebuild the pair or drop it "
+                    except (UsageError, OSError) as e:
+                        raise UsageError(f"{m}: song {rec.get('song')!r}: {e}; rebuild the pair or drop it "
                                          "from the manifest") from e
                     write_params(fitted, path)
                 rec["params"] = str(path)

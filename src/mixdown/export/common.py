@@ -14,6 +14,7 @@ import soundfile as sf
 
 from mixdown import __version__
 from mixdown.dsp.reverb_ir import reverb_impulse_response
+from mixdown.errors import UsageError
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
 from mixdown.session import SessionError, probe, track_path
@@ -122,7 +123,7 @@ def reverb_settings(params: MixParams) -> ReverbSettings | None:
     """The reverb of ``params``, or None when no track sends to it (every ``reverb_send_db`` at or
     below -60 dB, as a ``mixdown.params/1`` file reads, or the keys absent): the console then adds
     nothing, and the project is exactly the one written before the reverb existed. Sends at or
-    below -60 dB are None. Half-present keys are a ``ValueError`` naming the track or key."""
+    below -60 dB are None. Half-present keys are a :class:`UsageError` naming the track or key."""
     mv = params.master.values
     have_master = [k for k in REVERB_KEYS if k in mv]
     have_send = [t.name for t in params.tracks if SEND_KEY in t.values]
@@ -130,10 +131,10 @@ def reverb_settings(params: MixParams) -> ReverbSettings | None:
         return None
     if len(have_master) != len(REVERB_KEYS):
         missing = [k for k in REVERB_KEYS if k not in mv]
-        raise ValueError(f"master: reverb settings incomplete, missing {', '.join(missing)}")
+        raise UsageError(f"master: reverb settings incomplete, missing {', '.join(missing)}")
     for t in params.tracks:
         if SEND_KEY not in t.values:
-            raise ValueError(f"track {t.name!r}: {SEND_KEY} missing while the master has a reverb")
+            raise UsageError(f"track {t.name!r}: {SEND_KEY} missing while the master has a reverb")
     sends = tuple(float(t.values[SEND_KEY]) if t.values[SEND_KEY] > S.SEND_OFF_DB else None for t in params.tracks)
     if all(db is None for db in sends):
         return None

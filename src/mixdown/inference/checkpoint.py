@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from mixdown import __version__
+from mixdown.errors import UsageError
 from mixdown.fileio import atomic_write
 from mixdown.inference.contract import InputContract
 from mixdown.params import spec as S
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 FORMAT = "mixdown.checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """A checkpoint cannot be used; the message names the file and the reason."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mixdown.errors import UsageError
 from mixdown.params import spec as S
 
 FORMAT = "mixdown.params/2"
@@ -36,7 +37,7 @@ BAND_KEYS = ("type", "freq_hz", "gain_db", "q")
 NORMALIZE_KEYS = ("target_lufs", "ceiling_dbtp", "gain_db")
 
 
-class ParamsError(ValueError):
+class ParamsError(UsageError):
     """A parameter file is malformed; the message names the file, track and key."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mixdown.errors import UsageError
 from mixdown.params import spec as S
 
 
@@ -26,7 +27,7 @@ def parse_locks(items: list[str] | dict[str, float], names: list[str],
         spec = (S.MASTER_SPECS if master else S.TRACK_SPECS)[(S.MASTER_NAMES if master else S.TRACK_NAMES).index(key)]
         problem = S.check_value(spec, float(value), sample_rate)
         if problem:
-            raise ValueError(f"--lock {target}: {problem}")
+            raise UsageError(f"--lock {target}: {problem}")
         out[(track, key)] = float(value)
     return out
 
@@ -51,16 +52,16 @@ def _split_target(target: str, names: list[str]) -> tuple[str, str]:
         return found[0][:2]
     if found:
         which = " and ".join("the master bus" if m else f"track {o!r} (key {k!r})" for o, k, m in found)
-        raise ValueError(f"--lock {target}: ambiguous: it names {which}; rename the track's file so that no "
+        raise UsageError(f"--lock {target}: ambiguous: it names {which}; rename the track's file so that no "
                          "track name is 'master' or another track's name followed by a key")
     owners = [n for n in [*names, MASTER] if target.startswith(n + ".")]
     if owners:  # the track exists, the key does not
         owner = max(owners, key=len)
         valid = S.MASTER_NAMES if owner == MASTER and owner not in names else S.TRACK_NAMES
-        raise ValueError(f"--lock {target}: no key {target[len(owner) + 1:]!r}; valid keys: {', '.join(valid)}")
+        raise UsageError(f"--lock {target}: no key {target[len(owner) + 1:]!r}; valid keys: {', '.join(valid)}")
     keys = [k for k in (*S.TRACK_NAMES, *S.MASTER_NAMES) if target.endswith("." + k)]
     track = target[:-len(max(keys, key=len)) - 1] if keys else target.partition(".")[0]
-    raise ValueError(f"--lock {target}: no track {track!r}; tracks: {', '.join(names)}, master")
+    raise UsageError(f"--lock {target}: no track {track!r}; tracks: {', '.join(names)}, master")
 
 
 def _split_lock(item: str) -> tuple[str, float]:
@@ -68,7 +69,7 @@ def _split_lock(item: str) -> tuple[str, float]:
     try:
         return target.strip(), float(value)
     except ValueError:
-        raise ValueError(f"--lock {item!r}: expected TRACK.KEY=NUMBER, e.g. vocals.fader_db=-2") from None
+        raise UsageError(f"--lock {item!r}: expected TRACK.KEY=NUMBER, e.g. vocals.fader_db=-2") from None
 
 
 def apply_locks(tv: np.ndarray, mv: np.ndarray, names: list[str], locks: dict[tuple[str, str], float]) -> None:

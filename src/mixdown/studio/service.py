@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from mixdown.errors import MixdownError
 from mixdown.studio import backend as B
 from mixdown.studio.engine import Engine
 from mixdown.studio.state import MixState
@@ -24,7 +25,7 @@ DEFAULT_PARAMS_NAME = "mixdown_mix.json"
 EXPORT_SUFFIXES = {"dawproject": ".dawproject", "reaper": ".RPP"}
 
 
-class Busy(RuntimeError):
+class Busy(MixdownError, RuntimeError):
     """Another long job (Mix, report) is running; the message says which."""
 
 

@@ -14,13 +14,14 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from mixdown.errors import UsageError
 from mixdown.studio import backend as B
 
 MASTER = "master"
 HISTORY_LIMIT = 500
 
 
-class EditError(ValueError):
+class EditError(UsageError):
     """An edit names an unknown target or key, or a value the spec rejects (message says which)."""
 
 

@@ -16,6 +16,8 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ def config_dir() -> str:
     return str(path)
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A training config that cannot work (a value of the wrong type, a missing manifest)."""
 
 
@@ -122,15 +124,13 @@ def train(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.errors import InstantiationException
 
-    from mixdown.inference.checkpoint import CheckpointError
-
     output_dir = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
     try:
         check_config(cfg)
         run = setup(cfg)
-    except (ConfigError, CheckpointError, InstantiationException, ValueError) as e:
+    except (UsageError, InstantiationException) as e:  # mixdown's own bad-input errors only
         cause = e.__cause__ if isinstance(e, InstantiationException) and e.__cause__ is not None else e
-        if isinstance(e, InstantiationException) and not isinstance(cause, (ValueError, TypeError)):
+        if isinstance(e, InstantiationException) and not isinstance(cause, (UsageError, TypeError)):
             raise
         log.error("%s", cause)
         if output_dir is not None:
@@ -197,8 +197,8 @@ def init_weights(model, checkpoint: str) -> None:
     ckpt = read_checkpoint(checkpoint)
     cls = type(model)
     if ckpt["model"].get("class") != f"{cls.__module__}.{cls.__name__}":
-        raise ValueError(f"{checkpoint}: holds a {ckpt['model'].get('class')}, not a {cls.__name__}; "
-                         "init_from needs a checkpoint of the model being trained")
+        raise ConfigError(f"{checkpoint}: holds a {ckpt['model'].get('class')}, not a {cls.__name__}; "
+                          "init_from needs a checkpoint of the model being trained")
     # heads trained on another table (before the reverb): their rows for shared parameters carry over
     state = transfer_head_rows(ckpt["state_dict"], trained_names(ckpt), model) if hasattr(model, "track_names") \
         else ckpt["state_dict"]

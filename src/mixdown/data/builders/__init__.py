@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from mixdown.data.manifest import Skip
+from mixdown.errors import UsageError
 from mixdown.session import AUDIO_EXTS, is_audio
 
 #: --source names -> builder modules
@@ -26,7 +27,7 @@ BUILDERS.update({"lmms": "mixdown.data.builders.lmms", "lmms-reserved": "mixdown
                  "midi": "mixdown.data.builders.midi"})
 
 
-class BuildError(ValueError):
+class BuildError(UsageError):
     """A user error in a build (bad root, wrong layout, nothing usable); the message says the fix."""
 
 

@@ -28,13 +28,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mixdown.errors import UsageError
+
 #: LMMS track types (``<track type=...>``)
 INSTRUMENT, BEAT_BASSLINE, SAMPLE, AUTOMATION, HIDDEN_AUTOMATION = "0", "1", "2", "5", "6"
 #: instrument plugins that play a sample file (the file must exist)
 SAMPLE_PLUGINS = ("audiofileprocessor",)
 
 
-class ProjectError(ValueError):
+class ProjectError(UsageError):
     """An unreadable or malformed LMMS project; the message names the file."""
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from mixdown.data.builders.lmms_project import write_project
+from mixdown.errors import MixdownError
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100
@@ -64,7 +65,7 @@ int get_nprocs_conf(void) { return 1; }
 """
 
 
-class RenderError(RuntimeError):
+class RenderError(MixdownError, RuntimeError):
     """LMMS failed on a project after every retry; the message says how."""
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import mido
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 VOLUME, PAN, REVERB, CHORUS = 7, 10, 91, 93
@@ -32,7 +34,7 @@ GM_FAMILIES = (("piano", "keys"), ("chromatic-percussion", "percussion"), ("orga
                ("synth-effects", "fx"), ("ethnic", "other"), ("percussive", "percussion"), ("sound-effects", "fx"))
 
 
-class MidiError(ValueError):
+class MidiError(UsageError):
     """An unreadable MIDI file; the message names it."""
 
 

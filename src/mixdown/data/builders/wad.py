@@ -19,13 +19,15 @@ import os
 import struct
 from pathlib import Path
 
+from mixdown.errors import UsageError
+
 log = logging.getLogger(__name__)
 MAGICS = (b"IWAD", b"PWAD")
 MIDI_MAGIC = b"MThd"
 MUS_MAGIC = b"MUS\x1a"
 
 
-class WadError(ValueError):
+class WadError(UsageError):
     """A file that is not a readable WAD; the message names it."""
 
 
