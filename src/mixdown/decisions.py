@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 GROUPS = ("level_db", "pan", "highpass_oct", "eq_db", "compressor_db", "send_db")
 #: the compressor's static curve is compared at these levels relative to the track's loudness (dB)
 COMP_GRID_DB = np.arange(-10.0, 14.5, 2.0)
+#: a high-pass counts as one above this corner (a quarter octave above the 20 Hz "off")
+HIGHPASS_ON_HZ = 20.0 * 2**0.25
 #: what counts as a decision taken (for :func:`shares`)
 SHARE_TESTS = {
-    "highpass": lambda v: v["highpass_hz"] > 20.0,
+    "highpass": lambda v: v["highpass_hz"] > HIGHPASS_ON_HZ,
     "compressed_2to1": lambda v: v["compressor.ratio"] >= 2.0 and v["compressor.threshold_db"] < 0.0,
     "send_above_-30": lambda v: v["reverb_send_db"] > -30.0,
 }
@@ -244,13 +246,17 @@ def run_decisions(
         if systems and not (folder / "tracks").is_dir():
             render(st, folder)
         for name, fn in systems.items():
-            rows = rows_of(fn(st, folder))
-            sys_rows[name] = rows
-            feats = features(rows, st.raw_lufs, st.sides)
-            results[name] = system_errors(feats, eng)
-            for split in splits:
-                for g, v in spreads(feats).items():
-                    spread_rows[(name, split)][g].append(v)
+            out_ = fn(st, folder)
+            draws = [rows_of(tv) for tv in (out_ if isinstance(out_, list) else [out_])]
+            sys_rows[name] = [r for rows in draws for r in rows]
+            per_draw = [
+                system_errors(feats, eng) for feats in (features(rows, st.raw_lufs, st.sides) for rows in draws)
+            ]
+            results[name] = {g: np.concatenate([e[g] for e in per_draw]) for g in GROUPS}
+            for rows in draws:
+                for split in splits:
+                    for g, v in spreads(features(rows, st.raw_lufs, st.sides)).items():
+                        spread_rows[(name, split)][g].append(v)
         for mix, m in st.engineers.items():
             rows = [m[k].values for k in st.keys if k in m]
             parts = [p for k, p in zip(st.keys, st.parts) if k in m]
@@ -265,7 +271,7 @@ def run_decisions(
             if name == "__engineers__":
                 continue
             for split in splits:
-                for (part, dec), (a, b) in shares(rows, st.parts).items():
+                for (part, dec), (a, b) in shares(rows, st.parts * (len(rows) // max(len(st.parts), 1))).items():
                     share_counts[(name, split, part, dec)][0] += a
                     share_counts[(name, split, part, dec)][1] += b
         for name, res in results.items():
@@ -450,22 +456,34 @@ def _in_song_order(st: SongTracks, session, tv: np.ndarray) -> np.ndarray:
     return tv[[where[safe_name(n)] for n in st.names]]
 
 
-def make_systems(names: tuple[str, ...], checkpoints: dict[str, Path] | None = None) -> dict[str, System]:
-    """The systems by name (:data:`SYSTEMS`), plus one per ``checkpoints`` label."""
+def make_systems(
+    names: tuple[str, ...], checkpoints: dict[str, Path] | None = None, draws: int = 1
+) -> dict[str, System]:
+    """The systems by name (:data:`SYSTEMS`), plus one per ``checkpoints`` label. A model that
+    draws an engineer's style per session (:class:`mixdown.models.engineer.Engineer`) mixes each
+    song ``draws`` times (mixing has many right answers: it is scored as a distribution of mixes,
+    as the engineers are)."""
     from mixdown.models import baselines as B
     from mixdown.session import read_session
 
     models: dict[str, object] = {}
 
     def model_system(label: str, load):
-        def run(st: SongTracks, folder: Path) -> np.ndarray:
+        def run(st: SongTracks, folder: Path) -> np.ndarray | list[np.ndarray]:
             from mixdown.inference.pipeline import settings
 
             if label not in models:
                 models[label] = load()
+            model = models[label]
             session = read_session(folder)
-            params = settings(session, models[label], progress=False)
-            return _in_song_order(st, session, params.track_matrix())
+            if not hasattr(model, "draw") or draws <= 1:
+                return _in_song_order(st, session, settings(session, model, progress=False).track_matrix())
+            out = []
+            for k in range(draws):  # a model that draws an engineer's style: several mixes per song
+                model.draw = k
+                out.append(_in_song_order(st, session, settings(session, model, progress=False).track_matrix()))
+            model.draw = 0
+            return out
 
         return run
 

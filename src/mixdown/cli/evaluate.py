@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
                         "(docs/decisions.md); --baselines then picks from " + ",".join(_decision_systems()))
     p.add_argument("--standins", type=Path, help="with --decisions: where the stand-in sessions are kept "
                                                  "(default OUT/standins; rendered once, reused)")
+    p.add_argument("--draws", type=int, default=8,
+                   help="with --decisions: mixes per song of a model that draws an engineer's style (default 8)")
     p.add_argument("--mixologydb", type=Path, help="with --decisions: MixologyDB's final-track-data.json "
                                                    "(default: the copy in data/mixologydb/)")
     p.add_argument("--songs", choices=("all", "test"), default="all",
@@ -51,7 +53,7 @@ def _decisions_cli(args) -> int:
     names = D.SYSTEMS if args.baselines == "all" else () if args.baselines == "none" else \
         tuple(b.strip() for b in args.baselines.split(","))
     try:
-        systems = D.make_systems(names, _checkpoints(args.checkpoint))
+        systems = D.make_systems(names, _checkpoints(args.checkpoint), draws=args.draws)
         db = read_mixologydb(args.mixologydb) if args.mixologydb else read_mixologydb()
     except ValueError as e:
         raise UsageError(str(e)) from e

@@ -17,8 +17,9 @@ a pure function of the session's track names (the same session always gets the s
 tracks of one part alternate sides in track order, the first to the left; ``|pan|`` is learnt.
 
 Thresholds are learnt relative to each track's loudness, levels relative to the mix, so neither
-depends on how loud the session was recorded. The input gain stays at 0 dB (the engineers'
-compressors see the raw track).
+depends on how loud the session was recorded. Every track gets the same input gain (0 dB before
+the analysis windows' song gain, which the predictor adds back): the engineers' compressors see
+the raw track, and the balance is all in the faders.
 """
 
 from __future__ import annotations
@@ -110,15 +111,18 @@ class Engineer(MixModel):
         self.reverb_out = nn.Sequential(
             nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, len(S.REVERB_MASTER_NAMES))
         )
+        #: the engineer to mix like (None: drawn per session, :meth:`pick_style`); ``draw``: which
+        #: of several draws for one session (the decision benchmark scores a distribution of mixes)
         self.style: int | None = None
+        self.draw = 0
 
-    def pick_style(self, roles: torch.Tensor) -> int:
+    def pick_style(self, roles: torch.Tensor, draw: int = 0) -> int:
         """The style a session gets: :attr:`style`, else a rating-weighted draw seeded by the
-        session's names (``roles`` ``(N,)``)."""
+        session's names (``roles`` ``(N,)``) and ``draw`` (the k-th of several mixes of one session)."""
         if self.style is not None:
             return int(self.style)
-        seed = zlib.crc32(",".join(map(str, roles.tolist())).encode())
-        g = torch.Generator().manual_seed(seed)
+        key = ",".join(map(str, roles.tolist())) + ("" if draw == 0 else f"/{draw}")
+        g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
         return int(torch.multinomial(self.style_weights.float().cpu(), 1, generator=g))
 
     def decisions(
@@ -165,7 +169,7 @@ class Engineer(MixModel):
             tracks[..., 0, :] + tracks[..., 1, :]
         ).pow(2).mean(-1).clamp(min=1e-12)
         stereo = side_mid > 1e-6
-        style = torch.tensor([self.pick_style(roles[b][mask[b]]) for b in range(B)], device=mask.device)
+        style = torch.tensor([self.pick_style(roles[b][mask[b]], self.draw) for b in range(B)], device=mask.device)
         dec, reverb = self.decisions(level_rel, stereo, mask, roles, style)
         return self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask)
 

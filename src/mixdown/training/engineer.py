@@ -174,7 +174,7 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {k: x.float() for k, x in out.items()}
 
 
-def engineer_rows(model: Engineer, st) -> np.ndarray:
+def engineer_rows(model: Engineer, st, draw: int = 0) -> np.ndarray:
     """The decision network's settings for a song's tracks as MixologyDB describes them (parts,
     sides, stereo, raw loudness; no audio), the style drawn as at mixing time: ``(N, P)``
     physical track values (``st``: :class:`mixdown.decisions.SongTracks`)."""
@@ -183,7 +183,7 @@ def engineer_rows(model: Engineer, st) -> np.ndarray:
     raw = torch.tensor(st.raw_lufs, dtype=torch.float32)[None]
     heard_rel = raw - 10 * torch.log10((10 ** (raw / 10)).sum(1, keepdim=True))
     mask = torch.ones(1, n, dtype=torch.bool)
-    style = torch.tensor([model.pick_style(roles[0])])
+    style = torch.tensor([model.pick_style(roles[0], draw)])
     neutral = S.normalize(np.array([S.neutral_track_values(44100)[k] for k in S.TRACK_NAMES]), S.TRACK_SPECS)
     with torch.no_grad():
         dec, reverb = model.decisions(heard_rel, torch.tensor([st.stereo], dtype=torch.float32), mask, roles, style)
@@ -263,7 +263,7 @@ def train_engineer(
         sched.step()
         if step % 100 == 0 or step == steps - 1:
             last = {k: round(float(v.detach()), 4) for k, v in terms.items()}
-            log.info("step %d: loss %.4f %s", step, float(loss), last)
+            log.info("step %d: loss %.4f %s", step, float(loss.detach()), last)
         if validate and ((step + 1) % every == 0 or step == steps - 1):
             model.eval()
             val = validation_errors(model, db, validate)
