@@ -207,7 +207,8 @@ class RenderResult:
 def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool = False,
            block_frames: int = BLOCK_FRAMES, progress: bool = False,
            allow_outside_session: bool = False) -> RenderResult:
-    """Render a session folder with a parameter file's settings (the exact full-length path).
+    """Render a session folder with a parameter file's settings (the exact full-length path):
+    :func:`render_steps` run to its end.
 
     Args:
         session_dir: folder the ``file`` entries are relative to.
@@ -219,8 +220,42 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
             by default, before anything is opened).
 
     Returns:
-        :class:`RenderResult` with the stereo mix, shape ``(frames, 2)``.
+        :class:`RenderResult` with the stereo mix, shape ``(frames, 2)``, and the tracks' warnings.
     """
+    return run_steps(render_steps(session_dir, params, resample=resample, block_frames=block_frames,
+                                  allow_outside_session=allow_outside_session), progress)
+
+
+def run_steps(steps, progress: bool = False):
+    """Run a render generator (:func:`render_steps`) to its end and return its result; ``progress``
+    shows a bar in percent."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc="render", unit="%")
+    try:
+        while True:
+            try:
+                done = next(steps)
+            except StopIteration as end:
+                return end.value
+            if bar is not None:
+                bar.update(round(100 * done) - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def render_steps(session_dir: str | os.PathLike, params: MixParams, *, resample: bool = False,
+                 block_frames: int = BLOCK_FRAMES, allow_outside_session: bool = False, on_block=None):
+    """The full-length render, one block per step: a generator that yields the fraction done after
+    each block and returns the :class:`RenderResult` (the mix and the tracks' warnings: silent,
+    DC-only or clipped tracks, also logged). :func:`render` runs it to the end; the studio steps
+    through it, may pause between steps or drop it (the files are closed). Arguments as
+    :func:`render`; ``on_block``, when given, is called with every block's strip outputs
+    ``(n_tracks, m, 2)`` and the master strip's input ``(1, m, 2)`` (``block_frames`` frames but the
+    last)."""
     session_dir = Path(session_dir)
     sr = params.sample_rate
     paths = [track_path(session_dir, t.file, allow_outside=allow_outside_session, track=t.name)
@@ -237,7 +272,7 @@ def render(session_dir: str | os.PathLike, params: MixParams, *, resample: bool 
             if r.frames < n_frames:
                 msg = f"track {t.name!r} is {r.frames} frames, padded with silence to {n_frames}"
                 log.info(msg)
-        audio = _render_blocks(readers, params, n_frames, block_frames, progress)
+        audio = yield from _blocks(readers, params, n_frames, block_frames, on_block)
         for t, r in zip(params.tracks, readers):
             if r.peak == 0.0:
                 warnings.append(f"track {t.name!r} ({r.info.path.name}) is silent; it contributes nothing")
@@ -302,11 +337,12 @@ def render_arrays(tracks, params: MixParams, *, block_frames: int = BLOCK_FRAMES
         raise SessionError(f"{len(tracks)} tracks given for {len(params.tracks)} tracks in the settings")
     readers = [ArrayReader(as_track(x, i), t.name) for i, (x, t) in enumerate(zip(tracks, params.tracks))]
     n_frames = max(r.frames for r in readers)
-    return RenderResult(_render_blocks(readers, params, n_frames, block_frames, progress), params.sample_rate)
+    return RenderResult(run_steps(_blocks(readers, params, n_frames, block_frames), progress), params.sample_rate)
 
 
-def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_frames: int,
-                   progress: bool) -> np.ndarray:
+def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_frames: int, on_block=None):
+    """The block loop (the one every full-length render runs): yields the fraction done after each
+    block, returns the mix ``(n_frames, 2)`` float32."""
     tracks = track_bank(params, [r.channels for r in readers])
     buses = Buses(params)
     if buses.reverb is not None:
@@ -317,12 +353,7 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
     strips = np.empty_like(x)
     bus = np.empty((1, block_frames, 2), dtype=np.float32)
     audio = np.empty((n_frames, 2), dtype=np.float32)
-    starts = range(0, n_frames, block_frames)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="render", unit="block")
-    for start in starts:
+    for start in range(0, n_frames, block_frames):
         m = min(block_frames, n_frames - start)
         for i, r in enumerate(readers):
             r.read_into(x[i, :m])
@@ -336,6 +367,9 @@ def _render_blocks(readers: list[TrackReader], params: MixParams, n_frames: int,
         if not np.isfinite(audio[start:start + m]).all():
             raise _overflow("the master bus (the sum of the tracks)", start, params.sample_rate,
                             "lower the tracks' faders or the master's EQ gains, make-up or output_gain_db")
+        if on_block is not None:
+            on_block(strips[:, :m], bus[:, :m])
+        yield (start + m) / n_frames
     return audio
 
 

@@ -147,38 +147,14 @@ def buses(params: MixParams, sounding: list[bool]):
 
 
 def render_full_steps(session_dir: str | os.PathLike, params: MixParams, on_strips=None):
-    """The exact full-length render of :mod:`mixdown.dsp.render` (its banks, block size and block
-    loop, so the mix is bit-identical to ``mixdown render``), one block per step: a generator that
-    yields the fraction done after each block and returns the mix ``(frames, 2)`` float32. A caller
-    may pause between steps or drop the generator (the files are closed). ``on_strips``, when given,
-    is called with every block's strip outputs ``(n_tracks, m, 2)`` and the master strip's input
-    ``(1, m, 2)`` (the meters; ``BLOCK_FRAMES`` frames but the last)."""
-    from mixdown.dsp.render import BLOCK_FRAMES, Buses, track_bank
-    from mixdown.session import TrackReader, probe
+    """The full-length render of ``mixdown render``, one block per step: its own generator,
+    :func:`mixdown.dsp.render.render_steps` (tracks at another rate resampled; the session's folder
+    was checked when it was opened), which yields the fraction done after each block and returns the
+    :class:`~mixdown.dsp.render.RenderResult` (the mix and the tracks' warnings, also logged).
+    ``on_strips``: called with every block's strip outputs and the master strip's input (the meters)."""
+    from mixdown.dsp.render import render_steps
 
-    readers: list = []
-    try:
-        for t in params.tracks:
-            readers.append(TrackReader(probe(Path(session_dir) / t.file), params.sample_rate, True))
-        n_frames = max(r.frames for r in readers)
-        tracks, buses = track_bank(params, [r.channels for r in readers]), Buses(params)
-        x = np.zeros((len(readers), BLOCK_FRAMES, 2), dtype=np.float32)
-        strips = np.empty_like(x)
-        bus = np.empty((1, BLOCK_FRAMES, 2), dtype=np.float32)
-        audio = np.empty((n_frames, 2), dtype=np.float32)
-        for start in range(0, n_frames, BLOCK_FRAMES):
-            m = min(BLOCK_FRAMES, n_frames - start)
-            for i, r in enumerate(readers):
-                r.read_into(x[i, :m])
-            tracks.process(x[:, :m], strips[:, :m])
-            buses.process(strips[:, :m], bus, audio[None, start:start + m])
-            if on_strips is not None:
-                on_strips(strips[:, :m], bus[:, :m])
-            yield (start + m) / n_frames
-        return audio
-    finally:
-        for r in readers:
-            r.close()
+    return render_steps(session_dir, params, resample=True, allow_outside_session=True, on_block=on_strips)
 
 
 def compressor_gain_db(x: np.ndarray, params: MixParams, track: int | None) -> np.ndarray | None:

@@ -318,7 +318,7 @@ class Engine:
                     with self._kernel_turn():
                         next(steps)
                 except StopIteration as done:
-                    mix = done.value
+                    mix = done.value.audio  # its warnings (silent, DC-only, clipped tracks) were logged
                     break
         audio = {"mix": mix}
         old = self.full if self.full is not None and self.full.key[1] == key[1] else None
