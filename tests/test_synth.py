@@ -251,3 +251,26 @@ def test_tiny_corpus_renders_and_resumes(tmp_path):
     mtime = (song / "reference_mix.flac").stat().st_mtime_ns
     assert synth.synthesize_corpus(tmp_path, 1, seed=0, seconds=5.0, progress=False)[0].get("skipped")
     assert (song / "reference_mix.flac").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow  # renders a song through fluidsynth and mixes it
+@needs_corpus_tools
+@needs_render
+def test_corpus_song_with_an_engineers_mix(tmp_path):
+    """`--targets engineers`: the reference mix is rendered from an engineer's transplanted mix."""
+    from mixdown.data.mixology import TEST_SONGS, read_mixologydb
+
+    res = synth.synthesize_corpus(tmp_path, 1, seed=2, seconds=4.0, progress=False, targets="engineers")
+    song = tmp_path / res[0]["song"]
+    params = read_params(song / "params.json")
+    src = params.extra["engineer"]
+    assert src["song"] not in TEST_SONGS and set(src["donors"]) == {t.name for t in params.tracks}
+    db = read_mixologydb()
+    donors = {d.name: d for d in db.decisions if d.song == src["song"] and d.mix == src["mix"]}
+    for t in params.tracks:  # the donor's high-pass and send, as the engineer set them
+        d = donors[src["donors"][t.name]]
+        assert t.values["highpass_hz"] == pytest.approx(min(d.values["highpass_hz"], 0.45 * 44100))
+        assert t.values["reverb_send_db"] == pytest.approx(d.values["reverb_send_db"])
+    mix, sr = sf.read(str(song / "reference_mix.flac"), always_2d=True)
+    from mixdown.dsp.render import render
+    assert np.abs(render(song, params).audio - mix).max() < 2 ** -22

@@ -121,6 +121,9 @@ def _configure_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=30.0, help="length of each song")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    p.add_argument("--targets", choices=("prior", "engineers"), default="prior",
+                   help="each mix's settings: the hand-written prior, or an engineer's mix from MixologyDB "
+                        "transplanted track by track (mixdown.data.transplant)")
     p.set_defaults(func=_cli_synth)
 
 
@@ -134,7 +137,7 @@ def _cli_synth(args: argparse.Namespace) -> int:
     if args.songs < 1:
         raise UsageError("--songs must be at least 1")
     songs = args.out / "songs"
-    synthesize_corpus(songs, args.songs, seed=args.seed, seconds=args.seconds, jobs=args.jobs)
+    synthesize_corpus(songs, args.songs, seed=args.seed, seconds=args.seconds, jobs=args.jobs, targets=args.targets)
     build_dataset("folder", songs, args.out, jobs=args.jobs)
     log.info("corpus in %s: songs/ and manifests train.jsonl, val.jsonl, test.jsonl", args.out)
     return 0

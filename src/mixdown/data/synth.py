@@ -171,7 +171,7 @@ def _loudness(x: np.ndarray, sample_rate: int) -> float:
 # ----------------------------------------------------------------------------- one song
 def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *, seconds: float = 30.0,
               sample_rate: int = 44100, render_mix: bool = True, workers: int = 2,
-              subtype: str = "PCM_24") -> dict[str, Any]:
+              subtype: str = "PCM_24", targets: str = "prior") -> dict[str, Any]:
     """Compose, render and record one song into ``song_dir``; mix it when the renderer exists.
 
     Args:
@@ -182,6 +182,8 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
         render_mix: calibrate and render the reference mix (needs :mod:`mixdown.dsp.render`).
         workers: fluidsynth processes run at once.
         subtype: FLAC sample format of the stems and the reference mix (``PCM_24`` or ``PCM_16``).
+        targets: where the mix's settings come from: ``"prior"`` (:mod:`mixdown.data.prior`) or
+            ``"engineers"`` (an engineer's mix of MixologyDB transplanted, :mod:`mixdown.data.transplant`).
 
     Returns:
         summary: stem names, roles, timings, mix stats.
@@ -232,7 +234,17 @@ def make_song(song_dir: Path, rng: np.random.Generator, plan: dict[str, Any], *,
     if not names:
         raise RuntimeError(f"{song_dir.name}: every stem is silent")
     genre = plan.get("genre") or ("classical" if plan.get("source") == "music21" else None)
-    params = sample_mix_params(names, roles, loud, sample_rate, rng, stereo=stereo, genre=genre)
+    if targets == "engineers":
+        from mixdown.data.mixology import read_mixologydb
+        from mixdown.data.roles import part_of
+        from mixdown.data.transplant import engineer_mix_params
+
+        params = engineer_mix_params(names, [part_of(n) for n in names], loud, sample_rate, rng, read_mixologydb(),
+                                     stereo=stereo)
+    elif targets == "prior":
+        params = sample_mix_params(names, roles, loud, sample_rate, rng, stereo=stereo, genre=genre)
+    else:
+        raise ValueError(f"targets must be 'prior' or 'engineers', got {targets!r}")
     params.extra.update({"generator": "mixdown.data.synth", "source": song.meta,
                          "roles": dict(zip(names, roles, strict=True)), "recording": recording,
                          "raw_loudness_lufs": {n: round(v, 2) if math.isfinite(v) else None
@@ -272,9 +284,14 @@ def _renderer():
         return None
 
 
+#: the loudness an engineer's transplanted mix is brought to (the prior draws its own target)
+ENGINEER_MIX_LUFS = -14.0
+
+
 def mix_reference(song_dir: Path, params: MixParams, R, ceiling_dbtp: float = -1.0,
                   subtype: str = "PCM_24") -> dict[str, Any]:
-    """Calibrate faders to the prior's loudness targets, set the output gain, write params and mix.
+    """Calibrate faders to the prior's loudness targets (an engineer's transplanted mix keeps its
+    faders and aims at :data:`ENGINEER_MIX_LUFS`), set the output gain, write params and mix.
 
     Each track is rendered alone through its strip and its send into the song's reverb (neutral
     master EQ and compressor) and its fader moved by the miss: the fader is linear after the
@@ -283,10 +300,10 @@ def mix_reference(song_dir: Path, params: MixParams, R, ceiling_dbtp: float = -1
     after the master compressor) then brings the mix to the target, lowered to keep the true
     peak at or below ``ceiling_dbtp`` so the PCM reference never clips.
     """
-    prior = params.extra["prior"]
+    prior = params.extra.get("prior")
     lo, hi = S.TRACK_SPECS[S.index(S.TRACK_SPECS, "fader_db")].limits()
     neutral = {**S.neutral_master_values(), **{k: params.master.values[k] for k in S.REVERB_MASTER_NAMES}}
-    for t in params.tracks:
+    for t in params.tracks if prior is not None else ():  # an engineer's faders are taken as they were set
         one = MixParams(params.sample_rate, [t], MasterParams(dict(neutral)))
         got = R.measure(R.render(song_dir, one).audio, params.sample_rate)["integrated_lufs"]
         if math.isfinite(got):
@@ -295,7 +312,8 @@ def mix_reference(song_dir: Path, params: MixParams, R, ceiling_dbtp: float = -1
     m = params.master.values
     m["output_gain_db"] = 0.0
     stats = R.measure(R.render(song_dir, params).audio, params.sample_rate)
-    gain = min(prior["mix_target_lufs"] - stats["integrated_lufs"], ceiling_dbtp - stats["true_peak_dbtp"])
+    target = prior["mix_target_lufs"] if prior is not None else ENGINEER_MIX_LUFS
+    gain = min(target - stats["integrated_lufs"], ceiling_dbtp - stats["true_peak_dbtp"])
     lo, hi = S.MASTER_SPECS[S.index(S.MASTER_SPECS, "output_gain_db")].limits()
     m["output_gain_db"] = float(np.clip(gain, lo, hi))
     write_params(params, song_dir / "params.json")
@@ -310,7 +328,7 @@ def _complete(song_dir: Path, need_mix: bool) -> bool:
 
 
 def _corpus_song(out: Path, i: int, seed: int, seconds: float, sample_rate: int,
-                 workers: int) -> dict[str, Any]:
+                 workers: int, targets: str = "prior") -> dict[str, Any]:
     rng = np.random.default_rng([seed, i])
     plan = plan_song(rng)
     name = f"{i:04d}-{plan['slug']}"
@@ -319,7 +337,7 @@ def _corpus_song(out: Path, i: int, seed: int, seconds: float, sample_rate: int,
         return {"song": name, "skipped": True}
     tmp = out / f".tmp-{name}"
     shutil.rmtree(tmp, ignore_errors=True)
-    summary = make_song(tmp, rng, plan, seconds=seconds, sample_rate=sample_rate, workers=workers)
+    summary = make_song(tmp, rng, plan, seconds=seconds, sample_rate=sample_rate, workers=workers, targets=targets)
     shutil.rmtree(final, ignore_errors=True)   # an incomplete earlier attempt
     os.rename(tmp, final)
     summary["song"] = name
@@ -327,12 +345,13 @@ def _corpus_song(out: Path, i: int, seed: int, seconds: float, sample_rate: int,
 
 
 def synthesize_corpus(out: Path, n_songs: int, seed: int = 0, seconds: float = 30.0, jobs: int = 1,
-                      sample_rate: int = 44100, progress: bool = True) -> list[dict[str, Any]]:
+                      sample_rate: int = 44100, progress: bool = True, targets: str = "prior") -> list[dict[str, Any]]:
     """Write ``n_songs`` songs: ``<out>/<NNNN-style>/{tracks/*.flac, params.json, reference_mix.flac}``.
 
     Deterministic given ``seed`` (song ``i`` draws from ``default_rng([seed, i])``), atomic (a song
     is built in ``.tmp-<name>`` and renamed when complete) and resumable (complete songs are
-    skipped). ``jobs`` songs are made at once in worker processes.
+    skipped). ``jobs`` songs are made at once in worker processes. ``targets``: where each mix's
+    settings come from (:func:`make_song`).
     """
     from tqdm import tqdm
 
@@ -343,7 +362,7 @@ def synthesize_corpus(out: Path, n_songs: int, seed: int = 0, seconds: float = 3
         log.warning("songs drawn with vocals get a played lead instead: %s", why)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    args = [(out, i, seed, seconds, sample_rate, 1 if jobs > 1 else 2) for i in range(n_songs)]
+    args = [(out, i, seed, seconds, sample_rate, 1 if jobs > 1 else 2, targets) for i in range(n_songs)]
     results: list[dict[str, Any]] = []
     bar = tqdm(total=n_songs, desc="songs", unit="song", disable=not progress)
     if jobs > 1:
