@@ -28,7 +28,7 @@ def test_transplant_carries_an_engineers_mix_over(db):
     donors = [by_name[src["donors"][n]] for n in NAMES]
     assert [d.part for d in donors][:2] == ["kick", "snare"]  # same part where the mix has it
     vals = [t.values for t in p.tracks]
-    for v, d, raw, name in zip(vals, donors, RAW, NAMES):
+    for v, d, raw in zip(vals, donors, RAW):
         assert v["highpass_hz"] == pytest.approx(d.values["highpass_hz"])
         assert v["reverb_send_db"] == pytest.approx(d.values["reverb_send_db"])
         assert v["eq.2.gain_db"] == pytest.approx(d.values["eq.2.gain_db"])
@@ -48,7 +48,8 @@ def test_transplant_carries_an_engineers_mix_over(db):
     for v in vals:
         for spec in S.TRACK_SPECS:
             assert spec.lo <= v[spec.name] <= spec.hi
-    assert p.master.values["reverb.decay_mid_s"] == pytest.approx(db.reverbs[f"{src['song']}/{src['mix']}"]["reverb.decay_mid_s"])
+    reverb = db.reverbs[f"{src['song']}/{src['mix']}"]
+    assert p.master.values["reverb.decay_mid_s"] == pytest.approx(reverb["reverb.decay_mid_s"])
 
 
 def test_draws_follow_the_rng_and_the_line_up(db):
