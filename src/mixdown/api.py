@@ -73,24 +73,18 @@ def refine(tracks: Tracks, params: MixParams, reference: str | os.PathLike | np.
            sample_rate: int | None = None, locks: Locks = None, steps: int = 40) -> MixParams:
     """``params`` refined so the mix approaches ``reference`` (a file, or ``(channels, frames)`` at the
     tracks' rate) in balance, tone and dynamics (reference mode, :mod:`mixdown.inference.refine`)."""
-    from mixdown.inference.pipeline import clip_to_spec
-    from mixdown.inference.refine import refine_to_reference
-    from mixdown.params import spec as S
-    from mixdown.params.locks import apply_locks, parse_locks
+    from mixdown.inference import pipeline
+    from mixdown.params.locks import parse_locks
 
     session = _session(tracks, sample_rate or params.sample_rate, [t.name for t in params.tracks])
     ref = _reference(reference, session.sample_rate)
     lock_map = parse_locks(_lock_items(locks), session.names, session.sample_rate)
-    tv, mv = params.track_matrix(), params.master_vector()
-    apply_locks(tv, mv, session.names, lock_map)
-    tv, mv, report = refine_to_reference(session, tv, mv, ref, lock_map, steps=steps, progress=False)
-    apply_locks(tv, mv, session.names, lock_map)
+    tv, mv, report = pipeline.refine(session, params.track_matrix(), params.master_vector(), ref, lock_map,
+                                     steps=steps, progress=False)
     notes = {**params.extra.get("notes", {}), "reference": {"file": str(reference) if not isinstance(
         reference, np.ndarray) else "<array>", **report}}
     return MixParams.from_arrays(params.sample_rate, [t.name for t in params.tracks], [t.file for t in params.tracks],
-                                 clip_to_spec(tv, S.TRACK_SPECS, params.sample_rate),
-                                 clip_to_spec(mv, S.MASTER_SPECS, params.sample_rate),
-                                 **{**params.extra, "notes": notes})
+                                 tv, mv, **{**params.extra, "notes": notes})
 
 
 def render(tracks: Tracks, params: MixParams, *, resample: bool = False) -> np.ndarray:

@@ -147,8 +147,7 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
             log.warning("%s: %s cannot mix its %d tracks; no row", song.name, name, len(session.audio))
             continue
         tv, mv = got
-        lo, hi = np.array([s.limits(sr) for s in S.TRACK_SPECS]).T
-        params = MixParams.from_arrays(sr, session.names, session.files, np.clip(tv, lo, hi), mv)
+        params = MixParams.from_arrays(sr, session.names, session.files, S.TRACK.clip(tv, sr), mv)
         est = render(session.folder, params, resample=session.resampled).audio.T
         n = min(est.shape[1], ref.shape[1])
         row: dict[str, float | str] = {"song": song.name, "group": song.group or song.name, "system": name}

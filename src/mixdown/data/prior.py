@@ -159,10 +159,8 @@ def _u(rng: np.random.Generator, r: Range, log: bool = False) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def _vector(values: dict[str, float], specs: Sequence[S.ParamSpec], sample_rate: float) -> np.ndarray:
-    out = np.array([values[s.name] for s in specs], dtype=np.float64)
-    lo, hi = np.array([s.limits(sample_rate) for s in specs]).T
-    return np.clip(out, lo, hi)
+def _vector(values: dict[str, float], table: S.Table, sample_rate: float) -> np.ndarray:
+    return table.clip(np.array([values[name] for name in table.names], dtype=np.float64), sample_rate)
 
 
 def _eq_moves(rng: np.random.Generator, moves: Sequence[Move], vals: dict[str, float]) -> None:
@@ -292,8 +290,8 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
     for t, send in zip(tracks, sends):
         t["reverb_send_db"] = send
     master_dict.update(reverb)
-    rows = [_vector(t, S.TRACK_SPECS, sample_rate) for t in tracks]
-    master = _vector(master_dict, S.MASTER_SPECS, sample_rate)
+    rows = [_vector(t, S.TRACK, sample_rate) for t in tracks]
+    master = _vector(master_dict, S.MASTER, sample_rate)
     prior = {"track_target_lufs": {t: round(float(x), 2) for t, x in zip(track_names, targets, strict=True)},
              "bus_target_lufs": round(bus, 2), "mix_target_lufs": round(mix, 2)}
     return MixParams.from_arrays(sample_rate, list(track_names), files, np.array(rows), master, prior=prior)

@@ -6,8 +6,9 @@ the reverb's return (convolution -> return high-pass -> return gain, :mod:`mixdo
 joins the stereo bus; then master EQ -> master compressor -> output gain
 (``docs/console.md``). High-pass and EQ of a strip are one FFT-domain filter with the exact
 cascade response. When no track sends (every ``reverb_send_db <= -60``) the return is exactly
-zero and is skipped; at sample rates of 8889 Hz and below, where the spec defines no reverb (its
-4 kHz band edge must lie below 0.45 x the rate; files may not send there), sends are ignored.
+zero and is skipped. Settings are taken in the table's ranges at the console's rate
+(:meth:`mixdown.params.spec.Table.clip`): at 8889 Hz and below, where the spec defines no reverb
+(its 4 kHz band edge must lie below 0.45 x the rate), that range holds every send off.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from mixdown.dsp.reverb import reverb_return, reverb_send
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
-_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
-_M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
+_T = S.TRACK.columns
+_M = S.MASTER.columns
 
 
 def _eq_params(p: torch.Tensor, cols: dict[str, int]) -> tuple[torch.Tensor, ...]:
@@ -119,9 +120,8 @@ class Console(nn.Module):
     def __init__(self, sample_rate: float, track_specs=S.TRACK_SPECS, master_specs=S.MASTER_SPECS):
         super().__init__()
         self.sample_rate = float(sample_rate)
-        self._warned = False
-        self.track_specs = tuple(track_specs)
-        self.master_specs = tuple(master_specs)
+        self.track_specs = S.Table(track_specs)
+        self.master_specs = S.Table(master_specs)
 
     def denormalize(self, track_params: torch.Tensor, master_params: torch.Tensor):
         """Physical values from normalised ones (shapes kept)."""
@@ -148,11 +148,10 @@ class Console(nn.Module):
             raise ValueError(f"x must be (batch, tracks, channels=1|2, time), got {tuple(x.shape)}")
         if normalized:
             track_params, master_params = self.denormalize(track_params, master_params)
+        else:  # physical values: in the table's ranges at this rate (sends off up to 8889 Hz)
+            track_params = self.track_specs.clip(track_params, self.sample_rate)
+            master_params = self.master_specs.clip(master_params, self.sample_rate)
         bus, reverb_bus = channel_strips(x, track_params, self.sample_rate, mask, sends=True)
-        if reverb_bus is not None and self.sample_rate > S.REVERB_MIN_SAMPLE_RATE:
+        if reverb_bus is not None:
             bus = bus + reverb_bus_return(reverb_bus, master_params, self.sample_rate)
-        elif reverb_bus is not None and not self._warned:  # the spec defines no reverb at such rates
-            log.warning("%g Hz is too low a rate for the reverb (it needs more than %.0f Hz): sends ignored",
-                        self.sample_rate, S.REVERB_MIN_SAMPLE_RATE)
-            self._warned = True
         return master_bus(bus, master_params, self.sample_rate, normalize_gain_db)

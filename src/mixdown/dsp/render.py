@@ -31,8 +31,8 @@ from mixdown.session import TrackReader, probe, track_path
 
 log = logging.getLogger(__name__)
 
-_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
-_M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
+_T = S.TRACK.columns
+_M = S.MASTER.columns
 BLOCK_FRAMES = 1 << 16
 N_SECTIONS = 1 + S.N_EQ_BANDS
 

@@ -68,18 +68,30 @@ def settings(session: Session, model, *, reference: np.ndarray | None = None,
         log.info("gain staging: faders and the master threshold %+.1f dB, output gain %+.1f dB (same mix)",
                  shift, -shift)
     if reference is not None:
-        from mixdown.inference.refine import refine_to_reference
-
-        tv, mv, report = refine_to_reference(session, tv, mv, reference, lock_map, steps=refine_steps,
-                                             progress=progress)
-        apply_locks(tv, mv, session.names, lock_map)
+        tv, mv, report = refine(session, tv, mv, reference, lock_map, steps=refine_steps, progress=progress)
         notes["reference"] = {"file": str(reference_name), **report}
-        log.info("reference: octave-band error %.2f dB -> %.2f dB", report["band_error_db_before"],
-                 report["band_error_db_after"])
-    return MixParams.from_arrays(session.sample_rate, session.names, session.files,
-                                 clip_to_spec(tv, S.TRACK_SPECS, session.sample_rate),
-                                 clip_to_spec(mv, S.MASTER_SPECS, session.sample_rate),
+    sr = session.sample_rate
+    return MixParams.from_arrays(sr, session.names, session.files, S.TRACK.clip(tv, sr), S.MASTER.clip(mv, sr),
                                  model=notes["model"], notes=notes)
+
+
+def refine(session: Session, tv: np.ndarray, mv: np.ndarray, reference: np.ndarray,
+           locks: dict[tuple[str, str], float] | None = None, *, steps: int = 40,
+           progress: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Settings ``tv`` ``(N, N_TRACK_PARAMS)``, ``mv`` refined towards ``reference`` ``(2, frames)`` at
+    the session's rate (:func:`mixdown.inference.refine.refine_to_reference`), the locked values
+    written before and after, clipped to the table: ``(tv, mv, report)``. The one refine step of
+    ``mixdown mix --reference``, :func:`mixdown.api.refine` and the studio."""
+    from mixdown.inference.refine import refine_to_reference
+
+    lock_map = locks or {}
+    tv, mv = tv.copy(), mv.copy()
+    apply_locks(tv, mv, session.names, lock_map)
+    tv, mv, report = refine_to_reference(session, tv, mv, reference, lock_map, steps=steps, progress=progress)
+    apply_locks(tv, mv, session.names, lock_map)
+    log.info("reference: octave-band error %.2f dB -> %.2f dB", report["band_error_db_before"],
+             report["band_error_db_after"])
+    return S.TRACK.clip(tv, session.sample_rate), S.MASTER.clip(mv, session.sample_rate), report
 
 
 def require_console_rate(session: Session, folder: str | os.PathLike) -> None:
@@ -157,8 +169,3 @@ def apply_loudness_target(params: MixParams, audio: np.ndarray, target_lufs: flo
     # the same static gain the renderer applies last (a re-render matches to float rounding)
     audio *= np.float32(10 ** (params.master.normalize["gain_db"] / 20))
 
-
-def clip_to_spec(values: np.ndarray, specs, sample_rate: int) -> np.ndarray:
-    """``values`` (``(..., len(specs))`` physical) clipped to each parameter's range at ``sample_rate``."""
-    lo, hi = np.array([s.limits(sample_rate) for s in specs]).T
-    return np.clip(values, lo, hi)

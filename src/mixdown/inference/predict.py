@@ -68,18 +68,14 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     mp = torch.cat([o[1] for o in outs])
     tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)
     tv[..., _IN_GAIN] += gains  # the model saw inputs raised by `gains`
-    tv[..., _IN_GAIN] = np.clip(tv[..., _IN_GAIN], S.TRACK_SPECS[_IN_GAIN].lo, S.TRACK_SPECS[_IN_GAIN].hi)
+    tv = S.TRACK.clip(tv, sr)
     # each track's settings from the windows where it plays, weighted by how much it plays there
     # (a track silent in most windows is not judged by what the model makes of its silence)
     u_t = weighted_median(S.normalize(tv, S.TRACK_SPECS, sr), active[..., None], axis=0)
     u_m = np.median(mp.cpu().double().numpy(), axis=0)
-    tv = S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr)
-    send = S.TRACK_NAMES.index("reverb_send_db")
-    if sr <= S.REVERB_MIN_SAMPLE_RATE and (tv[:, send] > S.SEND_OFF_DB).any():
-        log.warning("%d Hz is too low a rate for the reverb (it needs more than %.0f Hz): every send off",
-                    sr, S.REVERB_MIN_SAMPLE_RATE)
-        tv[:, send] = S.SEND_OFF_DB
-    return tv, S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr)
+    # in the table's ranges at this rate (up to 8889 Hz, where the spec has no reverb: sends off)
+    return (S.TRACK.clip(S.denormalize(np.clip(u_t, 0, 1), S.TRACK_SPECS, sr), sr),
+            S.MASTER.clip(S.denormalize(np.clip(u_m, 0, 1), S.MASTER_SPECS, sr), sr))
 
 
 def _activity(x: np.ndarray, gains_db: np.ndarray, own: np.ndarray) -> np.ndarray:

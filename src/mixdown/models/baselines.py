@@ -36,7 +36,7 @@ BASELINES = ("raw_sum", "equal_loudness", "heuristic", "prior", "role_levels", "
 EXTRA_BASELINES = ("composer",)
 #: per-role level offsets (dB) of the training songs' human mixes (``scripts/role_levels.py --out``)
 ROLE_LEVELS_FILE = Path(__file__).resolve().parents[1] / "weights" / "role_levels.json"
-_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+_T = S.TRACK.columns
 #: manifest roles (:data:`mixdown.data.roles.ROLES`) -> roles of the prior (:data:`mixdown.data.prior.ROLES`)
 PRIOR_ROLE = {"drums": "drums", "bass": "bass", "keys": "keys", "guitar": "guitar", "strings": "strings",
               "vocals": "lead", "lead": "lead", "brass": "brass", "winds": "winds", "synth": "keys",
@@ -57,9 +57,9 @@ def equal_loudness(session) -> tuple[np.ndarray, np.ndarray]:
     tv, mv = neutral(len(session.audio), session.sample_rate)
     for i, x in enumerate(session.audio):
         lufs = loudness.integrated_loudness(x, session.sample_rate)
-        tv[i, _T["input_gain_db"]] = np.clip(-23.0 - lufs, -48, 24) if math.isfinite(lufs) else 0.0
+        tv[i, _T["input_gain_db"]] = -23.0 - lufs if math.isfinite(lufs) else 0.0
         tv[i, _T["fader_db"]] = -10 * math.log10(len(session.audio))
-    return tv, mv
+    return S.TRACK.clip(tv, session.sample_rate), mv
 
 
 def role_levels(session, offsets_db: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -73,9 +73,8 @@ def role_levels(session, offsets_db: dict[str, float] | None = None) -> tuple[np
         offsets_db = read_role_levels(ROLE_LEVELS_FILE)
     tv, mv = neutral(len(session.audio), session.sample_rate)
     db = np.array([float(offsets_db.get(normalise_role(n), 0.0)) for n in session.names])
-    fader = S.TRACK_SPECS[_T["fader_db"]]
-    tv[:, _T["fader_db"]] = np.clip(db - db.mean(), fader.lo, fader.hi)
-    return tv, mv
+    tv[:, _T["fader_db"]] = db - db.mean()
+    return S.TRACK.clip(tv, session.sample_rate), mv
 
 
 def composer_volume_db(cc7: float) -> float:
@@ -111,12 +110,11 @@ def composer(session, controls) -> tuple[np.ndarray, np.ndarray] | None:
     if not has_composer_controls(controls) or len(controls) != len(session.audio):
         return None
     tv, mv = neutral(len(session.audio), session.sample_rate)
-    fader = S.TRACK_SPECS[_T["fader_db"]]
     for i, meta in enumerate(controls):
         cc7, cc10 = meta["cc7"].get("max", meta["cc7"]["start"]), float(meta["cc10"]["start"])
-        tv[i, _T["fader_db"]] = np.clip(composer_volume_db(cc7), fader.lo, fader.hi)
-        tv[i, _T["pan"]] = np.clip((cc10 - 64.0) / 64.0, -1.0, 1.0)
-    return tv, mv
+        tv[i, _T["fader_db"]] = composer_volume_db(cc7)
+        tv[i, _T["pan"]] = (cc10 - 64.0) / 64.0
+    return S.TRACK.clip(tv, session.sample_rate), mv
 
 
 def prior(session, roles: Sequence[str | None] | None = None, seed: str = "") -> tuple[np.ndarray, np.ndarray]:
@@ -148,8 +146,9 @@ def prior(session, roles: Sequence[str | None] | None = None, seed: str = "") ->
 def gains_to_fader_pan(tv: np.ndarray, gl: np.ndarray, gr: np.ndarray) -> None:
     """Write left/right amplitude gains into ``tv`` as fader (dB) and pan (constant-power law)."""
     gl, gr = np.maximum(gl, 1e-6), np.maximum(gr, 1e-6)
-    tv[:, _T["fader_db"]] = np.clip(20 * np.log10(np.hypot(gl, gr)), -48, 24)
-    tv[:, _T["pan"]] = np.clip(4 * np.arctan2(gr, gl) / math.pi - 1, -1, 1)
+    tv[:, _T["fader_db"]] = 20 * np.log10(np.hypot(gl, gr))
+    tv[:, _T["pan"]] = 4 * np.arctan2(gr, gl) / math.pi - 1
+    tv[:] = S.TRACK.clip(tv)
 
 
 def waveform_oracle(session, reference: np.ndarray, max_frames: int = 44100 * 60, step: int = 4):

@@ -18,8 +18,8 @@ from mixdown.measure.levels import active_rms
 from mixdown.models.base import MixModel
 from mixdown.params import spec as S
 
-_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
-_M = {n: i for i, n in enumerate(S.MASTER_NAMES)}
+_T = S.TRACK.columns
+_M = S.MASTER.columns
 
 
 class Heuristic(MixModel):
@@ -45,7 +45,7 @@ class Heuristic(MixModel):
         power = mag ** 2
         low = power[freqs < 120].sum() / (power.sum() + 1e-12)
         side = float(np.mean((x[0] - x[1]) ** 2) / (np.mean((x[0] + x[1]) ** 2) + 1e-12))
-        v[_T["input_gain_db"]] = np.clip(self.target_rms_db - rms_db, -48, 24)
+        v[_T["input_gain_db"]] = self.target_rms_db - rms_db
         v[_T["fader_db"]] = -10 * math.log10(max(n_active, 1)) - self.headroom_db
         v[_T["highpass_hz"]] = 80.0 if low < 0.05 else 20.0
         v[_T["compressor.threshold_db"]] = self.target_rms_db + 6.0
@@ -56,7 +56,7 @@ class Heuristic(MixModel):
         if low < 0.3 and side < 0.05 and n_spread > 1:
             side_sign = -1.0 if rank % 2 == 0 else 1.0
             v[_T["pan"]] = side_sign * (0.25 + 0.4 * rank / max(n_spread - 1, 1))
-        return v
+        return S.TRACK.clip(v, self.sample_rate)
 
     def _master_values(self) -> np.ndarray:
         v = np.array([S.neutral_master_values(self.sample_rate)[n] for n in S.MASTER_NAMES])

@@ -254,11 +254,6 @@ def from_dict(doc: Any, source: str = "<params>") -> MixParams:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ParamsError(f"{source}: duplicate track names {dupes}; names must be unique")
-    for t in tracks:
-        if sr <= S.REVERB_MIN_SAMPLE_RATE and t.values["reverb_send_db"] > S.SEND_OFF_DB:
-            raise ParamsError(f"{source}: track {t.name!r}: reverb_send_db: {t.values['reverb_send_db']} dB sends "
-                              f"to the reverb, which needs a sample rate above {S.REVERB_MIN_SAMPLE_RATE:.0f} Hz (its "
-                              f"4 kHz band edge must lie below 0.45 x sample_rate, {sr} Hz here); set it to -60 (off)")
     master = _read_master(_require(doc, "master", dict, source, "file"), sr, source, unknown, v1)
     if unknown:
         log.warning("%s: ignoring unknown keys (a reader ignores keys it does not know): %s", source,

@@ -44,6 +44,8 @@ class ParamSpec:
         lo: lowest allowed physical value.
         hi: highest allowed physical value.
         scale: ``"lin"`` or ``"log"``: how 0..1 maps onto ``lo..hi``.
+        off_up_to_hz: at sample rates up to this one the parameter is fixed at ``lo`` (off): the
+            reverb's sends, below the rate the spec defines the reverb at (0: no such rule).
     """
 
     name: str
@@ -51,16 +53,20 @@ class ParamSpec:
     lo: float
     hi: float
     scale: str = "lin"
+    off_up_to_hz: float = 0.0
 
     @property
     def is_frequency(self) -> bool:
         return self.unit == "Hz"
 
     def limits(self, sample_rate: float | None = None) -> tuple[float, float]:
-        """Physical range, with frequencies capped below 0.45 x ``sample_rate``."""
+        """Physical range at ``sample_rate``: frequencies capped below 0.45 x ``sample_rate``; a
+        parameter that is off up to some rate (the reverb's sends) is ``(lo, lo)`` there."""
         hi = self.hi
         if self.is_frequency and sample_rate is not None:
             hi = min(hi, MAX_FREQ_FRACTION * sample_rate * 0.999)
+        if sample_rate is not None and sample_rate <= self.off_up_to_hz:
+            hi = self.lo
         return self.lo, hi
 
 
@@ -89,10 +95,16 @@ def _compressor_specs(prefix: str) -> list[ParamSpec]:
     ]
 
 
+#: The reverb's bands have a fixed 4 kHz edge, which must lie below 0.45 x the sample rate: up to
+#: this rate (8889 Hz) the spec defines no reverb, so every send is off. The rule lives in the
+#: send's row (``off_up_to_hz``): its range there is only -60 dB, which the reader enforces (an
+#: error naming the track), and predictions, refinement and the training console clip to.
+REVERB_MIN_SAMPLE_RATE = 4000.0 / MAX_FREQ_FRACTION
 #: The reverb (console spec, ``mixdown.params/2``): each track's post-fader, post-pan send into
 #: one stereo convolution reverb, whose settings live on the master as ``reverb.*``.
 #: ``reverb_send_db <= -60`` is no send (gain 0).
-REVERB_TRACK_SPECS: tuple[ParamSpec, ...] = (ParamSpec("reverb_send_db", "dB", -60.0, 0.0),)
+REVERB_TRACK_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("reverb_send_db", "dB", -60.0, 0.0, off_up_to_hz=REVERB_MIN_SAMPLE_RATE),)
 REVERB_MASTER_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("reverb.predelay_ms", "ms", 0.0, 100.0),
     ParamSpec("reverb.decay_low_s", "s", 0.1, 10.0, "log"),
@@ -105,9 +117,6 @@ REVERB_TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in REVERB_TRACK_SPECS)
 REVERB_MASTER_NAMES: tuple[str, ...] = tuple(s.name for s in REVERB_MASTER_SPECS)
 #: ``reverb_send_db`` at or below this is no send (spec).
 SEND_OFF_DB = -60.0
-#: The reverb's bands have a fixed 4 kHz edge, which must lie below 0.45 x the sample rate: below
-#: this rate (8889 Hz) the spec defines no reverb, so every send must be off.
-REVERB_MIN_SAMPLE_RATE = 4000.0 / MAX_FREQ_FRACTION
 #: The reverb that files and models without one get (``mixdown.params/1`` files, checkpoints
 #: trained before the reverb): the console spec's example settings (20 ms pre-delay, 1.8 / 1.5 /
 #: 0.7 s decays, 200 Hz return high-pass, unity return). Their sends are off, so it is silent
@@ -137,6 +146,47 @@ TRACK_NAMES: tuple[str, ...] = tuple(s.name for s in TRACK_SPECS)
 MASTER_NAMES: tuple[str, ...] = tuple(s.name for s in MASTER_SPECS)
 N_TRACK_PARAMS = len(TRACK_SPECS)
 N_MASTER_PARAMS = len(MASTER_SPECS)
+
+
+class Table(tuple):
+    """A table of parameter rows (a tuple of :class:`ParamSpec`) that does the parameter work:
+    ``names``, ``columns`` (name -> column), :meth:`limits` and :meth:`clip`. :data:`TRACK` and
+    :data:`MASTER` are the console's; ``Table(rows)`` makes one for any rows (a checkpoint's)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self)
+
+    @property
+    def columns(self) -> dict[str, int]:
+        """Name -> column of the table's values ``(..., len(table))``."""
+        return {s.name: i for i, s in enumerate(self)}
+
+    def limits(self, sample_rate: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(lo, hi)`` arrays of every row's range at ``sample_rate`` (:meth:`ParamSpec.limits`)."""
+        lo, hi = np.array([s.limits(sample_rate) for s in self], dtype=np.float64).reshape(-1, 2).T
+        return lo, hi
+
+    def clip(self, values, sample_rate: float | None = None):
+        """``values`` ``(..., len(table))`` physical (numpy or torch) clipped to every row's range at
+        ``sample_rate`` (the only clipping of settings to the table: predictions, refinement,
+        baselines, the prior, the training console).
+
+        >>> float(TRACK.clip(np.full(N_TRACK_PARAMS, 1e9), 8000)[TRACK.columns["reverb_send_db"]])
+        -60.0
+        """
+        lo, hi = self.limits(sample_rate)
+        if isinstance(values, np.ndarray) or not hasattr(values, "clamp"):
+            return np.clip(np.asarray(values, dtype=np.float64), lo, hi)
+        import torch
+
+        return torch.clamp(values, torch.as_tensor(lo, dtype=values.dtype, device=values.device),
+                           torch.as_tensor(hi, dtype=values.dtype, device=values.device))
+
+
+#: The console's tables: per track and on the master bus.
+TRACK = Table(TRACK_SPECS)
+MASTER = Table(MASTER_SPECS)
 
 
 def index(specs: Sequence[ParamSpec], name: str) -> int:
@@ -193,6 +243,7 @@ def normalize(x, specs: Sequence[ParamSpec] = TRACK_SPECS, sample_rate: float | 
         x: ``(..., len(specs))`` physical units -> same shape in [0, 1] when in range.
     """
     lo, hi, is_log = _bounds(specs, sample_rate)
+    hi = np.where(hi > lo, hi, lo + 1.0)  # a range fixed at its low end (a send off at low rates): 0
     if isinstance(x, np.ndarray):
         lin = (x - lo) / (hi - lo)
         safe_lo = np.where(is_log, lo, 1.0)
@@ -285,4 +336,8 @@ def check_value(spec: ParamSpec, value: float, sample_rate: float | None) -> str
     if spec.is_frequency and sample_rate is not None and value >= MAX_FREQ_FRACTION * sample_rate:
         return (f"{value} Hz is not below 0.45 x sample_rate "
                 f"({MAX_FREQ_FRACTION * sample_rate:g} Hz at {sample_rate:g} Hz)")
+    if sample_rate is not None and sample_rate <= spec.off_up_to_hz and value > spec.lo:  # off at this rate
+        return (f"{value} {spec.unit} sends to the reverb, which needs a sample rate above "
+                f"{spec.off_up_to_hz:.0f} Hz (its 4 kHz band edge must lie below 0.45 x sample_rate, "
+                f"{sample_rate:g} Hz here); set it to {spec.lo:g} (off)")
     return None

@@ -21,7 +21,7 @@ from mixdown.params import spec as S
 _PAN = S.index(S.TRACK_SPECS, "pan")
 _LEVEL = [S.index(S.TRACK_SPECS, "input_gain_db"), S.index(S.TRACK_SPECS, "fader_db")]
 #: master settings apart from the reverb's (unknown when no track sends: unheard, see the dataset)
-_MASTER_NOT_REVERB = [i for i, n in enumerate(S.MASTER_NAMES) if n not in S.REVERB_MASTER_NAMES]
+_MASTER_NOT_REVERB = [S.MASTER.columns[n] for n in S.MASTER_NAMES if n not in S.REVERB_MASTER_NAMES]
 
 
 def k_weighted_loudness(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
