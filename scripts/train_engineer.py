@@ -39,6 +39,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
     p.add_argument("--every", type=int, default=250)
+    p.add_argument("--weights", default="", help='loss weights by term, e.g. "eq=3,reverb_send_db=2" (default 1 each)')
+    p.add_argument(
+        "--standins",
+        type=Path,
+        help="stand-in sessions to hear the songs from (rendered there when "
+        "missing; e.g. the folder mixdown evaluate --decisions keeps); default: the raw loudness",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads (the network is small: 1 is fastest)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -52,6 +59,7 @@ def main() -> None:
             f"of {args.mixologydb} (songs: {', '.join(s for s in db.songs() if s not in TEST_SONGS)})"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    weights = {k.strip(): float(v) for k, v in (w.split("=") for w in args.weights.split(",") if w.strip())}
     result = train_engineer(
         db,
         args.base,
@@ -64,6 +72,8 @@ def main() -> None:
         songs_out=TEST_SONGS + validate,
         validate=validate,
         every=args.every,
+        weights=weights,
+        standins=args.standins,
     )
     print(json.dumps(result))
 

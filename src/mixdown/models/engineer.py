@@ -118,10 +118,12 @@ class Engineer(MixModel):
 
     def pick_style(self, roles: torch.Tensor, draw: int = 0) -> int:
         """The style a session gets: :attr:`style`, else a rating-weighted draw seeded by the
-        session's names (``roles`` ``(N,)``) and ``draw`` (the k-th of several mixes of one session)."""
+        session's line-up (the parts and sides of ``roles`` ``(N,)``) and ``draw`` (the k-th of
+        several mixes of one session)."""
         if self.style is not None:
             return int(self.style)
-        key = ",".join(map(str, roles.tolist())) + ("" if draw == 0 else f"/{draw}")
+        codes = torch.div(roles.long(), len(ROLES), rounding_mode="floor")  # parts and sides: the line-up
+        key = ",".join(map(str, codes.tolist())) + ("" if draw == 0 else f"/{draw}")
         g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
         return int(torch.multinomial(self.style_weights.float().cpu(), 1, generator=g))
 
@@ -150,6 +152,16 @@ class Engineer(MixModel):
         pooled = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
         return torch.sigmoid(self.track_out(h)), torch.sigmoid(self.reverb_out(pooled))
 
+    def hear(self, tracks: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What the decisions hear of each track: its K-weighted level (dB), that level relative to
+        the power sum of the session's tracks, and whether it is stereo. ``tracks`` ``(B, N, 2, T)``,
+        ``mask`` ``(B, N)`` -> three ``(B, N)``."""
+        heard = k_weighted_db(tracks, self.sample_rate).masked_fill(~mask, -120.0)
+        total = 10 * torch.log10((10 ** (heard / 10)).masked_fill(~mask, 0).sum(1, keepdim=True) + 1e-12)
+        side = (tracks[..., 0, :] - tracks[..., 1, :]).pow(2).mean(-1)
+        mid = (tracks[..., 0, :] + tracks[..., 1, :]).pow(2).mean(-1).clamp(min=1e-12)
+        return heard, heard - total, side / mid > 1e-6
+
     def forward(
         self,
         tracks: torch.Tensor,
@@ -162,13 +174,7 @@ class Engineer(MixModel):
             roles = torch.full((B, N), encode_names(["track"])[0], dtype=torch.long, device=mask.device)
         base_roles = roles.long() % len(ROLES)
         track_u, master_u = self.base(tracks, mask, reference, roles=base_roles)
-        heard = k_weighted_db(tracks, self.sample_rate).masked_fill(~mask, -120.0)  # (B, N)
-        total = 10 * torch.log10((10 ** (heard / 10)).masked_fill(~mask, 0).sum(1, keepdim=True) + 1e-12)
-        level_rel = heard - total
-        side_mid = (tracks[..., 0, :] - tracks[..., 1, :]).pow(2).mean(-1) / (
-            tracks[..., 0, :] + tracks[..., 1, :]
-        ).pow(2).mean(-1).clamp(min=1e-12)
-        stereo = side_mid > 1e-6
+        heard, level_rel, stereo = self.hear(tracks, mask)
         style = torch.tensor([self.pick_style(roles[b][mask[b]], self.draw) for b in range(B)], device=mask.device)
         dec, reverb = self.decisions(level_rel, stereo, mask, roles, style)
         return self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask)

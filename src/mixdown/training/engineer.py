@@ -24,42 +24,82 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, Decision, MixologyDB
-from mixdown.data.roles import PARTS, ROLES
+from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, MixologyDB
 from mixdown.decisions import COMP_GRID_DB
-from mixdown.models.engineer import DECISIONS, N_SIDES, TABLE_DECISIONS, Engineer
+from mixdown.models.engineer import DECISIONS, TABLE_DECISIONS, Engineer, encode_names
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
 _FS = 48000.0
 
 
-def examples(db: MixologyDB, songs_out: tuple[str, ...] = TEST_SONGS) -> tuple[list[dict], list[str], list[float]]:
-    """One example per mix of the songs not in ``songs_out``; the engineers (style names) and
-    their mean listener ratings."""
-    mixes: dict[tuple[str, str], list[Decision]] = defaultdict(list)
-    for d in db.decisions:
-        if d.song not in songs_out:
-            mixes[(d.song, d.mix)].append(d)
-    styles = sorted({mix for _, mix in mixes})
+def heard_levels(model: Engineer, folder: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What ``model`` hears of a session's tracks at mixing time (:meth:`Engineer.hear` on the
+    predictor's analysis windows, median over windows): each track's level relative to the
+    others (dB) and whether it is stereo, in the order of ``names`` (track names whose files are
+    ``tracks/<safe_name(name)>``). Shapes ``(len(names),)``."""
+    from mixdown.data.builders.standin import safe_name
+    from mixdown.inference.contract import analysis_batch, contract_of
+    from mixdown.session import read_session, windows
+
+    session = read_session(folder)
+    contract = contract_of(model)
+    window = int(contract.window_s * session.sample_rate)
+    starts = windows(session.frames, window, contract.n_windows)
+    x, mask, _ = analysis_batch(session, starts, max(min(window, session.frames), contract.min_window), contract)
+    with torch.no_grad():
+        _, level_rel, stereo = model.hear(x, mask)
+    where = {n: i for i, n in enumerate(session.names)}
+    idx = [where[safe_name(n)] for n in names]
+    return level_rel.median(0).values.numpy()[idx], stereo.any(0).numpy()[idx]
+
+
+def examples(
+    db: MixologyDB, songs_out: tuple[str, ...] = TEST_SONGS, hear=None
+) -> tuple[list[dict], list[str], list[float]]:
+    """One example per mix of the songs not in ``songs_out``: the song's raw tracks
+    (:func:`mixdown.decisions.song_tracks`) as the model meets them at mixing time (parts and
+    sides from their names, :func:`~mixdown.models.engineer.encode_names`) and that engineer's
+    decisions on them as targets (``target`` False on tracks the mix leaves out). ``hear(st)``
+    -> (level relative to the others, stereo) per track, e.g. :func:`heard_levels` on the song's
+    stand-in session; default: the raw loudness and MixologyDB's mono/stereo. Returns the examples,
+    the engineers (style names) and their mean listener ratings."""
+    from mixdown.decisions import song_tracks
+
+    songs = [s for s in db.songs() if s not in songs_out]
+    styles = sorted({d.mix for d in db.decisions if d.song in songs})
     ratings: dict[str, list[float]] = defaultdict(list)
     out = []
-    for (song, mix), ds in sorted(mixes.items()):
-        raw = np.array([d.raw_lufs for d in ds])
-        lv = np.array([d.level_db for d in ds])
-        ratings[mix].append(ds[0].rating)
-        out.append(
-            {
-                "style": styles.index(mix),
-                "roles": [(PARTS.index(d.part) * N_SIDES + d.side + 1) * len(ROLES) for d in ds],
-                "heard_rel": raw - 10 * np.log10(np.sum(10 ** (raw / 10))),
-                "stereo": [d.stereo for d in ds],
-                "raw_lufs": raw,
-                "level_rel": lv - 10 * np.log10(np.sum(10 ** (lv / 10))),
-                "values": np.array([[d.values[k] for k in S.TRACK_NAMES] for d in ds]),
-                "reverb": np.array([db.reverbs[f"{song}/{mix}"][k] for k in S.REVERB_MASTER_NAMES]),
-            }
-        )
+    for song in songs:
+        st = song_tracks(db, song)
+        raw = np.asarray(st.raw_lufs, dtype=np.float64)
+        if hear is None:
+            heard_rel, stereo = raw - 10 * np.log10(np.sum(10 ** (raw / 10))), np.asarray(st.stereo)
+        else:
+            heard_rel, stereo = hear(st)
+        roles = encode_names(st.names)
+        for mix, m in sorted(st.engineers.items()):
+            present = np.array([k in m for k in st.keys])
+            if present.sum() < 2:
+                continue
+            ratings[mix].append(next(iter(m.values())).rating)
+            lv = np.array([m[k].level_db if k in m else -120.0 for k in st.keys])
+            neutral = [S.neutral_track_values(int(_FS))[n] for n in S.TRACK_NAMES]
+            out.append(
+                {
+                    "style": styles.index(mix),
+                    "roles": roles,
+                    "heard_rel": np.asarray(heard_rel, dtype=np.float64),
+                    "stereo": np.asarray(stereo, dtype=bool),
+                    "raw_lufs": raw,
+                    "target": present,
+                    "level_rel": lv - 10 * np.log10(np.sum(10 ** (lv[present] / 10))),
+                    "values": np.array(
+                        [[m[k].values[n] for n in S.TRACK_NAMES] if k in m else neutral for k in st.keys]
+                    ),
+                    "reverb": np.array([db.reverbs[f"{song}/{mix}"][k] for k in S.REVERB_MASTER_NAMES]),
+                }
+            )
     return out, styles, [float(np.mean(ratings[s])) for s in styles]
 
 
@@ -76,6 +116,7 @@ def _batch(exs: list[dict]) -> dict[str, torch.Tensor]:
         "stereo": torch.zeros(B, n),
         "raw": torch.full((B, n), -30.0),
         "level_rel": torch.zeros(B, n),
+        "target": torch.zeros(B, n, dtype=torch.bool),
         "values": _NEUTRAL.expand(B, n, -1).clone(),
         "reverb": torch.tensor(np.stack([e["reverb"] for e in exs])),
         "style": torch.tensor([e["style"] for e in exs]),
@@ -88,6 +129,7 @@ def _batch(exs: list[dict]) -> dict[str, torch.Tensor]:
         b["stereo"][i, :k] = torch.tensor(e["stereo"], dtype=torch.float32)
         b["raw"][i, :k] = torch.tensor(e["raw_lufs"])
         b["level_rel"][i, :k] = torch.tensor(e["level_rel"])
+        b["target"][i, :k] = torch.tensor(e["target"])
         b["values"][i, :k] = torch.tensor(e["values"])
     return b
 
@@ -129,9 +171,9 @@ def _cols(names) -> list[int]:
 def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Each loss term (scalars) for a batch from :func:`_batch`."""
     dec, reverb = model.decisions(b["heard_rel"].float(), b["stereo"], b["mask"], b["roles"], b["style"])
-    m = b["mask"].float()
+    m = b["target"].float()
 
-    def mean(x):  # over real tracks
+    def mean(x):  # over the tracks the engineer placed
         return (x * m).sum() / m.sum()
 
     phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
@@ -174,26 +216,32 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return {k: x.float() for k, x in out.items()}
 
 
-def engineer_rows(model: Engineer, st, draw: int = 0) -> np.ndarray:
-    """The decision network's settings for a song's tracks as MixologyDB describes them (parts,
-    sides, stereo, raw loudness; no audio), the style drawn as at mixing time: ``(N, P)``
+def engineer_rows(model: Engineer, st, draw: int = 0, heard=None) -> np.ndarray:
+    """The decision network's settings for a song's tracks as MixologyDB describes them (names,
+    stereo, raw loudness; no audio, or ``heard`` = (level relative to the others, stereo) per
+    track as :func:`heard_levels` hears them), the style drawn as at mixing time: ``(N, P)``
     physical track values (``st``: :class:`mixdown.decisions.SongTracks`)."""
     n = len(st.keys)
-    roles = torch.tensor([(PARTS.index(p) * N_SIDES + sd + 1) * len(ROLES) for p, sd in zip(st.parts, st.sides)])[None]
+    roles = torch.tensor(encode_names(st.names))[None]
     raw = torch.tensor(st.raw_lufs, dtype=torch.float32)[None]
-    heard_rel = raw - 10 * torch.log10((10 ** (raw / 10)).sum(1, keepdim=True))
+    if heard is None:
+        heard_rel, stereo = raw - 10 * torch.log10((10 ** (raw / 10)).sum(1, keepdim=True)), st.stereo
+    else:
+        heard_rel, stereo = torch.tensor(heard[0], dtype=torch.float32)[None], heard[1]
     mask = torch.ones(1, n, dtype=torch.bool)
     style = torch.tensor([model.pick_style(roles[0], draw)])
     neutral = S.normalize(np.array([S.neutral_track_values(44100)[k] for k in S.TRACK_NAMES]), S.TRACK_SPECS)
     with torch.no_grad():
-        dec, reverb = model.decisions(heard_rel, torch.tensor([st.stereo], dtype=torch.float32), mask, roles, style)
+        dec, reverb = model.decisions(
+            heard_rel, torch.tensor(np.asarray([stereo]), dtype=torch.float32), mask, roles, style
+        )
         track_u = torch.tensor(neutral, dtype=torch.float32).expand(1, n, -1)
         master_u = torch.zeros(1, S.N_MASTER_PARAMS)
         track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask)
     return S.denormalize(track_u[0].double().numpy(), S.TRACK_SPECS)
 
 
-def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...]) -> dict[str, float]:
+def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...], hear=None) -> dict[str, float]:
     """Mean error per group (:data:`mixdown.decisions.GROUPS`) of :func:`engineer_rows` against
     the median of each song's engineers, over ``songs``."""
     from mixdown import decisions as D
@@ -201,9 +249,8 @@ def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...]) -
     errs: dict[str, list] = defaultdict(list)
     for song in songs:
         st = D.song_tracks(db, song)
-        res = D.system_errors(
-            D.features(D.rows_of(engineer_rows(model, st)), st.raw_lufs, st.sides), D.engineer_features(st)
-        )
+        rows = engineer_rows(model, st, heard=None if hear is None else hear(st))
+        res = D.system_errors(D.features(D.rows_of(rows), st.raw_lufs, st.sides), D.engineer_features(st))
         for g, e in res.items():
             errs[g].append(e)
     return {g: float(np.concatenate(v).mean()) for g, v in errs.items()}
@@ -222,9 +269,14 @@ def train_engineer(
     songs_out: tuple[str, ...] = TEST_SONGS,
     validate: tuple[str, ...] = (),
     every: int = 250,
+    weights: dict[str, float] | None = None,
+    standins: Path | None = None,
 ) -> dict:
     """Train the decision network on the training songs' mixes, the master network taken from
-    ``base_checkpoint`` (a Mixformer with roles, e.g. the shipped human-v3) and frozen; write a
+    ``base_checkpoint`` (a Mixformer with roles, e.g. the shipped human-v3) and frozen; ``weights``
+    scale the loss terms of :func:`losses` by name (default 1 each); with ``standins`` (a folder of
+    stand-in sessions, :func:`mixdown.decisions.render_song`, rendered there when missing) the
+    model learns from what it hears of them (:func:`heard_levels`), as at mixing time; write a
     self-describing checkpoint to ``out``. Returns the final losses."""
     from tqdm import tqdm
 
@@ -232,8 +284,27 @@ def train_engineer(
     from mixdown.inference.contract import InputContract
 
     torch.manual_seed(seed)
-    exs, styles, ratings = examples(db, songs_out)
+    weights = dict(weights or {})
     base_state = read_checkpoint(base_checkpoint)
+    contract = InputContract.from_checkpoint(base_state)
+    hear = None
+    if standins is not None:
+        from mixdown import decisions as D
+
+        listener = Engineer(sample_rate=int(base_state["sample_rate"]))
+        listener.input_contract = contract
+
+        heard: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+        def hear(st):
+            if st.song not in heard:
+                folder = Path(standins) / D._slug(st.song)
+                if not (folder / "tracks").is_dir():
+                    D.render_song(st, folder)
+                heard[st.song] = heard_levels(listener, folder, st.names)
+            return heard[st.song]
+
+    exs, styles, ratings = examples(db, songs_out, hear)
     base_kwargs = dict(base_state["model"]["kwargs"])
     base = load_model(base_checkpoint)
     kwargs = {
@@ -255,7 +326,7 @@ def train_engineer(
     for step in tqdm(range(steps), desc="engineer decisions", unit="step"):
         b = _batch([exs[i] for i in rng.choice(len(exs), size=min(batch, len(exs)), replace=False)])
         terms = losses(model, b)
-        loss = sum(terms.values())
+        loss = sum(weights.get(k, 1.0) * v for k, v in terms.items())
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -266,14 +337,13 @@ def train_engineer(
             log.info("step %d: loss %.4f %s", step, float(loss.detach()), last)
         if validate and ((step + 1) % every == 0 or step == steps - 1):
             model.eval()
-            val = validation_errors(model, db, validate)
+            val = validation_errors(model, db, validate, hear)
             history.append({"step": step + 1, **val})
             log.info("step %d: validation %s", step + 1, {k: round(v, 3) for k, v in val.items()})
             model.train()
     model.eval()
     for p in model.base.parameters():
         p.requires_grad_(True)
-    contract = InputContract.from_checkpoint(base_state)
     save_checkpoint(
         out,
         model,
@@ -289,6 +359,9 @@ def train_engineer(
                 "base": Path(base_checkpoint).name,
                 "styles": styles,
                 "songs_out": list(songs_out),
+                "d_model": d_model,
+                "loss_weights": weights,
+                "heard": "stand-in sessions" if standins is not None else "raw loudness",
                 "data": "MixologyDB (MIT), songs not in the decision benchmark's test split",
             }
         },
