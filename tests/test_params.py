@@ -183,7 +183,7 @@ def test_master_normalize_is_read_and_validated(tmp_path):
     rejected(tmp_path, bad, "master", "normalize")
 
 
-@pytest.mark.parametrize("fmt", ["mixdown.params/3", "mixdown.params", "", None])
+@pytest.mark.parametrize("fmt", ["mixdown.params/4", "mixdown.params", "", None])
 def test_unknown_format_rejected(tmp_path, fmt):
     doc = example()
     doc["format"] = fmt

@@ -22,6 +22,7 @@ from torch import nn
 from mixdown.dsp import functional as F
 from mixdown.dsp.compressor import compressor_gain_db
 from mixdown.dsp.filters import eq_coefficients, fft_filter, fft_size, highpass_coefficients
+from mixdown.dsp.finish import apply_torch as apply_finish
 from mixdown.dsp.reverb import reverb_return, reverb_send
 from mixdown.params import spec as S
 
@@ -130,7 +131,8 @@ class Console(nn.Module):
 
     def forward(self, x: torch.Tensor, track_params: torch.Tensor, master_params: torch.Tensor,
                 mask: torch.Tensor | None = None, normalized: bool = True,
-                normalize_gain_db: torch.Tensor | None = None) -> torch.Tensor:
+                normalize_gain_db: torch.Tensor | None = None,
+                finish: dict[str, dict[str, float]] | None = None) -> torch.Tensor:
         """Mix.
 
         Args:
@@ -140,6 +142,8 @@ class Console(nn.Module):
             mask: ``(B, N)`` bool, False for padding tracks (default: all True).
             normalized: whether parameters are normalised.
             normalize_gain_db: ``(B,)`` optional ``master.normalize.gain_db``.
+            finish: the master's finishing stages that are on, as in ``MasterParams.finish``
+                (``{"limiter": {...}}``, :mod:`mixdown.dsp.finish`), run last.
 
         Returns:
             ``(B, 2, T)`` stereo mix.
@@ -154,4 +158,5 @@ class Console(nn.Module):
         bus, reverb_bus = channel_strips(x, track_params, self.sample_rate, mask, sends=True)
         if reverb_bus is not None:
             bus = bus + reverb_bus_return(reverb_bus, master_params, self.sample_rate)
-        return master_bus(bus, master_params, self.sample_rate, normalize_gain_db)
+        return apply_finish(master_bus(bus, master_params, self.sample_rate, normalize_gain_db), self.sample_rate,
+                            finish)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mixdown.dsp import kernels
+from mixdown.dsp import finish, kernels
 from mixdown.dsp.reverb_ir import reverb_send_gain
 from mixdown.dsp.reverb_stream import ReverbReturn
 from mixdown.dsp.strip import pan_gains, pole, strip_coefficients
@@ -370,7 +370,8 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
         if on_block is not None:
             on_block(strips[:, :m], bus[:, :m])
         yield (start + m) / n_frames
-    return audio
+    # the master's finishing stages (the limiter) on the whole mix, last
+    return finish.apply_exact(audio, params.sample_rate, params.master.finish)
 
 
 def _dbfs(peak: float) -> str:

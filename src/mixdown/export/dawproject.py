@@ -18,6 +18,8 @@
 | pan law (constant power) | not in the format: the importing DAW's law applies |
 | master `output_gain_db` | master channel `Volume`, linear, plus `normalize.gain_db` if any |
 | master EQ, compressor | master channel `Equalizer` (6 bands), `Compressor` |
+| `master.limiter` (``/3``) | master channel `Limiter` after the compressor: Attack = lookahead, Release, |
+|  | Threshold = `ceiling_dbtp` less the master Volume (the device runs before the fader) |
 | time | `Lanes timeUnit="seconds"`; clip `time="0"`, `duration` = file length (s) |
 | `reverb_send_db` (> -60 dB) | channel `Sends/Send type="post"` to the reverb's channel, `Volume` linear; |
 |  | no `Send` at <= -60 dB |
@@ -56,6 +58,7 @@ from xml.etree import ElementTree as ET
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
+from mixdown.dsp.finish import FINISHERS
 from mixdown.export.common import (
     ReverbSettings,
     check_path_text,
@@ -209,6 +212,16 @@ def dawproject_xml(params: MixParams, stems: list, audio_paths: list[tuple[str, 
     mv = params.master.values
     master_ch = _channel(master_track, ids, "master", 2, mv, mv["output_gain_db"] + params.normalize_gain_db,
                          0.0, None, strip=False)
+    for f in FINISHERS:  # the master's finishing stages (the limiter) after its compressor
+        if f.KEY in params.master.finish:
+            dev = ET.SubElement(master_ch.find("Devices"), "Limiter", {
+                "id": ids(), "name": f"mixdown {f.KEY}", "deviceName": "Limiter", "deviceRole": "audioFX",
+                "deviceVendor": "mixdown", "comment": f.describe(params.master.finish[f.KEY]) + "; Threshold is "
+                "the ceiling before the master Volume (a limiter commutes with gain)"})
+            _bool(dev, "Enabled", True, ids, name="Enabled")
+            for tag, value, unit in f.dawproject_device(params.master.finish[f.KEY],
+                                                        mv["output_gain_db"] + params.normalize_gain_db):
+                _real(dev, tag, value, unit, ids, name=tag)
     if params.master.normalize:
         master_ch.set("comment", "Volume = output_gain_db {:+.2f} dB + normalize.gain_db {:+.2f} dB".format(
             mv["output_gain_db"], params.normalize_gain_db))

@@ -23,6 +23,9 @@ REAPER (ReaComp parameters by index; "linear" = amplitude ``10^(dB/20)``):
 | `pan` (-1 .. +1) | track `VOLPAN` field 2, -1 .. +1 (same scale) |
 | pan law: -3 dB at centre | track pan law, `VOLPAN` field 3 = 0.7071 (1 = +0 dB, 0.5 = -6 dB) |
 | master output (+ normalize) | `MASTER_VOLUME` field 1, linear (+ master make-up above +6.02 dB) |
+| `master.limiter` (``/3``) | JSFX `LOSER/masterLimiter` last in the master chain: threshold and ceiling |
+|  | at `ceiling_dbtp` less the master volume (it runs before the fader), release (a sample-peak |
+|  | approximation of the true-peak lookahead limiter; :mod:`mixdown.dsp.limiter`) |
 | time | item `POSITION 0`, `LENGTH` = file length (s) |
 
 | `reverb_send_db` (> -60 dB) | `AUXRECV` on the reverb return track: mode 0 (post-fader, post-pan), volume |
@@ -80,6 +83,7 @@ from pathlib import Path
 
 from mixdown import __version__
 from mixdown.dsp.coefficients import HIGHPASS_OFF_HZ, HIGHPASS_Q
+from mixdown.dsp.finish import FINISHERS
 from mixdown.export.common import (
     ReverbSettings,
     check_path_text,
@@ -196,6 +200,8 @@ def _settings_notes(params: MixParams, rev: ReverbSettings | None = None, ir_fil
     lines.append(f"Master: output gain {mv['output_gain_db']:+.2f} dB"
                  + (f", normalize gain {params.normalize_gain_db:+.2f} dB" if params.master.normalize else ""))
     lines += fx_lines(mv, strip=False)
+    lines += [f"  {f.describe(params.master.finish[f.KEY])} (last, after the output gain)"
+              for f in FINISHERS if f.KEY in params.master.finish]
     return lines
 
 
@@ -223,7 +229,13 @@ def reaper_rpp(params: MixParams, stems: list, files: list[str], ir_file: str = 
     out += [f"    |{line}" for line in _settings_notes(params, rev, ir_file)]
     out += ["  >", f"  SAMPLERATE {params.sample_rate} 0 0", f"  TEMPO {fmt_num(session_tempo(params))} 4 4",
             "  MASTER_NCH 2 2", f"  MASTER_VOLUME {fmt_num(db_to_gain(master_db))} 0 -1 -1 1"]
-    out += ["  " + line for line in fx_chain("MASTERFXLIST", mv, False, "mixdown:master")]
+    master_fx = fx_chain("MASTERFXLIST", mv, False, "mixdown:master")
+    for f in FINISHERS:  # the master's finishing stages (the limiter), last in its chain
+        if f.KEY in params.master.finish:
+            master_fx[-1:-1] = ["  BYPASS 0 0 0", *("  " + line for line in f.reaper_fx(params.master.finish[f.KEY],
+                                                                                         master_db)),
+                                "  FLOATPOS 0 0 0 0", f"  FXID {rpp_guid(f'mixdown:master:{f.KEY}')}", "  WAK 0 0"]
+    out += ["  " + line for line in master_fx]
     for t, stem, path in zip(params.tracks, stems, files):
         v = t.values
         key = f"mixdown:{t.name}:{t.file}"

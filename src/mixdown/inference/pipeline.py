@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
-                       ceiling_dbtp: float = -1.0) -> dict[str, float]:
-    """The static gain that brings ``(frames, 2)`` audio to ``target_lufs`` without exceeding the
-    true-peak ceiling (``master.normalize`` of the spec)."""
+                       ceiling_dbtp: float = -1.0, limit: bool = False) -> dict[str, float]:
+    """The static gain that brings ``(frames, 2)`` audio to ``target_lufs`` (``master.normalize`` of
+    the spec); without ``limit`` lowered so the true peak stays at or below ``ceiling_dbtp`` (with
+    it, the master limiter will hold the ceiling: :func:`apply_loudness_target`)."""
     from mixdown.measure import loudness
 
     lufs = loudness.integrated_loudness(audio.T, sample_rate)
@@ -41,7 +42,7 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
         raise SessionError(f"the mix is at {lufs:.1f} LUFS: reaching {target_lufs:g} LUFS needs {gain:+.1f} dB, "
                            f"outside [{lo:g}, {hi:g}] dB; check the tracks' levels or leave out --target-lufs")
     tp = loudness.true_peak_dbtp(audio.T, sample_rate)
-    if tp + gain > ceiling_dbtp:
+    if tp + gain > ceiling_dbtp and not limit:
         gain = ceiling_dbtp - tp
         log.warning("loudness target %.1f LUFS would push the true peak above %.1f dBTP; the mix ends at "
                     "%.1f LUFS", target_lufs, ceiling_dbtp, lufs + gain)
@@ -163,9 +164,61 @@ def keep_true_peak(params: MixParams, audio: np.ndarray | None, locks: dict[tupl
     return trim
 
 
-def apply_loudness_target(params: MixParams, audio: np.ndarray, target_lufs: float) -> None:
-    """Set ``params.master.normalize`` for ``target_lufs`` and scale the rendered ``audio`` in place."""
-    params.master.normalize = normalize_loudness(audio, params.sample_rate, target_lufs)
-    # the same static gain the renderer applies last (a re-render matches to float rounding)
-    audio *= np.float32(10 ** (params.master.normalize["gain_db"] / 20))
+def apply_loudness_target(params: MixParams, audio: np.ndarray, target_lufs: float,
+                          ceiling_dbtp: float = TRUE_PEAK_CEILING_DBTP) -> None:
+    """Set ``params.master.normalize`` for ``target_lufs`` and bring the rendered ``audio`` there in
+    place: a static gain, and where that would push the true peak above ``ceiling_dbtp``, the master
+    limiter (:mod:`mixdown.dsp.limiter`, ``params.master.finish``) holding the ceiling, with the gain
+    raised until the limited mix reaches the target (within 0.05 LU). The renderer applies both the
+    same way, so a re-render reproduces the mix."""
+    from mixdown.dsp import limiter
+    from mixdown.measure import loudness
+
+    sr = params.sample_rate
+    norm = normalize_loudness(audio, sr, target_lufs, ceiling_dbtp, limit=True)
+    params.master.finish.pop(limiter.KEY, None)
+    gained = audio * np.float32(10 ** (norm["gain_db"] / 20))
+    if loudness.true_peak_dbtp(gained.T, sr) <= ceiling_dbtp:
+        params.master.normalize = norm
+        audio[:] = gained
+        return
+    settings = {**limiter.DEFAULTS, "ceiling_dbtp": float(ceiling_dbtp)}
+    gain_db, limited = _limited_gain(audio, sr, target_lufs, norm["gain_db"], settings)
+    over = loudness.true_peak_dbtp(limited.T, sr) - ceiling_dbtp
+    if over > 0:  # an inter-sample overshoot the side chain missed: a ceiling that much lower
+        settings["ceiling_dbtp"] = max(ceiling_dbtp - over - 0.01, limiter.SPECS[0].lo)
+        gain_db, limited = _limited_gain(audio, sr, target_lufs, gain_db, settings)
+    lo, hi = S.NORMALIZE_RANGES["gain_db"]
+    gain_db = float(min(max(gain_db, lo), hi))
+    pre = audio * np.float32(10 ** (gain_db / 20))
+    reduction = limiter.gain(pre.T, sr, settings)
+    params.master.normalize = {**norm, "gain_db": gain_db}
+    params.master.finish[limiter.KEY] = settings
+    audio[:] = pre * reduction[:, None]  # as limiter.apply_exact, which the renderer runs
+    log.info("loudness target %.1f LUFS reached with the master %s (up to %.1f dB of gain reduction)",
+             target_lufs, limiter.describe(settings), -20 * np.log10(max(float(reduction.min()), 1e-12)))
+
+
+def _limited_gain(audio: np.ndarray, sample_rate: int, target_lufs: float, gain_db: float,
+                  settings: dict[str, float]) -> tuple[float, np.ndarray]:
+    """The gain (dB) that brings ``audio`` through the limiter to ``target_lufs`` (secant steps
+    from ``gain_db``), and the limited mix."""
+    from mixdown.dsp import limiter
+    from mixdown.measure import loudness
+
+    def measure(g: float) -> tuple[float, np.ndarray]:
+        y = limiter.apply_exact(audio * np.float32(10 ** (g / 20)), sample_rate, settings)
+        return loudness.integrated_loudness(y.T, sample_rate), y
+
+    lufs, y = measure(gain_db)
+    prev = None
+    for _ in range(8):
+        err = target_lufs - lufs
+        if abs(err) < 0.05:
+            break
+        slope = 1.0 if prev is None else (lufs - prev[1]) / (gain_db - prev[0]) if gain_db != prev[0] else 1.0
+        prev = (gain_db, lufs)
+        gain_db += err / min(max(slope, 0.1), 1.0)
+        lufs, y = measure(gain_db)
+    return gain_db, y
 

@@ -26,6 +26,9 @@ from mixdown.errors import UsageError
 from mixdown.params import spec as S
 
 FORMAT = "mixdown.params/2"
+#: The format with the master's finishing stages (:mod:`mixdown.dsp.finish`: the limiter), written
+#: when a file holds one; files without one are written as ``/2``, which every reader of ``/2`` takes.
+FORMAT_V3 = "mixdown.params/3"
 #: The format before the reverb: still read (sends off, the default reverb), never written.
 FORMAT_V1 = "mixdown.params/1"
 log = logging.getLogger(__name__)
@@ -52,10 +55,12 @@ class TrackParams:
 
 @dataclass
 class MasterParams:
-    """The master bus; ``normalize`` is ``{"target_lufs", "ceiling_dbtp", "gain_db"}`` or None."""
+    """The master bus; ``normalize`` is ``{"target_lufs", "ceiling_dbtp", "gain_db"}`` or None;
+    ``finish`` holds the finishing stages that are on (``{"limiter": {...}}``; absent: off)."""
 
     values: dict[str, float]
     normalize: dict[str, float] | None = None
+    finish: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,7 +125,8 @@ def to_dict(params: MixParams) -> dict[str, Any]:
     master: dict[str, Any] = _strip_dict(params.master.values, S.MASTER_SPECS)
     if params.master.normalize is not None:
         master["normalize"] = dict(params.master.normalize)
-    doc: dict[str, Any] = {"format": FORMAT, "sample_rate": params.sample_rate}
+    master.update({key: dict(settings) for key, settings in params.master.finish.items()})
+    doc: dict[str, Any] = {"format": FORMAT_V3 if params.master.finish else FORMAT, "sample_rate": params.sample_rate}
     doc.update({k: v for k, v in params.extra.items() if k not in ("format", "sample_rate", "tracks", "master")})
     doc["tracks"] = tracks
     doc["master"] = master
@@ -234,8 +240,8 @@ def from_dict(doc: Any, source: str = "<params>") -> MixParams:
     """Validate a decoded JSON document and build :class:`MixParams`."""
     if not isinstance(doc, dict):
         raise ParamsError(f"{source}: top level must be a JSON object")
-    if doc.get("format") not in (FORMAT, FORMAT_V1):
-        raise ParamsError(f"{source}: format must be {FORMAT!r} (or the older {FORMAT_V1!r}), "
+    if doc.get("format") not in (FORMAT_V3, FORMAT, FORMAT_V1):
+        raise ParamsError(f"{source}: format must be {FORMAT_V3!r} or {FORMAT!r} (or the older {FORMAT_V1!r}), "
                           f"got {doc.get('format')!r}")
     v1 = doc["format"] == FORMAT_V1
     unknown: list[str] = []
@@ -254,7 +260,8 @@ def from_dict(doc: Any, source: str = "<params>") -> MixParams:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ParamsError(f"{source}: duplicate track names {dupes}; names must be unique")
-    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source, unknown, v1)
+    master = _read_master(_require(doc, "master", dict, source, "file"), sr, source, unknown, v1,
+                          finishing=doc["format"] == FORMAT_V3)
     if unknown:
         log.warning("%s: ignoring unknown keys (a reader ignores keys it does not know): %s", source,
                     "; ".join(unknown))
@@ -387,9 +394,15 @@ def _read_track(t: Any, i: int, sr: int, source: str, unknown: list[str], v1: bo
     return TrackParams(name, file, {n: values[n] for n in S.TRACK_NAMES})
 
 
-def _read_master(m: dict, sr: int, source: str, unknown: list[str], v1: bool = False) -> MasterParams:
+def _read_master(m: dict, sr: int, source: str, unknown: list[str], v1: bool = False,
+                 finishing: bool = False) -> MasterParams:
+    """The master; with ``finishing`` (``/3``) its finishing stages too (in ``/1`` and ``/2`` they are
+    off: their keys are unknown there)."""
+    from mixdown.dsp.finish import FINISHERS
+
     specs = _without_reverb(S.MASTER_SPECS) if v1 else S.MASTER_SPECS
-    values = _check_all(_read_strip(m, specs, source, "master", MASTER_KEYS, unknown), specs, sr, source, "master")
+    known = MASTER_KEYS + (tuple(f.KEY for f in FINISHERS) if finishing else ())
+    values = _check_all(_read_strip(m, specs, source, "master", known, unknown), specs, sr, source, "master")
     if v1:  # silent: every send is off
         values.update(S.DEFAULT_REVERB)
     values = {n: values[n] for n in S.MASTER_NAMES}
@@ -411,4 +424,16 @@ def _read_master(m: dict, sr: int, source: str, unknown: list[str], v1: bool = F
                                      if k == "gain_db" else ""))
         _unknown_keys(norm, NORMALIZE_KEYS, "master: normalize", unknown)
         norm = {k: float(norm[k]) for k in ("target_lufs", "ceiling_dbtp", "gain_db")}
-    return MasterParams(values, norm)
+    finish = {}
+    for f in FINISHERS if finishing else ():
+        if m.get(f.KEY) is not None:
+            obj = _require(m, f.KEY, dict, source, "master")
+            for spec in f.SPECS:
+                if spec.name not in obj:
+                    raise ParamsError(f"{source}: master: {f.KEY}: missing key {spec.name!r}{_hint(obj, spec.name)}")
+                problem = S.check_value(spec, obj[spec.name], sr)
+                if problem:
+                    raise ParamsError(f"{source}: master: {f.KEY}: {spec.name}: {problem}")
+            _unknown_keys(obj, tuple(spec.name for spec in f.SPECS), f"master: {f.KEY}", unknown)
+            finish[f.KEY] = {spec.name: float(obj[spec.name]) for spec in f.SPECS}
+    return MasterParams(values, norm, finish)
