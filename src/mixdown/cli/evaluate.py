@@ -52,8 +52,11 @@ def _decisions_cli(args) -> int:
 
     names = D.SYSTEMS if args.baselines == "all" else () if args.baselines == "none" else \
         tuple(b.strip() for b in args.baselines.split(","))
-    try:
-        systems = D.make_systems(names, _checkpoints(args.checkpoint), draws=args.draws)
+    unknown = [n for n in names if n not in D.SYSTEMS]
+    if unknown:
+        raise UsageError(f"unknown decision-benchmark systems {unknown}; choose from {', '.join(D.SYSTEMS)}")
+    systems = D.make_systems(names, _checkpoints(args.checkpoint), draws=args.draws)
+    try:  # MixologyDB's reader names an unreadable file in a ValueError of its own (its module's choice)
         db = read_mixologydb(args.mixologydb) if args.mixologydb else read_mixologydb()
     except ValueError as e:
         raise UsageError(str(e)) from e
@@ -82,9 +85,6 @@ def _cli(args) -> int:
         checkpoint = {label: Path(path) for label, path in pairs}
     elif args.checkpoint:
         checkpoint = Path(args.checkpoint[0])
-    try:
-        run_evaluation(args.data, args.out, checkpoint, names, resume=args.resume)
-    except (FileNotFoundError, ValueError) as e:
-        raise UsageError(str(e)) from e
+    run_evaluation(args.data, args.out, checkpoint, names, resume=args.resume)
     log.info("%s", (args.out / "summary.md").read_text())
     return 0
