@@ -152,6 +152,8 @@ def evaluate_song(song: Song, systems: dict[str, object]) -> list[dict[str, floa
         n = min(est.shape[1], ref.shape[1])
         row: dict[str, float | str] = {"song": song.name, "group": song.group or song.name, "system": name}
         row.update(metrics.mix_metrics(est[:, :n], ref[:, :n], sr))
+        # a mix's sides are a free choice (which guitar goes left): the left/right mirror may be closer
+        row["mrstft_or_mirror"] = min(row["mrstft"], metrics.mix_metrics(est[::-1, :n], ref[:, :n], sr)["mrstft"])
         # spread: signed width difference (est - ref, dB) and the settings' mean |pan|
         row["stereo_width_bias_db"] = row["stereo_width_diff_db"]
         row["mean_abs_pan"] = float(np.mean(np.abs(tv[:, S.index(S.TRACK_SPECS, "pan")])))
