@@ -35,6 +35,8 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     """
     import torch
 
+    from mixdown.models.batch import ModelBatch, inputs_of, step
+
     contract = contract or contract_of(model)
     sr = session.sample_rate
     window = int(contract.window_s * sr)
@@ -44,26 +46,19 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
     x, mask, gains = analysis_batch(session, starts, span, contract)
     active = _activity(x.numpy(), gains, own_frames(session, starts, span))
     ref = None
-    if reference is not None and getattr(model, "uses_reference", False):
+    if reference is not None and "reference" in inputs_of(model):
         ref = torch.from_numpy(np.stack([segment(reference, s, x.shape[-1]) for s in starts]))
     model_sr = int(contract.sample_rate or sr)
     if model_sr != sr:  # the model hears its own rate; the mix stays at the session's
         log.info("analysis windows resampled %d Hz -> %d Hz for the model", sr, model_sr)
         x = _resample(x, sr, model_sr)
         ref = None if ref is None else _resample(ref, sr, model_sr)
-    roles = None
-    if getattr(model, "uses_roles", False):  # each track's role, as its name tells it: (1, N)
-        from mixdown.data.roles import role_indices
-
-        encode = getattr(model, "encode_names", role_indices)  # a model may read more from a name
-        roles = torch.tensor(encode(session.names), device=device)[None]
+    # what the model hears of the session: the windows, and what it makes of the track names
+    batch = ModelBatch.for_session(model, session.names, x, mask, ref)
     outs = []
     with torch.no_grad():  # two windows at a time: memory stays bounded for long, wide sessions
         for k in range(0, len(starts), 2):
-            r = None if ref is None else ref[k:k + 2].to(device)
-            xs = x[k:k + 2].to(device)
-            extra = {} if roles is None else {"roles": roles.expand(len(xs), -1)}
-            outs.append(model(xs, mask[k:k + 2].to(device), r, **extra))
+            outs.append(step(model, batch.windows(slice(k, k + 2)).to(device)))
     tp = torch.cat([o[0] for o in outs])
     mp = torch.cat([o[1] for o in outs])
     tv = S.denormalize(tp.cpu().double().numpy(), S.TRACK_SPECS, sr)

@@ -28,6 +28,9 @@ class MixModel(nn.Module):
     tracks ``(B, N, 2, T)``, mask ``(B, N)`` bool, reference ``(B, 2, T)`` or None (a model
     with ``uses_roles`` also takes ``roles`` ``(B, N)``: :func:`mixdown.data.roles.role_indices`);
     track_params ``(B, N, N_TRACK_PARAMS)`` and master_params ``(B, N_MASTER_PARAMS)`` in [0, 1].
+    What a model hears beyond tracks and mask it declares (``uses_reference``, ``uses_roles``, or an
+    ``inputs`` tuple naming any input of its own); :func:`mixdown.models.batch.step` is the one call
+    of ``forward`` in training, validation and prediction.
     """
 
     #: whether the model has trainable parameters (the heuristic has none)
@@ -123,8 +126,20 @@ def head(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
                          nn.Linear(d_hidden, d_out), nn.Sigmoid())
 
 
-#: The output layer of :func:`head` (``Linear`` before the ``Sigmoid``), inside a model's heads.
-_HEAD_OUT = {"track_head.4": "track_names", "master_head.4": "master_names"}
+def head_outputs(model: MixModel) -> dict[str, str]:
+    """The output layers of ``model``'s heads, found by structure: every ``Linear`` followed by the
+    ``Sigmoid`` that ends a :func:`head`, among the model's own modules, whose size is that of the
+    model's track or master table -> ``{state prefix: "track_names" | "master_names"}`` (e.g.
+    ``{"track_head.4": "track_names", ...}``), whatever the heads are called."""
+    out: dict[str, str] = {}
+    sizes = {len(model.track_names): "track_names", len(model.master_names): "master_names"}
+    for path, module in model.named_modules():
+        if path.count(".") or not isinstance(module, nn.Sequential) or len(module) < 2:
+            continue  # heads are the model's own children (a wrapped model's heads are its own)
+        last, out_layer = module[-1], module[-2]
+        if isinstance(last, nn.Sigmoid) and isinstance(out_layer, nn.Linear) and out_layer.out_features in sizes:
+            out[f"{path}.{len(module) - 2}"] = sizes[out_layer.out_features]
+    return out
 
 
 def transfer_head_rows(state: dict[str, torch.Tensor], names: tuple[tuple[str, ...], tuple[str, ...]],
@@ -139,7 +154,7 @@ def transfer_head_rows(state: dict[str, torch.Tensor], names: tuple[tuple[str, .
     """
     own = model.state_dict()
     out = dict(state)
-    for prefix, attr in _HEAD_OUT.items():
+    for prefix, attr in head_outputs(model).items():
         old, new = names[0 if attr == "track_names" else 1], getattr(model, attr)
         if tuple(old) == tuple(new):
             continue

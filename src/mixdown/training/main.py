@@ -177,7 +177,9 @@ def read_role_levels(path: str) -> dict[str, float]:
 def init_role_levels(model, path: str) -> None:
     """Start the per-role fader offsets of a roles model from a file (after ``init_from``)."""
     offsets = read_role_levels(path)
-    if not getattr(model, "uses_roles", False):
+    from mixdown.models.batch import inputs_of
+
+    if "roles" not in inputs_of(model):
         raise ConfigError(f"init_role_levels={path}: {type(model).__name__} does not hear roles; "
                           "use model=mixformer with model.use_roles=true, or drop init_role_levels")
     try:

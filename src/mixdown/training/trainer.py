@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from mixdown.dsp.console import Console
 from mixdown.inference.checkpoint import read_checkpoint, save_checkpoint
+from mixdown.models.batch import ModelBatch, step
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,11 @@ class Trainer:
     def _step_outputs(self, model, console, batch, render: bool = True):
         """``(mix or None, ref, pred, target, mask)`` of one batch; ``render=False`` (a loss that
         compares settings only) skips the console."""
-        n = max(int(batch["mask"].sum(1).max()), 1)  # tracks are packed first: drop all-padding columns
-        x = batch["tracks"][:, :n].to(self.device, torch.float32, non_blocking=True)
-        mask = batch["mask"][:, :n].to(self.device, non_blocking=True)
-        ref = batch["mix"].to(self.device, torch.float32, non_blocking=True)
+        inputs = ModelBatch.from_loader(batch, self.device)  # what any model may hear; step() picks
+        x, mask, ref, n = inputs.tracks, inputs.mask, inputs.reference, inputs.mask.shape[1]
         use_amp = self.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-            inner = getattr(model, "module", model)  # under DistributedDataParallel: the model it wraps
-            kw = {"roles": batch["roles"][:, :n].to(self.device)} if getattr(inner, "uses_roles", False) else {}
-            tp, mp = model(x, mask, ref if getattr(inner, "uses_reference", False) else None, **kw)
+            tp, mp = step(model, inputs)
         # Mixed precision stops here: the network may run in bfloat16, the console never does.
         # Its filter responses (float64 inside), FFT filtering and compressor ballistics (poles
         # within 1e-5 of 1) are not safe in bfloat16, so the console runs outside autocast on
