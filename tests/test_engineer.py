@@ -112,6 +112,14 @@ def test_k_weighted_loudness_of_a_sine():
     # 100 Hz loses about 1.3 dB to the high-pass stage of the K filter (BS.1770's table)
     lo = torch.tensor(np.sin(2 * np.pi * 100 * t), dtype=torch.float32).expand(2, -1)
     assert float(k_weighted_db(x, sr) - k_weighted_db(lo, sr)) == pytest.approx(1.8, abs=0.6)
+    # gated as BS.1770 gates (the project's meter, tested against the standard's reference
+    # signals): a quiet second and a silent one after a tone are gated out, the edges are not
+    from mixdown.measure.loudness import integrated_loudness
+
+    gap = torch.cat([x, 1e-4 * x[:, :sr], torch.zeros(2, sr)], -1)
+    assert float(k_weighted_db(gap, sr)) - 0.691 == pytest.approx(integrated_loudness(gap.numpy(), sr), abs=0.02)
+    assert float(k_weighted_db(gap, sr)) > float(k_weighted_db(x, sr)) - 1.0
+    assert float(k_weighted_db(torch.zeros(2, sr), sr)) == -120.0
 
 
 def test_pan_sides_and_alternation():

@@ -62,18 +62,31 @@ def encode_names(names) -> list[int]:
 
 
 def k_weighted_db(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """Mean K-weighted power (dB, BS.1770's filter magnitude applied in the frequency domain, no
-    gating) of ``x`` ``(..., C, T)`` summed over channels -> ``(...)``."""
+    """Integrated loudness as BS.1770-4 gates it, less its -0.691 dB offset (so LUFS = this -
+    0.691): the K filter's magnitude applied in the frequency domain, 400 ms blocks with 75 %
+    overlap, the absolute (-70 LUFS) and relative (-10 LU) gates. ``x`` ``(..., C, T)``, channels
+    summed -> ``(...)`` (dB; -120 where every block is gated, a whole window under 400 ms is one
+    block)."""
     from mixdown.measure.loudness import k_weighting_sos
 
+    T = x.shape[-1]
     spec = torch.fft.rfft(x.double(), dim=-1)
-    f = torch.fft.rfftfreq(x.shape[-1], 1.0 / sample_rate, dtype=torch.float64, device=x.device)
+    f = torch.fft.rfftfreq(T, 1.0 / sample_rate, dtype=torch.float64, device=x.device)
     w = torch.exp(-2j * torch.pi * f / sample_rate)
     h = torch.ones_like(w)
     for b0, b1, b2, _, a1, a2 in k_weighting_sos(sample_rate).tolist():
         h = h * (b0 + b1 * w + b2 * w * w) / (1 + a1 * w + a2 * w * w)
-    power = (spec.abs() ** 2 * h.abs() ** 2).sum(-1).sum(-1) * 2 / x.shape[-1] ** 2
-    return (10 * torch.log10(power + 1e-12)).to(x.dtype)
+    y = torch.fft.irfft(spec * h, n=T, dim=-1)
+    block = int(round(0.4 * sample_rate))
+    sq = y.pow(2)
+    blocks = sq.unfold(-1, block, block // 4).mean(-1) if T >= block else sq.mean(-1, keepdim=True)
+    p = blocks.sum(-2)  # (..., n_blocks), channels summed
+    lufs = -0.691 + 10 * torch.log10(p + 1e-30)
+    keep = lufs > -70.0
+    mean1 = (p * keep).sum(-1) / keep.sum(-1).clamp(min=1)
+    keep = keep & (lufs > (-0.691 + 10 * torch.log10(mean1 + 1e-30) - 10.0)[..., None])
+    mean2 = (p * keep).sum(-1) / keep.sum(-1).clamp(min=1)
+    return torch.where(keep.any(-1), 10 * torch.log10(mean2 + 1e-30), torch.full_like(mean2, -120.0)).to(x.dtype)
 
 
 class Engineer(MixModel):

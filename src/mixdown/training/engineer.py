@@ -51,7 +51,13 @@ def heard_levels(model: Engineer, folder: Path, names: list[str]) -> tuple[np.nd
         _, level_rel, stereo = model.hear(x, mask)
     where = {n: i for i, n in enumerate(session.names)}
     idx = [where[safe_name(n)] for n in names]
-    return level_rel.median(0).values.numpy()[idx], stereo.any(0).numpy()[idx]
+    # each track from the windows where it plays (as the predictor weighs its windows)
+    rel = level_rel.numpy()
+    plays = rel > -90.0
+    med = np.array(
+        [np.median(rel[plays[:, i], i]) if plays[:, i].any() else rel[:, i].max() for i in range(rel.shape[1])]
+    )
+    return med[idx], stereo.any(0).numpy()[idx]
 
 
 def examples(
