@@ -1,7 +1,7 @@
 """The parameter table does the parameter work: ``columns`` and ``clip`` on the table, used
 everywhere settings are clipped or columns looked up by name; the reverb's "no sends at 8889 Hz
 and below" rule is one row of the table (its range there), which the reader, the predictions and
-the training console all take from it."""
+the training console all take from it. One role vocabulary, on the same low floor."""
 
 import re
 from pathlib import Path
@@ -53,3 +53,15 @@ def test_the_table_is_used_everywhere():
             continue
         offenders += [f"{rel}: {m.group(0)}" for m in by_hand.finditer(path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_one_role_vocabulary():
+    """The prior's roles are the role vocabulary at a finer grain (``data.roles``): each lies under one
+    of ROLES, the prior sets every one, and every role maps to one."""
+    from mixdown.data import prior
+    from mixdown.data.roles import PRIOR_ROLES, ROLE_PRIOR, ROLES, prior_role
+
+    assert set(PRIOR_ROLES.values()) <= set(ROLES) and set(ROLE_PRIOR) == set(ROLES)
+    assert set(ROLE_PRIOR.values()) <= set(PRIOR_ROLES) and set(prior.SETTINGS) == set(PRIOR_ROLES)
+    assert not hasattr(prior, "ROLES") and not hasattr(prior, "role_of")
+    assert [prior_role(n) for n in ("kick_1", "Lead Vox", "guitar_2", "mystery")] == ["kick", "lead", "guitar", "other"]

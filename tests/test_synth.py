@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from mixdown.data import compose, prior, synth
+from mixdown.data.roles import prior_role_of
 from mixdown.params import spec as S
 from mixdown.params.io import read_params
 
@@ -116,7 +117,7 @@ def test_prior_values_in_range_and_role_rules(seed):
     for t in p.tracks:
         for s in S.TRACK_SPECS:
             assert S.check_value(s, t.values[s.name], 44100) is None, (t.name, s.name)
-        v, role = t.values, prior.role_of(t.name)
+        v, role = t.values, prior_role_of(t.name)
         if role in ("kick", "bass", "lead", "lead_vocal"):
             assert v["pan"] == 0.0
         if role in ("kick", "bass", "drums"):  # "drums" is a whole kit, kick included
@@ -129,7 +130,7 @@ def test_prior_values_in_range_and_role_rules(seed):
         assert S.check_value(s, p.master.values[s.name], 44100) is None, s.name
     m = p.master.values
     assert 1.5 <= m["compressor.ratio"] <= 3.0 and m["compressor.attack_ms"] >= 10.0
-    spread = [t.values["pan"] for t in p.tracks if prior.ROLES[prior.role_of(t.name)].pan == "spread"]
+    spread = [t.values["pan"] for t in p.tracks if prior.SETTINGS[prior_role_of(t.name)].pan == "spread"]
     assert min(spread) < 0 < max(spread)  # both sides used
     targets = np.array(list(p.extra["prior"]["track_target_lufs"].values()))
     bus = p.extra["prior"]["bus_target_lufs"]

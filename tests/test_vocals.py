@@ -10,7 +10,7 @@ import pytest
 
 from mixdown.data import compose, drumkits, prior, synth, vocals
 from mixdown.data.midinotes import Note
-from mixdown.data.roles import normalise_role
+from mixdown.data.roles import normalise_role, prior_role_of
 from mixdown.params import spec as S
 
 SR = 32000
@@ -78,7 +78,7 @@ def test_backing_part_sings_alternate_phrases_a_third_above():
 def test_synthetic_vocal_track_names_are_vocals_in_manifests():
     for name in ("lead_vocal", "backing_vocal", "backing_vocal_2", "Lead Vox", "BVs", "voice", "BGV 2", "09_BGVs"):
         assert normalise_role(name) == "vocals", name
-    assert prior.role_of("lead_vocal") == "lead_vocal" and prior.role_of("backing_vocal_2") == "backing_vocal"
+    assert prior_role_of("lead_vocal") == "lead_vocal" and prior_role_of("backing_vocal_2") == "backing_vocal"
 
 
 def test_prior_makes_the_lead_vocal_the_loudest_centred_compressed_present_track():

@@ -75,7 +75,9 @@ _LOWCUT = (1, (200.0, 450.0), (-4.0, -1.0), (0.8, 2.0), 0.7)     # low-mid mud
 _PRESENCE = (3, (2000.0, 5000.0), (0.5, 3.0), (0.7, 1.5), 0.6)
 _AIR = (5, (8000.0, 12000.0), (0.5, 3.0), (0.6, 0.9), 0.5)
 
-ROLES: dict[str, Role] = {
+#: The prior's settings per role (keys: :data:`mixdown.data.roles.PRIOR_ROLES`, the roles the
+#: synthetic corpus names its tracks by; :func:`mixdown.data.roles.prior_role_of` reads a name).
+SETTINGS: dict[str, Role] = {
     "kick": Role(-3.0, None, "centre", (3, 6), (10, 30), (50, 150), (4, 12),
                  ((0, (50, 90), (1, 4), (0.6, 1.0), 0.7), (2, (300, 500), (-5, -2), (1.0, 2.5), 0.8),
                   (3, (2500, 5000), (1, 4), (0.8, 2.0), 0.6))),
@@ -112,14 +114,14 @@ ROLES: dict[str, Role] = {
 # compressed (fast attack, several dB of reduction), mud/box cut, a presence lift and air; backing
 # vocals sit well below it, thinned by a higher high-pass and spread to a side.
 _VOX_PRESENCE = (3, (2500.0, 5000.0), (1.5, 4.0), (0.7, 1.4), 0.9)
-ROLES["lead_vocal"] = Role(1.0, (80, 120), "centre", (3, 6), (2, 10), (40, 150), (2, 8),
+SETTINGS["lead_vocal"] = Role(1.0, (80, 120), "centre", (3, 6), (2, 10), (40, 150), (2, 8),
                            ((1, (200, 450), (-3, -1), (1.0, 2.0), 0.6), _VOX_PRESENCE,
                             (5, (10000, 14000), (1, 3), (0.6, 0.9), 0.7)),
                            bypass_comp=0.0, reverb_send_db=(-18.0, -10.0))
-ROLES["backing_vocal"] = Role(-8.0, (120, 250), "spread", (3, 6), (2, 10), (40, 150), (2, 8),
+SETTINGS["backing_vocal"] = Role(-8.0, (120, 250), "spread", (3, 6), (2, 10), (40, 150), (2, 8),
                               (_LOWCUT, (3, (2500, 5000), (0.5, 2.5), (0.7, 1.4), 0.6), _AIR),
                               spread=(0.3, 0.8), bypass_comp=0.1, reverb_send_db=(-14.0, -6.0))
-ROLES["other"] = ROLES["keys"]
+SETTINGS["other"] = SETTINGS["keys"]
 
 #: Reverb send per role: (range in dB, probability of no send). The return is at 0 dB and the
 #: impulse response has unit energy, so the send is roughly the tail's level against the dry track.
@@ -130,7 +132,7 @@ SENDS: dict[str, tuple[Range, float]] = {
     "pad": ((-18.0, -8.0), 0.0), "brass": ((-20.0, -10.0), 0.1), "winds": ((-18.0, -10.0), 0.1),
     "lead": ((-18.0, -9.0), 0.0), "other": ((-22.0, -12.0), 0.1),
 }
-SENDS.update({r: (role.reverb_send_db, 0.0) for r, role in ROLES.items() if role.reverb_send_db is not None})
+SENDS.update({r: (role.reverb_send_db, 0.0) for r, role in SETTINGS.items() if role.reverb_send_db is not None})
 #: Reverb per genre (``plan["genre"]`` of the synthetic corpus; ``"classical"`` for music21 pieces):
 #: (mid-band decay range in s, pre-delay range in ms, send offset in dB: how wet the genre is).
 GENRE_REVERB: dict[str, tuple[Range, Range, float]] = {
@@ -144,12 +146,6 @@ _MASTER_EQ: tuple[Move, ...] = ((0, (60, 120), (-1.0, 1.5), (0.6, 0.9), 0.6),
                                 (1, (200, 400), (-1.5, 0.0), (0.7, 1.5), 0.4),
                                 (3, (2000, 5000), (-1.0, 1.0), (0.5, 1.0), 0.3),
                                 (5, (8000, 12000), (0.0, 2.0), (0.6, 0.9), 0.6))
-
-
-def role_of(name: str) -> str:
-    """Role of a track name like ``"guitar_2"`` (unknown names map to ``"other"``)."""
-    base = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1].isdigit() else name
-    return base if base in ROLES else "other"
 
 
 def _u(rng: np.random.Generator, r: Range, log: bool = False) -> float:
@@ -176,7 +172,7 @@ def _pans(roles: Sequence[str], rng: np.random.Generator) -> list[float]:
     pans = [0.0] * len(roles)
     side = 1.0 if rng.random() < 0.5 else -1.0
     for i in rng.permutation(len(roles)):
-        r = ROLES[roles[i]]
+        r = SETTINGS[roles[i]]
         if r.pan == "near":
             pans[i] = _u(rng, (-0.1, 0.1))
         elif r.pan == "spread":
@@ -187,7 +183,7 @@ def _pans(roles: Sequence[str], rng: np.random.Generator) -> list[float]:
 
 def loudness_targets(roles: Sequence[str], rng: np.random.Generator, bus_lufs: float) -> np.ndarray:
     """Per-track loudness targets (LUFS): role offsets + jitter, shifted to a power sum of ``bus_lufs``."""
-    rel = np.array([ROLES[r].rel_lufs for r in roles]) + np.clip(rng.normal(0, 1.0, len(roles)), -2, 2)
+    rel = np.array([SETTINGS[r].rel_lufs for r in roles]) + np.clip(rng.normal(0, 1.0, len(roles)), -2, 2)
     total = 10 * np.log10(np.sum(10 ** (rel / 10)))
     return rel + (bus_lufs - total)
 
@@ -259,7 +255,7 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
 
     Args:
         track_names: unique track names.
-        roles: role of each track (keys of :data:`ROLES`; unknown roles use ``"other"``).
+        roles: role of each track (:data:`mixdown.data.roles.PRIOR_ROLES`; unknown roles use ``"other"``).
         track_loudness_lufs: measured integrated loudness of each raw track (``-inf`` for silence).
         sample_rate: the session's sample rate.
         rng: seeded generator; the result is a pure function of its state and the arguments.
@@ -274,7 +270,7 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
         (``track_target_lufs``, ``bus_target_lufs``, ``mix_target_lufs``).
     """
     n = len(track_names)
-    roles = [r if r in ROLES else "other" for r in roles]
+    roles = [r if r in SETTINGS else "other" for r in roles]
     files = list(files) if files is not None else [f"tracks/{t}.flac" for t in track_names]
     stereo = list(stereo) if stereo is not None else [False] * n
     if not (len(roles) == len(track_loudness_lufs) == len(files) == len(stereo) == n):
@@ -284,7 +280,7 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
     mix = _u(rng, (-16.0, -12.0))
     targets = loudness_targets(roles, rng, bus)
     pans = _pans(roles, rng)
-    tracks = [_track_values(ROLES[r], raw[i], targets[i], pans[i], stereo[i], rng) for i, r in enumerate(roles)]
+    tracks = [_track_values(SETTINGS[r], raw[i], targets[i], pans[i], stereo[i], rng) for i, r in enumerate(roles)]
     master_dict = master_values(bus, mix, rng)
     sends, reverb = reverb_values(roles, genre, rng)
     for t, send in zip(tracks, sends):

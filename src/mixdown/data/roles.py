@@ -102,6 +102,36 @@ def read_role_levels(path) -> dict[str, float]:
     return {str(k): float(v) for k, v in offsets.items()}
 
 
+#: The finer roles the synthetic corpus's engineering prior (:mod:`mixdown.data.prior`) sets a track
+#: by, each under one of :data:`ROLES`: the same vocabulary at a finer grain (the kick, snare, kit
+#: and overall drums, lead and backing vocals, pads), with which the synthetic corpus names tracks.
+PRIOR_ROLES: dict[str, str] = {
+    "kick": "drums", "snare": "drums", "drums": "drums", "kit": "drums", "perc": "percussion", "bass": "bass",
+    "keys": "keys", "guitar": "guitar", "strings": "strings", "pad": "synth", "brass": "brass", "winds": "winds",
+    "lead": "lead", "lead_vocal": "vocals", "backing_vocal": "vocals", "other": "other"}
+#: The prior role a track of each role gets when its name names no finer one.
+ROLE_PRIOR: dict[str, str] = {
+    "drums": "drums", "bass": "bass", "keys": "keys", "guitar": "guitar", "strings": "strings", "vocals": "lead",
+    "lead": "lead", "brass": "brass", "winds": "winds", "synth": "keys", "percussion": "perc", "fx": "other",
+    "other": "other"}
+
+
+def prior_role_of(name: str) -> str:
+    """The prior role a synthetic corpus's track name gives (``"guitar_2"`` -> ``"guitar"``,
+    ``"backing_vocal_2"`` -> ``"backing_vocal"``); ``"other"`` for any other name."""
+    base = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1].isdigit() else name
+    return base if base in PRIOR_ROLES else "other"
+
+
+def prior_role(name: str, role: str | None = None) -> str:
+    """The prior role of a track: the kick or snare its name says, else ``role`` when it is a prior
+    role already, else the prior role of ``role`` (or of the role its name says, :func:`normalise_role`)."""
+    own = prior_role_of(name)
+    if own in ("kick", "snare"):
+        return own
+    return role if role in PRIOR_ROLES else ROLE_PRIOR.get(role or normalise_role(name), "other")
+
+
 def normalise_role(*labels: str | None) -> str:
     """The first role found in ``labels`` (tried in order, e.g. instrument label then file name).
 

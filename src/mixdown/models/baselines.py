@@ -37,10 +37,6 @@ EXTRA_BASELINES = ("composer",)
 #: per-role level offsets (dB) of the training songs' human mixes (``scripts/role_levels.py --out``)
 ROLE_LEVELS_FILE = Path(__file__).resolve().parents[1] / "weights" / "role_levels.json"
 _T = S.TRACK.columns
-#: manifest roles (:data:`mixdown.data.roles.ROLES`) -> roles of the prior (:data:`mixdown.data.prior.ROLES`)
-PRIOR_ROLE = {"drums": "drums", "bass": "bass", "keys": "keys", "guitar": "guitar", "strings": "strings",
-              "vocals": "lead", "lead": "lead", "brass": "brass", "winds": "winds", "synth": "keys",
-              "percussion": "perc", "fx": "other", "other": "other"}
 
 
 def neutral(n: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,18 +120,11 @@ def prior(session, roles: Sequence[str | None] | None = None, seed: str = "") ->
     the track name. ``seed``: e.g. the song name; the draw is a pure function of it.
     """
     from mixdown.data import prior as P
-    from mixdown.data.roles import normalise_role
+    from mixdown.data.roles import prior_role
     from mixdown.measure import loudness
 
     roles = list(roles) if roles is not None else [None] * len(session.names)
-    mapped = []
-    for name, role in zip(session.names, roles, strict=True):
-        own = P.role_of(name)  # "kick", "snare", ... when the name says so
-        if own in ("kick", "snare"):
-            mapped.append(own)
-            continue
-        r = role if role in P.ROLES else PRIOR_ROLE.get(role or normalise_role(name), "other")
-        mapped.append(r)
+    mapped = [prior_role(name, role) for name, role in zip(session.names, roles, strict=True)]
     lufs = [loudness.integrated_loudness(x, session.sample_rate) for x in session.audio]
     rng = np.random.default_rng(zlib.crc32(seed.encode()))
     params = P.sample_mix_params(session.names, mapped, lufs, session.sample_rate, rng, files=session.files,
