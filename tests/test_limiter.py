@@ -177,3 +177,19 @@ def test_mix_reaches_minus_14_lufs_on_the_example(tmp_path):
     assert loudness.true_peak_dbtp(audio.T, sr) <= -1.0
     params = read_params(tmp_path / "mix.json")
     assert "limiter" in params.master.finish  # the example needs it: without, it stops at -14.7 LUFS
+
+
+def test_the_studios_loop_preview_runs_it_too(tmp_path):
+    from mixdown.studio import backend as B
+    from mixdown.studio.engine import RegionCache
+    from studio_helpers import SR as STUDIO_SR
+    from studio_helpers import make_session
+
+    params = read_params(make_session(tmp_path / "s", n_tracks=2, seconds=2.0))
+    params.master.values["output_gain_db"] = 18.0
+    session = B.open_session(tmp_path / "s")
+    cache = RegionCache(session, STUDIO_SR // 2, STUDIO_SR)
+    loud = cache.mix(params, [True, True])
+    params.master.finish = {"limiter": {"ceiling_dbtp": -12.0, "lookahead_ms": 2.0, "release_ms": 50.0}}
+    limited = cache.mix(params, [True, True])
+    assert 20 * np.log10(np.abs(loud).max()) > -12.0 >= 20 * np.log10(np.abs(limited).max()) - 1e-6

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mixdown.dsp.finish import apply_exact as apply_finish
 from mixdown.studio import backend as B
 from mixdown.studio import levels as L
 
@@ -102,7 +103,8 @@ class RegionCache:
         out = np.empty_like(bus)
         B.buses(params, sounding).process(self.strips, bus, out)  # the reverb, too, starts at the pre-roll
         self.bus = bus[0]  # the master strip's input (its compressor's meter); a new array each time
-        return out[0, self.preroll:]
+        # the master's finishing stages (the limiter), its lookahead and release running through the pre-roll
+        return apply_finish(out[0], params.sample_rate, params.master.finish)[self.preroll:]
 
     def input(self, i: int) -> tuple[np.ndarray, int]:
         """Track ``i``'s strip input from the pre-roll's start ``(frames, channels)``, and the pre-roll."""
