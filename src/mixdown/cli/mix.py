@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--refine-steps", type=int, default=40, help="gradient steps towards --reference")
     p.add_argument("--lock", action="append", default=[], metavar="TRACK.KEY=VALUE",
                    help="fix a parameter, e.g. vocals.fader_db=-2 or master.output_gain_db=-1 (repeatable)")
-    p.add_argument("--target-lufs", type=float, help="normalise to this loudness (true peak <= -1 dBTP)")
+    p.add_argument("--target-lufs", type=float, help="normalise to this loudness (LUFS); the master limiter "
+                   "holds the true peak at -1 dBTP where the gain would pass it")
     p.add_argument("--report", type=Path, help="write an HTML report of the settings")
     p.add_argument("--batch", type=Path, help="a folder of session folders, or a text file listing them")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
