@@ -15,37 +15,9 @@ import pytest
 
 from mixdown import decisions as D
 from mixdown.data.mixology import read_mixologydb
+from mixology_helpers import track
 
 SONG = "Red To Blue"  # a test song's name, so the tiny set has both splits
-
-
-def _track(name, sub, kind, lufs, gain, pan, hp=None, comp=None, send=None):
-    p = {"gain": gain, "pan": [pan]}
-    if hp:
-        p["eq"] = [{"type": "HP", "value": {"freq": hp, "q": 0.71}}]
-    if comp:
-        p["compression"] = [
-            {
-                "name": "C",
-                "thresh": comp[0],
-                "ratio": f"{comp[1]}:1",
-                "attack": 10,
-                "release": 100,
-                "knee": 0,
-                "gain": 0,
-            }
-        ]
-    if send is not None:
-        p["reverb"] = [{"name": "R", "type": "PLATE", "gain": send, "pre-delay": 10, "length": 1500, "send": "True"}]
-    return {
-        "track-name": name,
-        "track-type": "AUDIO",
-        "track-instrument-type": kind,
-        "track-instrument-subtype": sub,
-        "channel-mode": "MONO",
-        "parameters": p,
-        "track-audio-features": {"track-audio-path": f"./audio/x/{name}.wav", "track-audio-lufs": lufs},
-    }
 
 
 def tiny_db(path):
@@ -61,9 +33,9 @@ def tiny_db(path):
                 "song-name": SONG,
                 "mix-evaluation": [{"track-num-eval": 0.5 + 0.1 * k}],
                 "tracks": [
-                    _track("Kick In", "KICK", "DRUMS", -20.0, -3.0, 0),
-                    _track("Gtr 1", "ELECTRIC", "GUITARS", -25.0, -6.0, pan),
-                    _track("Lead Vox", "LEAD", "VOCALS", -22.0, 0.0, 0, hp=hp, comp=comp, send=send),
+                    track("Kick In", "KICK", "DRUMS", -20.0, -3.0, 0),
+                    track("Gtr 1", "ELECTRIC", "GUITARS", -25.0, -6.0, pan),
+                    track("Lead Vox", "LEAD", "VOCALS", -22.0, 0.0, 0, hp=hp, comp=comp, send=send),
                 ],
             }
         )
@@ -131,29 +103,19 @@ def test_shares_and_spreads(tmp_path):
     shutil.which("fluidsynth") is None or shutil.which("mma") is None,
     reason="stand-in sessions need fluidsynth and mma (scripts/setup_system.sh)",
 )
+def _evaluate(tiny, out, baselines):
+    cmd = [sys.executable, "-m", "mixdown.cli", "evaluate", "--decisions", "--mixologydb", str(tiny)]
+    return subprocess.run(
+        cmd + ["--out", str(out), "--baselines", baselines], capture_output=True, text=True, timeout=600
+    )
+
+
 def test_evaluate_decisions_cli_end_to_end(tmp_path):
     """`mixdown evaluate --decisions` renders the stand-in session, mixes it with the systems
     and writes the table, the CSVs and the plot."""
     tiny = tiny_db(tmp_path / "tiny.json")
     out = tmp_path / "out"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mixdown.cli",
-            "evaluate",
-            "--decisions",
-            "--mixologydb",
-            str(tiny),
-            "--out",
-            str(out),
-            "--baselines",
-            "raw_sum,prior",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = _evaluate(tiny, out, "raw_sum,prior")
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in (out / "standins" / "red-to-blue" / "tracks").iterdir()) == [
         "Gtr 1.wav",
@@ -170,21 +132,5 @@ def test_evaluate_decisions_cli_end_to_end(tmp_path):
     assert got[("prior", "test", "highpass_oct")] < 1.0
     assert (out / "decisions.png").stat().st_size > 1000
     assert "| human |" in (out / "decisions.md").read_text()
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mixdown.cli",
-            "evaluate",
-            "--decisions",
-            "--mixologydb",
-            str(tiny),
-            "--out",
-            str(tmp_path / "o2"),
-            "--baselines",
-            "nonesuch",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = _evaluate(tiny, tmp_path / "o2", "nonesuch")
     assert r.returncode == 2 and "nonesuch" in r.stderr and "raw_sum" in r.stderr

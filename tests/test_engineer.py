@@ -13,31 +13,11 @@ import torch
 
 from mixdown.data.mixology import read_mixologydb
 from mixdown.models.engineer import Engineer, encode_names, k_weighted_db
+from mixology_helpers import track
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "src/mixdown/weights/default.pt"
 EXAMPLE = ROOT / "data/examples/rock-8beat"
-
-
-def _track(name, sub, kind, lufs, gain, pan, hp=None, comp=None, send=None):
-    p = {"gain": gain, "pan": [pan]}
-    if hp:
-        p["eq"] = [{"type": "HP", "value": {"freq": hp, "q": 0.71}}]
-    if comp:
-        p["compression"] = [
-            {"thresh": comp[0], "ratio": f"{comp[1]}:1", "attack": 5, "release": 80, "knee": 0, "gain": 2}
-        ]
-    if send is not None:
-        p["reverb"] = [{"type": "HALL", "gain": send, "pre-delay": 20, "length": 2000, "send": "True"}]
-    return {
-        "track-name": name,
-        "track-type": "AUDIO",
-        "track-instrument-type": kind,
-        "track-instrument-subtype": sub,
-        "channel-mode": "MONO",
-        "parameters": p,
-        "track-audio-features": {"track-audio-path": f"./a/{name}.wav", "track-audio-lufs": lufs},
-    }
 
 
 def _habits_db(path: Path) -> Path:
@@ -51,10 +31,10 @@ def _habits_db(path: Path) -> Path:
                 "song-name": f"Song {k % 3}",
                 "mix-evaluation": [{"track-num-eval": 0.6}],
                 "tracks": [
-                    _track("Kick In", "KICK", "DRUMS", -20.0 - k, 0.0, 0),
-                    _track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
-                    _track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
-                    _track("Lead Vox", "LEAD", "VOCALS", -26.0 + k, -4.0, 0, hp=150, comp=(-30 + k, 4), send=-12),
+                    track("Kick In", "KICK", "DRUMS", -20.0 - k, 0.0, 0),
+                    track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
+                    track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
+                    track("Lead Vox", "LEAD", "VOCALS", -26.0 + k, -4.0, 0, hp=150, comp=(-30 + k, 4), send=-12),
                 ],
             }
         )
@@ -97,8 +77,10 @@ def test_learns_the_engineers_habits(trained):
     assert vox["compressor.threshold_db"] - lufs["Lead Vox"] == pytest.approx(-4, abs=2.5)
     # levels relative to the mix as the engineers set them, not as recorded
     lv = {n: lufs[n] + r["input_gain_db"] + r["fader_db"] for n, r in by.items()}
-    gaps = [m["Kick In"].level_db - m["Lead Vox"].level_db
-            for m in ({d.name: d for d in db.decisions if d.mix == mix} for mix in st.engineers)]
+    gaps = [
+        m["Kick In"].level_db - m["Lead Vox"].level_db
+        for m in ({d.name: d for d in db.decisions if d.mix == mix} for mix in st.engineers)
+    ]
     assert (lv["Kick In"] - lv["Lead Vox"]) == pytest.approx(np.mean(gaps), abs=2.0)
 
 
