@@ -19,7 +19,8 @@ tracks of one part alternate sides in track order, the first to the left; ``|pan
 Thresholds are learnt relative to each track's loudness, levels relative to the mix, so neither
 depends on how loud the session was recorded. Every track gets the same input gain (0 dB before
 the analysis windows' song gain, which the predictor adds back): the engineers' compressors see
-the raw track, and the balance is all in the faders.
+the raw track, and the balance is all in the faders, shifted together so the bus reaches the
+master at the level the base model set its master for.
 """
 
 from __future__ import annotations
@@ -204,8 +205,20 @@ class Engineer(MixModel):
             spec = S.TRACK_SPECS[col[name]]
             track_u[..., col[name]] = ((value_db - spec.lo) / (spec.hi - spec.lo)).clamp(0, 1)
 
+        # the bus at the level the master was set for: the engineer's balance, shifted so the tracks'
+        # power sum (before processing) equals the base's (its input gains and faders)
+        def phys_of(name):
+            spec = S.TRACK_SPECS[col[name]]
+            return spec.lo + track_u[..., col[name]] * (spec.hi - spec.lo)
+
+        def power_sum(level_db):
+            return 10 * torch.log10((10 ** (level_db / 10)).masked_fill(~mask, 0).sum(1, keepdim=True) + 1e-30)
+
+        fader = phys["level_rel_db"] - level_rel_db
+        base_level = heard_db + phys_of("input_gain_db") + phys_of("fader_db")
+        fader = fader + power_sum(base_level) - power_sum(heard_db + fader)
         put("input_gain_db", torch.zeros_like(heard_db))
-        put("fader_db", phys["level_rel_db"] - level_rel_db)
+        put("fader_db", fader)
         put("compressor.threshold_db", heard_db + phys["threshold_rel_db"])
         put("pan", phys["abs_pan"] * self.pan_signs(roles, mask).to(heard_db.dtype))
         mcol = {n: i for i, n in enumerate(S.MASTER_NAMES)}
