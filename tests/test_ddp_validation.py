@@ -64,3 +64,53 @@ def test_validation_is_reduced_over_ranks(tmp_path):
     metrics = read_checkpoint(tmp_path / "last.pt")["train_state"]["metrics"]
     assert metrics["val/loss"] == whole
     assert abs(metrics["val/root"] - sum(v ** 0.5 for v in VALUES) / len(VALUES)) < 1e-9
+
+
+class Learned(Constant):
+    """Learned, with a buffer: wrapped in DistributedDataParallel, whose forward broadcasts buffers."""
+
+    learned = True
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("scale", torch.ones(1))
+
+    def forward(self, x, mask, ref=None):
+        tp, mp = super().forward(x, mask, ref)
+        return tp + 0 * self.w * self.scale, mp + 0 * self.w
+
+
+def learned_loss(mix, ref, pred, target, mask):
+    total, parts = song_loss(mix, ref, pred, target, mask)
+    return total + 0 * pred[0].sum(), parts
+
+
+learned_loss.needs_audio = False
+
+
+class OneSong(Songs):
+    def __len__(self):
+        return 1
+
+
+def train_worker(rank: int, port: int, out: str, results) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank))
+    trainer = Trainer(max_steps=2, val_every=1, batch_size=1, device="cpu", out_dir=out, progress=False, amp=False)
+    results[rank] = trainer.fit(Learned(), {}, learned_loss, lambda p: torch.optim.SGD(p, 0.1), Songs(), OneSong(),
+                                sample_rate=16000)
+    torch.distributed.destroy_process_group()
+
+
+def test_uneven_validation_shards_under_ddp_do_not_hang(tmp_path):
+    """One validation song: rank 0 validates it, rank 1 nothing (as the 3-song smoke corpus's split);
+    the bare model validates, so no DDP collective waits for a rank that has no batch."""
+    results = mp.Manager().dict()
+    ctx = mp.spawn(train_worker, args=(free_port(), str(tmp_path), results), nprocs=2, join=False)
+    for _ in range(60):
+        if ctx.join(timeout=1):
+            break
+    else:
+        for p in ctx.processes:
+            p.kill()
+        raise AssertionError("validation hung under DDP")
+    assert results[0] == results[1] == VALUES[0]

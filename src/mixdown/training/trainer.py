@@ -110,11 +110,15 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, model, console, loss_fn, loader) -> dict[str, float]:
+        """The loss over this rank's shard, summed with the other ranks' (:meth:`_reduce`). Runs the
+        bare model: under DistributedDataParallel every forward broadcasts buffers, a collective that
+        would wait forever on a rank whose shard is shorter (the shards differ by up to one song)."""
         model.eval()
+        net = getattr(model, "module", model)
         sums: dict[str, float] = {}
         n = 0
         for batch in loader:
-            mix, ref, pred, target, mask = self._step_outputs(model, console, batch, _needs_audio(loss_fn))
+            mix, ref, pred, target, mask = self._step_outputs(net, console, batch, _needs_audio(loss_fn))
             total, parts = loss_fn(mix, ref, pred, target, mask)
             for k, v in {"loss": float(total), **parts}.items():
                 sums[k] = sums.get(k, 0.0) + v * len(ref)
