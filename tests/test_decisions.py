@@ -90,7 +90,7 @@ def test_shares_and_spreads(tmp_path):
     st = D.song_tracks(db, SONG)
     rows = [m[k].values for m in st.engineers.values() for k in st.keys]
     parts = st.parts * 3
-    s = D.shares(rows, parts)
+    s = D.shares(rows, parts, list(st.raw_lufs) * 3)
     assert s[("lead_vocal", "highpass")] == (3, 3)
     assert s[("lead_vocal", "compressed_2to1")] == (2, 3)
     assert s[("lead_vocal", "send_above_-30")] == (2, 3)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mixdown.data.mixology import read_mixologydb
+from mixdown.data.mixology import TEST_SONGS, read_mixologydb
 from mixdown.models.engineer import Engineer, encode_names, k_weighted_db
 from mixology_helpers import track
 
@@ -107,7 +107,8 @@ def test_k_weighted_loudness_of_a_sine():
 def test_pan_sides_and_alternation():
     roles = torch.tensor([encode_names(["Gtr 1", "Gtr 2", "OH R", "OH L", "Gtr 3", "Bass DI"])])
     signs = Engineer.pan_signs(roles, torch.ones(1, 6, dtype=torch.bool))
-    assert signs.tolist() == [[-1.0, 1.0, 1.0, -1.0, -1.0, -1.0]]
+    # guitars alternate from the left; the bass, the next part, starts on the right
+    assert signs.tolist() == [[-1.0, 1.0, 1.0, -1.0, -1.0, 1.0]]
 
 
 def test_mixes_a_real_session_end_to_end(trained, tmp_path):
@@ -126,3 +127,30 @@ def test_mixes_a_real_session_end_to_end(trained, tmp_path):
     assert abs(lead["pan"]) < 0.2
     r = p["master"]["reverb"]
     assert 0.1 <= r["decay_mid_s"] <= 10
+
+
+def test_shipped_engineer_mixes_by_name_with_decisions_per_strip(tmp_path):
+    """`--checkpoint engineer-v1` (a shipped model's name) loads weights-only and gives the
+    example's strips their own decisions: not one preset copied onto every strip, the same mix
+    on a second run."""
+    from mixdown.cli import main
+    from mixdown.inference.checkpoint import read_checkpoint
+
+    state = read_checkpoint(ROOT / "src/mixdown/weights/engineer-v1.pt")  # weights_only=True inside
+    assert state["model"]["class"] == "mixdown.models.engineer.Engineer"
+    assert state["config"]["engineer"]["songs_out"][:4] == list(TEST_SONGS)
+    runs = []
+    for k in range(2):
+        params = tmp_path / f"mix{k}.json"
+        args = ["mix", str(EXAMPLE), "--checkpoint", "engineer-v1", "--out", str(tmp_path / f"mix{k}.wav")]
+        assert main(args + ["--params", str(params)]) == 0
+        runs.append(json.loads(params.read_text()))
+    assert runs[0]["tracks"] == runs[1]["tracks"]
+    tracks = runs[0]["tracks"]
+    for key in ("fader_db", "pan", "reverb_send_db"):
+        assert len({round(t[key], 3) for t in tracks}) >= 3, key
+    assert len({round(t["compressor"]["ratio"], 2) for t in tracks}) >= 3
+    curves = {tuple(round(b["gain_db"], 1) for b in t["eq"]) for t in tracks}
+    assert len(curves) == len(tracks)
+    by = {t["name"]: t for t in tracks}
+    assert abs(by["bass"]["pan"]) < 0.15  # the bass central, as nearly every engineer has it

@@ -42,10 +42,12 @@ COMP_GRID_DB = np.arange(-10.0, 14.5, 2.0)
 #: a high-pass counts as one above this corner (a quarter octave above the 20 Hz "off")
 HIGHPASS_ON_HZ = 20.0 * 2**0.25
 #: what counts as a decision taken (for :func:`shares`)
+#: (``v``: a track's values, ``level``: its loudness at the compressor, LUFS); a compressor counts
+#: when its ratio is 2:1 or more and its threshold lies below the track's peaks (loudness + 10 dB)
 SHARE_TESTS = {
-    "highpass": lambda v: v["highpass_hz"] > HIGHPASS_ON_HZ,
-    "compressed_2to1": lambda v: v["compressor.ratio"] >= 2.0 and v["compressor.threshold_db"] < 0.0,
-    "send_above_-30": lambda v: v["reverb_send_db"] > -30.0,
+    "highpass": lambda v, level: v["highpass_hz"] > HIGHPASS_ON_HZ,
+    "compressed_2to1": lambda v, level: v["compressor.ratio"] >= 2.0 and v["compressor.threshold_db"] < level + 10.0,
+    "send_above_-30": lambda v, level: v["reverb_send_db"] > -30.0,
 }
 
 
@@ -180,12 +182,13 @@ def system_errors(sys_feats: dict[str, np.ndarray], eng: dict[str, dict[str, np.
     return out
 
 
-def shares(rows: list[dict[str, float]], parts: list[str]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(part, decision) -> (tracks taking it, tracks) over ``rows`` (:data:`SHARE_TESTS`)."""
+def shares(rows: list[dict[str, float]], parts: list[str], raw_lufs) -> dict[tuple[str, str], tuple[int, int]]:
+    """(part, decision) -> (tracks taking it, tracks) over ``rows`` (:data:`SHARE_TESTS`; each
+    track's raw loudness in ``raw_lufs``)."""
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for v, part in zip(rows, parts):
+    for v, part, raw in zip(rows, parts, raw_lufs):
         for name, test in SHARE_TESTS.items():
-            out[(part, name)][0] += int(bool(test(v)))
+            out[(part, name)][0] += int(bool(test(v, raw + v["input_gain_db"])))
             out[(part, name)][1] += 1
     return {k: (a, b) for k, (a, b) in out.items()}
 
@@ -260,18 +263,20 @@ def run_decisions(
         for mix, m in st.engineers.items():
             rows = [m[k].values for k in st.keys if k in m]
             parts = [p for k, p in zip(st.keys, st.parts) if k in m]
+            raws = [r for k, r in zip(st.keys, st.raw_lufs) if k in m]
             sys_rows.setdefault("__engineers__", []).extend(rows)
             for split in splits:
                 for g, v in spreads(eng[mix]).items():
                     spread_rows[("human", split)][g].append(v)
-                for (part, dec), (a, b) in shares(rows, parts).items():
+                for (part, dec), (a, b) in shares(rows, parts, raws).items():
                     share_counts[("human", split, part, dec)][0] += a
                     share_counts[("human", split, part, dec)][1] += b
         for name, rows in sys_rows.items():
             if name == "__engineers__":
                 continue
             for split in splits:
-                for (part, dec), (a, b) in shares(rows, st.parts * (len(rows) // max(len(st.parts), 1))).items():
+                times = len(rows) // max(len(st.parts), 1)  # the draws' rows one after the other
+                for (part, dec), (a, b) in shares(rows, st.parts * times, list(st.raw_lufs) * times).items():
                     share_counts[(name, split, part, dec)][0] += a
                     share_counts[(name, split, part, dec)][1] += b
         for name, res in results.items():

@@ -92,10 +92,15 @@ def _resample(x, src_rate: int, dst_rate: int):
 
 
 def load_default_model(checkpoint: str | os.PathLike | None = None, device: str = "cpu"):
-    """The model of ``checkpoint``, else the shipped default, else the heuristic (with a warning)."""
+    """The model of ``checkpoint``, else the shipped default, else the heuristic (with a warning).
+    A ``checkpoint`` that is no file but the name of a shipped model (``engineer-v1``, ``human-v2``:
+    ``weights/<name>.pt``) loads that model."""
     from mixdown.inference.checkpoint import load_model
 
     path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+    shipped = DEFAULT_CHECKPOINT.parent / f"{checkpoint}.pt"
+    if checkpoint and not path.exists() and Path(str(checkpoint)).name == str(checkpoint) and shipped.is_file():
+        path = shipped
     if checkpoint is None and not path.exists():
         from mixdown.models import Heuristic
 

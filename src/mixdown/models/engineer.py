@@ -117,7 +117,7 @@ class Engineer(MixModel):
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
         self.register_buffer("style_weights", torch.ones(n_styles))
-        self.features = nn.Linear(3, d_model)
+        self.features = nn.Linear(5, d_model)
         layer = nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, dropout=0.0, batch_first=True, norm_first=True)
         self.decide = nn.TransformerEncoder(layer, decide_layers, enable_nested_tensor=False)
         n_out = len(DECISIONS) + len(TABLE_DECISIONS)
@@ -153,8 +153,16 @@ class Engineer(MixModel):
         and the master reverb ``(B, 6)`` (table-normalised). Inputs: ``level_rel_db``, ``stereo``
         ``(B, N)``, ``roles`` ``(B, N)`` (:func:`encode_names`), ``style`` ``(B,)``."""
         n = mask.sum(1, keepdim=True).to(level_rel_db.dtype)
+        same, first = self.line_up(roles, mask)
         feats = torch.stack(
-            [level_rel_db / 20.0, stereo.to(level_rel_db.dtype), (n / 30.0).expand_as(level_rel_db)], -1
+            [
+                level_rel_db / 20.0,
+                stereo.to(level_rel_db.dtype),
+                (n / 30.0).expand_as(level_rel_db),
+                same.to(level_rel_db.dtype) / 4.0,
+                first.to(level_rel_db.dtype),
+            ],
+            -1,
         )
         tok = (
             self.part_embedding(torch.div(roles.long(), len(ROLES), rounding_mode="floor"))
@@ -227,20 +235,34 @@ class Engineer(MixModel):
         return track_u, master_u
 
     @staticmethod
+    def line_up(roles: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """How many tracks of the session share each track's part, and whether it is the first of
+        them (a lone lead vocal is not a double): ``(B, N)`` each."""
+        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor").masked_fill(~mask, -1)
+        same = (part[:, :, None] == part[:, None, :]) & mask[:, None, :]
+        earlier = torch.tril(torch.ones(part.shape[1], part.shape[1], dtype=torch.bool, device=part.device), -1)
+        return same.sum(-1), ~(same & earlier).any(-1)
+
+    @staticmethod
     def pan_signs(roles: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """+-1 per track: the side a name says, else alternating within each part, left first."""
+        """+-1 per track: the side a name says; else alternating within each part, the parts'
+        first tracks alternating too, in order of appearance (the first guitar left, the first
+        keys right, the second guitar right ...)."""
         code = torch.div(roles.long(), len(ROLES), rounding_mode="floor")
         part, side = torch.div(code, N_SIDES, rounding_mode="floor"), code % N_SIDES - 1
         signs = torch.ones_like(side, dtype=torch.float32)
         for b in range(roles.shape[0]):
             seen: dict[int, int] = {}
+            order: dict[int, int] = {}
             for i in range(roles.shape[1]):
                 if not mask[b, i]:
                     continue
                 if side[b, i] != 0:
                     signs[b, i] = float(side[b, i])
                     continue
-                k = seen.get(int(part[b, i]), 0)
-                seen[int(part[b, i])] = k + 1
-                signs[b, i] = -1.0 if k % 2 == 0 else 1.0
+                p = int(part[b, i])
+                order.setdefault(p, len(order))
+                k = seen.get(p, 0)
+                seen[p] = k + 1
+                signs[b, i] = -1.0 if (k + order[p]) % 2 == 0 else 1.0
         return signs
