@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 
 from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB, eq_octaves_db
+from mixdown.data.roles import PART_PRIOR
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
@@ -421,23 +422,6 @@ def _plot(path: Path, table) -> None:
     plt.close(fig)
 
 
-#: prior roles (:data:`mixdown.data.prior.ROLES`) of the parts
-PRIOR_OF_PART = {
-    "kick": "kick",
-    "snare": "snare",
-    "tom": "drums",
-    "hihat": "kit",
-    "overheads": "kit",
-    "room": "kit",
-    "percussion": "perc",
-    "bass": "bass",
-    "electric_guitar": "guitar",
-    "acoustic_guitar": "guitar",
-    "keys": "keys",
-    "lead_vocal": "lead_vocal",
-    "backing_vocal": "backing_vocal",
-    "other": "other",
-}
 SYSTEMS = ("raw_sum", "equal_loudness", "heuristic", "prior", "role_levels", "default")
 
 
@@ -503,7 +487,7 @@ def make_systems(
         from mixdown.data.builders.standin import safe_name
 
         part = {safe_name(n): p for n, p in zip(st.names, st.parts)}
-        return B.prior(session, roles=[PRIOR_OF_PART[part[n]] for n in session.names], seed=st.song)[0]
+        return B.prior(session, roles=[PART_PRIOR[part[n]] for n in session.names], seed=st.song)[0]
 
     def heuristic():
         from mixdown.models import Heuristic

@@ -153,6 +153,23 @@ PART_ROLE = {"kick": "drums", "snare": "drums", "tom": "drums", "hihat": "drums"
              "room": "drums", "percussion": "percussion", "bass": "bass", "electric_guitar": "guitar",
              "acoustic_guitar": "guitar", "keys": "keys", "lead_vocal": "vocals", "backing_vocal": "vocals",
              "other": "other"}
+#: the prior role (:data:`PRIOR_ROLES`) of each part
+PART_PRIOR = {
+    "kick": "kick",
+    "snare": "snare",
+    "tom": "drums",
+    "hihat": "kit",
+    "overheads": "kit",
+    "room": "kit",
+    "percussion": "perc",
+    "bass": "bass",
+    "electric_guitar": "guitar",
+    "acoustic_guitar": "guitar",
+    "keys": "keys",
+    "lead_vocal": "lead_vocal",
+    "backing_vocal": "backing_vocal",
+    "other": "other",
+}
 # ordered (part, pattern) rules on the words of a track name (see _words); first match wins
 _PART_RULES: tuple[tuple[str, str], ...] = (
     ("kick", r"\b(kick\w*|kik|bd|bass ?drum|k ?(in|out)|kin|kout)\b"),
