@@ -134,3 +134,29 @@ def test_evaluate_decisions_cli_end_to_end(tmp_path):
     assert "| human |" in (out / "decisions.md").read_text()
     r = _evaluate(tiny, tmp_path / "o2", "nonesuch")
     assert r.returncode == 2 and "nonesuch" in r.stderr and "raw_sum" in r.stderr
+
+
+def test_decision_benchmark_refuses_bad_input_before_any_work(tmp_path):
+    tiny = tiny_db(tmp_path / "tiny.json")
+    (tmp_path / "file").write_text("x")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    cases = [
+        (["--mixologydb", str(bad), "--out", str(tmp_path / "o1")], "bad.json"),
+        (["--mixologydb", str(tiny), "--out", str(tmp_path / "file")], "not a folder"),
+        (["--mixologydb", str(tiny), "--out", str(tmp_path / "o3"), "--draws", "0"], "--draws"),
+    ]
+    for extra, says in cases:
+        cmd = [sys.executable, "-m", "mixdown.cli", "evaluate", "--decisions", "--baselines", "raw_sum"] + extra
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and says in r.stderr, r.stderr[-500:]
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o3").exists()
+
+
+def test_a_stand_in_session_missing_a_track_is_named(tmp_path):
+    from mixdown.errors import UsageError
+
+    st = D.song_tracks(read_mixologydb(tiny_db(tmp_path / "tiny.json")), SONG)
+    assert D.standin_order(st, ["Lead Vox", "Kick In", "Gtr 1"], tmp_path) == [2, 1, 0]
+    with pytest.raises(UsageError, match="lacks \\['Kick In'\\]; delete the folder"):
+        D.standin_order(st, ["Lead Vox", "Gtr 1"], tmp_path)

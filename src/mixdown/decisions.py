@@ -438,11 +438,22 @@ def render_song(st: SongTracks, folder: Path, seconds: float = 30.0) -> None:
     render_standin(tracks, folder, seconds=seconds, seed=zlib.crc32(st.song.encode()))
 
 
-def _in_song_order(st: SongTracks, session, tv: np.ndarray) -> np.ndarray:
+def standin_order(st: SongTracks, names: list[str], folder: Path) -> list[int]:
+    """Where each of ``st``'s tracks is among a stand-in session's track ``names``;
+    :class:`~mixdown.errors.UsageError` naming the folder and the fix when one is missing."""
     from mixdown.data.builders.standin import safe_name
+    from mixdown.errors import UsageError
 
-    where = {n: i for i, n in enumerate(session.names)}
-    return tv[[where[safe_name(n)] for n in st.names]]
+    where = {n: i for i, n in enumerate(names)}
+    missing = [n for n in st.names if safe_name(n) not in where]
+    if missing:
+        raise UsageError(f"{folder}: the stand-in session of {st.song!r} lacks {missing[:5]}; delete the folder "
+                         "and run again to render it anew")
+    return [where[safe_name(n)] for n in st.names]
+
+
+def _in_song_order(st: SongTracks, session, tv: np.ndarray) -> np.ndarray:
+    return tv[standin_order(st, session.names, session.folder)]
 
 
 def make_systems(

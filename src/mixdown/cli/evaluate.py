@@ -49,17 +49,20 @@ def _checkpoints(values) -> dict[str, Path]:
 def _decisions_cli(args) -> int:
     from mixdown import decisions as D
     from mixdown.data.mixology import TEST_SONGS, read_mixologydb
+    from mixdown.outputs import check_output_folder
 
     names = D.SYSTEMS if args.baselines == "all" else () if args.baselines == "none" else \
         tuple(b.strip() for b in args.baselines.split(","))
     unknown = [n for n in names if n not in D.SYSTEMS]
     if unknown:
         raise UsageError(f"unknown decision-benchmark systems {unknown}; choose from {', '.join(D.SYSTEMS)}")
+    if args.draws < 1:
+        raise UsageError(f"--draws {args.draws}: give at least 1 mix per song")
+    for label, folder in (("--out", args.out), ("--standins", args.standins)):
+        if folder is not None:
+            check_output_folder(label, folder)
     systems = D.make_systems(names, _checkpoints(args.checkpoint), draws=args.draws)
-    try:  # MixologyDB's reader names an unreadable file in a ValueError of its own (its module's choice)
-        db = read_mixologydb(args.mixologydb) if args.mixologydb else read_mixologydb()
-    except ValueError as e:
-        raise UsageError(str(e)) from e
+    db = read_mixologydb(args.mixologydb) if args.mixologydb else read_mixologydb()
     songs = list(TEST_SONGS) if args.songs == "test" else None
     D.run_decisions(db, systems, args.out, args.standins or args.out / "standins", D.render_song, songs)
     log.info("%s", (args.out / "decisions.md").read_text())

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from mixdown.data.roles import PARTS, part_of, side_of
+from mixdown.errors import UsageError
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
@@ -433,12 +434,12 @@ def read_mixologydb(path: str | Path = DEFAULT_PATH) -> MixologyDB:
 
     A raw track placed twice in one mix (a duplicate for parallel processing) keeps its first
     placement, the other counted. :class:`ValueError` naming the file for one that is not
-    MixologyDB's JSON."""
+    MixologyDB's JSON (a :class:`~mixdown.errors.UsageError`, a ``ValueError``)."""
     path = Path(path)
     try:
         stamp = path.stat().st_mtime_ns
     except OSError as e:
-        raise ValueError(f"{path}: cannot read MixologyDB ({e}); the project ships it in {DEFAULT_PATH.parent}") from e
+        raise UsageError(f"{path}: cannot read MixologyDB ({e}); the project ships it in {DEFAULT_PATH.parent}") from e
     return _read(path, stamp)
 
 
@@ -447,7 +448,7 @@ def _read(path: Path, stamp: int) -> MixologyDB:
     try:
         mixes = json.loads(path.read_text())["mixes"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(
+        raise UsageError(
             f"{path}: not MixologyDB's final-track-data.json ({e}); the project ships it in {DEFAULT_PATH.parent}"
         ) from e
     report, decisions, reverbs = BuildReport(), [], {}

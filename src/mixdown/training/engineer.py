@@ -34,12 +34,12 @@ log = logging.getLogger(__name__)
 _FS = 48000.0
 
 
-def heard_levels(model: Engineer, folder: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def heard_levels(model: Engineer, folder: Path, st) -> tuple[np.ndarray, np.ndarray]:
     """What ``model`` hears of a session's tracks at mixing time (:meth:`Engineer.hear` on the
     predictor's analysis windows, median over windows): each track's level relative to the
-    others (dB) and whether it is stereo, in the order of ``names`` (track names whose files are
-    ``tracks/<safe_name(name)>``). Shapes ``(len(names),)``."""
-    from mixdown.data.builders.standin import safe_name
+    others (dB) and whether it is stereo, for each of the tracks of ``st``
+    (:class:`mixdown.decisions.SongTracks`) in the stand-in session at ``folder``. Shapes ``(N,)``."""
+    from mixdown.decisions import standin_order
     from mixdown.inference.contract import analysis_batch, contract_of
     from mixdown.session import read_session, windows
 
@@ -50,8 +50,7 @@ def heard_levels(model: Engineer, folder: Path, names: list[str]) -> tuple[np.nd
     x, mask, _ = analysis_batch(session, starts, max(min(window, session.frames), contract.min_window), contract)
     with torch.no_grad():
         _, level_rel, stereo = model.hear(x, mask)
-    where = {n: i for i, n in enumerate(session.names)}
-    idx = [where[safe_name(n)] for n in names]
+    idx = standin_order(st, session.names, folder)
     # each track from the windows where it plays (as the predictor weighs its windows)
     rel = level_rel.numpy()
     plays = rel > -90.0
@@ -308,7 +307,7 @@ def train_engineer(
                 folder = Path(standins) / D._slug(st.song)
                 if not (folder / "tracks").is_dir():
                     D.render_song(st, folder)
-                heard[st.song] = heard_levels(listener, folder, st.names)
+                heard[st.song] = heard_levels(listener, folder, st)
             return heard[st.song]
 
     exs, styles, ratings = examples(db, songs_out, hear)
