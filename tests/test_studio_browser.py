@@ -4,6 +4,7 @@ solos a track and moves its fader (the re-rendered loop must change by exactly t
 locks the fader, presses Mix (the lock must hold while the model moves the rest), saves, and the
 saved file re-rendered by ``mixdown render`` must be the studio's own full-song render."""
 
+import contextlib
 import io
 import json
 import os
@@ -47,14 +48,12 @@ def wait_for(fn, timeout=90.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def studio_server(session, *args):
     _need_browser()
-    params = make_session(tmp_path / "song", n_tracks=3, seconds=4.0, seed=5)
-    proc = subprocess.Popen(CLI + ["studio", str(tmp_path / "song"), "--params", str(params), "--no-browser",
-                                   "--port", "0"], stderr=subprocess.PIPE, text=True)
-    url = None
-    lines = []
+    proc = subprocess.Popen(CLI + ["studio", str(session), "--no-browser", "--port", "0", *args],
+                            stderr=subprocess.PIPE, text=True)
+    url, lines = None, []
     deadline = time.monotonic() + 120
     while url is None and time.monotonic() < deadline and proc.poll() is None:
         line = proc.stderr.readline()
@@ -62,12 +61,21 @@ def server(tmp_path):
         m = re.search(r"(http://127\.0\.0\.1:\d+/s/[\w-]+/)", line)
         url = m.group(1) if m else None
     assert url, "the studio did not start:\n" + "".join(lines)
-    yield url, tmp_path / "song", params
-    proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    params = make_session(tmp_path / "song", n_tracks=3, seconds=4.0, seed=5)
+    with studio_server(tmp_path / "song", "--params", str(params)) as url:
+        yield url, tmp_path / "song", params
 
 
 @pytest.fixture

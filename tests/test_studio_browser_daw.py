@@ -6,41 +6,14 @@ step, typed values are clamped with a note, pan reads L / C / R; lock + Mix keep
 the true peak; meters move while playing; "mixing..." during the first mix; C offered from a
 ``reference_mix.*`` in the session, or saying how to add one."""
 
-import contextlib
-import re
-import signal
-import subprocess
 import time
 
 import pytest
 
 from studio_helpers import make_session
-from test_studio_browser import CLI, _need_browser, api, browser, wait_for  # noqa: F401
+from test_studio_browser import api, browser, studio_server, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def studio_server(session, *args):
-    _need_browser()
-    proc = subprocess.Popen(CLI + ["studio", str(session), "--no-browser", "--port", "0", *args],
-                            stderr=subprocess.PIPE, text=True)
-    url, lines = None, []
-    deadline = time.monotonic() + 120
-    while url is None and time.monotonic() < deadline and proc.poll() is None:
-        line = proc.stderr.readline()
-        lines.append(line)
-        m = re.search(r"(http://127\.0\.0\.1:\d+/s/[\w-]+/)", line)
-        url = m.group(1) if m else None
-    assert url, "the studio did not start:\n" + "".join(lines)
-    try:
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture
