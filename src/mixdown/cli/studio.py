@@ -40,6 +40,7 @@ def _bind(port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
+        sock.listen(128)  # connections wait in the backlog from now on: the address is logged before the server runs
     except OSError as e:
         sock.close()
         raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror}); pick another port or 0") from e
