@@ -12,9 +12,6 @@ import torch
 from mixdown.params import spec as S
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mixdown"
-#: modules of another engineer's work in progress (the decision benchmark and its Engineer model)
-#: that still rebuild columns or clip by hand; their owner moves them onto the table
-OWNED_ELSEWHERE = {"models/engineer.py", "training/engineer.py", "data/mixology.py", "data/transplant.py"}
 
 
 def test_clip_is_every_rows_range_at_the_rate():
@@ -49,7 +46,7 @@ def test_the_table_is_used_everywhere():
     offenders = []
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).as_posix()
-        if rel in ("params/spec.py", *OWNED_ELSEWHERE):
+        if rel == "params/spec.py":
             continue
         offenders += [f"{rel}: {m.group(0)}" for m in by_hand.finditer(path.read_text(encoding="utf-8"))]
     assert offenders == []

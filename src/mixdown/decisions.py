@@ -520,7 +520,9 @@ def make_systems(
     }
     unknown = [n for n in names if n not in table]
     if unknown:
-        raise ValueError(f"unknown decision-benchmark systems {unknown}; choose from {', '.join(SYSTEMS)}")
+        from mixdown.errors import UsageError
+
+        raise UsageError(f"unknown decision-benchmark systems {unknown}; choose from {', '.join(SYSTEMS)}")
     systems = {n: table[n] for n in names}
     for label, path in (checkpoints or {}).items():
         from mixdown.inference.checkpoint import load_model

@@ -79,7 +79,7 @@ _EQ_GRID_HZ = np.geomspace(20.0, 20000.0, 96)
 _EQ_FS = 48000.0
 #: octave-band centres where EQ responses are compared (31.5 Hz .. 16 kHz)
 OCTAVES_HZ = 31.25 * 2.0 ** np.arange(10)
-_T = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+_T = S.TRACK.columns
 
 
 @dataclass

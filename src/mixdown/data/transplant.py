@@ -110,8 +110,7 @@ def engineer_mix_params(track_names: Sequence[str], parts: Sequence[str], track_
     for r in rows:
         r["fader_db"] += shift
     tv = np.array([[r[k] for k in S.TRACK_NAMES] for r in rows])
-    lo, hi = np.array([s.limits(sample_rate) for s in S.TRACK_SPECS]).T
-    tv = np.clip(tv, lo, hi)
+    tv = S.TRACK.clip(tv, sample_rate)
     master = dict(S.neutral_master_values(sample_rate))
     master.update(db.reverbs[f"{mix[0].song}/{mix[0].mix}"])
     mv = np.array([master[k] for k in S.MASTER_NAMES])

@@ -205,7 +205,7 @@ class Engineer(MixModel):
         """The decisions written into the whole table (normalised ``(B, N, P)``, ``(B, M)``)."""
         track_u, master_u = track_u.clone(), master_u.clone()
         phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
-        col = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+        col = S.TRACK.columns
         for j, name in enumerate(TABLE_DECISIONS):
             track_u[..., col[name]] = dec[..., len(DECISIONS) + j]
 
@@ -229,7 +229,7 @@ class Engineer(MixModel):
         put("fader_db", fader)
         put("compressor.threshold_db", heard_db + phys["threshold_rel_db"])
         put("pan", phys["abs_pan"] * self.pan_signs(roles, mask).to(heard_db.dtype))
-        mcol = {n: i for i, n in enumerate(S.MASTER_NAMES)}
+        mcol = S.MASTER.columns
         for j, name in enumerate(S.REVERB_MASTER_NAMES):
             master_u[..., mcol[name]] = reverb[..., j]
         return track_u, master_u

@@ -188,7 +188,7 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     v = b["values"]
     target_u = S.normalize(v, S.TRACK_SPECS)
     t = {n: j for j, n in enumerate(TABLE_DECISIONS)}
-    col = {n: i for i, n in enumerate(S.TRACK_NAMES)}
+    col = S.TRACK.columns
     out = {
         "level": mean((phys["level_rel_db"] - b["level_rel"]).abs() / 10),
         "pan": mean((phys["abs_pan"] - v[..., col["pan"]].abs()).abs()),

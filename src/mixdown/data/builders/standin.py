@@ -39,6 +39,7 @@ from mixdown.data.fluid import render_midi
 from mixdown.data.midinotes import notes_from_midi
 from mixdown.data.roles import PARTS, side_of
 from mixdown.data.synth import fit_length, missing_tools
+from mixdown.errors import UsageError
 from mixdown.measure.loudness import integrated_loudness
 
 log = logging.getLogger(__name__)
@@ -347,9 +348,9 @@ def render_standin(tracks: Sequence[StandinTrack], out_dir: Path, *, seconds: fl
     files = [safe_name(t.name) + ".wav" for t in tracks]
     for t in tracks:
         if t.part not in PARTS or t.channels not in (1, 2) or not np.isfinite(t.lufs):
-            raise ValueError(f"bad stand-in track {t}: part in {PARTS}, channels 1 or 2, a finite lufs")
+            raise UsageError(f"bad stand-in track {t}: part in {PARTS}, channels 1 or 2, a finite lufs")
     if len({f.lower() for f in files}) < len(files):
-        raise ValueError(f"track names must give distinct file names: {files}")
+        raise UsageError(f"track names must give distinct file names: {files}")
     why = missing_tools(need_mma=True) or (vocals.missing_vocal_tools() if vocal & {t.part for t in tracks} else None)
     if why:
         raise RuntimeError(f"cannot render stand-in sessions: {why}")
