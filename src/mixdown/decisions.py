@@ -24,6 +24,7 @@ engineers' shares, and :func:`spreads` how far its decisions spread across a son
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,25 +145,28 @@ def engineer_features(st: SongTracks) -> dict[str, dict[str, np.ndarray]]:
 
 def _abs_err(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Per track mean |x - ref| over the group's components; NaN where either is missing."""
-    return np.nanmean(np.abs(x - ref), axis=1) if np.isfinite(x).any() else np.full(len(x), np.nan)
+    if not np.isfinite(x).any():
+        return np.full(len(x), np.nan)
+    with warnings.catch_warnings():  # a track left out of one side: NaN, dropped later
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.abs(x - ref), axis=1)
+
+
+def _median(feats: list[np.ndarray]) -> np.ndarray:
+    """Element-wise median over mixes, ignoring the tracks a mix leaves out (NaN)."""
+    with warnings.catch_warnings():  # a track no mix places: all-NaN, stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(np.stack(feats), axis=0)
 
 
 def human_errors(eng: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Each engineer against the median of the others: group -> errors of all (engineer, track)."""
     out: dict[str, list] = {g: [] for g in GROUPS}
-    mixes = list(eng)
-    for mix in mixes:
-        others = [eng[m] for m in mixes if m != mix]
-        if not others:
-            continue
-        for g in GROUPS:
-            with np.errstate(all="ignore"):
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    med = np.nanmedian(np.stack([o[g] for o in others]), axis=0)
-                    out[g].append(_abs_err(eng[mix][g], med))
+    for mix in eng:
+        others = [e for m, e in eng.items() if m != mix]
+        if others:
+            for g in GROUPS:
+                out[g].append(_abs_err(eng[mix][g], _median([o[g] for o in others])))
     return {g: _finite(np.concatenate(v)) if v else np.zeros(0) for g, v in out.items()}
 
 
@@ -172,15 +176,7 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 def system_errors(sys_feats: dict[str, np.ndarray], eng: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """A system against the median of all the song's engineers: group -> per-track errors."""
-    import warnings
-
-    out = {}
-    for g in GROUPS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(np.stack([e[g] for e in eng.values()]), axis=0)
-            out[g] = _finite(_abs_err(sys_feats[g], med))
-    return out
+    return {g: _finite(_abs_err(sys_feats[g], _median([e[g] for e in eng.values()]))) for g in GROUPS}
 
 
 def shares(rows: list[dict[str, float]], parts: list[str], raw_lufs) -> dict[tuple[str, str], tuple[int, int]]:
@@ -240,46 +236,42 @@ def run_decisions(
     spread_rows: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
     from tqdm import tqdm
 
+    def count(name: str, splits: tuple[str, ...], rows: list[dict], parts: list[str], raws, feats) -> None:
+        """One mix's spreads and shares, into each split it belongs to."""
+        for split in splits:
+            for g, v in spreads(feats).items():
+                spread_rows[(name, split)][g].append(v)
+            for (part, dec), (a, b) in shares(rows, parts, raws).items():
+                share_counts[(name, split, part, dec)][0] += a
+                share_counts[(name, split, part, dec)][1] += b
+
     for song in tqdm(songs, desc="decision benchmark", unit="song"):
         st = song_tracks(db, song)
         splits = ("all", "test") if song in TEST_SONGS else ("all",)
         eng = engineer_features(st)
         results = {"human": human_errors(eng)}
-        sys_rows: dict[str, list[dict]] = {}
         folder = standins / _slug(song)
         if systems and not (folder / "tracks").is_dir():
             render(st, folder)
         for name, fn in systems.items():
-            out_ = fn(st, folder)
-            draws = [rows_of(tv) for tv in (out_ if isinstance(out_, list) else [out_])]
-            sys_rows[name] = [r for rows in draws for r in rows]
-            per_draw = [
-                system_errors(feats, eng) for feats in (features(rows, st.raw_lufs, st.sides) for rows in draws)
-            ]
+            got = fn(st, folder)
+            per_draw = []
+            for tv in got if isinstance(got, list) else [got]:  # one mix, or several draws
+                rows = rows_of(tv)
+                feats = features(rows, st.raw_lufs, st.sides)
+                per_draw.append(system_errors(feats, eng))
+                count(name, splits, rows, st.parts, st.raw_lufs, feats)
             results[name] = {g: np.concatenate([e[g] for e in per_draw]) for g in GROUPS}
-            for rows in draws:
-                for split in splits:
-                    for g, v in spreads(features(rows, st.raw_lufs, st.sides)).items():
-                        spread_rows[(name, split)][g].append(v)
         for mix, m in st.engineers.items():
-            rows = [m[k].values for k in st.keys if k in m]
-            parts = [p for k, p in zip(st.keys, st.parts) if k in m]
-            raws = [r for k, r in zip(st.keys, st.raw_lufs) if k in m]
-            sys_rows.setdefault("__engineers__", []).extend(rows)
-            for split in splits:
-                for g, v in spreads(eng[mix]).items():
-                    spread_rows[("human", split)][g].append(v)
-                for (part, dec), (a, b) in shares(rows, parts, raws).items():
-                    share_counts[("human", split, part, dec)][0] += a
-                    share_counts[("human", split, part, dec)][1] += b
-        for name, rows in sys_rows.items():
-            if name == "__engineers__":
-                continue
-            for split in splits:
-                times = len(rows) // max(len(st.parts), 1)  # the draws' rows one after the other
-                for (part, dec), (a, b) in shares(rows, st.parts * times, list(st.raw_lufs) * times).items():
-                    share_counts[(name, split, part, dec)][0] += a
-                    share_counts[(name, split, part, dec)][1] += b
+            placed = [i for i, k in enumerate(st.keys) if k in m]
+            count(
+                "human",
+                splits,
+                [m[st.keys[i]].values for i in placed],
+                [st.parts[i] for i in placed],
+                [st.raw_lufs[i] for i in placed],
+                eng[mix],
+            )
         for name, res in results.items():
             for split in splits:
                 for g in GROUPS:
@@ -447,8 +439,10 @@ def standin_order(st: SongTracks, names: list[str], folder: Path) -> list[int]:
     where = {n: i for i, n in enumerate(names)}
     missing = [n for n in st.names if safe_name(n) not in where]
     if missing:
-        raise UsageError(f"{folder}: the stand-in session of {st.song!r} lacks {missing[:5]}; delete the folder "
-                         "and run again to render it anew")
+        raise UsageError(
+            f"{folder}: the stand-in session of {st.song!r} lacks {missing[:5]}; delete the folder "
+            "and run again to render it anew"
+        )
     return [where[safe_name(n)] for n in st.names]
 
 
