@@ -110,6 +110,16 @@ def own_frames(session: Session, starts: list[int], window: int) -> np.ndarray:
     return np.clip(lengths[None, :] - np.asarray(starts)[:, None], 0, window)
 
 
+def analysis_windows(session: Session, contract: InputContract) -> tuple[list[int], int]:
+    """Where a model's analysis windows start in ``session`` and how many frames each spans (the
+    contract's window, shorter for a shorter session, at least ``min_window``)."""
+    from mixdown.session import windows
+
+    window = int(contract.window_s * session.sample_rate)
+    starts = windows(session.frames, window, contract.n_windows)
+    return starts, max(min(window, session.frames), contract.min_window)
+
+
 def analysis_batch(session: Session, starts: list[int], window: int, contract: InputContract):
     """Windows as a model batch, each track scaled by :meth:`InputContract.input_gains_db` (its
     level measured over its own frames: the padding past its end does not count).

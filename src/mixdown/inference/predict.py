@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mixdown.inference.contract import InputContract, analysis_batch, contract_of, own_frames
+from mixdown.inference.contract import InputContract, analysis_batch, analysis_windows, contract_of, own_frames
 from mixdown.measure.levels import active_rms, weighted_median
 from mixdown.params import spec as S
-from mixdown.session import Session, segment, windows
+from mixdown.session import Session, segment
 
 log = logging.getLogger(__name__)
 _IN_GAIN = S.index(S.TRACK_SPECS, "input_gain_db")
@@ -39,10 +39,7 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
 
     contract = contract or contract_of(model)
     sr = session.sample_rate
-    window = int(contract.window_s * sr)
-    n_frames = session.frames
-    starts = windows(n_frames, window, contract.n_windows)
-    span = max(min(window, n_frames), contract.min_window)
+    starts, span = analysis_windows(session, contract)
     x, mask, gains = analysis_batch(session, starts, span, contract)
     active = _activity(x.numpy(), gains, own_frames(session, starts, span))
     ref = None

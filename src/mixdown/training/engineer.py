@@ -32,6 +32,8 @@ from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
 _FS = 48000.0
+#: a strip that leaves its track unchanged (targets of tracks a mix leaves out, padding)
+_NEUTRAL = torch.tensor([S.neutral_track_values(int(_FS))[k] for k in S.TRACK_NAMES], dtype=torch.float64)
 
 
 def heard_levels(model: Engineer, folder: Path, st) -> tuple[np.ndarray, np.ndarray]:
@@ -40,14 +42,12 @@ def heard_levels(model: Engineer, folder: Path, st) -> tuple[np.ndarray, np.ndar
     others (dB) and whether it is stereo, for each of the tracks of ``st``
     (:class:`mixdown.decisions.SongTracks`) in the stand-in session at ``folder``. Shapes ``(N,)``."""
     from mixdown.decisions import standin_order
-    from mixdown.inference.contract import analysis_batch, contract_of
-    from mixdown.session import read_session, windows
+    from mixdown.inference.contract import analysis_batch, analysis_windows, contract_of
+    from mixdown.session import read_session
 
     session = read_session(folder)
     contract = contract_of(model)
-    window = int(contract.window_s * session.sample_rate)
-    starts = windows(session.frames, window, contract.n_windows)
-    x, mask, _ = analysis_batch(session, starts, max(min(window, session.frames), contract.min_window), contract)
+    x, mask, _ = analysis_batch(session, *analysis_windows(session, contract), contract)
     with torch.no_grad():
         _, level_rel, stereo = model.hear(x, mask)
     idx = standin_order(st, session.names, folder)
@@ -90,7 +90,6 @@ def examples(
                 continue
             ratings[mix].append(next(iter(m.values())).rating)
             lv = np.array([m[k].level_db if k in m else -120.0 for k in st.keys])
-            neutral = [S.neutral_track_values(int(_FS))[n] for n in S.TRACK_NAMES]
             out.append(
                 {
                     "style": styles.index(mix),
@@ -101,15 +100,12 @@ def examples(
                     "target": present,
                     "level_rel": lv - 10 * np.log10(np.sum(10 ** (lv[present] / 10))),
                     "values": np.array(
-                        [[m[k].values[n] for n in S.TRACK_NAMES] if k in m else neutral for k in st.keys]
+                        [[m[k].values[n] for n in S.TRACK_NAMES] if k in m else _NEUTRAL.tolist() for k in st.keys]
                     ),
                     "reverb": np.array([db.reverbs[f"{song}/{mix}"][k] for k in S.REVERB_MASTER_NAMES]),
                 }
             )
     return out, styles, [float(np.mean(ratings[s])) for s in styles]
-
-
-_NEUTRAL = torch.tensor([S.neutral_track_values(int(_FS))[k] for k in S.TRACK_NAMES], dtype=torch.float64)
 
 
 def _batch(exs: list[dict]) -> dict[str, torch.Tensor]:
