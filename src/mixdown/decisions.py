@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB, eq_octaves_db
+from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB, eq_octaves_db, power_sum_db
 from mixdown.data.roles import PART_PRIOR
 from mixdown.params import spec as S
 
@@ -131,7 +131,7 @@ def features(rows: list[dict[str, float] | None], raw_lufs: np.ndarray, sides: l
         out["send_db"][i] = max(v["reverb_send_db"], S.SEND_OFF_DB)
     present = np.isfinite(level)
     if present.any():
-        out["level_db"][present, 0] = level[present] - 10 * np.log10(np.sum(10 ** (level[present] / 10)))
+        out["level_db"][present, 0] = level[present] - power_sum_db(level[present])
     return out
 
 

@@ -481,6 +481,11 @@ def _read(path: Path, stamp: int) -> MixologyDB:
     return MixologyDB(decisions, reverbs, report)
 
 
+def power_sum_db(levels_db) -> float:
+    """The level (dB) of signals at ``levels_db`` summed in power: ``10 log10(sum 10^(L/10))``."""
+    return float(10 * np.log10(np.sum(10 ** (np.asarray(levels_db, dtype=np.float64) / 10))))
+
+
 def relative_levels(decisions: list[Decision]) -> np.ndarray:
     """Each track's level relative to its mix: ``raw LUFS + fader`` less the power sum over the
     mix's tracks (dB). Shape ``(len(decisions),)``; tracks of several mixes are grouped by mix."""
@@ -488,6 +493,5 @@ def relative_levels(decisions: list[Decision]) -> np.ndarray:
     out = np.empty_like(lv)
     for mix in {(d.song, d.mix) for d in decisions}:
         idx = [i for i, d in enumerate(decisions) if (d.song, d.mix) == mix]
-        total = 10 * np.log10(np.sum(10 ** (lv[idx] / 10)))
-        out[idx] = lv[idx] - total
+        out[idx] = lv[idx] - power_sum_db(lv[idx])
     return out

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB
+from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB, power_sum_db
 from mixdown.data.roles import PART_ROLE, PARTS, side_of
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -91,7 +91,7 @@ def engineer_mix_params(track_names: Sequence[str], parts: Sequence[str], track_
     mix = choose_mix(db, parts, rng)
     donors = _donors(mix, parts, raw)
     src_level = np.array([d.level_db for d in mix])
-    src_rel = {id(d): d.level_db - 10 * np.log10(np.sum(10 ** (src_level / 10))) for d in mix}
+    src_rel = {id(d): d.level_db - power_sum_db(src_level) for d in mix}
     neutral = S.neutral_track_values(sample_rate)
     rows = []
     for i, d in enumerate(donors):
@@ -106,7 +106,7 @@ def engineer_mix_params(track_names: Sequence[str], parts: Sequence[str], track_
             v["pan"] *= 0.25
         rows.append(v)
     faders = np.array([r["fader_db"] for r in rows])
-    shift = -20.0 - float(np.log10(np.sum(10 ** ((np.array(raw) + faders) / 10)))) * 10  # the sum at -20 LUFS
+    shift = -20.0 - power_sum_db(np.array(raw) + faders)  # the sum at -20 LUFS
     for r in rows:
         r["fader_db"] += shift
     tv = np.array([[r[k] for k in S.TRACK_NAMES] for r in rows])

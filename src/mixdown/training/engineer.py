@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, MixologyDB
+from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, MixologyDB, power_sum_db
 from mixdown.decisions import COMP_GRID_DB
 from mixdown.models.engineer import DECISIONS, TABLE_DECISIONS, Engineer, encode_names
 from mixdown.params import spec as S
@@ -80,7 +80,7 @@ def examples(
         st = song_tracks(db, song)
         raw = np.asarray(st.raw_lufs, dtype=np.float64)
         if hear is None:
-            heard_rel, stereo = raw - 10 * np.log10(np.sum(10 ** (raw / 10))), np.asarray(st.stereo)
+            heard_rel, stereo = raw - power_sum_db(raw), np.asarray(st.stereo)
         else:
             heard_rel, stereo = hear(st)
         roles = encode_names(st.names)
@@ -98,7 +98,7 @@ def examples(
                     "stereo": np.asarray(stereo, dtype=bool),
                     "raw_lufs": raw,
                     "target": present,
-                    "level_rel": lv - 10 * np.log10(np.sum(10 ** (lv[present] / 10))),
+                    "level_rel": lv - power_sum_db(lv[present]),
                     "values": np.array(
                         [[m[k].values[n] for n in S.TRACK_NAMES] if k in m else _NEUTRAL.tolist() for k in st.keys]
                     ),
@@ -232,12 +232,11 @@ def engineer_rows(model: Engineer, st, draw: int = 0, heard=None) -> np.ndarray:
         heard_rel, stereo = torch.tensor(heard[0], dtype=torch.float32)[None], heard[1]
     mask = torch.ones(1, n, dtype=torch.bool)
     style = torch.tensor([model.pick_style(roles[0], draw)])
-    neutral = S.normalize(np.array([S.neutral_track_values(44100)[k] for k in S.TRACK_NAMES]), S.TRACK_SPECS)
     with torch.no_grad():
         dec, reverb = model.decisions(
             heard_rel, torch.tensor(np.asarray([stereo]), dtype=torch.float32), mask, roles, style
         )
-        track_u = torch.tensor(neutral, dtype=torch.float32).expand(1, n, -1)
+        track_u = S.normalize(_NEUTRAL, S.TRACK_SPECS).float().expand(1, n, -1)
         master_u = torch.zeros(1, S.N_MASTER_PARAMS)
         track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask)
     return S.denormalize(track_u[0].double().numpy(), S.TRACK_SPECS)
