@@ -5,9 +5,10 @@ Two users:
   (side chain, static curve and branching one-pole ballistics, with an exact backward: a
   time-varying one-pole run in reverse, the method of torchcomp/torchlpc) and
   :func:`cascade_response_forward` / :func:`cascade_response_backward` (biquad responses);
-- the full-length path calls :func:`strip_block`, a fused channel strip (gain, biquad cascade,
-  compressor, fader, pan) that processes one block of many tracks in parallel and carries
-  filter and compressor state between blocks.
+- the full-length path calls :func:`strip_one`, a fused channel strip (gain, biquad cascade,
+  compressor, fader, pan) over one block of one track, on a thread of its own, carrying filter
+  and compressor state between blocks (:func:`strip_block`: many strips in parallel), and
+  :func:`bus_sums`.
 
 States and coefficients are float64; tiny states (below 1e-300) are flushed to zero so silence
 never runs into denormal arithmetic (a change far below any audible or measurable level).
@@ -81,42 +82,120 @@ def _biquad_run(buf, n, nc, sos_k, zi_k):
     zi_k[0, 0], zi_k[0, 1], zi_k[1, 0], zi_k[1, 1] = z00, z01, z10, z11
 
 
+#: sections :func:`strip_one` runs (high-pass + six EQ bands); unused ones are skipped exactly
+MAX_SECTIONS = 7
+
+
 @nb.njit(cache=True, parallel=True, nogil=True)
 def strip_block(x, channels, sos, n_sections, zi, comp, g_state, pre_gain, post_gain, out):
-    """Process one block of many channel strips and write each strip's stereo output.
-
-    Per strip: ``x * pre_gain -> biquad cascade -> compressor -> * post_gain[side]``. A mono
-    strip (``channels == 1``) feeds both sides from channel 0; a stereo strip feeds left from
-    channel 0 and right from channel 1 (the spec's balance-style pan). Each biquad section runs
-    over the whole block (float64) before the next, so filter states stay in registers.
+    """Process one block of many channel strips in parallel (:func:`strip_one` per strip).
 
     Shape:
         x: ``(S, n, 2)`` float32 input block, interleaved (channel 1 unused for mono strips);
         channels: ``(S,)`` int64, 1 or 2; sos: ``(S, K, 5)`` float64 ``[b0, b1, b2, a1, a2]``
-        (a0 = 1); n_sections: ``(S,)`` int64 sections in use; zi: ``(S, K, 2, 2)`` float64
-        TDF-II states ``[section, channel, state]``, updated in place;
+        (a0 = 1, ``K <= MAX_SECTIONS``); n_sections: ``(S,)`` int64 sections in use; zi:
+        ``(S, K, 2, 2)`` float64 TDF-II states ``[section, channel, state]``, updated in place;
         comp: ``(S, 7)`` float64 ``[threshold_db, ratio, knee_db, makeup_db, a_att, a_rel,
         enabled]``; g_state: ``(S,)`` float64 smoothed gain in dB, updated in place;
         pre_gain: ``(S,)`` linear; post_gain: ``(S, 2)`` linear left/right gains;
         out: ``(S, n, 2)`` float32, written.
     """
-    S = x.shape[0]
-    n = x.shape[1]
-    for s in nb.prange(S):
-        nc = channels[s]
-        buf = np.empty((n, 2))
-        pre = pre_gain[s]
-        for i in range(n):
-            buf[i, 0] = np.float64(x[s, i, 0]) * pre
-            buf[i, 1] = np.float64(x[s, i, 1]) * pre if nc == 2 else 0.0
-        for k in range(n_sections[s]):
-            _biquad_run(buf, n, nc, sos[s, k], zi[s, k])
+    for s in nb.prange(x.shape[0]):
+        g_state[s] = strip_one(x[s], channels[s], sos[s], n_sections[s], zi[s], comp[s], g_state[s],
+                               pre_gain[s], post_gain[s, 0], post_gain[s, 1], out[s])
+
+
+@nb.njit(cache=True, nogil=True)
+def strip_one(x, nc, sos, n_sections, zi, comp, g, pre, gl, gr, out):
+    """One channel strip over one block: ``x * pre -> biquad cascade -> compressor -> * (gl, gr)``;
+    returns the compressor's gain state. A mono strip (``nc == 1``) feeds both sides from channel
+    0; a stereo strip feeds left from channel 0 and right from channel 1 (the spec's balance-style
+    pan). Releases the GIL: strips may run on threads of their own.
+
+    The cascade runs sample by sample through every section with all states in registers (the
+    sections' recursions overlap in the CPU), then the compressor runs over the block. Each
+    section computes exactly what a section-by-section run computes, in the same order: the output
+    is bit-identical to running the sections one after another over the block.
+
+    Shape: ``x`` ``(n, 2)`` float32; ``sos`` ``(K, 5)``; ``zi`` ``(K, 2, 2)`` updated in place;
+    ``comp`` ``(7,)`` as in :func:`strip_block`; ``out`` ``(n, 2)`` float32, written.
+    """
+    n = x.shape[0]
+    if n_sections > MAX_SECTIONS:
+        raise ValueError("more biquad sections than strip_one runs")
+    c0, z0 = _section_of(sos, zi, n_sections, 0)
+    c1, z1 = _section_of(sos, zi, n_sections, 1)
+    c2, z2 = _section_of(sos, zi, n_sections, 2)
+    c3, z3 = _section_of(sos, zi, n_sections, 3)
+    c4, z4 = _section_of(sos, zi, n_sections, 4)
+    c5, z5 = _section_of(sos, zi, n_sections, 5)
+    c6, z6 = _section_of(sos, zi, n_sections, 6)
+    stereo = nc == 2
+    buf = np.empty((n, 2))
+    for i in range(n):
+        v0 = np.float64(x[i, 0]) * pre
+        v1 = np.float64(x[i, 1]) * pre if stereo else 0.0
+        v0, v1, z0 = _tdf2(v0, v1, c0, z0, n_sections > 0)
+        v0, v1, z1 = _tdf2(v0, v1, c1, z1, n_sections > 1)
+        v0, v1, z2 = _tdf2(v0, v1, c2, z2, n_sections > 2)
+        v0, v1, z3 = _tdf2(v0, v1, c3, z3, n_sections > 3)
+        v0, v1, z4 = _tdf2(v0, v1, c4, z4, n_sections > 4)
+        v0, v1, z5 = _tdf2(v0, v1, c5, z5, n_sections > 5)
+        v0, v1, z6 = _tdf2(v0, v1, c6, z6, n_sections > 6)
+        buf[i, 0] = v0
+        buf[i, 1] = v1
+    for k, z in enumerate((z0, z1, z2, z3, z4, z5, z6)):
+        if k < n_sections:
             for c in range(2):
                 for j in range(2):
-                    if abs(zi[s, k, c, j]) < _FLUSH:
-                        zi[s, k, c, j] = 0.0
-        g_state[s] = _compress_and_pan(buf, n, nc, comp[s], g_state[s], post_gain[s, 0], post_gain[s, 1],
-                                       out[s])
+                    zi[k, c, j] = z[2 * c + j] if abs(z[2 * c + j]) >= _FLUSH else 0.0
+    return _compress_and_pan(buf, n, nc, comp, g, gl, gr, out)
+
+
+@nb.njit(cache=True, inline="always")
+def _section_of(sos, zi, n_sections, k):
+    """Section ``k``'s coefficients ``(b0, b1, b2, a1, a2)`` and states ``(z00, z01, z10, z11)``
+    (an unused section: zeros, never run)."""
+    if k < n_sections:
+        return ((sos[k, 0], sos[k, 1], sos[k, 2], sos[k, 3], sos[k, 4]),
+                (zi[k, 0, 0], zi[k, 0, 1], zi[k, 1, 0], zi[k, 1, 1]))
+    return (0.0, 0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _tdf2(v0, v1, c, z, used):
+    """One TDF-II section on one stereo sample (as :func:`_biquad_run`); an unused section passes
+    the sample unchanged. Returns ``(y0, y1, states)``."""
+    if not used:
+        return v0, v1, z
+    y0 = c[0] * v0 + z[0]
+    y1 = c[0] * v1 + z[2]
+    return y0, y1, (c[1] * v0 - c[3] * y0 + z[1], c[2] * v0 - c[4] * y0,
+                    c[1] * v1 - c[3] * y1 + z[3], c[2] * v1 - c[4] * y1)
+
+
+@nb.njit(cache=True, nogil=True)
+def bus_sums(strips, weights, bus, send):
+    """The stereo bus and the reverb bus of one block: each a weighted sum of the strips' outputs,
+    summed in float64 (the bus rounded to float32 once). No BLAS: no threads spinning.
+
+    Shape: ``strips`` ``(S, n, 2)`` float32; ``weights`` ``(2, S)`` float64 (row 0 the bus, row 1
+    the sends); ``bus`` ``(n, 2)`` float32 and ``send`` ``(n, 2)`` float64, written.
+    """
+    n = strips.shape[1]
+    acc = np.zeros((n, 2))
+    send[:, :] = 0.0
+    for s in range(strips.shape[0]):
+        w0 = weights[0, s]
+        w1 = weights[1, s]
+        for i in range(n):
+            for c in range(2):
+                v = np.float64(strips[s, i, c])
+                acc[i, c] += w0 * v
+                send[i, c] += w1 * v
+    for i in range(n):
+        for c in range(2):
+            bus[i, c] = acc[i, c]
 
 
 @nb.njit(cache=True, inline="always")

@@ -1,11 +1,12 @@
 """Full-length render path: exact time-domain IIR, compiled, in blocks of bounded memory.
 
-Reads each track in blocks, runs every strip of a block in parallel (numba), sums the bus and
-the reverb bus (each track's post-pan output at its send level), adds the reverb's return
-(streaming partitioned convolution, :mod:`mixdown.dsp.reverb_stream`) and runs the master strip,
-carrying filter, compressor and convolution state from block to block. Memory holds one block
-per track, the reverb's state (independent of the song's length) and the stereo mix. No torch
-import: the renderer starts fast.
+Reads each track in blocks and runs its strip (numba) on a pool of threads, one task per track
+and block, while the calling thread works on the block before: it sums the bus and the reverb bus
+(each track's post-pan output at its send level), adds the reverb's return (streaming partitioned
+convolution, :mod:`mixdown.dsp.reverb_stream`) and runs the master strip, carrying filter,
+compressor and convolution state from block to block. Memory holds two blocks per track, the
+reverb's state (independent of the song's length) and the stereo mix. No torch import: the
+renderer starts fast.
 
 ``mixdown render SESSION_DIR --params PARAMS.json --out MIX.wav`` is the thin CLI on top.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,8 +53,15 @@ class StripBank:
     post_gain: np.ndarray
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Every strip over one block. Shape: ``x``, ``out`` ``(S, n, 2)`` float32."""
         kernels.strip_block(x, self.channels, self.sos, self.n_sections, self.zi, self.comp,
                             self.g_state, self.pre_gain, self.post_gain, out)
+
+    def process_one(self, i: int, x: np.ndarray, out: np.ndarray) -> None:
+        """Strip ``i`` alone over one block (releases the GIL). Shape: ``x``, ``out`` ``(n, 2)`` float32."""
+        self.g_state[i] = kernels.strip_one(x, self.channels[i], self.sos[i], self.n_sections[i], self.zi[i],
+                                            self.comp[i], self.g_state[i], self.pre_gain[i], self.post_gain[i, 0],
+                                            self.post_gain[i, 1], out)
 
 
 def _pack_sos(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +134,7 @@ class Buses:
         send, self.reverb = reverb_of(params)
         on = np.ones(len(send), dtype=bool) if sounding is None else np.asarray(sounding, dtype=bool)
         self.on = on
-        self.weights = np.stack([on.astype(np.float64), send * on]).astype(np.float32)
+        self.weights = np.stack([on.astype(np.float64), send * on])  # (2, n_tracks): bus, sends
         if self.reverb is not None and not (send * on).any():
             self.reverb = None
 
@@ -139,9 +148,9 @@ class Buses:
             else:
                 np.sum(strips[self.on], axis=0, out=bus[0, :m])
         else:  # post-pan sends summed onto the reverb bus; the return joins the stereo bus
-            both = (self.weights @ strips.reshape(n, 2 * m)).reshape(2, m, 2)
-            bus[0, :m] = both[0]
-            bus[0, :m] += self.reverb.process(both[1])
+            send = np.empty((m, 2))
+            kernels.bus_sums(strips, self.weights, bus[0, :m], send)
+            bus[0, :m] += self.reverb.process(send)
         self.master.process(bus[:, :m], out)
 
 
@@ -340,36 +349,75 @@ def render_arrays(tracks, params: MixParams, *, block_frames: int = BLOCK_FRAMES
     return RenderResult(run_steps(_blocks(readers, params, n_frames, block_frames), progress), params.sample_rate)
 
 
+def render_threads() -> int:
+    """Threads the block loop runs track strips on: the cores this process may use (its CPU
+    affinity, so ``taskset -c 0`` means one), at most ``NUMBA_NUM_THREADS`` when that is set."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity to query (macOS, Windows)
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("NUMBA_NUM_THREADS")
+    return max(1, min(cores, int(limit)) if limit and limit.isdigit() else cores)
+
+
 def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_frames: int, on_block=None):
     """The block loop (the one every full-length render runs): yields the fraction done after each
-    block, returns the mix ``(n_frames, 2)`` float32."""
+    block, returns the mix ``(n_frames, 2)`` float32.
+
+    Each track's block is read and run through its strip by a task of its own on a pool of
+    :func:`render_threads` threads (file reading and the compiled strips release the GIL), while
+    this thread sums the previous block's strips and runs the reverb and the master strip: the
+    tracks' work of block ``k + 1`` overlaps the buses' work of block ``k``. Every state is carried
+    in order (a track's block starts only after its previous block ended), so the result does not
+    depend on the number of threads. Two blocks of buffers are held (double buffering)."""
     tracks = track_bank(params, [r.channels for r in readers])
     buses = Buses(params)
     if buses.reverb is not None:
         log.info("reverb: %d of %d tracks send, impulse response %.2f s", np.count_nonzero(buses.weights[1]),
                  len(readers), buses.reverb.ir_frames / params.sample_rate)
     n = len(readers)
-    x = np.zeros((n, block_frames, 2), dtype=np.float32)
+    x = np.zeros((2, n, block_frames, 2), dtype=np.float32)
     strips = np.empty_like(x)
     bus = np.empty((1, block_frames, 2), dtype=np.float32)
     audio = np.empty((n_frames, 2), dtype=np.float32)
-    for start in range(0, n_frames, block_frames):
-        m = min(block_frames, n_frames - start)
-        for i, r in enumerate(readers):
-            r.read_into(x[i, :m])
-        tracks.process(x[:, :m], strips[:, :m])
-        if not np.isfinite(strips[:, :m]).all():
-            i = next(i for i in range(n) if not np.isfinite(strips[i, :m]).all())
-            raise _overflow(f"track {params.tracks[i].name!r} ({readers[i].info.path.name}, peak "
-                            f"{_dbfs(readers[i].peak)})", start, params.sample_rate,
-                            "lower its input_gain_db, EQ gains, make-up or fader_db, or repair the file")
-        buses.process(strips[:, :m], bus, audio[None, start:start + m])
-        if not np.isfinite(audio[start:start + m]).all():
-            raise _overflow("the master bus (the sum of the tracks)", start, params.sample_rate,
-                            "lower the tracks' faders or the master's EQ gains, make-up or output_gain_db")
-        if on_block is not None:
-            on_block(strips[:, :m], bus[:, :m])
-        yield (start + m) / n_frames
+    starts = list(range(0, n_frames, block_frames))
+
+    def track_block(i: int, k: int, m: int) -> bool:
+        """Read track ``i``'s block ``k`` and run its strip; whether its output is finite."""
+        readers[i].read_into(x[k % 2, i, :m])
+        tracks.process_one(i, x[k % 2, i, :m], strips[k % 2, i, :m])
+        return bool(np.isfinite(strips[k % 2, i, :m]).all())
+
+    def submit(k: int) -> list:
+        if k >= len(starts):
+            return []
+        m = min(block_frames, n_frames - starts[k])
+        return [pool.submit(track_block, i, k, m) for i in range(n)]
+
+    pool = ThreadPoolExecutor(render_threads(), thread_name_prefix="mixdown-render")
+    pending = submit(0)
+    try:
+        for k, start in enumerate(starts):
+            m = min(block_frames, n_frames - start)
+            finite = [f.result() for f in pending]  # a reading error is raised here, first track first
+            pending = submit(k + 1)
+            if not all(finite):
+                i = finite.index(False)
+                raise _overflow(f"track {params.tracks[i].name!r} ({readers[i].info.path.name}, peak "
+                                f"{_dbfs(readers[i].peak)})", start, params.sample_rate,
+                                "lower its input_gain_db, EQ gains, make-up or fader_db, or repair the file")
+            buses.process(strips[k % 2, :, :m], bus, audio[None, start:start + m])
+            if not np.isfinite(audio[start:start + m]).all():
+                raise _overflow("the master bus (the sum of the tracks)", start, params.sample_rate,
+                                "lower the tracks' faders or the master's EQ gains, make-up or output_gain_db")
+            if on_block is not None:
+                on_block(strips[k % 2, :, :m], bus[:, :m])
+            yield (start + m) / n_frames
+    finally:  # also when the generator is dropped: no task may still touch the files
+        for f in pending:
+            f.cancel()
+        wait(pending)
+        pool.shutdown()
     # the master's finishing stages (the limiter) on the whole mix, last
     return finish.apply_exact(audio, params.sample_rate, params.master.finish)
 
