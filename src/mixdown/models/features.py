@@ -5,17 +5,40 @@ Shape: tracks ``(B, N, 2, T)`` -> ``(B, N, 2, n_mels, frames)``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 
+def _hz_to_mel(f_hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz (3 per 200 Hz), logarithmic above (librosa's)."""
+    f_hz = np.asarray(f_hz, dtype=np.float64)
+    mel = f_hz / (200.0 / 3)
+    log_part = f_hz >= 1000.0
+    mel[log_part] = 15.0 + np.log(f_hz[log_part] / 1000.0) / (np.log(6.4) / 27.0)
+    return mel
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    hz = (200.0 / 3) * mel
+    log_part = mel >= 15.0
+    hz[log_part] = 1000.0 * np.exp(np.log(6.4) / 27.0 * (mel[log_part] - 15.0))
+    return hz
+
+
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 30.0,
                    f_max: float | None = None) -> torch.Tensor:
-    """Slaney-style triangular mel filters, shape ``(n_fft // 2 + 1, n_mels)``."""
-    import librosa
-
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min,
-                             fmax=f_max or sample_rate / 2)
+    """Slaney-style triangular mel filters, area-normalised, shape ``(n_fft // 2 + 1, n_mels)``:
+    ``librosa.filters.mel``'s (htk=False, norm="slaney") computed the same way, without importing
+    librosa (a second of start-up for ``mixdown mix``)."""
+    fft_hz = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
+    mel_hz = _mel_to_hz(np.linspace(*_hz_to_mel(np.array([f_min, f_max or sample_rate / 2])), n_mels + 2))
+    fdiff = np.diff(mel_hz)
+    ramps = np.subtract.outer(mel_hz, fft_hz)
+    fb = np.zeros((n_mels, len(fft_hz)), dtype=np.float32)
+    for i in range(n_mels):
+        fb[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    fb *= (2.0 / (mel_hz[2:n_mels + 2] - mel_hz[:n_mels]))[:, np.newaxis]
     return torch.from_numpy(fb.T.copy()).float()
 
 
