@@ -7,8 +7,10 @@ response (the spec's, written beside the session), a return high-pass and return
 
     python scripts/bench_render.py [--tracks 16] [--seconds 180] [--skip-pedalboard]
 
-Prints figures and, last, one JSON line. Torch threads = 2 (this machine's cores).
-The generated session is cached in ``.bench/`` (git-ignored).
+Each program runs as a child process, mixdown and pedalboard interleaved, on one core (``taskset``,
+one thread) and on every core; the figures are each child's wall time, CPU time (user + system)
+and peak memory, best of ``--repeats``, with the load average before and after. Prints them and,
+last, one JSON line. The generated session is cached in ``.bench/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -107,27 +110,71 @@ def make_session(folder: Path, n_tracks: int, seconds: float, sr: int = 44100) -
     return params_path
 
 
-def timed(cmd: list[str], env: dict) -> float:
+def run_child(cmd: list[str], env: dict) -> dict:
+    """Run ``cmd`` to its end; its wall time, CPU time (user + system, all its threads) and peak
+    memory, from ``os.wait4`` (this child's own figures, not a running total)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - t0
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}
+
+
+def core_setups() -> list[tuple[str, list[str], int]]:
+    """(name, command prefix, threads): one core (``taskset -c`` to the first allowed core, when
+    taskset exists) and every core this process may use."""
+    cores = sorted(os.sched_getaffinity(0))
+    setups = [("all_cores", [], len(cores))]
+    if shutil.which("taskset") and len(cores) > 1:
+        setups.insert(0, ("1_core", ["taskset", "-c", str(cores[0])], 1))
+    return setups
+
+
+def thread_env(threads: int) -> dict:
+    n = str(threads)
+    return {**os.environ, "OMP_NUM_THREADS": n, "NUMBA_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+            "MKL_NUM_THREADS": n}
+
+
+def best(runs: list[dict]) -> dict:
+    """The fastest run (wall), with the least CPU time and the largest peak memory of all runs."""
+    out = dict(min(runs, key=lambda r: r["wall_s"]))
+    out["cpu_s"] = min(r["cpu_s"] for r in runs)
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return out
 
 
 def bench_full(folder: Path, params: Path, skip_pedalboard: bool, repeats: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2"}
-    out = folder.parent / "mix.wav"
-    cmd = [sys.executable, "-m", "mixdown.cli", "render", str(folder), "--params", str(params), "--out", str(out)]
-    import resource
-
-    first = timed(cmd, env)  # also fills numba's on-disk cache
-    ours = min(timed(cmd, env) for _ in range(repeats))
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before pedalboard runs
-    res = {"render_s": ours, "render_first_run_s": first, "render_peak_rss_mb": peak_mb}
-    if not skip_pedalboard:
-        pb = [sys.executable, "-c", PEDALBOARD_SCRIPT, str(folder), str(params), str(folder.parent / "pb.wav"),
+    """mixdown render and pedalboard's chain, interleaved in the same run, on one core and on all."""
+    ours = [sys.executable, "-m", "mixdown.cli", "render", str(folder), "--params", str(params), "--out",
+            str(folder.parent / "mix.wav")]
+    theirs = [sys.executable, "-c", PEDALBOARD_SCRIPT, str(folder), str(params), str(folder.parent / "pb.wav"),
               str(folder / "ir.npy")]
-        res["pedalboard_s"] = min(timed(pb, env) for _ in range(repeats))
-        res["ratio_to_pedalboard"] = ours / res["pedalboard_s"]
+    first = run_child(ours, thread_env(os.cpu_count() or 1))  # also fills numba's on-disk cache
+    res: dict = {"render_first_run_s": round(first["wall_s"], 3)}
+    for name, prefix, threads in core_setups():
+        env = thread_env(threads)
+        runs: dict[str, list] = {"mixdown": [], "pedalboard": []}
+        for _ in range(repeats):
+            runs["mixdown"].append(run_child(prefix + ours, env))
+            if not skip_pedalboard:
+                runs["pedalboard"].append(run_child(prefix + theirs, env))
+        for who, r in runs.items():
+            if r:
+                res[f"{who}_{name}"] = {k: round(v, 3) for k, v in best(r).items()}
+                log.info("%-10s %-9s wall %6.2f s  CPU %6.2f s  peak %5.0f MB", who, name,
+                         res[f"{who}_{name}"]["wall_s"], res[f"{who}_{name}"]["cpu_s"],
+                         res[f"{who}_{name}"]["peak_rss_mb"])
+        if runs["pedalboard"]:
+            md, pb = res[f"mixdown_{name}"], res[f"pedalboard_{name}"]
+            res[f"wall_ratio_{name}"] = round(md["wall_s"] / pb["wall_s"], 3)
+            res[f"cpu_ratio_{name}"] = round(md["cpu_s"] / pb["cpu_s"], 3)
+            log.info("ratio to pedalboard, %s: wall %.2f (target <= 0.7), CPU %.2f (target <= 1.0)", name,
+                     res[f"wall_ratio_{name}"], res[f"cpu_ratio_{name}"])
     return res
 
 
@@ -161,22 +208,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=180.0)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-pedalboard", action="store_true")
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--train-steps", type=int, default=3)
     args = ap.parse_args()
-    res: dict = {"machine": f"{os.cpu_count()} cores", "load_avg_1min": os.getloadavg()[0]}
+    res: dict = {"machine": f"{os.cpu_count()} cores", "load_avg_before": os.getloadavg()}
     if not args.skip_full:
         folder = ROOT / ".bench" / f"session_{args.tracks}x{int(args.seconds)}"
         params = make_session(folder, args.tracks, args.seconds)
+        log.info("full render, %d stereo tracks x %.0f s, every track sending to a 2.5 s reverb, whole process "
+                 "(pedalboard: the same chain, Convolution on the send bus), best of %d:", args.tracks,
+                 args.seconds, args.repeats)
         res.update(bench_full(folder, params, args.skip_pedalboard, args.repeats))
-        log.info("full render, %d stereo tracks x %.0f s, every track sending to a 2.5 s reverb, whole process: "
-                 "%.2f s (first run %.2f s), peak memory %.0f MB", args.tracks, args.seconds, res["render_s"],
-                 res["render_first_run_s"], res["render_peak_rss_mb"])
-        if "pedalboard_s" in res:
-            log.info("pedalboard, same chain (Convolution on the send bus), whole process: %.2f s -> ratio %.2f",
-                     res["pedalboard_s"], res["ratio_to_pedalboard"])
+    res["load_avg_after"] = os.getloadavg()
+    log.info("load average (1, 5, 15 min) before %s, after %s", res["load_avg_before"], res["load_avg_after"])
     if args.train_steps:
         res.update(bench_train(4, 8, 6.0, args.train_steps))
         log.info("training path fwd+bwd with reverb, batch 4 x 8 tracks x 6 s: %.2f s/step", res["train_step_s"])
