@@ -136,3 +136,14 @@ def test_dropping_a_threaded_render_closes_its_files(tmp_path):
     next(steps)
     steps.close()  # a track task of the next block may be running: it is waited for, then the files close
     assert steps.gi_frame is None
+
+
+def test_sosfilt_is_scipys():
+    """The compiled ``sosfilt`` the loudness meter and the reverb's bands use gives scipy's samples."""
+    from mixdown.dsp.reverb_ir import band_sections
+    from mixdown.measure.loudness import k_weighting_sos
+
+    x = np.random.default_rng(6).standard_normal((2, 20000))
+    for sos in (k_weighting_sos(44100.0), *band_sections(48000.0)):
+        sos = np.ascontiguousarray(sos, dtype=np.float64)
+        assert np.array_equal(kernels.sosfilt(sos, x), scipy.signal.sosfilt(sos, x, axis=-1))

@@ -175,6 +175,30 @@ def _tdf2(v0, v1, c, z, used):
 
 
 @nb.njit(cache=True, nogil=True)
+def sosfilt(sos, x):
+    """``scipy.signal.sosfilt(sos, x, axis=-1)`` from rest, float64, the same TDF-II arithmetic
+    (identical samples) without importing ``scipy.signal`` (0.4 s at start-up).
+
+    Shape: ``sos`` ``(K, 6)`` ``[b0, b1, b2, 1, a1, a2]``; ``x`` ``(C, T)`` -> ``(C, T)`` float64.
+    """
+    out = np.empty(x.shape)
+    for c in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            out[c, i] = x[c, i]
+        for k in range(sos.shape[0]):
+            b0, b1, b2, a1, a2 = sos[k, 0], sos[k, 1], sos[k, 2], sos[k, 4], sos[k, 5]
+            z0 = 0.0
+            z1 = 0.0
+            for i in range(x.shape[1]):
+                v = out[c, i]
+                y = b0 * v + z0
+                z0 = b1 * v - a1 * y + z1
+                z1 = b2 * v - a2 * y
+                out[c, i] = y
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def bus_sums(strips, weights, bus, send):
     """The stereo bus and the reverb bus of one block: each a weighted sum of the strips' outputs,
     summed in float64 (the bus rounded to float32 once). No BLAS: no threads spinning.

@@ -101,10 +101,10 @@ def band_sections(sample_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 @lru_cache(maxsize=2)
 def _bands_cached(sample_rate: float, n: int) -> np.ndarray:
-    from scipy.signal import sosfilt
+    from mixdown.dsp.kernels import sosfilt  # scipy.signal.sosfilt's samples, without its import time
 
     noise = np.stack([reverb_noise(c, n) for c in (0, 1)])
-    out = np.stack([sosfilt(sos, noise, axis=-1) for sos in band_sections(sample_rate)])
+    out = np.stack([sosfilt(np.ascontiguousarray(sos, dtype=np.float64), noise) for sos in band_sections(sample_rate)])
     out.flags.writeable = False
     return out
 

@@ -20,7 +20,6 @@ import math
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import sosfilt
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +110,9 @@ def k_weighting_sos(sample_rate: float) -> np.ndarray:
 
 def _weighted_power(x: np.ndarray, fs: float) -> np.ndarray:
     """Channel-summed K-weighted instantaneous power, shape (time,), float64."""
-    y = sosfilt(k_weighting_sos(fs), x.astype(np.float64, copy=False), axis=-1)
+    from mixdown.dsp.kernels import sosfilt  # scipy.signal.sosfilt's samples, without its import time
+
+    y = sosfilt(k_weighting_sos(fs), np.ascontiguousarray(x, dtype=np.float64))
     return np.einsum("ct,ct->t", y, y)
 
 
