@@ -10,7 +10,10 @@ method   path                    what
 GET      ``/``                   the page
 GET      ``/static/...``         the page's scripts and styles (package data)
 GET      ``/api/state``          session, spec table, settings, locks, paths
-GET      ``/api/status``         versions of the loop and full renders, meters, jobs
+GET      ``/api/status``         versions of the loop and full renders, meters, jobs; with ``?wait_s=S&tag=T``
+                                 it answers once its ``tag`` differs from ``T`` (a render, its meters, a
+                                 job or an error came) or after S seconds (at most 5): the page learns
+                                 of a new render at once instead of at its next poll
 POST     ``/api/params``         ``{"changes": [{"target", "key", "value"}], "if_version"?}``
 POST     ``/api/locks``          ``{"target", "key", "locked"}``
 POST     ``/api/monitor``        ``{"mute": [names], "solo": [names]}``
@@ -18,6 +21,9 @@ POST     ``/api/loop``           ``{"start_s", "end_s"}``
 POST     ``/api/curves``         ``{"target", "values"?}``: EQ response and compressor curve
 POST     ``/api/mix|reset|undo|redo``
 GET      ``/api/audio/{scope}/{source}.wav``  scope ``loop|full``, source ``mix|raw|reference``
+GET      ``/api/audio/{scope}/{source}.f32``  the same samples as raw float32 (little-endian, interleaved
+                                 stereo; headers ``x-mixdown-frames``, ``x-mixdown-sample-rate``): the page
+                                 builds its buffer from them without decoding a WAV
 GET      ``/api/overview``       peaks of the raw sum for the timeline
 GET      ``/api/strips/{scope}``  the strips' meters of the loop or full render (levels, gain reduction)
 POST     ``/api/save``, ``/api/export`` (``{"format"}``), ``/api/report``; GET ``/api/report``
@@ -26,6 +32,7 @@ POST     ``/api/save``, ``/api/export`` (``{"format"}``), ``/api/report``; GET `
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -33,6 +40,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -51,6 +59,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 1 << 20
+MAX_WAIT_S = 5.0
+WAIT_POLL_S = 0.004  # how often a waiting status request looks at the engine
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
             "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
@@ -108,14 +118,32 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
             return None
         return {"version": r.version, "key": list(r.key), "start_s": r.start_s,
                 "seconds": round(r.seconds, 4), "frames": int(r.audio["mix"].shape[0]),
-                "sources": sorted(r.audio), "meters": r.meters or None}
+                "sources": sorted(r.audio), "meters": r.meters or None, "serial": r.serial}
+
+    def _tag() -> str:
+        """What the page has seen when its status carries this tag: the renders (and whether their
+        meters are in), the settings, the job, the error, the monitoring and the region."""
+        e = studio.engine
+        renders = [(r.serial, bool(r.meters), r.strips is not None) if r is not None else None
+                   for r in (e.loop, e.full)]
+        return str(hash((*renders, studio.state.version, e.key(), studio.job, e.error, e.full_busy,
+                         studio.mixing_first, e.region)))
 
     async def status(request: Request) -> Response:
         e = studio.engine
+        q = request.query_params
+        if "wait_s" in q:
+            try:
+                wait = min(max(float(q["wait_s"]), 0.0), MAX_WAIT_S)
+            except ValueError:
+                raise HTTPException(400, f"wait_s must be seconds, a number; got {q['wait_s']!r}") from None
+            deadline = asyncio.get_running_loop().time() + wait
+            while _tag() == q.get("tag") and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(WAIT_POLL_S)
         return JSONResponse({"version": studio.state.version, "key": list(e.key()), "job": studio.job,
                              "loop": _render_info(e.loop), "full": _render_info(e.full),
                              "full_busy": e.full_busy, "error": e.error, "mixing_first": studio.mixing_first,
-                             **_monitor()})
+                             "tag": _tag(), **_monitor()}, headers={"cache-control": "no-store"})
 
     async def params(request: Request) -> Response:
         doc = await _json(request)
@@ -189,22 +217,25 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
         return run
 
     async def audio(request: Request) -> Response:
-        scope, source = request.path_params["scope"], request.path_params["source"]
-        if scope not in ("loop", "full") or source not in ("mix", "raw", "reference"):
-            raise HTTPException(404, "audio is /api/audio/loop|full/mix|raw|reference.wav")
+        scope, source, fmt = (request.path_params[k] for k in ("scope", "source", "fmt"))
+        if scope not in ("loop", "full") or source not in ("mix", "raw", "reference") or fmt not in ("wav", "f32"):
+            raise HTTPException(404, "audio is /api/audio/loop|full/mix|raw|reference.wav (or .f32)")
         r = studio.engine.loop if scope == "loop" else studio.engine.full
         if r is None:
             return _err(409, f"the {scope} render is not ready yet; try again in a moment")
         if source not in r.audio:
             return _err(404, "no reference was given (start with --reference REF.wav)")
         made = (r.key, r.region, id(r.audio[source]))
-        cached = audio_cache.get((scope, source))
-        if cached is None or cached[0] != made:  # one encoded file per scope and source: bounded memory
-            cached = (made, await run_in_threadpool(_wav, r.audio[source], studio.session.sample_rate))
-            audio_cache[(scope, source)] = cached
-        return Response(cached[1], media_type="audio/wav",
+        cached = audio_cache.get((scope, source, fmt))
+        if cached is None or cached[0] != made:  # one encoded file per scope, source and format: bounded memory
+            encode = _wav if fmt == "wav" else _f32
+            cached = (made, await run_in_threadpool(encode, r.audio[source], studio.session.sample_rate))
+            audio_cache[(scope, source, fmt)] = cached
+        return Response(cached[1], media_type="audio/wav" if fmt == "wav" else "application/octet-stream",
                         headers={"cache-control": "no-store", "x-mixdown-version": str(r.version),
-                                 "x-mixdown-start-s": f"{r.start_s:.6f}"})
+                                 "x-mixdown-start-s": f"{r.start_s:.6f}", "x-mixdown-frames": str(len(r.audio[source])),
+                                 "x-mixdown-sample-rate": str(studio.session.sample_rate),
+                                 "x-mixdown-key": ".".join(map(str, r.key))})
 
     async def strips(request: Request) -> Response:
         scope = request.path_params["scope"]
@@ -254,7 +285,7 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
         Route("/api/reset", _action(studio.state.reset), methods=["POST"]),
         Route("/api/undo", _action(studio.state.undo), methods=["POST"]),
         Route("/api/redo", _action(studio.state.redo), methods=["POST"]),
-        Route("/api/audio/{scope}/{source}.wav", audio), Route("/api/overview", overview),
+        Route("/api/audio/{scope}/{source}.{fmt}", audio), Route("/api/overview", overview),
         Route("/api/strips/{scope}", strips),
         Route("/api/save", save, methods=["POST"]), Route("/api/export", export, methods=["POST"]),
         Route("/api/report", report_write, methods=["POST"]), Route("/api/report", report_read),
@@ -268,6 +299,11 @@ def _wav(audio, sample_rate: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, audio, sample_rate, format="WAV", subtype="FLOAT")
     return buf.getvalue()
+
+
+def _f32(audio, sample_rate: int) -> bytes:
+    """``(frames, 2)`` audio as little-endian float32, interleaved (exactly the rendered samples)."""
+    return np.ascontiguousarray(audio, dtype="<f4").tobytes()
 
 
 def _handlers() -> dict:

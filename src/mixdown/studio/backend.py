@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 __all__ = ["CheckpointError", "MasterParams", "MixParams", "ParamsError", "SessionError", "TrackParams", "UsageError",
            "check_value", "comp_curve", "compressor_gain_db", "eq_curve", "export_project", "find_reference",
            "keep_true_peak", "limits", "load_model", "load_reference", "loudness", "master_strip", "master_specs",
-           "momentary", "neutral_params", "open_session", "predict", "read_params", "render_full_steps", "track_specs",
-           "track_strips", "write_params", "write_report"]
+           "momentary", "neutral_params", "open_session", "predict", "read_params", "render_full_steps",
+           "reverb_return", "send_gains", "track_specs", "track_strips", "write_params", "write_report"]
 
 # ----------------------------------------------------------------------------- the spec table
 def track_specs() -> tuple[S.ParamSpec, ...]:
@@ -144,6 +144,22 @@ def buses(params: MixParams, sounding: list[bool]):
     from mixdown.dsp.render import Buses
 
     return Buses(params, sounding)
+
+
+def send_gains(params: MixParams) -> np.ndarray:
+    """Every track's linear reverb send gain ``(n_tracks,)`` (0: no send)."""
+    from mixdown.dsp.reverb_ir import reverb_send_gain
+
+    return reverb_send_gain(np.array([t.values["reverb_send_db"] for t in params.tracks], dtype=np.float64))
+
+
+def reverb_return(params: MixParams):
+    """A fresh streaming reverb return of ``params``' reverb settings (convolution, return high-pass,
+    return gain; linear per side, from silence): ``.process(bus (frames, 2)) -> (frames, 2)`` float64."""
+    from mixdown.dsp.reverb_stream import ReverbReturn
+
+    settings = {k[len("reverb."):]: params.master.values[k] for k in S.REVERB_MASTER_NAMES}
+    return ReverbReturn.from_settings(params.sample_rate, settings)
 
 
 def render_full_steps(session_dir: str | os.PathLike, params: MixParams, on_strips=None):

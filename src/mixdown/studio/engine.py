@@ -3,9 +3,9 @@
 **Loop region.** The region is rendered with a *pre-roll*: the tracks are read from
 ``PREROLL_S`` seconds before the region (or from the song's start), run through the exact
 compiled channel strips and master strip of :mod:`mixdown.dsp.render`, and the pre-roll is dropped.
-Each track's strip output is cached with the settings that made it, so an edit re-runs only the
-strips whose settings changed, then the bus sum and the master strip (an edit of the master runs
-the master strip only).
+Each track's pre-fader strip output and its reverb return are cached with the settings that made
+them (:class:`RegionCache`), so a fader, pan or send edit only re-sums them, an EQ or compressor edit
+re-runs that track's strip and reverb return, and an edit of the master runs the master strip only.
 
 *The approximation:* filter and compressor states start from silence at the start of the
 pre-roll instead of carrying the whole song's history. Filter states forget their start within
@@ -13,10 +13,12 @@ milliseconds; a compressor's gain differs from the full render's by at most its 
 at the pre-roll's start, and that difference decays at least as ``exp(-t / release)`` (the
 release time constant is at most 1 s, so it is below 2 % of the difference after 4 s, and any
 attack re-synchronises it sooner). A region that starts within ``PREROLL_S`` of the song's start
-is exact. The background full-song render is the exact renderer of ``mixdown render`` run block
-by block: it pauses while the loop has work and starts over when the settings change.
+matches the full render up to float rounding (the cached sums add in another order: below -120 dB).
+The background full-song render is the exact renderer of ``mixdown render`` run block by block:
+it pauses while the loop has work and starts over when the settings change.
 
-**Threads.** One thread renders the region, one the whole song; the page polls their versions.
+**Threads.** One thread renders the region (and, while it has nothing to render, makes the reverb
+returns its cache misses), one the whole song, one the meters; the page asks for their versions.
 The compiled kernels run concurrently when numba's threading layer allows it (``omp``, ``tbb``),
 else they take turns.
 """
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PREROLL_S = 4.0
 _SERIAL = itertools.count()
+_RENDERS = itertools.count()
 FULL_DEBOUNCE_S = 0.8
 OVERVIEW_BINS = 1200
 METER_HOP_S = 0.1
@@ -62,6 +65,7 @@ class Rendered:
     strips: dict | None = None  # the strips' meters for the page (levels.payload), made by the meters thread
     cut_from: "Rendered | None" = None  # a loop cut out of this full render (its meters are the song's)
     bus: np.ndarray | None = None  # the master strip's input (frames, 2) from the render's start (pre-roll)
+    serial: int = field(default_factory=lambda: next(_RENDERS))  # distinct for every render published
 
 
 def audible(names: list[str], mute: set[str], solo: set[str]) -> list[bool]:
@@ -70,41 +74,125 @@ def audible(names: list[str], mute: set[str], solo: set[str]) -> list[bool]:
 
 
 class RegionCache:
-    """Raw audio and per-track strip outputs of ``[start, end)`` frames plus the pre-roll."""
+    """Raw audio of ``[start, end)`` frames plus the pre-roll, and per track what the strip makes of it.
+
+    The console is linear after each track's compressor (docs/console.md): the strip output is the
+    *pre-fader* signal (input gain, filters, compressor, make-up) times the fader-and-pan gains of
+    each side, and the reverb's return (convolution, return high-pass, return gain: linear per
+    channel, from silence) of the send bus is the sum of each track's own return times its send and
+    fader-and-pan gains. So per track this keeps the pre-fader signal (made again only when a setting
+    before the fader changes) and its reverb return (made again when that signal or the reverb's
+    settings change), and an edit of a fader, a pan or a send re-sums them; an edit of the master
+    re-runs only the master strip on the kept bus. Where many tracks' returns are missing (a new
+    region, a change of the reverb) the send bus goes through the reverb at once, as the renderer
+    does, and the tracks' returns are made afterwards while nothing else waits (:meth:`fill`).
+    The sums differ from the renderer's order of operations by float rounding only (tested: below
+    -120 dB of the signal).
+    """
+
+    POST_KEYS = ("fader_db", "pan", "reverb_send_db")  # the settings after the compressor (linear gains)
+    MAX_RETURNS_PER_EDIT = 2  # more tracks' reverb returns missing: the send bus is convolved at once
 
     def __init__(self, session, start: int, end: int):
         self.serial = next(_SERIAL)
         self.start, self.end = start, end
+        self.sample_rate = session.sample_rate
         self.preroll = min(start, int(PREROLL_S * session.sample_rate))
         n = end - start + self.preroll
         self.x = np.stack([np.ascontiguousarray(session.window(i, start - self.preroll, n).T)
                            for i in range(len(session.names))])
         self.channels = [info.channels for info in session.infos]
-        self.strips = np.zeros_like(self.x)
-        self.made_with: list[dict[str, float] | None] = [None] * len(session.names)
+        n_tracks = len(session.names)
+        self.pre = np.zeros((n_tracks, 2, n), dtype=np.float32)  # pre-fader strip outputs, channel-major
+        self.pre_with: list[tuple | None] = [None] * n_tracks  # the settings each was made with
+        self.wet = np.zeros((n_tracks, 2, n), dtype=np.float32)  # each one's reverb return (unit send)
+        self.wet_with: list[tuple | None] = [None] * n_tracks  # (pre settings, reverb settings)
         self.hop = L.hop_frames(session.sample_rate)
         n_hops = max(1, -(-(end - start) // self.hop))
-        self.peak, self.rms = np.zeros((len(session.names), n_hops)), np.zeros((len(session.names), n_hops))
+        self._pk = np.zeros((n_tracks, 2, n_hops))  # per side peak and mean square of the pre-fader outputs
+        self._ms = np.zeros((n_tracks, 2, n_hops))
+        self.peak, self.rms = np.zeros((n_tracks, n_hops)), np.zeros((n_tracks, n_hops))
+        self.bus: np.ndarray | None = None
+        self._bus_with: tuple | None = None
+
+    @staticmethod
+    def _pre_key(values: dict[str, float]) -> tuple:
+        return tuple((k, v) for k, v in values.items() if k not in RegionCache.POST_KEYS)
+
+    def _update_pre(self, params: B.MixParams) -> None:
+        changed = [i for i, t in enumerate(params.tracks) if self.pre_with[i] != self._pre_key(t.values)]
+        if not changed:
+            return
+        sub = copy.copy(params)
+        sub.tracks = [params.tracks[i] for i in changed]
+        bank = B.track_strips(sub, [self.channels[i] for i in changed])
+        bank.post_gain[:] = 1.0  # the pre-fader signal; fader and pan are applied in the sums
+        out = np.empty((len(changed),) + self.x.shape[1:], dtype=np.float32)
+        bank.process(np.ascontiguousarray(self.x[changed]), out)
+        self.pre[changed] = out.transpose(0, 2, 1)
+        pk, ms = L.peak_ms_per_side(out[:, self.preroll:], self.hop)
+        self._pk[changed], self._ms[changed] = pk, ms
+        for i in changed:
+            self.pre_with[i] = self._pre_key(params.tracks[i].values)
+
+    def _returns(self, params: B.MixParams, send: np.ndarray) -> tuple[list[int], tuple]:
+        """The tracks whose reverb return is missing for ``params`` (sending ones first) and the key."""
+        reverb = tuple(sorted((k, v) for k, v in params.master.values.items() if k.startswith("reverb.")))
+        missing = [i for i, t in enumerate(params.tracks) if self.wet_with[i] != (self.pre_with[i], reverb)]
+        return sorted(missing, key=lambda i: send[i] == 0), reverb
+
+    def _make_return(self, params: B.MixParams, i: int, reverb: tuple) -> None:
+        rev = B.reverb_return(params)
+        self.wet[i] = rev.process(self.pre[i].T).T
+        self.wet_with[i] = (self.pre_with[i], reverb)
+
+    def fill(self, params: B.MixParams) -> bool:
+        """Make one missing reverb return for ``params`` (idle work); False when none is missing."""
+        if any(w is None for w in self.pre_with):
+            return False
+        missing, reverb = self._returns(params, B.send_gains(params))
+        if not missing:
+            return False
+        self._make_return(params, missing[0], reverb)
+        return True
 
     def mix(self, params: B.MixParams, sounding: list[bool]) -> np.ndarray:
-        """The region's mix ``(end - start, 2)`` for ``params`` (re-runs changed strips only)."""
-        changed = [i for i, t in enumerate(params.tracks) if self.made_with[i] != t.values]
-        if changed:
-            sub = copy.copy(params)
-            sub.tracks = [params.tracks[i] for i in changed]
-            bank = B.track_strips(sub, [self.channels[i] for i in changed])
-            out = np.empty((len(changed),) + self.x.shape[1:], dtype=np.float32)
-            bank.process(np.ascontiguousarray(self.x[changed]), out)
-            self.strips[changed] = out
-            self.peak[changed], self.rms[changed] = L.peak_rms(out[:, self.preroll:], self.hop)
-            for i in changed:
-                self.made_with[i] = dict(params.tracks[i].values)
-        bus = np.zeros((1,) + self.x.shape[1:], dtype=np.float32)
-        out = np.empty_like(bus)
-        B.buses(params, sounding).process(self.strips, bus, out)  # the reverb, too, starts at the pre-roll
-        self.bus = bus[0]  # the master strip's input (its compressor's meter); a new array each time
+        """The region's mix ``(end - start, 2)`` for ``params`` (re-runs what changed only)."""
+        self._update_pre(params)
+        gains = B.track_strips(params, self.channels).post_gain  # (tracks, 2): fader and pan per side
+        on = np.asarray(sounding, dtype=bool)
+        self.peak = np.max(np.abs(gains)[:, :, None] * self._pk, axis=1)
+        self.rms = np.sqrt(0.5 * np.sum(np.square(gains)[:, :, None] * self._ms, axis=1))
+        send = B.send_gains(params) * on
+        key = (tuple(self.pre_with), tuple(map(tuple, gains)), tuple(send), tuple(on), self._returns(params, send)[1])
+        if key != self._bus_with:
+            self.bus = self._sum(params, gains, on, send)
+            self._bus_with = key
+        out = np.empty((1,) + self.bus.shape, dtype=np.float32)
+        B.master_strip(params).process(self.bus[None], out)
         # the master's finishing stages (the limiter), its lookahead and release running through the pre-roll
         return apply_finish(out[0], params.sample_rate, params.master.finish)[self.preroll:]
+
+    def _sum(self, params: B.MixParams, gains: np.ndarray, on: np.ndarray, send: np.ndarray) -> np.ndarray:
+        """The master strip's input ``(frames, 2)``: the panned tracks and the reverb's return."""
+        n = self.pre.shape[2]
+        bus = np.zeros((2, n), dtype=np.float32)
+        dry = gains * on[:, None]
+        for c in range(2):
+            bus[c] = dry[:, c].astype(np.float32) @ self.pre[:, c]
+        if send.any():
+            missing, reverb = self._returns(params, send)
+            missing = [i for i in missing if send[i] > 0]
+            wet = gains * send[:, None]
+            if len(missing) > self.MAX_RETURNS_PER_EDIT:  # the send bus through the reverb at once
+                sends = np.stack([wet[:, c].astype(np.float32) @ self.pre[:, c] for c in range(2)], 1)
+                bus += B.reverb_return(params).process(sends).T.astype(np.float32)
+            else:
+                for i in missing:
+                    self._make_return(params, i, reverb)
+                for c in range(2):
+                    bus[c] += wet[:, c].astype(np.float32) @ self.wet[:, c]
+        return np.ascontiguousarray(bus.T)
 
     def input(self, i: int) -> tuple[np.ndarray, int]:
         """Track ``i``'s strip input from the pre-roll's start ``(frames, channels)``, and the pre-roll."""
@@ -143,6 +231,7 @@ class Engine:
         self._monitor_version = 0
         self._cache: RegionCache | None = None
         self._warm: tuple | None = None  # (region, params, sounding) whose strips to cache next
+        self._fill = False  # the region's cache may miss reverb returns (made while the loop is current)
         self._cond = threading.Condition()
         self._stop = False
         self._serial = threading.Lock()
@@ -211,12 +300,16 @@ class Engine:
     def _region_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stop and self._is_current(self.loop, loop=True):
+                while not self._stop and self._is_current(self.loop, loop=True) and not self._fill:
                     self._cond.wait(0.5)
                 if self._stop:
                     return
+                idle = self._is_current(self.loop, loop=True)
                 key, region, sounding = self.key(), self.region, self._sounding()
             try:
+                if idle:  # nothing to render: make one missing reverb return of the region's tracks
+                    self._fill = self._cache is not None and self._cache.fill(self.loop.params)
+                    continue
                 self.loop = self._render_region(key, region, sounding)  # meters follow in their thread
                 self.error = None
                 if self._warm is not None:  # fill the new region's strip cache for the next edit
@@ -225,9 +318,11 @@ class Engine:
                     self._cache = RegionCache(self.session, *region)
                     with self._kernel_turn():
                         self._cache.mix(params, sounding)
+                self._fill = True
             except Exception as e:  # keep serving; the page shows the message
                 log.exception("loop render failed")
                 self.error = f"loop render failed: {e}"
+                self._fill = False
                 time.sleep(1.0)
 
     def _sounding(self) -> list[bool]:
@@ -378,7 +473,7 @@ class Engine:
                     return None
                 if t.name not in rendered:  # muted, or another track soloed
                     continue
-                cache_key = (scope, r.inputs.serial, tuple(t.values.items()))
+                cache_key = (scope, r.inputs.serial, RegionCache._pre_key(t.values))  # fader, pan, send: no change
                 if cache_key not in self._gr:
                     x, skip = r.inputs.input(j)
                     with self._kernel_turn():

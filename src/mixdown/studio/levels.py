@@ -46,6 +46,16 @@ def peak_rms(x: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(h).max(axis=-1), np.sqrt(np.mean(np.square(h, dtype=np.float64), axis=-1))
 
 
+def peak_ms_per_side(x: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per hop and side peak and mean square (linear) of ``x`` ``(..., n, 2)``: ``(..., 2, n_hops)`` each.
+    A strip's output is such a signal times a gain per side ``g``; its :func:`peak_rms` is then
+    ``max(|g| * peak)`` and ``sqrt(mean(g ** 2 * ms))`` over the sides."""
+    h = _hops(np.asarray(x, dtype=np.float32), hop)
+    h = h.reshape(h.shape[:-1] + (hop, 2))
+    ms = np.mean(np.square(h, dtype=np.float64), axis=-2)
+    return np.moveaxis(np.abs(h).max(axis=-2), -1, -2), np.moveaxis(ms, -1, -2)
+
+
 def gain_reduction(gain_db: np.ndarray, hop: int) -> np.ndarray:
     """Per hop the deepest gain reduction (dB, <= 0, rounded to 0.1) of a compressor's gain ``(n,)``."""
     return np.round(np.minimum(_hops(np.asarray(gain_db)[:, None], hop).min(axis=-1), 0.0), 1)

@@ -41,10 +41,16 @@ export async function act(path, body) {
   }
 }
 
-/** Fetch a WAV and decode it; returns an AudioBuffer (or null when not ready). */
+/** Fetch a render's samples (api/audio/...f32: float32, interleaved stereo) into an AudioBuffer at
+ * the session's rate, with no WAV to decode; returns null when not ready. */
 export async function fetchAudio(ctx, path) {
   const res = await fetch(path);
   if (!res.ok) return null;
-  const bytes = await res.arrayBuffer();
-  return await ctx.decodeAudioData(bytes);
+  const frames = Number(res.headers.get("x-mixdown-frames")), rate = Number(res.headers.get("x-mixdown-sample-rate"));
+  const x = new Float32Array(await res.arrayBuffer());
+  if (!frames || x.length !== 2 * frames) return null;
+  const buf = ctx.createBuffer(2, frames, rate);
+  const left = buf.getChannelData(0), right = buf.getChannelData(1);
+  for (let i = 0, j = 0; i < frames; i++, j += 2) { left[i] = x[j]; right[i] = x[j + 1]; }
+  return buf;
 }

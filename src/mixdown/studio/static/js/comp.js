@@ -1,5 +1,5 @@
 // The compressor's static curve (input level -> output level, makeup included), from the server.
-import { fitCanvas, onCurves } from "./curves.js";
+import { canvasSize, fitCanvas, onCurves } from "./curves.js";
 
 const LO = -72, HI = 0, OUT_LO = -72, OUT_HI = 24;
 
@@ -10,7 +10,7 @@ export function compCurve(target, cls = "comp-canvas") {
 
   function draw() {
     const g = fitCanvas(cv);
-    const w = cv.clientWidth, h = cv.clientHeight;
+    const { w, h } = canvasSize(cv);
     const x = (db) => ((db - LO) / (HI - LO)) * w;
     const y = (db) => h - ((db - OUT_LO) / (OUT_HI - OUT_LO)) * h;
     g.clearRect(0, 0, w, h);

@@ -37,10 +37,27 @@ export const F_MIN = 20, F_MAX = 20000;
 export function xOfFreq(f, w) { return (Math.log(f / F_MIN) / Math.log(F_MAX / F_MIN)) * w; }
 export function freqOfX(x, w) { return F_MIN * Math.pow(F_MAX / F_MIN, x / w); }
 
+// Displayed sizes of the canvases, kept by a ResizeObserver: reading clientWidth in every animation
+// frame after the meters changed the page forced a layout of the whole page per frame.
+const sizes = new WeakMap();
+const resized = typeof ResizeObserver === "undefined" ? null : new ResizeObserver((entries) => {
+  for (const e of entries) sizes.set(e.target, { w: e.contentRect.width, h: e.contentRect.height });
+});
+
+/** The canvas's displayed size in CSS pixels ({w, h}), without a layout once it is observed. */
+export function canvasSize(cv) {
+  const known = sizes.get(cv);
+  if (known) return known;
+  const s = { w: cv.clientWidth, h: cv.clientHeight };
+  if (resized && cv.isConnected) { sizes.set(cv, s); resized.observe(cv); }
+  return s;
+}
+
 /** Fit a canvas's drawing buffer to its displayed size; returns the 2D context. */
 export function fitCanvas(cv) {
   const r = window.devicePixelRatio || 1;
-  const w = Math.max(10, Math.round(cv.clientWidth * r)), h = Math.max(10, Math.round(cv.clientHeight * r));
+  const s = canvasSize(cv);
+  const w = Math.max(10, Math.round(s.w * r)), h = Math.max(10, Math.round(s.h * r));
   if (cv.width !== w || cv.height !== h) { cv.width = w; cv.height = h; }
   const g = cv.getContext("2d");
   g.setTransform(r, 0, 0, r, 0, 0);
@@ -81,7 +98,7 @@ export function drawResponse(g, eq, w, h, dbRange, color, width = 2) {
 /** A small EQ curve (the strips' thumbnails). */
 export function drawMiniEq(cv, eq) {
   const g = fitCanvas(cv);
-  const w = cv.clientWidth, h = cv.clientHeight;
+  const { w, h } = canvasSize(cv);
   drawFreqGrid(g, w, h, 18);
   drawResponse(g, eq, w, h, 18, "#4fc3f7", 1.5);
 }

@@ -6,6 +6,7 @@ import { refreshCurves } from "./curves.js";
 
 export const store = { desc: null, state: null, listeners: [] };
 const pending = new Map();
+const CURVE_KEY = /^(eq\.|highpass|compressor\.)/;  // the keys the EQ response and the compressor curve show
 let sending = false;
 
 export function onState(fn) { store.listeners.push(fn); }
@@ -35,9 +36,9 @@ export function editMany(target, pairs, gesture) {
     pending.set(`${target}|${key}`, { target, key, value, gesture });
     vals[key] = value;
   }
+  flush();  // the request first: the page's own redrawing follows while the server renders
   refreshControls(store.state);
-  refreshCurves(target);
-  flush();
+  if (pairs.some(([key]) => CURVE_KEY.test(key))) refreshCurves(target);  // a fader or pan moves no curve
 }
 
 export function edit(target, key, value, gesture) { editMany(target, [[key, value]], gesture); }

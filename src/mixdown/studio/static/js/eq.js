@@ -1,6 +1,6 @@
 // The EQ editor: the response of [high-pass +] the six bands, with draggable band handles.
 // Drag a handle: frequency and gain; wheel over it: Q; drag the HP handle sideways: high-pass.
-import { drawFreqGrid, drawResponse, fitCanvas, freqOfX, onCurves, xOfFreq } from "./curves.js";
+import { canvasSize, drawFreqGrid, drawResponse, fitCanvas, freqOfX, onCurves, xOfFreq } from "./curves.js";
 import { newGesture } from "./controls.js";
 import { bandTitle, clamp, eqBands } from "./specs.js";
 
@@ -19,7 +19,7 @@ export function eqEditor(target, specs, getValues, edit) {
 
   function handles() {
     const v = getValues();
-    const w = cv.clientWidth, h = cv.clientHeight;
+    const { w, h } = canvasSize(cv);
     const out = bands.map((b) => ({
       band: b, x: xOfFreq(v[b.keys.freq_hz], w),
       y: h / 2 - (v[b.keys.gain_db] / DB_RANGE) * (h / 2), color: COLORS[b.index % COLORS.length],
@@ -30,7 +30,7 @@ export function eqEditor(target, specs, getValues, edit) {
 
   function draw() {
     const g = fitCanvas(cv);
-    const w = cv.clientWidth, h = cv.clientHeight;
+    const { w, h } = canvasSize(cv);
     drawFreqGrid(g, w, h, DB_RANGE);
     if (curves) {
       curves.eq.bands_db.forEach((b, i) => {
@@ -72,7 +72,7 @@ export function eqEditor(target, specs, getValues, edit) {
   cv.addEventListener("pointermove", (ev) => {
     if (!drag) { cv.style.cursor = pick(ev) ? "grab" : "crosshair"; return; }
     const r = cv.getBoundingClientRect();
-    const w = cv.clientWidth, h = cv.clientHeight;
+    const { w, h } = canvasSize(cv);
     const f = freqOfX(ev.clientX - r.left, w);
     if (drag.hd.hp) {
       edit(target, [["highpass_hz", clamp(hp, f)]], drag.gesture);

@@ -1,5 +1,6 @@
 // The studio page: loads the session, builds the mixer, keeps audio and meters in step with the
-// server's renders (polling their versions), and wires the toolbar and the transport.
+// server's renders (asking for the status, which answers as soon as something changed), and wires the
+// toolbar and the transport.
 import { act, fetchAudio, get, toast } from "./api.js";
 import { setHandlers } from "./controls.js";
 import { applyState, edit, editMany, idle, onState, setLock, store } from "./editing.js";
@@ -64,7 +65,7 @@ async function loadAudio(scope, info) {
   const ctx = player.ensureContext();
   const bufs = {};
   for (const s of wanted) {
-    const b = await fetchAudio(ctx, `api/audio/${scope}/${s}.wav`);
+    const b = await fetchAudio(ctx, `api/audio/${scope}/${s}.f32`);
     if (!b) return;  // not ready after all: the next poll tries again
     bufs[s] = b;
   }
@@ -87,9 +88,13 @@ function updateMatch() {
   player.setMatchGains(gains);
 }
 
+const WAIT_S = 1;  // a status request waits this long for news (a render, meters, a job) before answering
+
 async function poll() {
+  let delay = 0;
   try {
-    const st = await get("api/status");
+    const tag = view.status && view.status.tag;
+    const st = await get(tag ? `api/status?wait_s=${WAIT_S}&tag=${encodeURIComponent(tag)}` : "api/status");
     view.status = st;
     if (idle() && st.version !== store.state.version) await reloadState();
     $("job").textContent = st.job ? `${st.job} running\u2026` : st.error || "";
@@ -104,10 +109,13 @@ async function poll() {
     $("render-info").textContent = parts.join(" \u00b7 ");
     view.region = st.loop_region;
     if (timeline && !timeline.drag) timeline.setRegion(...st.loop_region);
+    if (r && view.loaded[view.scope] !== renderKey(r)) delay = 100;  // not loaded after all: ask again soon
   } catch (e) {
     $("job").textContent = `server unreachable (${e.message})`;
+    view.status = null;
+    delay = 1000;
   }
-  setTimeout(poll, view.status && view.status.job ? 400 : 250);
+  setTimeout(poll, delay);
 }
 
 function songTime() {

@@ -3,7 +3,7 @@
 // and RMS of its strip output with a clip light held until clicked, the compressors' gain
 // reduction, the master's true peak (red above 0 dBTP); the server measures them per hop of the
 // render (api/strips) and the page shows the hop at the playing position.
-import { F_MAX, F_MIN, fitCanvas, xOfFreq } from "./curves.js";
+import { F_MAX, F_MIN, canvasSize, fitCanvas, xOfFreq } from "./curves.js";
 
 const DB_LO = -60, DB_HI = 6, GR_RANGE = 24;
 const levelMeters = [];
@@ -62,6 +62,8 @@ export function showStrips(strips, t, playing) {
     const v = pick(m.target);
     const peak = v && i >= 0 && i < v.peak.length ? (m.target === "master" ? v.true_peak[i] : v.peak[i]) : -120;
     const rms = v && i >= 0 && i < v.rms.length ? v.rms[i] : -120;
+    if (m.shown === `${peak}/${rms}`) continue;  // unchanged: no DOM write (no style work in this frame)
+    m.shown = `${peak}/${rms}`;
     m.rms.style.height = height(rms);
     m.peak.style.bottom = height(peak);
     m.peak.classList.toggle("hot", peak > -6);
@@ -76,34 +78,42 @@ export function showStrips(strips, t, playing) {
     if (!m.el.isConnected) { grMeters.splice(k, 1); continue; }
     const v = pick(m.target);
     const gr = v && v.gr && i >= 0 && i < v.gr.length ? v.gr[i] : 0;
+    if (m.shown === gr) continue;
+    m.shown = gr;
     m.fill.style.width = `${(100 * Math.min(1, -gr / GR_RANGE)).toFixed(1)}%`;
     m.val.textContent = `GR ${gr === 0 ? "0.0" : gr.toFixed(1)}`;
     m.el.dataset.gr = String(gr);
   }
 }
 
+let lastShown = null;
 const fmt = (v, d = 1) => (v === null || v === undefined ? "\u2013" : v.toFixed(d));
 
 export function showMeters(meters, source, position, matchDb) {
   const m = meters && meters[source];
-  document.getElementById("m-source").textContent = { raw: "A raw", mix: "B mix", reference: "C ref" }[source];
-  document.getElementById("m-integrated").textContent = fmt(m && m.integrated_lufs);
-  const tp = document.getElementById("m-truepeak");
-  tp.textContent = fmt(m && m.true_peak_dbtp, 2);
-  tp.classList.toggle("over", Boolean(m && m.true_peak_dbtp !== null && m.true_peak_dbtp > 0));
-  document.getElementById("m-match").textContent = matchDb === null ? "\u2013" : matchDb.toFixed(1);
   let mom = null;
   if (m && m.momentary_lufs && m.momentary_lufs.length) {
     // momentary value i covers the 400 ms ending at (i * 0.1 + 0.4) s
     const i = Math.max(0, Math.min(m.momentary_lufs.length - 1, Math.round((position - 0.4) / 0.1)));
     mom = m.momentary_lufs[i];
   }
+  const key = [m, source, matchDb, mom];
+  if (lastShown && key.every((v, i) => v === lastShown[i])) return;  // unchanged: no DOM write
+  lastShown = key;
+  document.getElementById("m-source").textContent = { raw: "A raw", mix: "B mix", reference: "C ref" }[source];
+  document.getElementById("m-integrated").textContent = fmt(m && m.integrated_lufs);
+  const tp = document.getElementById("m-truepeak");
+  tp.textContent = fmt(m && m.true_peak_dbtp, 2);
+  tp.classList.toggle("over", Boolean(m && m.true_peak_dbtp !== null && m.true_peak_dbtp > 0));
+  document.getElementById("m-match").textContent = matchDb === null ? "\u2013" : matchDb.toFixed(1);
   document.getElementById("m-momentary").textContent = fmt(mom);
 }
 
 export function drawSpectrum(canvas, analyser, sampleRate) {
   const g = fitCanvas(canvas);
-  const w = canvas.clientWidth, h = canvas.clientHeight;
+  const { w, h } = canvasSize(canvas);
+  if (!analyser && canvas.dataset.drawn === `${w}x${h}`) return;  // nothing plays: the grid is drawn
+  canvas.dataset.drawn = analyser ? "" : `${w}x${h}`;
   g.clearRect(0, 0, w, h);
   g.strokeStyle = "#262a31";
   g.fillStyle = "#6b717c";

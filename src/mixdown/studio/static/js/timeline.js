@@ -1,5 +1,5 @@
 // The song's overview (peaks of the raw sum), the loop region (drag to set it) and the playhead.
-import { fitCanvas } from "./curves.js";
+import { canvasSize, fitCanvas } from "./curves.js";
 
 export class Timeline {
   constructor(canvas, seconds, onRegion, onSeek) {
@@ -39,7 +39,7 @@ export class Timeline {
 
   draw() {
     const g = fitCanvas(this.cv);
-    const w = this.cv.clientWidth, h = this.cv.clientHeight;
+    const { w, h } = canvasSize(this.cv);
     const x = (t) => (t / this.seconds) * w;
     g.clearRect(0, 0, w, h);
     const [a, b] = this.drag ? [Math.min(this.drag.from, this.drag.to), Math.max(this.drag.from, this.drag.to)] : this.region;
