@@ -96,13 +96,14 @@ def bench_engine(folder: Path, params: MixParams, args) -> dict:
     out = {"first_loop_s": round(time.perf_counter() - t0, 3)}
     engine.wait_idle(600)  # the region's strips cached, the song rendered: the steady state of editing
     for name, (target, key, value) in EDITS.items():
-        times = []
+        times, busy = [], 0
         for k in range(args.edits):
+            busy += engine.full_busy
             v = state.apply(state.parse([{"target": target, "key": key, "value": value(k)}]))
             engine.poke()
             times.append(wait_loop(v))
             time.sleep(args.gap)
-        out[name] = summary(times)
+        out[name] = {**summary(times), "full_render_running": busy}
         log.info("%-15s edit -> loop ready: %s", name, out[name])
     t0 = time.perf_counter()
     engine.wait_idle(600)
@@ -178,13 +179,14 @@ def bench_page(folder: Path, params: MixParams, args) -> dict:
              "the full song")  # the steady state of editing: the song rendered, the region's strips cached
         out["full_song_s"] = status()["full"]["seconds"]
         for name, (target, key, value) in EDITS.items():
-            times = []
+            times, busy = [], 0
             for k in range(args.edits):
+                busy += bool(status()["full_busy"])
                 times.append(driver.execute_async_script(EDIT_JS, target, key, value(k)))
                 time.sleep(args.gap)
             if min(times) < 0:
                 raise SystemExit(f"{name}: the page got no new loop audio within 30 s")
-            out[name] = summary(times)
+            out[name] = {**summary(times), "full_render_running": busy}
             log.info("%-15s edit -> new loop audio in the page: %s", name, out[name])
         t0 = time.perf_counter()
         wait(lambda: (lambda s: s["full"] and s["full"]["key"] == s["key"] and not s["full_busy"])(status()),
@@ -205,7 +207,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--loop", type=float, default=12.0, help="loop length in seconds (starts mid-song)")
     ap.add_argument("--edits", type=int, default=8, help="edits of each kind")
-    ap.add_argument("--gap", type=float, default=0.3, help="seconds between one edit's new audio and the next edit")
+    ap.add_argument("--gap", type=float, default=0.3, help="seconds between one edit's new audio and the next edit "
+                    "(above 0.8 the full-song render has started again when the next edit comes)")
     ap.add_argument("--page", action="store_true", help="through the page in headless chromium")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -213,7 +216,8 @@ def main() -> None:
         params = make(Path(tmp), args.tracks, args.seconds)
         load = os.getloadavg()[0]
         out = (bench_page if args.page else bench_engine)(Path(tmp), params, args)
-    print(json.dumps({"bench": "studio", "path": "page" if args.page else "engine", "tracks": args.tracks,
+    print(json.dumps({"bench": "studio", "path": "page" if args.page else "engine", "gap_s": args.gap,
+                      "tracks": args.tracks,
                       "seconds": args.seconds, "loop_s": args.loop, "reverb_decay_mid_s": 2.5, **out,
                       "load_avg_1min_start": round(load, 2), "load_avg_1min_end": round(os.getloadavg()[0], 2)}))
 

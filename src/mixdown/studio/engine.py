@@ -28,6 +28,8 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +48,8 @@ _RENDERS = itertools.count()
 FULL_DEBOUNCE_S = 0.8
 OVERVIEW_BINS = 1200
 METER_HOP_S = 0.1
+FULL_NICE = 10  # how much lower the full-song render's CPU priority is than the loop's (Linux)
+METERS_NICE = 4  # the meters', which the page shows after the audio
 
 
 @dataclass
@@ -364,6 +368,7 @@ class Engine:
 
     # --------------------------------------------------------------------------- full-song thread
     def _full_loop(self) -> None:
+        _lower_priority(FULL_NICE)  # the loop comes first: the song's render (and its workers) yield the CPU
         try:
             self.overview = self._overview()
         except Exception:
@@ -431,6 +436,7 @@ class Engine:
     def _meters_loop(self) -> None:
         """Meters of the latest renders, in their own thread: the loop thread is free for the next
         edit meanwhile, and a render replaced before its turn is never measured."""
+        _lower_priority(METERS_NICE)
         done: dict[str, Rendered | None] = {"loop": None, "full": None}
         while not self._stop:
             for name in done:
@@ -528,6 +534,18 @@ class _SongInputs:
     def input(self, j: int) -> tuple[np.ndarray, int]:
         i = self.session.names.index(self.names[j])
         return self.session.window(i, 0, self.session.frames).T[:, :self.session.infos[i].channels], 0
+
+
+def _lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority by ``nice`` (Linux: priorities are per thread, and the
+    threads it starts inherit it); elsewhere, or when refused, it runs at the normal priority."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError as e:
+        log.debug("thread priority unchanged: %s", e)
 
 
 class _NoLock:

@@ -123,6 +123,8 @@ function songTime() {
   return view.scope === "loop" ? view.region[0] + p : p;
 }
 
+let frames = 0;
+
 function frame() {
   const t = songTime();
   $("clock").textContent = clock(t);
@@ -133,7 +135,9 @@ function frame() {
     ? m.mix.integrated_lufs - m[sel].integrated_lufs : null;
   showMeters(m, sel, player.position(), match);
   showStrips(view.strips, t, player.playing);
-  drawSpectrum($("spectrum"), player.playing ? player.analyser : null, player.ctx ? player.ctx.sampleRate : 48000);
+  if (++frames % 2 === 0) {  // the spectrum at half the frame rate: the page's time goes to what changed
+    drawSpectrum($("spectrum"), player.playing ? player.analyser : null, player.ctx ? player.ctx.sampleRate : 48000);
+  }
   requestAnimationFrame(frame);
 }
 

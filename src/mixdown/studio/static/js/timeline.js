@@ -35,7 +35,13 @@ export class Timeline {
 
   setPeaks(p) { this.peaks = p; this.draw(); }
   setRegion(a, b) { this.region = [a, b]; this.draw(); }
-  setPlayhead(t) { this.playhead = t; this.draw(); }
+  setPlayhead(t) {  // redrawn when the playhead moves by a pixel (not in every animation frame)
+    const px = t === null ? null : Math.round((t / this.seconds) * canvasSize(this.cv).w);
+    if (px === this.playheadPx && !this.drag) return;
+    this.playhead = t;
+    this.playheadPx = px;
+    this.draw();
+  }
 
   draw() {
     const g = fitCanvas(this.cv);
