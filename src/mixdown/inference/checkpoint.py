@@ -81,14 +81,39 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+#: sha256 of the weights shipped in ``mixdown/weights/`` (default, engineer-v1, human-v1, human-v2,
+#: synthetic-v1). A file with one of these contents is one mixdown ships: :func:`load_model` skips
+#: the meta-device build that guards against oversized kwargs (about 1-2 s: it imports
+#: ``torch._dynamo``); every other check still runs, and any other file gets all of them. Add the
+#: sha256 that ``scripts/release_checkpoint.py`` prints when shipping new weights.
+SHIPPED_SHA256 = frozenset({
+    "3ed137121ccc6e7276d4131c2fb3abe84fe371a1cea1ba8127b9d6d49a33dc27",  # default.pt
+    "43a307592cf2fff72624eef3b2c21af7c7ac15b8f3cc8a361f96cf5a3141d246",  # engineer-v1.pt
+    "14773890e238d440b831231959c2b2508110f10d0c9677b18d02eca0296c1a5c",  # human-v1.pt
+    "2780552a0d3d5bc9e4a45be57e21e1b9d158002a0bb20a32ad69b45a24d1690e",  # human-v2.pt
+    "7d08279e196403e4a92edf18c2861d620d7ffca73268a95118679a7d9a72bef4",  # synthetic-v1.pt
+})
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint dictionary, loaded with ``weights_only=True`` and checked."""
+    return _read_checkpoint(path)[0]
+
+
+def _read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
+    """``(the checked checkpoint dictionary, the file's sha256 in hex)``; the file is read once."""
+    import io
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else
                               f"{path}: not a regular file; give the checkpoint file (.pt)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        data = path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals, truncated files, not a torch file
         import pickle
 
@@ -135,7 +160,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                 for k, v in weights.items()):
         raise CheckpointError(f"{path}: 'state_dict' must map names to tensors; the checkpoint is damaged")
-    return state
+    return state, hashlib.sha256(data).hexdigest()
 
 
 def _first_line(e: Exception) -> str:
@@ -229,12 +254,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     """Instantiate the checkpoint's model (allow-listed classes only) with its weights, in eval mode.
 
     Everything is checked before memory is committed: the kwargs (types, sizes), then the model
-    is built on the ``meta`` device (no storage) and its tensor shapes compared with the weights';
-    weights holding NaN or infinity are refused."""
+    is built on the ``meta`` device (no storage) and its tensor shapes compared with the weights'
+    (skipped for the weights mixdown ships, :data:`SHIPPED_SHA256`: their model is known; building
+    it still compares every shape); weights holding NaN or infinity are refused."""
     from mixdown.models import MODEL_CLASSES
 
     path = Path(path)
-    state = read_checkpoint(path)
+    state, sha256 = _read_checkpoint(path)
     name = state["model"]["class"]
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"{path}: model class {name!r} is not one of {sorted(MODEL_CLASSES)}")
@@ -246,22 +272,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     if learned and (track_names, master_names) != (S.TRACK_NAMES, S.MASTER_NAMES):  # trained before the reverb
         log.info("%s: trained before the reverb; it predicts every send off and the default reverb", path)
         kwargs.update(track_names=list(track_names), master_names=list(master_names))
-    try:
-        with torch.device("meta"):
-            skeleton = cls(**kwargs)
-    except Exception as e:  # a kwarg combination the model refuses (e.g. dim not divisible by heads)
-        raise CheckpointError(f"{path}: model kwargs do not build a {cls.__name__} ({type(e).__name__}: "
-                              f"{_first_line(e)}); the checkpoint is damaged or from another version") from None
-    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     weights = state["state_dict"]
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k])
-    if missing or unexpected or wrong:
-        parts = [f"{label} {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise CheckpointError(f"{path}: weights do not fit {name} ({'; '.join(parts)}); the checkpoint is damaged "
-                              "or from another version")
+    if sha256 not in SHIPPED_SHA256:
+        _check_shapes(path, cls, kwargs, weights)
     bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise CheckpointError(f"{path}: weights hold NaN or infinite values ({', '.join(bad[:5])}); training "
@@ -276,3 +289,24 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     model.checkpoint_info = {k: v for k, v in state.items() if k != "state_dict"}
     model.input_contract = contract
     return model.to(device).eval()
+
+
+def _check_shapes(path: Path, cls: type, kwargs: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
+    """Build ``cls(**kwargs)`` on the ``meta`` device (no storage) and compare its tensors' names
+    and shapes with ``weights``': a damaged file cannot make the real build allocate gigabytes."""
+    name = cls.__name__
+    try:
+        with torch.device("meta"):
+            skeleton = cls(**kwargs)
+    except Exception as e:  # a kwarg combination the model refuses (e.g. dim not divisible by heads)
+        raise CheckpointError(f"{path}: model kwargs do not build a {cls.__name__} ({type(e).__name__}: "
+                              f"{_first_line(e)}); the checkpoint is damaged or from another version") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        parts = [f"{label} {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{path}: weights do not fit {name} ({'; '.join(parts)}); the checkpoint is damaged "
+                              "or from another version")

@@ -80,19 +80,33 @@ class InputContract:
         ``frames`` (shape ``x.shape[:-2]``): how many leading frames of each window are the track's
         own audio; the zero padding past a track's end is not part of its level (a 1-sample file
         measured over a whole window would read 39 dB too quiet). Default: every frame."""
-        x = np.asarray(x, dtype=np.float64)
         if frames is None:
+            x = np.asarray(x, dtype=np.float64)
             power = np.mean(x ** 2, axis=(-1, -2))
         else:
-            n = np.clip(np.asarray(frames), 0, x.shape[-1])
-            inside = np.arange(x.shape[-1]) < n[..., None]  # (..., T)
-            power = np.sum(np.mean(x ** 2, axis=-2) * inside, axis=-1) / np.maximum(n, 1)
+            power = _own_power(np.asarray(x), np.asarray(frames))
         if self.normalize == "song":
             live = power > 1e-10
             mean = np.sum(power * live, axis=-1, keepdims=True) / np.maximum(np.sum(live, -1, keepdims=True), 1)
             gain = np.where(mean > 1e-10, self.target_rms_db - 10 * np.log10(np.maximum(mean, 1e-24)), 0.0)
             return np.broadcast_to(gain, power.shape).copy()
         return np.where(power > 1e-10, self.target_rms_db - 10 * np.log10(np.maximum(power, 1e-24)), 0.0)
+
+
+def _own_power(x: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Mean power over channels and the first ``frames`` frames of each window of ``x``
+    ``(..., channels, T)``; shape ``x.shape[:-2]``. Summed in float64 window by window, in the
+    order ``np.sum`` of the whole ``(..., T)`` array sums (pairwise over T, zeros past the end):
+    the same bits, without whole-batch float64 temporaries (a quarter of a second per song)."""
+    n = np.clip(frames, 0, x.shape[-1])
+    power = np.empty(x.shape[:-2])
+    rows = x.reshape(-1, *x.shape[-2:])
+    for k, (row, m) in enumerate(zip(rows, n.reshape(-1))):
+        sq = np.square(row, dtype=np.float64)
+        per_frame = np.add.reduce(sq, axis=0) / sq.shape[0]  # np.mean over channels
+        per_frame[m:] = 0.0
+        power.flat[k] = np.sum(per_frame) / max(m, 1)
+    return power
 
 
 def contract_of(model) -> InputContract:
