@@ -132,3 +132,23 @@ def test_the_raw_audio_is_the_wavs_samples(client, studio):
         wav = sf.read(io.BytesIO(client.get(P + f"api/audio/{scope}/{source}.wav").content), dtype="float32")[0]
         np.testing.assert_array_equal(raw, wav)
     assert client.get(P + "api/audio/loop/mix.mp3").status_code == 404
+
+
+def test_many_gain_edits_added_to_the_kept_bus_stay_exact(song, monkeypatch):
+    session, params = song
+    monkeypatch.setattr(RegionCache, "MAX_INCREMENTS", 10_000)  # never summed afresh: rounding must not pile up
+    cache = RegionCache(session, SR // 4, 2 * SR)
+    on = [True] * 4
+    cache.mix(params, on)
+    while cache.fill(params):
+        pass
+    rng = np.random.default_rng(3)
+    for k in range(300):
+        t = params.tracks[rng.integers(4)].values
+        key = ["fader_db", "pan", "reverb_send_db"][k % 3]
+        t[key] = {"fader_db": rng.uniform(-30, 6), "pan": rng.uniform(-1, 1),
+                  "reverb_send_db": rng.uniform(-40, 0)}[key]
+        on[rng.integers(4)] = bool(rng.integers(5))  # now and then a track muted or back
+        cache.mix(params, on)
+    assert cache._increments > 250  # the gains were added, not summed afresh
+    assert error_db(cache.mix(params, on), RegionCache(session, SR // 4, 2 * SR).mix(params, on)) < -120.0

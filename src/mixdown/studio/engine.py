@@ -96,6 +96,7 @@ class RegionCache:
 
     POST_KEYS = ("fader_db", "pan", "reverb_send_db")  # the settings after the compressor (linear gains)
     MAX_RETURNS_PER_EDIT = 2  # more tracks' reverb returns missing: the send bus is convolved at once
+    MAX_INCREMENTS = 32  # gain-only edits added to the kept bus before it is summed afresh
 
     def __init__(self, session, start: int, end: int):
         self.serial = next(_SERIAL)
@@ -116,8 +117,11 @@ class RegionCache:
         self._pk = np.zeros((n_tracks, 2, n_hops))  # per side peak and mean square of the pre-fader outputs
         self._ms = np.zeros((n_tracks, 2, n_hops))
         self.peak, self.rms = np.zeros((n_tracks, n_hops)), np.zeros((n_tracks, n_hops))
-        self.bus: np.ndarray | None = None
-        self._bus_with: tuple | None = None
+        self.bus: np.ndarray | None = None  # the master strip's input (frames, 2) of the last mix
+        self._bus64: np.ndarray | None = None  # the same (2, frames), float64, kept for increments
+        self._bus_with: tuple | None = None  # the kept arrays it was summed from (None: not by track)
+        self._dry = self._wet = None  # the gains it was summed with
+        self._increments = 0
 
     @staticmethod
     def _pre_key(values: dict[str, float]) -> tuple:
@@ -168,35 +172,50 @@ class RegionCache:
         self.peak = np.max(np.abs(gains)[:, :, None] * self._pk, axis=1)
         self.rms = np.sqrt(0.5 * np.sum(np.square(gains)[:, :, None] * self._ms, axis=1))
         send = B.send_gains(params) * on
-        key = (tuple(self.pre_with), tuple(map(tuple, gains)), tuple(send), tuple(on), self._returns(params, send)[1])
-        if key != self._bus_with:
-            self.bus = self._sum(params, gains, on, send)
-            self._bus_with = key
+        missing, reverb = self._returns(params, send)
+        missing = [i for i in missing if send[i] > 0]
+        dry, wet = gains * on[:, None], gains * send[:, None]  # per track and side: onto the bus, into the reverb
+        held = (tuple(self.pre_with), tuple(self.wet_with), reverb)  # what the kept arrays and bus were made of
+        if self._bus_with != held or missing or self._increments >= self.MAX_INCREMENTS:
+            self._bus64 = self._sum(params, dry, wet, missing)
+            by_track = len(missing) <= self.MAX_RETURNS_PER_EDIT  # else a send bus convolved at once: no increments
+            self._bus_with = (tuple(self.pre_with), tuple(self.wet_with), reverb) if by_track else None
+            self._increments = 0
+        elif not (np.array_equal(dry, self._dry) and np.array_equal(wet, self._wet)):
+            self._increment(dry - self._dry, wet - self._wet)  # gains only: the changed tracks' differences
+        self._dry, self._wet = dry, wet
+        self.bus = np.ascontiguousarray(self._bus64.T, dtype=np.float32)  # a new array: the meters read the old
         out = np.empty((1,) + self.bus.shape, dtype=np.float32)
         B.master_strip(params).process(self.bus[None], out)
         # the master's finishing stages (the limiter), its lookahead and release running through the pre-roll
         return apply_finish(out[0], params.sample_rate, params.master.finish)[self.preroll:]
 
-    def _sum(self, params: B.MixParams, gains: np.ndarray, on: np.ndarray, send: np.ndarray) -> np.ndarray:
-        """The master strip's input ``(frames, 2)``: the panned tracks and the reverb's return."""
+    def _increment(self, d_dry: np.ndarray, d_wet: np.ndarray) -> None:
+        """Add the tracks' gain changes to the kept bus (float64: rounding does not pile up; it is
+        summed afresh every :attr:`MAX_INCREMENTS` edits all the same)."""
+        for i, c in zip(*np.nonzero(d_dry)):
+            self._bus64[c] += d_dry[i, c] * self.pre[i, c]
+        for i, c in zip(*np.nonzero(d_wet)):
+            self._bus64[c] += d_wet[i, c] * self.wet[i, c]
+        self._increments += 1
+
+    def _sum(self, params: B.MixParams, dry: np.ndarray, wet: np.ndarray, missing: list[int]) -> np.ndarray:
+        """The master strip's input ``(2, frames)`` float64: the panned tracks and the reverb's return."""
         n = self.pre.shape[2]
-        bus = np.zeros((2, n), dtype=np.float32)
-        dry = gains * on[:, None]
+        bus = np.zeros((2, n))
         for c in range(2):
             bus[c] = dry[:, c].astype(np.float32) @ self.pre[:, c]
-        if send.any():
-            missing, reverb = self._returns(params, send)
-            missing = [i for i in missing if send[i] > 0]
-            wet = gains * send[:, None]
+        if wet.any():
             if len(missing) > self.MAX_RETURNS_PER_EDIT:  # the send bus through the reverb at once
                 sends = np.stack([wet[:, c].astype(np.float32) @ self.pre[:, c] for c in range(2)], 1)
-                bus += B.reverb_return(params).process(sends).T.astype(np.float32)
+                bus += B.reverb_return(params).process(sends).T
             else:
+                reverb = self._returns(params, wet[:, 0])[1]
                 for i in missing:
                     self._make_return(params, i, reverb)
                 for c in range(2):
                     bus[c] += wet[:, c].astype(np.float32) @ self.wet[:, c]
-        return np.ascontiguousarray(bus.T)
+        return bus
 
     def input(self, i: int) -> tuple[np.ndarray, int]:
         """Track ``i``'s strip input from the pre-roll's start ``(frames, channels)``, and the pre-roll."""
