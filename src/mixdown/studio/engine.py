@@ -454,10 +454,14 @@ class Engine:
 
     def _meters_loop(self) -> None:
         """Meters of the latest renders, in their own thread: the loop thread is free for the next
-        edit meanwhile, and a render replaced before its turn is never measured."""
+        edit meanwhile, and a render replaced before its turn is never measured. While the loop has
+        work (an edit came), no measuring starts: the new audio comes first."""
         _lower_priority(METERS_NICE)
         done: dict[str, Rendered | None] = {"loop": None, "full": None}
         while not self._stop:
+            if not self._is_current(self.loop, loop=True):
+                time.sleep(0.01)
+                continue
             for name in done:
                 r = getattr(self, name)
                 if r is not None and not r.meters:
@@ -494,8 +498,8 @@ class Engine:
             for j, n in enumerate(rendered):
                 peak[names.index(n)], rms[names.index(n)] = p[j], q[j]
             for j, t in enumerate(r.params.tracks):
-                if getattr(self, scope) is not r:
-                    return None
+                if getattr(self, scope) is not r or not self._is_current(self.loop, loop=True):
+                    return None  # replaced, or an edit came: the loop's render first (measured again after)
                 if t.name not in rendered:  # muted, or another track soloed
                     continue
                 cache_key = (scope, r.inputs.serial, RegionCache._pre_key(t.values))  # fader, pan, send: no change
