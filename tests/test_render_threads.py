@@ -14,6 +14,7 @@ from mixdown.dsp.reverb_ir import reverb_impulse_response
 from mixdown.dsp.reverb_stream import ReverbReturn
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
+from mixdown.session import SessionError
 
 SR = 44100
 
@@ -147,3 +148,17 @@ def test_sosfilt_is_scipys():
     for sos in (k_weighting_sos(44100.0), *band_sections(48000.0)):
         sos = np.ascontiguousarray(sos, dtype=np.float64)
         assert np.array_equal(kernels.sosfilt(sos, x), scipy.signal.sosfilt(sos, x, axis=-1))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_bad_block_is_reported_on_one_thread_as_on_many(tmp_path, monkeypatch, threads):
+    """On one core the tasks run on the calling thread (no pool): a reading error still surfaces
+    naming the file, and the files are closed."""
+    params = _session(tmp_path, np.random.default_rng(5), 3, 2.0)
+    bad = tmp_path / params.tracks[1].file
+    x, sr = sf.read(bad, dtype="float32", always_2d=True)
+    x[40000] = np.nan  # in the second block
+    sf.write(bad, x, sr, subtype="FLOAT")
+    monkeypatch.setattr(R, "render_threads", lambda: threads)
+    with pytest.raises(SessionError, match=f"{bad.name}.*NaN"):
+        R.render(tmp_path, params, block_frames=1 << 15)

@@ -63,7 +63,6 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model, report: P
     """Mix one session; the mix and its settings are published together (:func:`atomic_write_all`)."""
     import secrets
 
-    from mixdown.dsp.render import measure
     from mixdown.fileio import atomic_write_all
     from mixdown.inference.pipeline import mix_session
     from mixdown.outputs import OutputPathError, audio_subtype, check_output_folder, check_outputs, write_tagged_audio
@@ -78,15 +77,15 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model, report: P
     if report:
         check_output_folder("--report", report.parent / f"{report.stem}_figures")
     subtype = audio_subtype(out)
+    stats: dict[str, float] = {}
     params, audio = mix_session(session, model, reference=args.reference, locks=args.lock,
                                 target_lufs=args.target_lufs, refine_steps=args.refine_steps,
                                 device=args.device, progress=args.batch is None,
-                                allow_outside_session=args.allow_outside_session)
+                                allow_outside_session=args.allow_outside_session, stats=stats)
     run_id = secrets.token_hex(8)
     notes = params.extra.get("notes")
     params.extra["notes"] = {**(notes if isinstance(notes, dict) else {}), "run_id": run_id}
     text = params_text(params, f"the settings predicted for {session}")
-    stats = measure(audio, params.sample_rate)
     atomic_write_all([(out, lambda tmp: write_tagged_audio(tmp, audio, params.sample_rate, subtype, run_id)),
                       (params_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))])
     log.info("%s -> %s (%.1f LUFS, true peak %.2f dBTP), settings in %s", session, out,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -394,7 +394,8 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
         m = min(block_frames, n_frames - starts[k])
         return [pool.submit(track_block, i, k, m) for i in range(n)]
 
-    pool = ThreadPoolExecutor(render_threads(), thread_name_prefix="mixdown-render")
+    threads = render_threads()
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="mixdown-render") if threads > 1 else _Inline()
     pending = submit(0)
     try:
         for k, start in enumerate(starts):
@@ -422,6 +423,23 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
     return finish.apply_exact(audio, params.sample_rate, params.master.finish)
 
 
+class _Inline:
+    """The pool of :func:`_blocks` on one core: each task runs at once on the calling thread (the
+    same order of every track's blocks, so the same samples; no thread hand-offs, whose wake-ups
+    cost wall time on a busy core)."""
+
+    def submit(self, fn, *args) -> Future:
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args))
+        except BaseException as e:  # raised where the pool's result() would raise it
+            f.set_exception(e)
+        return f
+
+    def shutdown(self) -> None:
+        pass
+
+
 def _dbfs(peak: float) -> str:
     return f"{20 * np.log10(peak):+.0f} dBFS" if peak > 0 else "silent"
 
@@ -435,12 +453,16 @@ def _overflow(what: str, start: int, sample_rate: int, fix: str):
                         f"{start / sample_rate:.2f} s, so the mix would hold infinities; {fix}")
 
 
-def measure(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
+def measure(audio: np.ndarray, sample_rate: int, true_peak_dbtp: float | None = None) -> dict[str, float]:
     """Integrated loudness (LUFS), true peak (dBTP) and sample peak (dBFS) of ``(frames, 2)`` audio
-    (the loudness and the true peak on two threads: both release the GIL)."""
+    (the loudness and the true peak on two threads: both release the GIL). ``true_peak_dbtp``: the
+    audio's true peak when already measured (:func:`mixdown.measure.loudness.true_peak_dbtp`)."""
     from mixdown.measure import loudness
 
     x = audio.T
+    if true_peak_dbtp is not None:
+        return {"integrated_lufs": float(loudness.integrated_loudness(x, sample_rate)),
+                "true_peak_dbtp": float(true_peak_dbtp), "sample_peak_dbfs": float(loudness.sample_peak_dbfs(x))}
     with ThreadPoolExecutor(1) as pool:
         true_peak = pool.submit(loudness.true_peak_dbtp, x, sample_rate)
         lufs = loudness.integrated_loudness(x, sample_rate)

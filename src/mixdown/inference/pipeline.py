@@ -106,10 +106,13 @@ def require_console_rate(session: Session, folder: str | os.PathLike) -> None:
 def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.PathLike | None = None,
                 reference: str | os.PathLike | None = None, locks: list[str] | dict[str, float] | None = None,
                 target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
-                progress: bool = True, allow_outside_session: bool = False) -> tuple[MixParams, np.ndarray]:
+                progress: bool = True, allow_outside_session: bool = False,
+                stats: dict[str, float] | None = None) -> tuple[MixParams, np.ndarray]:
     """Predict settings for a session folder and render the full-length mix.
 
     Returns ``(params, audio (frames, 2))``; ``params.extra["notes"]`` records what was done.
+    ``stats``: when given, filled with the returned mix's loudness figures
+    (:func:`mixdown.dsp.render.measure`; the true peak measured once for the trim and for them).
     Tracks that are links leading outside ``folder`` are refused unless ``allow_outside_session``;
     a sample rate the console cannot take and a loudness target outside its range are refused
     before any work.
@@ -131,9 +134,19 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
                       refine_steps=refine_steps, device=device, progress=progress)
     audio = render(session.folder, params, resample=session.resampled, progress=progress,
                    allow_outside_session=allow_outside_session).audio
-    keep_true_peak(params, audio, lock_map)
+    true_peak = None
+    if stats is not None or ("master", "output_gain_db") not in lock_map:
+        from mixdown.measure import loudness
+
+        true_peak = float(loudness.true_peak_dbtp(np.ascontiguousarray(audio.T), params.sample_rate))
+    trim = keep_true_peak(params, audio, lock_map, true_peak_dbtp=true_peak)
     if target_lufs is not None:
         apply_loudness_target(params, audio, target_lufs)
+    if stats is not None:
+        from mixdown.dsp.render import measure
+
+        unchanged = trim == 0.0 and target_lufs is None  # else the samples moved: measured again
+        stats.update(measure(audio, params.sample_rate, true_peak if unchanged else None))
     return params, audio
 
 
