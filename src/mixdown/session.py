@@ -176,9 +176,17 @@ class TrackReader:
     ``read_into(buf)`` fills ``buf`` (shape ``(n, 2)`` float32; only column 0 for mono files).
     ``keep_open=False`` opens the file for each block and closes it again (slower; for more tracks
     than the process may hold open files, see :func:`mixdown.dsp.render.render`).
+
+    16- and 24-bit PCM WAV files held open are decoded by a compiled kernel straight from their
+    bytes (:func:`mixdown.dsp.kernels.decode_pcm`: libsndfile's samples, bit for bit, in one pass
+    with the block's statistics); other files through libsndfile. Every block is checked (finite
+    samples) and measured (peak, DC detection) in one compiled pass.
     """
 
     def __init__(self, info: TrackInfo, sample_rate: int, resample: bool, keep_open: bool = True):
+        from mixdown.dsp import kernels
+
+        self._kernels = kernels
         self.info = info
         self.channels = info.channels
         self._data: np.ndarray | None = None
@@ -187,7 +195,9 @@ class TrackReader:
         self._mean = np.zeros(info.channels)  # per channel: running mean and squared deviations
         self._m2 = np.zeros(info.channels)    # (DC detection; blocks merged as Chan et al. 1979)
         self._n = 0
+        self._sums = np.zeros((2, info.channels))
         self._file: sf.SoundFile | None = None
+        self._raw = None  # the open file of a PCM WAV decoded here: (file, data offset, bytes per sample)
         if info.sample_rate != sample_rate:
             if not resample:
                 raise SessionError(
@@ -201,6 +211,11 @@ class TrackReader:
             self._keep_open = keep_open
             if keep_open:
                 self._file = self._open()
+                self._raw = _pcm_wav(self._file, info)
+                if self._raw is not None:  # the bytes are read here: libsndfile's handle is not needed
+                    self._file.close()
+                    self._file = None
+                    self._bytes = np.empty(0, dtype=np.uint8)
             self._tmp = np.empty((0, info.channels), dtype=np.float32)
 
     def _open(self) -> sf.SoundFile:
@@ -216,6 +231,10 @@ class TrackReader:
             chunk = self._data[self._pos:self._pos + n]
             got = chunk.shape[0]
             buf[:got, :self.channels] = chunk
+            if got:
+                self._measure(buf[:got, :self.channels])
+        elif self._raw is not None:
+            got = self._read_pcm(buf)
         elif self._file is not None or not getattr(self, "_keep_open", True):
             if self._tmp.shape[0] != n:
                 self._tmp = np.empty((n, self.channels), dtype=np.float32)
@@ -233,25 +252,50 @@ class TrackReader:
                     got = self._file.read(n, dtype="float32", always_2d=True, out=self._tmp).shape[0]
                 except sf.SoundFileError as e:
                     raise read_error(self.info.path, e, self._pos) from e
-            check_finite(self._tmp[:got], self.info.path)
             buf[:got, :self.channels] = self._tmp[:got]
-        if got:
-            block = buf[:got, :self.channels]
-            self.peak = max(self.peak, float(np.abs(block).max()))
-            self._add_stats(block)
+            if got:
+                self._measure(buf[:got, :self.channels])
         self._pos += got
         buf[got:] = 0.0
 
-    def _add_stats(self, block: np.ndarray) -> None:
-        """Merge a block's per-channel mean and squared deviations into the running ones. The block
-        is measured relative to its first sample in float32 (a contiguous copy: cheap), which is
-        exact for a constant signal, so an offset never shows variance from rounding."""
-        rows = np.ascontiguousarray(block.T)                    # (channels, n) float32
-        d = rows - rows[:, :1]
-        n = rows.shape[1]
-        s = d.sum(axis=1, dtype=np.float32).astype(np.float64)
-        m2 = np.einsum("ij,ij->i", d, d).astype(np.float64) - s * s / n
-        mean = rows[:, 0].astype(np.float64) + s / n
+    def _read_pcm(self, buf: np.ndarray) -> int:
+        """The next block of a PCM WAV file into ``buf``, decoded and measured in one pass."""
+        fh, offset, width = self._raw
+        got = min(buf.shape[0], self.frames - self._pos)
+        if got <= 0:
+            return 0
+        size = got * self.channels * width
+        if self._bytes.shape[0] < size:
+            self._bytes = np.empty(size, dtype=np.uint8)
+        try:
+            read = fh.readinto(memoryview(self._bytes)[:size])
+        except OSError as e:
+            raise read_error(self.info.path, e, self._pos) from e
+        if read != size:
+            raise read_error(self.info.path, EOFError(f"{read} of {size} bytes: the file shrank while being read"),
+                             self._pos)
+        self._sums[:] = 0.0
+        peak = self._kernels.decode_pcm(self._bytes[:size], width, buf[:got, :self.channels], self._sums)
+        first = buf[0, :self.channels].astype(np.float64)
+        self._merge(got, first, float(peak))
+        return got
+
+    def _measure(self, block: np.ndarray) -> None:
+        """Check a block read through libsndfile (finite samples) and add it to the statistics."""
+        self._sums[:] = 0.0
+        finite, peak = self._kernels.block_stats(block, self._sums)
+        if not finite:
+            raise SessionError(f"{self.info.path}: contains NaN or infinite samples; repair or re-export the file")
+        self._merge(block.shape[0], block[0].astype(np.float64), float(peak))
+
+    def _merge(self, n: int, first: np.ndarray, peak: float) -> None:
+        """Merge a block's per-channel mean and squared deviations (from :attr:`_sums`, the sums of
+        the samples' differences from the block's ``first`` ones and of their squares: exact for
+        a constant signal, so an offset never shows variance from rounding) into the running ones."""
+        self.peak = max(self.peak, peak)
+        s, q = self._sums
+        m2 = q - s * s / n
+        mean = first + s / n
         total = self._n + n
         delta = mean - self._mean
         self._m2 += np.maximum(m2, 0.0) + delta * delta * self._n * n / total
@@ -272,12 +316,53 @@ class TrackReader:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._raw is not None:
+            self._raw[0].close()
+            self._raw = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _pcm_wav(f: sf.SoundFile, info: TrackInfo):
+    """For a little-endian 16- or 24-bit PCM WAV file (plain or extensible) whose ``data`` chunk holds every frame
+    libsndfile counts: ``(the file opened at its first frame, the data's offset, bytes per
+    sample)``; else None (libsndfile reads it)."""
+    width = {"PCM_16": 2, "PCM_24": 3}.get(f.subtype)
+    if f.format not in ("WAV", "WAVEX") or width is None or f.endian not in ("FILE", "LITTLE"):
+        return None
+    align = info.channels * width
+    try:
+        fh = open(info.path, "rb")
+    except OSError:
+        return None
+    try:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise ValueError
+        fmt_ok = False
+        while True:
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                raise ValueError
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"fmt ":
+                fmt = fh.read(size + (size & 1))
+                tag, channels, _, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
+                fmt_ok = (tag in (1, 0xFFFE) and channels == info.channels and block_align == align
+                          and bits == 8 * width)
+            elif cid == b"data":
+                if not fmt_ok or size == 0xFFFFFFFF or size < info.frames * align:
+                    raise ValueError
+                return fh, fh.tell(), width
+            else:
+                fh.seek(size + (size & 1), os.SEEK_CUR)
+    except (ValueError, struct.error, OSError):
+        fh.close()
+        return None
 
 
 def is_audio(path: Path) -> bool:

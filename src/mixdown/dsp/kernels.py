@@ -423,3 +423,65 @@ def compressor_gain_backward(grad_g, x, g, attack, params, grad_x, grad_params):
                 grad_x[m, arg, n] = d * d_level * k_db / xv
         for i in range(5):
             grad_params[m, i] = acc[i]
+
+
+@nb.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def block_stats(block, sums):
+    """One pass over a block a track reader read: whether every sample is finite, the largest
+    ``|sample|``, and per channel the sum and the sum of squares of the samples' differences from
+    the block's first sample (in float64: zero for a constant signal, whatever its offset; summed
+    in any order), added to ``sums``.
+
+    Shape: ``block`` ``(n, channels)`` float32 (1 or 2 channels), n >= 1; ``sums`` ``(2, channels)``
+    float64, updated. Returns ``(finite, peak)``.
+    """
+    n, nc = block.shape
+    f0 = np.float64(block[0, 0])
+    f1 = np.float64(block[0, nc - 1])
+    peak = np.float32(0.0)
+    s0 = 0.0
+    q0 = 0.0
+    s1 = 0.0
+    q1 = 0.0
+    for i in range(n):
+        v0 = block[i, 0]
+        v1 = block[i, nc - 1]
+        peak = max(peak, max(abs(v0), abs(v1)))
+        d0 = np.float64(v0) - f0
+        d1 = np.float64(v1) - f1
+        s0 += d0
+        q0 += d0 * d0
+        s1 += d1
+        q1 += d1 * d1
+    sums[0, 0] += s0
+    sums[1, 0] += q0
+    if nc == 2:
+        sums[0, 1] += s1
+        sums[1, 1] += q1
+    # an infinite or NaN sample makes its channel's sum of squares infinite or NaN (differences of
+    # finite float32 samples, squared and summed in float64, cannot overflow)
+    return math.isfinite(q0) and math.isfinite(q1), peak
+
+
+@nb.njit(cache=True, nogil=True)
+def decode_pcm(raw, width, out, sums):
+    """Little-endian signed PCM samples of ``width`` bytes (2 or 3) into ``out`` as float32 ``sample
+    / 2**(8 * width - 1)``, exactly the samples libsndfile's float reading gives, with
+    :func:`block_stats`' sums (PCM samples are always finite).
+
+    Shape: ``raw`` ``(n * channels * width,)`` uint8 (interleaved frames); ``out`` ``(n, channels)``
+    float32, written; ``sums`` ``(2, channels)`` float64, updated. Returns the peak ``|sample|``.
+    """
+    n, nc = out.shape
+    scale = np.float32(1.0 / 32768.0) if width == 2 else np.float32(1.0 / 8388608.0)
+    for i in range(n):
+        for c in range(nc):
+            k = (i * nc + c) * width
+            if width == 2:
+                v = np.int32(raw[k]) | (np.int32(raw[k + 1]) << 8)
+                v = (v ^ 0x8000) - 0x8000
+            else:
+                v = np.int32(raw[k]) | (np.int32(raw[k + 1]) << 8) | (np.int32(raw[k + 2]) << 16)
+                v = (v ^ 0x800000) - 0x800000
+            out[i, c] = np.float32(v) * scale
+    return block_stats(out, sums)[1]
