@@ -37,6 +37,15 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--recipe",
+        type=int,
+        default=2,
+        choices=(1, 2),
+        help="1: every decision from the drawn engineer's style (engineer-v1); 2: the engineers' median "
+        "settings, each switch (high-pass, compressor, send) taken with the engineers' odds, the base's balance",
+    )
+    p.add_argument("--eq-scale", type=float, default=1.0, help="recipe 2: how much of the style's EQ move to make")
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--weights", default="", help='loss weights by term, e.g. "eq=3,reverb_send_db=2" (default 1 each)')
@@ -74,6 +83,8 @@ def main() -> None:
         every=args.every,
         weights=weights,
         standins=args.standins,
+        recipe=args.recipe,
+        eq_scale=args.eq_scale,
     )
     print(json.dumps(result))
 

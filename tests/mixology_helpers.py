@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 
-def track(name, sub, kind, lufs, gain, pan, hp=None, comp=None, send=None):
+def track(name, sub, kind, lufs, gain, pan, hp=None, comp=None, send=None, bands=()):
     """One audio track of a mix: fader ``gain``, ``pan`` (+-100), an optional high-pass at ``hp``
-    Hz, compressor ``comp`` = (threshold dBFS, ratio) and reverb send ``send`` dB."""
+    Hz, compressor ``comp`` = (threshold dBFS, ratio), reverb send ``send`` dB and EQ ``bands``
+    (MixologyDB's own: ``{"type": "LS" | "HS" | "NOTCH", "value": {"freq", "gain", "q"}}``)."""
     p = {"gain": gain, "pan": [pan]}
-    if hp:
-        p["eq"] = [{"type": "HP", "value": {"freq": hp, "q": 0.71}}]
+    if hp or bands:
+        p["eq"] = ([{"type": "HP", "value": {"freq": hp, "q": 0.71}}] if hp else []) + list(bands)
     if comp:
         p["compression"] = [
             {"name": "C", "thresh": comp[0], "ratio": f"{comp[1]}:1", "attack": 5, "release": 80, "knee": 0, "gain": 2}

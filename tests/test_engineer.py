@@ -160,3 +160,175 @@ def test_shipped_engineer_mixes_by_name_with_decisions_per_strip(tmp_path):
     assert len(curves) == len(tracks)
     by = {t["name"]: t for t in tracks}
     assert abs(by["bass"]["pan"]) < 0.15  # the bass central, as nearly every engineer has it
+
+
+def _odds_db(path: Path) -> Path:
+    """Engineers who disagree as real ones do: 4 of 6 high-pass the vocal at 150 Hz, 3 of 6
+    compress it 4:1, 5 of 6 send it at -12 dB; none touch the kick's filter, compressor or send,
+    but half boost its lows (low shelf +6 dB at 80 Hz) and half cut a bell at 400 Hz (-4 dB)."""
+    mixes = []
+    for k in range(6):
+        kick_eq = (
+            {"type": "LS", "value": {"freq": 80, "gain": 6.0, "q": 0.71}}
+            if k % 2 == 0
+            else {"type": "NOTCH", "value": {"freq": 400, "gain": -4.0, "q": 1.0}}
+        )
+        mixes.append(
+            {
+                "mix-name": f"E{k}",
+                "song-name": f"Song {k % 3}",
+                "mix-evaluation": [{"track-num-eval": 0.6}],
+                "tracks": [
+                    track("Kick In", "KICK", "DRUMS", -20.0, 0.0, 0, bands=[kick_eq]),
+                    track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
+                    track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
+                    track(
+                        "Lead Vox",
+                        "LEAD",
+                        "VOCALS",
+                        -26.0,
+                        -4.0,
+                        0,
+                        hp=150 if k < 4 else None,
+                        comp=(-32.0, 4) if k % 2 == 0 else None,
+                        send=-12 if k < 5 else None,
+                    ),
+                ],
+            }
+        )
+    path.write_text(json.dumps({"mixes": mixes}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_odds(tmp_path_factory):
+    from mixdown.training.engineer import train_engineer
+
+    tmp = tmp_path_factory.mktemp("engineer2")
+    db = read_mixologydb(_odds_db(tmp / "odds.json"))
+    torch.manual_seed(0)
+    out = tmp / "engineer2.pt"
+    train_engineer(db, BASE, out, steps=300, batch=4, songs_out=(), recipe=2, eq_scale=0.5)
+    return db, out
+
+
+def test_static_gain_of_the_spec_by_hand():
+    from mixdown.models.engineer import static_gain_db
+
+    t = torch.tensor
+    # hard knee, 10 dB over a 4:1 threshold: 2.5 dB out of 10, 7.5 dB of gain reduction
+    assert float(static_gain_db(t(-20.0), t(-30.0), t(4.0), t(0.0))) == pytest.approx(-7.5)
+    # at the threshold inside a 6 dB knee: (1/4 - 1) * 3**2 / (2 * 6)
+    assert float(static_gain_db(t(-30.0), t(-30.0), t(4.0), t(6.0))) == pytest.approx(-0.5625)
+    # below the knee nothing, above it the straight line again
+    assert float(static_gain_db(t(-40.0), t(-30.0), t(4.0), t(6.0))) == 0.0
+    assert float(static_gain_db(t(-22.0), t(-30.0), t(2.0), t(6.0))) == pytest.approx(-4.0)
+
+
+def test_recipe_2_takes_each_decision_with_the_engineers_odds(trained_odds):
+    """Recipe 2: whether the vocal is high-passed, compressed and sent is drawn with the
+    engineers' odds (4/6, 3/6, 5/6), and each decision when taken is theirs; the kick's EQ is one
+    of the engineers' two moves, at half their gain (``eq_scale``); a taken compressor's make-up
+    gives back its static gain reduction at the track's loudness + 3 dB."""
+    from mixdown import decisions as D
+    from mixdown.inference.checkpoint import load_model
+    from mixdown.training.engineer import engineer_rows
+
+    db, path = trained_odds
+    model = load_model(path)
+    assert model.recipe == 2 and model.eq_scale == 0.5
+    st = D.song_tracks(db, "Song 1")
+    lufs = dict(zip(st.names, st.raw_lufs))
+    draws = [dict(zip(st.names, D.rows_of(engineer_rows(model, st, draw=k)))) for k in range(60)]
+    vox = [d["Lead Vox"] for d in draws]
+    hp = [v["highpass_hz"] for v in vox if v["highpass_hz"] > 21]
+    comp = [v for v in vox if v["compressor.ratio"] > 1]
+    sent = [v["reverb_send_db"] for v in vox if v["reverb_send_db"] > -59]
+    assert len(hp) / 60 == pytest.approx(4 / 6, abs=0.2) and all(110 < f < 200 for f in hp)
+    assert len(comp) / 60 == pytest.approx(3 / 6, abs=0.2) and len(sent) / 60 == pytest.approx(5 / 6, abs=0.2)
+    assert all(s == pytest.approx(-12, abs=4) for s in sent)
+    for v in comp:
+        assert v["compressor.ratio"] > 2.5
+        level = lufs["Lead Vox"] + v["input_gain_db"] + 3.0
+        over = level - v["compressor.threshold_db"]  # the spec's soft knee, written out here
+        knee, slope = v["compressor.knee_db"], 1 / v["compressor.ratio"] - 1
+        if 2 * over < -knee:
+            gr = 0.0
+        elif 2 * abs(over) <= knee:
+            gr = slope * (over + knee / 2) ** 2 / (2 * knee)
+        else:
+            gr = slope * over
+        assert v["compressor.makeup_db"] == pytest.approx(-gr, abs=1e-6)
+    kicks = [d["Kick In"] for d in draws]
+    assert all(k["highpass_hz"] < 21 and k["compressor.ratio"] == 1 and k["reverb_send_db"] <= -59 for k in kicks)
+    from mixdown.data.mixology import eq_octaves_db
+
+    resp = np.array([eq_octaves_db(k) for k in kicks])  # octave centres 31.5 Hz .. 16 kHz
+    boost = resp[:, 1] > 2.0  # +3 dB around 63 Hz: half the +6 dB shelf
+    cut = resp[:, 4] < -1.5  # -2 dB at 500 Hz: half the -4 dB bell at 400 Hz
+    assert boost.any() and cut.any() and (boost ^ cut).all()
+    assert np.abs(resp).max() < 4.0
+
+
+def test_recipe_2_mixes_a_real_session_with_the_base_models_balance(trained_odds, tmp_path):
+    """End to end through `mixdown mix`: recipe 2 keeps the base model's (human-v3's) input gains
+    on every strip and, its faders moved only to keep each strip as loud as the base's strip left
+    it, a mix as loud as the base model's."""
+    import soundfile as sf
+
+    from mixdown.cli import main
+    from mixdown.measure.loudness import integrated_loudness
+
+    _, path = trained_odds
+    runs, lufs = {}, {}
+    for label, ck in (("base", str(BASE)), ("recipe2", str(path))):
+        out, params = tmp_path / f"{label}.wav", tmp_path / f"{label}.json"
+        assert main(["mix", str(EXAMPLE), "--checkpoint", ck, "--out", str(out), "--params", str(params)]) == 0
+        runs[label] = json.loads(params.read_text())["tracks"]
+        audio, sr = sf.read(out)
+        assert np.isfinite(audio).all()
+        lufs[label] = integrated_loudness(audio.T, sr)
+    for a, b in zip(runs["base"], runs["recipe2"]):
+        assert a["name"] == b["name"]
+        assert b["input_gain_db"] == pytest.approx(a["input_gain_db"], abs=1e-3)
+    assert lufs["recipe2"] == pytest.approx(lufs["base"], abs=2.5)
+
+
+def test_keep_loudness_holds_each_strips_k_weighted_loudness():
+    """Recipe 2's fader moves, estimated from each track's spectrum, against the strips run in the
+    time domain (the console's filters) and measured with the project's BS.1770 meter."""
+    from mixdown.dsp.functional import highpass, parametric_eq
+    from mixdown.measure.loudness import integrated_loudness
+    from mixdown.params import spec as S
+
+    sr, T = 44100, 3 * 44100
+    g = torch.Generator().manual_seed(0)
+    white = torch.randn(2, T, generator=g, dtype=torch.float64) * 0.05
+    dark = torch.cumsum(white, -1) * 0.02
+    dark = dark - dark.mean(-1, keepdim=True)
+    bright = torch.diff(white, dim=-1, prepend=white[:, :1])
+    x = torch.stack([white, dark, bright])[None].float()  # (1, 3, 2, T)
+
+    def strip(**kw):
+        v = S.neutral_track_values(sr)
+        v.update({"fader_db": -10.0, "compressor.ratio": 1.0}, **kw)
+        return torch.tensor([[v[n] for n in S.TRACK_NAMES]] * 3, dtype=torch.float64)[None]
+
+    base = strip(**{"eq.5.gain_db": 4.5, "compressor.makeup_db": 4.6})
+    new = strip(**{"highpass_hz": 150.0, "eq.1.freq_hz": 300.0, "eq.1.gain_db": -6.0, "eq.1.q": 1.0})
+    model = Engineer(sample_rate=sr, recipe=2)
+    heard = k_weighted_db(x, sr)
+    u = model.keep_loudness(x, heard, S.normalize(base, S.TRACK_SPECS), S.normalize(new, S.TRACK_SPECS))
+    moved = S.denormalize(u.double(), S.TRACK_SPECS)
+    col = S.TRACK.columns
+
+    def loudness(v, i):
+        bands = range(S.N_EQ_BANDS)
+        eq = [torch.tensor([v[0, i, col[f"eq.{b}.{k}"]] for b in bands]) for k in ("freq_hz", "gain_db", "q")]
+        y = parametric_eq(highpass(x[0, i].double(), v[0, i, col["highpass_hz"]], sr), *eq, sr)
+        gain_db = v[0, i, col["input_gain_db"]] + v[0, i, col["compressor.makeup_db"]] + v[0, i, col["fader_db"]]
+        return integrated_loudness((y * 10 ** (gain_db / 20)).numpy(), sr)
+
+    for i in range(3):
+        assert abs(float(moved[0, i, col["fader_db"]]) + 10.0) > 2.0  # it did move
+        assert loudness(moved, i) == pytest.approx(loudness(base, i), abs=0.15)

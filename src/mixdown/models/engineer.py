@@ -17,10 +17,24 @@ a pure function of the session's track names (the same session always gets the s
 tracks of one part alternate sides in track order, the first to the left; ``|pan|`` is learnt.
 
 Thresholds are learnt relative to each track's loudness, levels relative to the mix, so neither
-depends on how loud the session was recorded. Every track gets the same input gain (0 dB before
-the analysis windows' song gain, which the predictor adds back): the engineers' compressors see
-the raw track, and the balance is all in the faders, shifted together so the bus reaches the
-master at the level the base model set its master for.
+depends on how loud the session was recorded.
+
+Two recipes (``recipe``, in the checkpoint):
+
+* **1** (engineer-v1): every decision from the style, as that engineer would. Every track gets
+  the same input gain (0 dB before the analysis windows' song gain, which the predictor adds
+  back): the engineers' compressors see the raw track, and the balance is all in the faders,
+  shifted together so the bus reaches the master at the level the base model set its master for.
+* **2**: what engineers agree on, drawn as they disagree. The balance (input gains and faders)
+  is the base model's, learnt from human-mixed songs. |pan|, and each setting of a high-pass, a
+  compressor and a send *when taken*, are what the engineers' median would be (L1 on the tracks
+  where they took it); whether each is taken is a coin with the engineers' odds for that track
+  (:data:`SWITCHES`, a learnt probability; the coin seeded by the line-up and the draw, like the
+  style). Engineers agree least on EQ (their median is nearly flat, and each one's moves are
+  their own): the EQ is one engineer's EQ on a track of the same part, drawn by another coin
+  from the training songs' mixes (``eq_bank``), its gains scaled by ``eq_scale``. No style.
+  A compressor's make-up gives back its gain reduction at the track's loudness + 3 dB, so the
+  balance stays the base model's.
 """
 
 from __future__ import annotations
@@ -52,6 +66,25 @@ TABLE_DECISIONS = (
     )
 )
 N_SIDES = 3
+EQ_DECISIONS = tuple(f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q"))
+#: recipe 2's decisions taken or not per track, each by a coin with a learnt probability:
+#: name -> (the table rows it sets, their value when not taken (physical))
+SWITCHES = {
+    "highpass": {"highpass_hz": 20.0},
+    "compressor": {"compressor.ratio": 1.0, "compressor.makeup_db": 0.0},
+    "send": {"reverb_send_db": S.SEND_OFF_DB},
+}
+#: what "taken" means (the decision benchmark's share tests): a high-pass above 20 * 2**0.25 Hz, a
+#: compressor at 2:1 or more with its threshold below the track's loudness + 10 dB, a send above
+#: -30 dB; recipe 2 holds a taken decision inside these bounds
+HIGHPASS_ON_HZ = 20.0 * 2**0.25
+COMPRESSOR_ON_RATIO = 2.0
+COMPRESSOR_ON_MAX_THRESHOLD_REL_DB = 10.0
+SEND_ON_DB = -30.0
+#: recipe 2 keeps at most this many engineers' EQs per part to draw from
+EQ_BANK_SIZE = 512
+#: a taken compressor's make-up: its static gain reduction at the track's loudness + this (dB)
+MAKEUP_AT_DB = 3.0
 
 
 def encode_names(names) -> list[int]:
@@ -62,22 +95,28 @@ def encode_names(names) -> list[int]:
     ]
 
 
+def k_response(n_fft: int, sample_rate: float, device=None) -> torch.Tensor:
+    """BS.1770's K filter (:func:`mixdown.measure.loudness.k_weighting_sos`) at the ``n_fft``
+    rfft bins: ``(n_fft // 2 + 1,)`` complex128."""
+    from mixdown.measure.loudness import k_weighting_sos
+
+    f = torch.fft.rfftfreq(n_fft, 1.0 / sample_rate, dtype=torch.float64, device=device)
+    w = torch.exp(-2j * torch.pi * f / sample_rate)
+    h = torch.ones_like(w)
+    for b0, b1, b2, _, a1, a2 in k_weighting_sos(sample_rate).tolist():
+        h = h * (b0 + b1 * w + b2 * w * w) / (1 + a1 * w + a2 * w * w)
+    return h
+
+
 def k_weighted_db(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
     """Integrated loudness as BS.1770-4 gates it, less its -0.691 dB offset (so LUFS = this -
     0.691): the K filter's magnitude applied in the frequency domain, 400 ms blocks with 75 %
     overlap, the absolute (-70 LUFS) and relative (-10 LU) gates. ``x`` ``(..., C, T)``, channels
     summed -> ``(...)`` (dB; -120 where every block is gated, a whole window under 400 ms is one
     block)."""
-    from mixdown.measure.loudness import k_weighting_sos
-
     T = x.shape[-1]
     spec = torch.fft.rfft(x.double(), dim=-1)
-    f = torch.fft.rfftfreq(T, 1.0 / sample_rate, dtype=torch.float64, device=x.device)
-    w = torch.exp(-2j * torch.pi * f / sample_rate)
-    h = torch.ones_like(w)
-    for b0, b1, b2, _, a1, a2 in k_weighting_sos(sample_rate).tolist():
-        h = h * (b0 + b1 * w + b2 * w * w) / (1 + a1 * w + a2 * w * w)
-    y = torch.fft.irfft(spec * h, n=T, dim=-1)
+    y = torch.fft.irfft(spec * k_response(T, sample_rate, x.device), n=T, dim=-1)
     block = int(round(0.4 * sample_rate))
     sq = y.pow(2)
     blocks = sq.unfold(-1, block, block // 4).mean(-1) if T >= block else sq.mean(-1, keepdim=True)
@@ -111,8 +150,13 @@ class Engineer(MixModel):
         d_model: int = 64,
         decide_layers: int = 2,
         n_styles: int = 1,
+        recipe: int = 1,
+        eq_scale: float = 1.0,
     ):
         super().__init__(sample_rate)
+        if recipe not in (1, 2):
+            raise ValueError(f"Engineer recipe {recipe!r}: 1 or 2")
+        self.recipe, self.eq_scale = int(recipe), float(eq_scale)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
@@ -121,6 +165,10 @@ class Engineer(MixModel):
         layer = nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, dropout=0.0, batch_first=True, norm_first=True)
         self.decide = nn.TransformerEncoder(layer, decide_layers, enable_nested_tensor=False)
         n_out = len(DECISIONS) + len(TABLE_DECISIONS)
+        if recipe == 2:  # the switches' probabilities; the EQ drawn from the engineers' moves on each part
+            n_out += len(SWITCHES)
+            self.register_buffer("eq_bank", torch.zeros(len(PARTS), EQ_BANK_SIZE, len(EQ_DECISIONS)))
+            self.register_buffer("eq_bank_size", torch.zeros(len(PARTS), dtype=torch.long))
         self.track_out = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, n_out))
         self.reverb_out = nn.Sequential(
             nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, len(S.REVERB_MASTER_NAMES))
@@ -150,8 +198,9 @@ class Engineer(MixModel):
         style: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw decision outputs in [0, 1]: tracks ``(B, N, len(DECISIONS) + len(TABLE_DECISIONS))``
-        and the master reverb ``(B, 6)`` (table-normalised). Inputs: ``level_rel_db``, ``stereo``
-        ``(B, N)``, ``roles`` ``(B, N)`` (:func:`encode_names`), ``style`` ``(B,)``."""
+        (recipe 2: then the probability of each of :data:`SWITCHES`) and the master reverb
+        ``(B, 6)`` (table-normalised). Inputs: ``level_rel_db``, ``stereo`` ``(B, N)``, ``roles``
+        ``(B, N)`` (:func:`encode_names`), ``style`` ``(B,)``."""
         n = mask.sum(1, keepdim=True).to(level_rel_db.dtype)
         same, first = self.line_up(roles, mask)
         feats = torch.stack(
@@ -164,15 +213,23 @@ class Engineer(MixModel):
             ],
             -1,
         )
-        tok = (
-            self.part_embedding(torch.div(roles.long(), len(ROLES), rounding_mode="floor"))
-            + self.features(feats)
-            + self.style_embedding(style.long())[:, None]
-        )
+        tok = self.part_embedding(torch.div(roles.long(), len(ROLES), rounding_mode="floor")) + self.features(feats)
+        if self.recipe == 1:
+            tok = tok + self.style_embedding(style.long())[:, None]
         h = self.decide(tok, src_key_padding_mask=~mask)
         w = mask.to(h.dtype)[..., None]
         pooled = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
-        return torch.sigmoid(self.track_out(h)), torch.sigmoid(self.reverb_out(pooled))
+        dec = torch.sigmoid(self.track_out(h))
+        return dec, torch.sigmoid(self.reverb_out(pooled))
+
+    def coins(self, roles: torch.Tensor, draw: int = 0) -> torch.Tensor:
+        """Recipe 2's coins, uniform in [0, 1): ``(N, len(SWITCHES) + 1)`` for one session's
+        ``roles`` ``(N,)`` (one per switch, the last picks the EQ), seeded like
+        :meth:`pick_style` (the same session and draw: the same coins)."""
+        codes = torch.div(roles.long(), len(ROLES), rounding_mode="floor")
+        key = "coins:" + ",".join(map(str, codes.tolist())) + ("" if draw == 0 else f"/{draw}")
+        g = torch.Generator().manual_seed(zlib.crc32(key.encode()))
+        return torch.rand(len(roles), len(SWITCHES) + 1, generator=g, dtype=torch.float64)
 
     def hear(self, tracks: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """What the decisions hear of each track: its K-weighted level (dB), that level relative to
@@ -199,10 +256,65 @@ class Engineer(MixModel):
         heard, level_rel, stereo = self.hear(tracks, mask)
         style = torch.tensor([self.pick_style(roles[b][mask[b]], self.draw) for b in range(B)], device=mask.device)
         dec, reverb = self.decisions(level_rel, stereo, mask, roles, style)
-        return self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask)
+        coins = None
+        if self.recipe == 2:
+            coins = torch.full((B, N, len(SWITCHES) + 1), 0.5, dtype=torch.float64, device=mask.device)
+            for b in range(B):
+                coins[b, mask[b]] = self.coins(roles[b][mask[b]], self.draw).to(mask.device)
+        new_u, new_master = self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask, coins)
+        if self.recipe == 2:
+            new_u = self.keep_loudness(tracks, heard, track_u, new_u)
+        return new_u, new_master
 
-    def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask):
-        """The decisions written into the whole table (normalised ``(B, N, P)``, ``(B, M)``)."""
+    def keep_loudness(self, tracks, heard_db, base_u, new_u):
+        """Recipe 2's faders moved so each strip leaves its track as loud (K-weighted) as the base
+        model's strip did: the base's balance as heard, not just its fader values. The filters'
+        change from the track's spectrum through both strips' high-pass and EQ, the compressor's
+        from both static curves (and make-ups) at the track's loudness. ``tracks`` ``(B, N, 2, T)``,
+        ``heard_db`` ``(B, N)``, ``base_u``, ``new_u`` ``(B, N, P)`` normalised -> ``new_u``
+        with its faders moved."""
+        from mixdown.dsp.filters import cascade_response
+        from mixdown.dsp.strip import strip_coefficients
+
+        B, N, _, T = tracks.shape
+        col = S.TRACK.columns
+        power = (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2)  # (B, N, F)
+        power = power * k_response(T, self.sample_rate, tracks.device).abs() ** 2
+        energy = []
+        phys = []
+        for u in (base_u, new_u):
+            v = S.denormalize(u.double(), S.TRACK_SPECS, self.sample_rate)
+            phys.append(v)
+            b, a = strip_coefficients(v.reshape(B * N, -1).cpu().numpy(), S.TRACK_NAMES, self.sample_rate)
+            h = cascade_response(torch.from_numpy(b), torch.from_numpy(a), T).reshape(B, N, -1).to(tracks.device)
+            energy.append((power * h.abs().double() ** 2).sum(-1).clamp(min=1e-30))
+        filters_db = 10 * torch.log10(energy[1] / energy[0])
+
+        def compressor_db(v):  # the compressor's gain at the track's loudness, make-up included
+            level = heard_db.double() + v[..., col["input_gain_db"]]
+            on = v[..., col["compressor.ratio"]] > 1.0
+            gr = static_gain_db(
+                level,
+                v[..., col["compressor.threshold_db"]],
+                v[..., col["compressor.ratio"]],
+                v[..., col["compressor.knee_db"]],
+            )
+            return torch.where(on, gr, torch.zeros_like(gr)) + v[..., col["compressor.makeup_db"]]
+
+        shift = filters_db + compressor_db(phys[1]) - compressor_db(phys[0])
+        spec = S.TRACK_SPECS[col["fader_db"]]
+        fader = (phys[1][..., col["fader_db"]] - shift).clamp(spec.lo, spec.hi)
+        out = new_u.clone()
+        out[..., col["fader_db"]] = S.normalize(fader, [spec]).to(out.dtype)
+        return out
+
+    def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask, coins=None):
+        """The decisions written into the whole table (normalised ``(B, N, P)``, ``(B, M)``);
+        recipe 2 takes each switch where its coin ``(B, N, len(SWITCHES) + 1)`` falls below its
+        probability and draws the EQ by the last coin (no coins: the switches whose probability
+        is above one half, each part's first EQ)."""
+        if self.recipe == 2:
+            return self._assemble_2(track_u, master_u, dec, reverb, heard_db, roles, mask, coins)
         track_u, master_u = track_u.clone(), master_u.clone()
         phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
         col = S.TRACK.columns
@@ -266,3 +378,65 @@ class Engineer(MixModel):
                 seen[p] = k + 1
                 signs[b, i] = -1.0 if (k + order[p]) % 2 == 0 else 1.0
         return signs
+
+    def _assemble_2(self, track_u, master_u, dec, reverb, heard_db, roles, mask, coins):
+        """Recipe 2 (see the module): the base's balance, the engineers' median settings, each
+        switch taken where its coin falls below its probability, an engineer's EQ on the part
+        scaled by ``eq_scale``."""
+        track_u, master_u = track_u.clone(), master_u.clone()
+        col = S.TRACK.columns
+        specs = {n: S.TRACK_SPECS[col[n]] for n in S.TRACK_NAMES}
+        n_fixed = len(DECISIONS) + len(TABLE_DECISIONS)
+        rel = {name: lo + dec[..., i].double() * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
+        v = {n: S.denormalize(dec[..., len(DECISIONS) + j].double(), [specs[n]]) for j, n in enumerate(TABLE_DECISIONS)}
+        prob = dec[..., n_fixed:].double()
+        if coins is None:
+            coins = torch.cat([torch.full_like(prob, 0.5), torch.zeros_like(prob[..., :1])], -1)
+        coins = coins.to(prob.device)
+        taken = prob > coins[..., : len(SWITCHES)]
+        # the EQ: one of the engineers' EQs on this part (its gains scaled by eq_scale)
+        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
+        size = self.eq_bank_size[part]
+        pick = (coins[..., -1] * size).long().clamp(max=(size - 1).clamp(min=0))
+        eq = self.eq_bank[part, pick].double()
+        neutral = S.neutral_track_values(self.sample_rate)
+        for j, name in enumerate(EQ_DECISIONS):
+            v[name] = torch.where(size > 0, eq[..., j], torch.full_like(eq[..., j], neutral[name]))
+        # the track's level at its compressor: the analysis window's, after the base's input gain
+        at_comp = heard_db.double() + S.denormalize(
+            track_u[..., col["input_gain_db"]].double(), [specs["input_gain_db"]]
+        )
+        for i in range(S.N_EQ_BANDS):
+            v[f"eq.{i}.gain_db"] = v[f"eq.{i}.gain_db"] * self.eq_scale
+        v["highpass_hz"] = v["highpass_hz"].clamp(min=HIGHPASS_ON_HZ * 1.01)
+        v["reverb_send_db"] = v["reverb_send_db"].clamp(min=SEND_ON_DB + 1.0)
+        v["compressor.ratio"] = v["compressor.ratio"].clamp(min=COMPRESSOR_ON_RATIO)
+        v["compressor.threshold_db"] = at_comp + rel["threshold_rel_db"].clamp(
+            max=COMPRESSOR_ON_MAX_THRESHOLD_REL_DB - 1
+        )
+        v["compressor.makeup_db"] = -static_gain_db(
+            at_comp + MAKEUP_AT_DB, v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.knee_db"]
+        )
+        for k, off in enumerate(SWITCHES.values()):
+            for name, value in off.items():
+                v[name] = torch.where(taken[..., k], v[name], torch.full_like(v[name], value))
+        v["pan"] = rel["abs_pan"] * self.pan_signs(roles, mask).double()
+        for name, value in v.items():
+            track_u[..., col[name]] = S.normalize(value, [specs[name]]).clamp(0, 1).to(track_u.dtype)
+        mcol = S.MASTER.columns
+        for j, name in enumerate(S.REVERB_MASTER_NAMES):
+            master_u[..., mcol[name]] = reverb[..., j]
+        return track_u, master_u
+
+
+def static_gain_db(level_db, threshold_db, ratio, knee_db) -> torch.Tensor:
+    """The spec's soft-knee static gain (dB, <= 0) of a compressor (``docs/console.md``), element
+    by element on tensors of one broadcast shape (the torch twin of
+    :func:`mixdown.dsp.kernels.soft_knee_gain_db`)."""
+    over = level_db - threshold_db
+    slope = 1.0 / ratio - 1.0
+    knee = torch.as_tensor(knee_db).clamp(min=1e-6)
+    inside = slope * (over + knee / 2) ** 2 / (2 * knee)
+    return torch.where(
+        2 * over < -knee, torch.zeros_like(over), torch.where(2 * over.abs() <= knee, inside, slope * over)
+    )

@@ -26,8 +26,22 @@ import numpy as np
 import torch
 
 from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, MixologyDB, power_sum_db
+from mixdown.data.roles import ROLES
 from mixdown.decisions import COMP_GRID_DB
-from mixdown.models.engineer import DECISIONS, TABLE_DECISIONS, Engineer, encode_names
+from mixdown.models.engineer import (
+    COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
+    COMPRESSOR_ON_RATIO,
+    DECISIONS,
+    EQ_BANK_SIZE,
+    EQ_DECISIONS,
+    HIGHPASS_ON_HZ,
+    N_SIDES,
+    SEND_ON_DB,
+    TABLE_DECISIONS,
+    Engineer,
+    encode_names,
+    static_gain_db,
+)
 from mixdown.params import spec as S
 
 log = logging.getLogger(__name__)
@@ -157,13 +171,7 @@ def gain_reduction_db(
     """The spec's soft-knee static gain (dB, <= 0) at :data:`COMP_GRID_DB` above ``level_db``:
     ``(...)`` each -> ``(..., len(COMP_GRID_DB))``."""
     x = level_db[..., None] + torch.as_tensor(COMP_GRID_DB, dtype=level_db.dtype)
-    over = x - threshold_db[..., None]
-    slope = (1.0 / ratio - 1.0)[..., None]
-    knee = knee_db[..., None].clamp(min=1e-6)
-    inside = slope * (over + knee / 2) ** 2 / (2 * knee)
-    return torch.where(
-        2 * over < -knee, torch.zeros_like(over), torch.where(2 * over.abs() <= knee, inside, slope * over)
-    )
+    return static_gain_db(x, threshold_db[..., None], ratio[..., None], knee_db[..., None])
 
 
 def _cols(names) -> list[int]:
@@ -179,23 +187,14 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
         return (x * m).sum() / m.sum()
 
     phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
-    tab = dec[..., len(DECISIONS) :].double()
+    tab = dec[..., len(DECISIONS) : len(DECISIONS) + len(TABLE_DECISIONS)].double()
     tab_phys = S.denormalize(tab, [S.TRACK_SPECS[i] for i in _cols(TABLE_DECISIONS)])
     v = b["values"]
     target_u = S.normalize(v, S.TRACK_SPECS)
     t = {n: j for j, n in enumerate(TABLE_DECISIONS)}
     col = S.TRACK.columns
-    out = {
-        "level": mean((phys["level_rel_db"] - b["level_rel"]).abs() / 10),
-        "pan": mean((phys["abs_pan"] - v[..., col["pan"]].abs()).abs()),
-    }
-    for name in ("highpass_hz", "reverb_send_db", "compressor.makeup_db"):
-        out[name.split(".")[-1]] = mean((tab[..., t[name]] - target_u[..., col[name]]).abs())
-    eq = [[f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS)] for k in ("freq_hz", "gain_db", "q")]
-    pred_eq = eq_response_db(*(torch.stack([tab_phys[..., t[n]] for n in ks], -1) for ks in eq))
-    true_eq = eq_response_db(*(v[..., [col[n] for n in ks]] for ks in eq))
-    out["eq"] = mean((pred_eq - true_eq).abs().mean(-1) / 10)
     raw = b["raw"].double()
+    level_at_comp = raw + v[..., col["input_gain_db"]]
     on = v[..., col["compressor.ratio"]] > 1.0
     true_thr_rel = torch.where(on, v[..., col["compressor.threshold_db"]] - raw, torch.zeros_like(raw))
     true_gr = gain_reduction_db(
@@ -207,12 +206,42 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
         tab_phys[..., t["compressor.ratio"]],
         tab_phys[..., t["compressor.knee_db"]],
     )
-    out["compressor"] = mean((pred_gr - true_gr).abs().mean(-1) / 10)
-    onf = on.float() * m
+    eq = [[f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS)] for k in ("freq_hz", "gain_db", "q")]
+    pred_eq = eq_response_db(*(torch.stack([tab_phys[..., t[n]] for n in ks], -1) for ks in eq))
+    true_eq = eq_response_db(*(v[..., [col[n] for n in ks]] for ks in eq))
+    out = {"pan": mean((phys["abs_pan"] - v[..., col["pan"]].abs()).abs())}
+    if model.recipe == 2:  # whether each switch is taken (cross-entropy), its settings where taken
+        taken = {
+            "highpass": v[..., col["highpass_hz"]] > HIGHPASS_ON_HZ,
+            "compressor": (v[..., col["compressor.ratio"]] >= COMPRESSOR_ON_RATIO)
+            & (v[..., col["compressor.threshold_db"]] < level_at_comp + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB),
+            "send": v[..., col["reverb_send_db"]] > SEND_ON_DB,
+        }
+        prob = dec[..., len(DECISIONS) + len(TABLE_DECISIONS) :].double().clamp(1e-6, 1 - 1e-6)
+        for k, (name, y) in enumerate(taken.items()):
+            out[f"{name}_taken"] = mean(
+                torch.nn.functional.binary_cross_entropy(prob[..., k], y.double(), reduction="none")
+            )
+        where = {"highpass_hz": taken["highpass"], "reverb_send_db": taken["send"]}
+        comp_on = taken["compressor"]
+    else:
+        out["eq"] = mean((pred_eq - true_eq).abs().mean(-1) / 10)
+        out["level"] = mean((phys["level_rel_db"] - b["level_rel"]).abs() / 10)
+        out["makeup"] = mean((tab[..., t["compressor.makeup_db"]] - target_u[..., col["compressor.makeup_db"]]).abs())
+        where = {"highpass_hz": None, "reverb_send_db": None}
+        comp_on = on
+
+    def mean_where(x, w):  # over the placed tracks where ``w`` (all placed tracks: None)
+        if w is None:
+            return mean(x)
+        wf = w.double() * m
+        return (x * wf).sum() / wf.sum().clamp(min=1)
+
+    for name, w in where.items():
+        out[name.split(".")[-1]] = mean_where((tab[..., t[name]] - target_u[..., col[name]]).abs(), w)
+    out["compressor"] = mean_where((pred_gr - true_gr).abs().mean(-1) / 10, None if model.recipe == 1 else comp_on)
     for name in ("compressor.attack_ms", "compressor.release_ms"):
-        out[name.split(".")[-1]] = ((tab[..., t[name]] - target_u[..., col[name]]).abs() * onf).sum() / onf.sum().clamp(
-            min=1
-        )
+        out[name.split(".")[-1]] = mean_where((tab[..., t[name]] - target_u[..., col[name]]).abs(), comp_on)
     rev_specs = list(S.REVERB_MASTER_SPECS)
     out["reverb"] = (reverb.double() - S.normalize(b["reverb"], rev_specs)).abs().mean()
     return {k: x.float() for k, x in out.items()}
@@ -238,7 +267,8 @@ def engineer_rows(model: Engineer, st, draw: int = 0, heard=None) -> np.ndarray:
         )
         track_u = S.normalize(_NEUTRAL, S.TRACK_SPECS).float().expand(1, n, -1)
         master_u = torch.zeros(1, S.N_MASTER_PARAMS)
-        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask)
+        coins = model.coins(roles[0], draw)[None] if model.recipe == 2 else None
+        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask, coins)
     return S.denormalize(track_u[0].double().numpy(), S.TRACK_SPECS)
 
 
@@ -257,6 +287,28 @@ def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...], h
     return {g: float(np.concatenate(v).mean()) for g, v in errs.items()}
 
 
+def fill_eq_bank(model: Engineer, exs: list[dict], seed: int = 0) -> None:
+    """Recipe 2's ``eq_bank``: per part, the EQs (:data:`EQ_DECISIONS`, physical) the
+    engineers of ``exs`` set on the tracks of that part they placed (at most
+    :data:`EQ_BANK_SIZE`, a seeded sample where there are more)."""
+    cols = _cols(EQ_DECISIONS)
+    by_part: dict[int, list] = defaultdict(list)
+    for e in exs:
+        parts = np.asarray(e["roles"]) // (len(ROLES) * N_SIDES)
+        for p, placed, v in zip(parts, e["target"], e["values"]):
+            if placed:
+                by_part[int(p)].append(v[cols])
+    rng = np.random.default_rng(seed)
+    model.eq_bank.zero_()
+    model.eq_bank_size.zero_()
+    for p, rows in by_part.items():
+        rows = np.asarray(rows)
+        if len(rows) > EQ_BANK_SIZE:
+            rows = rows[rng.choice(len(rows), EQ_BANK_SIZE, replace=False)]
+        model.eq_bank[p, : len(rows)] = torch.as_tensor(rows, dtype=model.eq_bank.dtype)
+        model.eq_bank_size[p] = len(rows)
+
+
 def train_engineer(
     db: MixologyDB,
     base_checkpoint: Path,
@@ -272,6 +324,8 @@ def train_engineer(
     every: int = 250,
     weights: dict[str, float] | None = None,
     standins: Path | None = None,
+    recipe: int = 1,
+    eq_scale: float = 1.0,
 ) -> dict:
     """Train the decision network on the training songs' mixes, the master network taken from
     ``base_checkpoint`` (a Mixformer with roles, e.g. the shipped human-v3) and frozen; ``weights``
@@ -311,10 +365,12 @@ def train_engineer(
     kwargs = {
         k: base_kwargs[k] for k in ("sample_rate", "dim", "layers", "heads", "hidden", "use_roles") if k in base_kwargs
     }
-    kwargs.update(d_model=d_model, n_styles=len(styles))
+    kwargs.update(d_model=d_model, n_styles=len(styles), recipe=recipe, eq_scale=eq_scale)
     model = Engineer(**kwargs)
     model.base.load_state_dict(base.state_dict())
     model.style_weights.copy_(torch.tensor(ratings))
+    if recipe == 2:
+        fill_eq_bank(model, exs, seed)
     for p in model.base.parameters():
         p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -361,6 +417,8 @@ def train_engineer(
                 "styles": styles,
                 "songs_out": list(songs_out),
                 "d_model": d_model,
+                "recipe": recipe,
+                "eq_scale": eq_scale,
                 "loss_weights": weights,
                 "heard": "stand-in sessions" if standins is not None else "raw loudness",
                 "data": "MixologyDB (MIT), songs not in the decision benchmark's test split",
