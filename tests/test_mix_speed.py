@@ -55,3 +55,17 @@ def test_input_gains_are_the_whole_batch_formula_to_the_bit(shape):
     assert np.array_equal(c.input_gains_db(x, frames), want)
     song = InputContract(normalize="song").input_gains_db(x, frames)
     assert song.shape == shape[:-2] and np.isfinite(song).all()
+
+
+@pytest.mark.parametrize("layout", ["interleaved float32", "mono float32", "planar float64", "short"])
+def test_k_weighted_power_in_one_pass_is_sosfilt_then_einsum_to_the_bit(layout):
+    from mixdown.dsp import kernels
+    from mixdown.measure import loudness
+
+    rng = np.random.default_rng(7)
+    audio = (rng.standard_normal((48000 + 17, 2)) * 0.3).astype(np.float32)  # (frames, 2), as a mix
+    x = {"interleaved float32": audio.T, "mono float32": audio[:, :1].T,
+         "planar float64": np.ascontiguousarray(audio.T, dtype=np.float64), "short": audio[:3].T}[layout]
+    sos = loudness.k_weighting_sos(44100)
+    y = kernels.sosfilt(sos, np.ascontiguousarray(x, dtype=np.float64))
+    assert np.array_equal(loudness._weighted_power(x, 44100), np.einsum("ct,ct->t", y, y))

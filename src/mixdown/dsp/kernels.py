@@ -485,3 +485,44 @@ def decode_pcm(raw, width, out, sums):
                 v = (v ^ 0x800000) - 0x800000
             out[i, c] = np.float32(v) * scale
     return block_stats(out, sums)[1]
+
+
+@nb.njit(cache=True, nogil=True)
+def sos2_power(sos, x):
+    """``sum over channels of sosfilt(sos, x) ** 2`` for a two-section ``sos`` and one or two
+    channels: :func:`sosfilt`'s arithmetic (the same samples), both channels and both sections in
+    one pass over time (four recursions overlapping in the CPU), read from ``x`` in any layout and
+    float type, and the squares added channel by channel as ``np.einsum("ct,ct->t", y, y)`` adds
+    them.
+
+    Shape: ``sos`` ``(2, 6)``; ``x`` ``(C, T)``, C in (1, 2) -> ``(T,)`` float64.
+    """
+    nc, n = x.shape
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    out = np.empty(n)
+    u0 = u1 = w0 = w1 = 0.0  # channel 0: sections 0 and 1
+    p0 = p1 = q0 = q1 = 0.0  # channel 1
+    second = nc == 2
+    for i in range(n):
+        v = np.float64(x[0, i])
+        y = b00 * v + u0
+        u0 = b01 * v - a01 * y + u1
+        u1 = b02 * v - a02 * y
+        v = y
+        y = b10 * v + w0
+        w0 = b11 * v - a11 * y + w1
+        w1 = b12 * v - a12 * y
+        acc = y * y
+        if second:
+            v = np.float64(x[1, i])
+            y = b00 * v + p0
+            p0 = b01 * v - a01 * y + p1
+            p1 = b02 * v - a02 * y
+            v = y
+            y = b10 * v + q0
+            q0 = b11 * v - a11 * y + q1
+            q1 = b12 * v - a12 * y
+            acc += y * y
+        out[i] = acc
+    return out

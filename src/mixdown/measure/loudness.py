@@ -110,9 +110,12 @@ def k_weighting_sos(sample_rate: float) -> np.ndarray:
 
 def _weighted_power(x: np.ndarray, fs: float) -> np.ndarray:
     """Channel-summed K-weighted instantaneous power, shape (time,), float64."""
-    from mixdown.dsp.kernels import sosfilt  # scipy.signal.sosfilt's samples, without its import time
+    from mixdown.dsp.kernels import sos2_power, sosfilt  # scipy.signal.sosfilt's samples, without its import time
 
-    y = sosfilt(k_weighting_sos(fs), np.ascontiguousarray(x, dtype=np.float64))
+    sos = k_weighting_sos(fs)
+    if x.shape[0] <= 2 and x.dtype in (np.float32, np.float64):  # the same samples in one compiled pass
+        return sos2_power(sos, x)
+    y = sosfilt(sos, np.ascontiguousarray(x, dtype=np.float64))
     return np.einsum("ct,ct->t", y, y)
 
 
