@@ -1,8 +1,9 @@
 """Full-length render path: exact time-domain IIR, compiled, in blocks of bounded memory.
 
-Reads each track in blocks and runs its strip (numba) on a pool of threads, one task per track
-and block, while the calling thread works on the block before: it sums the bus and the reverb bus
-(each track's post-pan output at its send level), adds the reverb's return (streaming partitioned
+Reads each track in blocks and runs its strip (numba) on a pool of threads, one task per thread
+and block (a run of consecutive tracks; on one core everything on the calling thread), while the
+calling thread works on the block before: it sums the bus and the reverb bus (each track's
+post-pan output at its send level), adds the reverb's return (streaming partitioned
 convolution, :mod:`mixdown.dsp.reverb_stream`) and runs the master strip, carrying filter,
 compressor and convolution state from block to block. Memory holds two blocks per track, the
 reverb's state (independent of the song's length) and the stereo mix. No torch import: the
@@ -151,7 +152,9 @@ class Buses:
             send = np.empty((m, 2))
             kernels.bus_sums(strips, self.weights, bus[0, :m], send)
             bus[0, :m] += self.reverb.process(send)
-        self.master.process(bus[:, :m], out)
+        # the master strip on this thread (strip_block's arithmetic without its parallel region, whose
+        # worker threads wake for every block)
+        self.master.process_one(0, bus[0, :m], out[0])
 
 
 def _one_strip(bank: StripBank, i: int) -> StripBank:
@@ -364,8 +367,9 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
     """The block loop (the one every full-length render runs): yields the fraction done after each
     block, returns the mix ``(n_frames, 2)`` float32.
 
-    Each track's block is read and run through its strip by a task of its own on a pool of
-    :func:`render_threads` threads (file reading and the compiled strips release the GIL), while
+    Each track's block is read and run through its strip on a pool of :func:`render_threads`
+    threads, one task per thread and block taking a run of consecutive tracks in order (file
+    reading and the compiled strips release the GIL), while
     this thread sums the previous block's strips and runs the reverb and the master strip: the
     tracks' work of block ``k + 1`` overlaps the buses' work of block ``k``. Every state is carried
     in order (a track's block starts only after its previous block ended), so the result does not
@@ -382,25 +386,34 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
     audio = np.empty((n_frames, 2), dtype=np.float32)
     starts = list(range(0, n_frames, block_frames))
 
-    def track_block(i: int, k: int, m: int) -> bool:
-        """Read track ``i``'s block ``k`` and run its strip; whether its output is finite."""
-        readers[i].read_into(x[k % 2, i, :m])
-        tracks.process_one(i, x[k % 2, i, :m], strips[k % 2, i, :m])
-        return bool(np.isfinite(strips[k % 2, i, :m]).all())
+    def track_blocks(group: range, k: int, m: int) -> list[bool]:
+        """Read block ``k`` of the tracks of ``group`` and run their strips, in order; whether each
+        output is finite."""
+        finite = []
+        for i in group:
+            readers[i].read_into(x[k % 2, i, :m])
+            tracks.process_one(i, x[k % 2, i, :m], strips[k % 2, i, :m])
+            finite.append(bool(np.isfinite(strips[k % 2, i, :m]).all()))
+        return finite
+
+    threads = render_threads()
+    # one task per thread and block, each a run of consecutive tracks: few hand-offs between threads
+    count = min(threads, n)
+    groups = [range(i * n // count, (i + 1) * n // count) for i in range(count)]
 
     def submit(k: int) -> list:
         if k >= len(starts):
             return []
         m = min(block_frames, n_frames - starts[k])
-        return [pool.submit(track_block, i, k, m) for i in range(n)]
+        return [pool.submit(track_blocks, g, k, m) for g in groups]
 
-    threads = render_threads()
     pool = ThreadPoolExecutor(threads, thread_name_prefix="mixdown-render") if threads > 1 else _Inline()
     pending = submit(0)
     try:
         for k, start in enumerate(starts):
             m = min(block_frames, n_frames - start)
-            finite = [f.result() for f in pending]  # a reading error is raised here, first track first
+            # a reading error is raised here, first track first
+            finite = [ok for f in pending for ok in f.result()]
             pending = submit(k + 1)
             if not all(finite):
                 i = finite.index(False)
