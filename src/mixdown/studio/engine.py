@@ -96,7 +96,7 @@ class RegionCache:
 
     POST_KEYS = ("fader_db", "pan", "reverb_send_db")  # the settings after the compressor (linear gains)
     MAX_RETURNS_PER_EDIT = 2  # more tracks' reverb returns missing: the send bus is convolved at once
-    MAX_INCREMENTS = 32  # gain-only edits added to the kept bus before it is summed afresh
+    MAX_INCREMENTS = 32  # edits added to the kept bus (as differences) before it is summed afresh
 
     def __init__(self, session, start: int, end: int):
         self.serial = next(_SERIAL)
@@ -119,7 +119,7 @@ class RegionCache:
         self.peak, self.rms = np.zeros((n_tracks, n_hops)), np.zeros((n_tracks, n_hops))
         self.bus: np.ndarray | None = None  # the master strip's input (frames, 2) of the last mix
         self._bus64: np.ndarray | None = None  # the same (2, frames), float64, kept for increments
-        self._bus_with: tuple | None = None  # the kept arrays it was summed from (None: not by track)
+        self._bus_with: tuple | None = None  # the reverb settings it was summed by track with (None: not by track)
         self._dry = self._wet = None  # the gains it was summed with
         self._increments = 0
 
@@ -127,10 +127,13 @@ class RegionCache:
     def _pre_key(values: dict[str, float]) -> tuple:
         return tuple((k, v) for k, v in values.items() if k not in RegionCache.POST_KEYS)
 
-    def _update_pre(self, params: B.MixParams) -> None:
+    def _update_pre(self, params: B.MixParams) -> dict[int, np.ndarray] | None:
+        """Run the strips whose settings before the fader changed; returns their previous outputs
+        (None when more than :attr:`MAX_RETURNS_PER_EDIT` changed: the bus is then summed afresh)."""
         changed = [i for i, t in enumerate(params.tracks) if self.pre_with[i] != self._pre_key(t.values)]
         if not changed:
-            return
+            return {}
+        before = {i: self.pre[i].copy() for i in changed} if len(changed) <= self.MAX_RETURNS_PER_EDIT else None
         sub = copy.copy(params)
         sub.tracks = [params.tracks[i] for i in changed]
         bank = B.track_strips(sub, [self.channels[i] for i in changed])
@@ -142,6 +145,7 @@ class RegionCache:
         self._pk[changed], self._ms[changed] = pk, ms
         for i in changed:
             self.pre_with[i] = self._pre_key(params.tracks[i].values)
+        return before
 
     def _returns(self, params: B.MixParams, send: np.ndarray) -> tuple[list[int], tuple]:
         """The tracks whose reverb return is missing for ``params`` (sending ones first) and the key."""
@@ -166,7 +170,7 @@ class RegionCache:
 
     def mix(self, params: B.MixParams, sounding: list[bool]) -> np.ndarray:
         """The region's mix ``(end - start, 2)`` for ``params`` (re-runs what changed only)."""
-        self._update_pre(params)
+        before = self._update_pre(params)
         gains = B.track_strips(params, self.channels).post_gain  # (tracks, 2): fader and pan per side
         on = np.asarray(sounding, dtype=bool)
         self.peak = np.max(np.abs(gains)[:, :, None] * self._pk, axis=1)
@@ -175,14 +179,24 @@ class RegionCache:
         missing, reverb = self._returns(params, send)
         missing = [i for i in missing if send[i] > 0]
         dry, wet = gains * on[:, None], gains * send[:, None]  # per track and side: onto the bus, into the reverb
-        held = (tuple(self.pre_with), tuple(self.wet_with), reverb)  # what the kept arrays and bus were made of
-        if self._bus_with != held or missing or self._increments >= self.MAX_INCREMENTS:
+        if (self._bus_with != reverb or before is None or len(missing) > self.MAX_RETURNS_PER_EDIT
+                or self._increments >= self.MAX_INCREMENTS):
             self._bus64 = self._sum(params, dry, wet, missing)
             by_track = len(missing) <= self.MAX_RETURNS_PER_EDIT  # else a send bus convolved at once: no increments
-            self._bus_with = (tuple(self.pre_with), tuple(self.wet_with), reverb) if by_track else None
+            self._bus_with = reverb if by_track else None
             self._increments = 0
-        elif not (np.array_equal(dry, self._dry) and np.array_equal(wet, self._wet)):
-            self._increment(dry - self._dry, wet - self._wet)  # gains only: the changed tracks' differences
+        else:  # the kept bus, less the re-run strips' old contributions, plus every change of gain
+            prev_dry, prev_wet = self._dry.copy(), self._wet.copy()
+            for i, old in before.items():
+                for c in range(2):
+                    self._bus64[c] -= prev_dry[i, c] * old[c]
+                    if prev_wet[i, c]:
+                        self._bus64[c] -= prev_wet[i, c] * self.wet[i, c]  # its old return: still kept
+                prev_dry[i] = prev_wet[i] = 0.0
+            for i in missing:  # the re-run strips' new returns (and those of tracks that start sending)
+                self._make_return(params, i, reverb)
+            if not (np.array_equal(dry, prev_dry) and np.array_equal(wet, prev_wet)):
+                self._increment(dry - prev_dry, wet - prev_wet)
         self._dry, self._wet = dry, wet
         self.bus = np.ascontiguousarray(self._bus64.T, dtype=np.float32)  # a new array: the meters read the old
         out = np.empty((1,) + self.bus.shape, dtype=np.float32)
