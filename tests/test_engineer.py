@@ -314,11 +314,12 @@ def test_keep_loudness_holds_each_strips_k_weighted_loudness():
         v.update({"fader_db": -10.0, "compressor.ratio": 1.0}, **kw)
         return torch.tensor([[v[n] for n in S.TRACK_NAMES]] * 3, dtype=torch.float64)[None]
 
-    base = strip(**{"eq.5.gain_db": 4.5, "compressor.makeup_db": 4.6})
+    base = strip(**{"eq.5.gain_db": 4.5, "compressor.makeup_db": 4.6, "reverb_send_db": -26.0})
     new = strip(**{"highpass_hz": 150.0, "eq.1.freq_hz": 300.0, "eq.1.gain_db": -6.0, "eq.1.q": 1.0})
+    new[0, :, S.TRACK.columns["reverb_send_db"]] = torch.tensor([-3.0, -60.0, -12.0], dtype=torch.float64)
     model = Engineer(sample_rate=sr, recipe=2)
     heard = k_weighted_db(x, sr)
-    u = model.keep_loudness(x, heard, S.normalize(base, S.TRACK_SPECS), S.normalize(new, S.TRACK_SPECS))
+    u, level_db = model.keep_loudness(x, heard, S.normalize(base, S.TRACK_SPECS), S.normalize(new, S.TRACK_SPECS))
     moved = S.denormalize(u.double(), S.TRACK_SPECS)
     col = S.TRACK.columns
 
@@ -332,3 +333,19 @@ def test_keep_loudness_holds_each_strips_k_weighted_loudness():
     for i in range(3):
         assert abs(float(moved[0, i, col["fader_db"]]) + 10.0) > 2.0  # it did move
         assert loudness(moved, i) == pytest.approx(loudness(base, i), abs=0.15)
+    # the reverb return: the bus gets as much as the base's (each strip's measured output power
+    # times its send gain), here with one track sent hard, one not, one a little
+    mcol = S.MASTER.columns
+    master = S.neutral_master_values(sr)
+    master["reverb.return_db"] = 3.6
+    master_u = S.normalize(torch.tensor([[master[n] for n in S.MASTER_NAMES]], dtype=torch.float64), S.MASTER_SPECS)
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    out = model.keep_wetness(level_db, mask, S.normalize(base, S.TRACK_SPECS), master_u, u, master_u)
+    ret = float(S.denormalize(out, S.MASTER_SPECS)[0, mcol["reverb.return_db"]])
+    power = np.array([10 ** (loudness(base, i) / 10) for i in range(3)])
+
+    def wet_db(sends_db, return_db):
+        return 10 * np.log10((power * 10 ** (np.asarray(sends_db) / 10)).sum()) + return_db
+
+    assert wet_db([-3.0, -60.0, -12.0], ret) == pytest.approx(wet_db([-26.0] * 3, 3.6), abs=0.2)
+    assert ret < -10.0

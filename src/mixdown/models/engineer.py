@@ -263,8 +263,33 @@ class Engineer(MixModel):
                 coins[b, mask[b]] = self.coins(roles[b][mask[b]], self.draw).to(mask.device)
         new_u, new_master = self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask, coins)
         if self.recipe == 2:
-            new_u = self.keep_loudness(tracks, heard, track_u, new_u)
+            new_u, level_db = self.keep_loudness(tracks, heard, track_u, new_u)
+            new_master = self.keep_wetness(level_db, mask, track_u, master_u, new_u, new_master)
         return new_u, new_master
+
+    def keep_wetness(self, level_db, mask, base_u, base_master_u, new_u, new_master_u):
+        """Recipe 2's reverb return set so the reverb gets as much signal as the base model's did
+        (the sum over tracks of each one's power after its strip, times its send gain): which
+        tracks are sent, and how much relative to each other, is the engineers'; how wet the mix
+        is, the base's. MixologyDB records sends but not the returns (all 0 dB), so the absolute
+        wetness cannot be learnt from it; the reverb's impulse response has unit energy, so its
+        settings do not change it. ``level_db`` (each strip's output, the same for both:
+        :meth:`keep_loudness`), ``mask`` ``(B, N)``, track values ``(B, N, P)``, master values
+        ``(B, M)``, normalised -> the new master values."""
+        col, mcol = S.TRACK.columns, S.MASTER.columns
+        base = S.denormalize(base_u.double(), S.TRACK_SPECS, self.sample_rate)
+        new = S.denormalize(new_u.double(), S.TRACK_SPECS, self.sample_rate)
+
+        def bus_db(v):
+            p = (10 ** ((level_db + v[..., col["reverb_send_db"]]) / 10)).masked_fill(~mask, 0.0)
+            return 10 * torch.log10(p.sum(-1) + 1e-30)
+
+        spec = S.MASTER_SPECS[mcol["reverb.return_db"]]
+        base_return = S.denormalize(base_master_u[..., mcol["reverb.return_db"]].double(), [spec])
+        ret = (base_return + bus_db(base) - bus_db(new)).clamp(spec.lo, spec.hi)
+        out = new_master_u.clone()
+        out[..., mcol["reverb.return_db"]] = S.normalize(ret, [spec]).to(out.dtype)
+        return out
 
     def keep_loudness(self, tracks, heard_db, base_u, new_u):
         """Recipe 2's faders moved so each strip leaves its track as loud (K-weighted) as the base
@@ -272,7 +297,8 @@ class Engineer(MixModel):
         change from the track's spectrum through both strips' high-pass and EQ, the compressor's
         from both static curves (and make-ups) at the track's loudness. ``tracks`` ``(B, N, 2, T)``,
         ``heard_db`` ``(B, N)``, ``base_u``, ``new_u`` ``(B, N, P)`` normalised -> ``new_u``
-        with its faders moved."""
+        with its faders moved, and each strip's output level (dB, K-weighted, up to one constant)
+        ``(B, N)``."""
         from mixdown.dsp.filters import cascade_response
         from mixdown.dsp.strip import strip_coefficients
 
@@ -306,7 +332,9 @@ class Engineer(MixModel):
         fader = (phys[1][..., col["fader_db"]] - shift).clamp(spec.lo, spec.hi)
         out = new_u.clone()
         out[..., col["fader_db"]] = S.normalize(fader, [spec]).to(out.dtype)
-        return out
+        base = phys[0]
+        level_db = 10 * torch.log10(energy[0]) + base[..., col["input_gain_db"]] + compressor_db(base)
+        return out, level_db + base[..., col["fader_db"]]
 
     def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask, coins=None):
         """The decisions written into the whole table (normalised ``(B, N, P)``, ``(B, M)``);
