@@ -72,8 +72,8 @@ def predict_params(model, session: Session, contract: InputContract | None = Non
 
 def _activity(x: np.ndarray, gains_db: np.ndarray, own: np.ndarray) -> np.ndarray:
     """``(W, N)`` active frames of each (normalised) window, measured on the unscaled audio."""
-    unscaled = x / (10 ** (gains_db / 20))[..., None, None]
-    return np.array([[active_rms(unscaled[w, i], own[w, i])[1] for i in range(x.shape[1])]
+    scale = 10 ** (gains_db / 20)  # one window at a time: no float64 copy of the whole batch
+    return np.array([[active_rms(x[w, i] / scale[w, i], own[w, i])[1] for i in range(x.shape[1])]
                      for w in range(x.shape[0])])
 
 
