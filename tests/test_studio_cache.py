@@ -96,7 +96,7 @@ def test_the_meters_are_the_strips_own_levels(song):
     B.track_strips(params, cache.channels).process(cache.x, strips)  # the strips as the renderer runs them
     peak, rms = L.peak_rms(strips[:, cache.preroll:], cache.hop)
     np.testing.assert_allclose(cache.peak, peak, rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(cache.rms, rms, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(cache.rms, rms, rtol=1e-4, atol=1e-12)  # a meter: 0.1 dB is 1e-2
 
 
 def test_the_status_answers_when_a_new_loop_is_in(client, studio):

@@ -122,6 +122,7 @@ class RegionCache:
         self._bus_with: tuple | None = None  # the reverb settings it was summed by track with (None: not by track)
         self._dry = self._wet = None  # the gains it was summed with
         self._increments = 0
+        self._reverb: tuple | None = None  # (reverb settings, an unused reverb return of them)
 
     @staticmethod
     def _pre_key(values: dict[str, float]) -> tuple:
@@ -154,7 +155,9 @@ class RegionCache:
         return sorted(missing, key=lambda i: send[i] == 0), reverb
 
     def _make_return(self, params: B.MixParams, i: int, reverb: tuple) -> None:
-        rev = B.reverb_return(params)
+        if self._reverb is None or self._reverb[0] != reverb:  # its impulse response's spectra, made once
+            self._reverb = (reverb, B.reverb_return(params))
+        rev = copy.deepcopy(self._reverb[1])  # a fresh one (from silence)
         self.wet[i] = rev.process(self.pre[i].T).T
         self.wet_with[i] = (self.pre_with[i], reverb)
 
