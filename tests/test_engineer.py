@@ -349,3 +349,33 @@ def test_keep_loudness_holds_each_strips_k_weighted_loudness():
 
     assert wet_db([-3.0, -60.0, -12.0], ret) == pytest.approx(wet_db([-26.0] * 3, 3.6), abs=0.2)
     assert ret < -10.0
+
+
+def test_keep_tone_moves_the_eq_every_track_shares_onto_the_master():
+    """Recipe 2 gives the strips the engineers' EQs; the tone the base model gave every strip
+    alike (an EQ on every track is one EQ on the bus) goes onto the master: its new EQ responds as
+    the base's master EQ and the shared track EQ in series (scipy's response of the cookbook
+    biquads, at the octave centres)."""
+    from mixdown.dsp.strip import strip_response_db
+    from mixdown.params import spec as S
+
+    sr = 44100
+    eq_names = [f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q")]
+    track = S.neutral_track_values(sr)
+    track.update({"eq.5.freq_hz": 12800.0, "eq.5.gain_db": 4.5, "eq.5.q": 0.65, "eq.3.freq_hz": 3200.0})
+    track.update({"eq.3.gain_db": -1.0, "eq.3.q": 1.0})
+    master = S.neutral_master_values(sr)
+    master.update({"eq.0.freq_hz": 30.0, "eq.0.gain_db": 7.0, "eq.0.q": 0.7})
+    master.update({"eq.5.freq_hz": 11400.0, "eq.5.gain_db": -4.7, "eq.5.q": 0.53})
+    tracks = torch.tensor([[track[n] for n in S.TRACK_NAMES]] * 4, dtype=torch.float64)[None]
+    tracks[0, 3, S.TRACK.columns["eq.5.gain_db"]] = 0.0  # one strip differs: the median is the shared tone
+    master_u = S.normalize(torch.tensor([[master[n] for n in S.MASTER_NAMES]], dtype=torch.float64), S.MASTER_SPECS)
+    model = Engineer(sample_rate=sr, recipe=2)
+    out = model.keep_tone(torch.ones(1, 4, dtype=torch.bool), S.normalize(tracks, S.TRACK_SPECS), master_u, master_u)
+    fitted = S.denormalize(out.double(), S.MASTER_SPECS)[:, [S.MASTER.columns[n] for n in eq_names]].numpy()
+    octaves = 1000.0 * 2.0 ** np.arange(-5, 5)
+    want = strip_response_db(np.array([[master[n] for n in eq_names]]), eq_names, sr, octaves)
+    want = want + strip_response_db(np.array([[track[n] for n in eq_names]]), eq_names, sr, octaves)
+    got = strip_response_db(fitted, eq_names, sr, octaves)
+    assert np.abs(got - want).max() < 0.6
+    assert np.abs(want).max() > 3.0  # a tone worth keeping: the low shelf

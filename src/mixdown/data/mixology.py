@@ -235,7 +235,7 @@ def _bands_of(vals: dict[str, float]) -> list[tuple[str, float, float, float]]:
 def _assign_eq(bands: list[tuple[str, float, float, float]]) -> tuple[dict[str, float], bool]:
     """The six bands by direct assignment of the engineer's shelves and bells (the first shelf of
     each kind, the four largest bells in frequency order), clipped to the ranges; whether that
-    reproduces their response (else it needs :func:`_fit_eqs`)."""
+    reproduces their response (else it needs :func:`fit_eqs`)."""
     neutral = S.neutral_track_values(int(_EQ_FS))
     vals = {k: neutral[k] for k in neutral if k.startswith("eq.")}
     if not bands:
@@ -251,7 +251,7 @@ def _assign_eq(bands: list[tuple[str, float, float, float]]) -> tuple[dict[str, 
     return vals, err <= 0.25
 
 
-def _fit_eqs(starts: list[dict[str, float]], bands: list[list[tuple]], steps: int = 400) -> list[tuple[dict, float]]:
+def fit_eqs(starts: list[dict[str, float]], bands: list[list[tuple]], steps: int = 400) -> list[tuple[dict, float]]:
     """Fit the six bands to each engineer's response (dB on a 96-point log grid, 20 Hz..20 kHz),
     all tracks at once (Adam on the table-normalised parameters, through a sigmoid so they stay in
     range), from the direct assignment. Returns each track's values and its error: the mean |dB|
@@ -281,11 +281,12 @@ def _fit_eqs(starts: list[dict[str, float]], bands: list[list[tuple]], steps: in
         return total
 
     opt = torch.optim.Adam([logits], lr=0.05)
-    for _ in range(steps):
-        loss = (response(logits) - target).pow(2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with torch.enable_grad():  # also where the caller runs without gradients (a model's forward)
+        for _ in range(steps):
+            loss = (response(logits) - target).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     u = torch.sigmoid(logits).detach().numpy()
     out = []
     for k, row in enumerate(S.denormalize(u, specs)):
@@ -472,7 +473,7 @@ def _read(path: Path, stamp: int) -> MixologyDB:
             decisions.append(d)
     to_fit = [d for d in decisions if d.eq_bands is not None]
     if to_fit:
-        for d, (eq, err) in zip(to_fit, _fit_eqs([d.values for d in to_fit], [d.eq_bands for d in to_fit])):
+        for d, (eq, err) in zip(to_fit, fit_eqs([d.values for d in to_fit], [d.eq_bands for d in to_fit])):
             d.values.update(eq)
             d.eq_fit_db = err
             report.eq_fit_db.append(err)

@@ -265,7 +265,38 @@ class Engineer(MixModel):
         if self.recipe == 2:
             new_u, level_db = self.keep_loudness(tracks, heard, track_u, new_u)
             new_master = self.keep_wetness(level_db, mask, track_u, master_u, new_u, new_master)
+            new_master = self.keep_tone(mask, track_u, master_u, new_master)
         return new_u, new_master
+
+    def keep_tone(self, mask, base_u, base_master_u, new_master_u):
+        """Recipe 2's master EQ: the base's master EQ followed by the tone the base gave every
+        track alike (the median of its track EQs' settings: the same on every strip, it acts as
+        one EQ on the bus), fitted as one six-band EQ (:func:`mixdown.data.mixology.fit_eqs`).
+        The strips' EQs are then the engineers'; the mix keeps the base's overall tone (it learnt
+        it from human-mixed songs). ``mask`` ``(B, N)``, ``base_u`` ``(B, N, P)``, master values
+        ``(B, M)``, normalised -> the new master values."""
+        from mixdown.data.mixology import fit_eqs
+
+        names = [f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q")]
+        tcols = [S.TRACK.columns[n] for n in names]
+        mcols = [S.MASTER.columns[n] for n in names]
+        mspecs = [S.MASTER_SPECS[c] for c in mcols]
+        starts, bands = [], []
+        kinds = list(S.EQ_BAND_TYPES)
+        for b in range(mask.shape[0]):
+            tracks = S.denormalize(base_u[b][mask[b]].double(), S.TRACK_SPECS, self.sample_rate)[:, tcols]
+            shared = tracks.median(0).values.reshape(S.N_EQ_BANDS, 3)
+            master = S.denormalize(base_master_u[b].double(), S.MASTER_SPECS, self.sample_rate)[mcols]
+            master = master.reshape(S.N_EQ_BANDS, 3)
+            bands.append([(k, *map(float, band)) for eq in (master, shared) for k, band in zip(kinds, eq)])
+            start = master.clone()
+            start[:, 1] = (master[:, 1] + shared[:, 1]).clamp(-15.0, 15.0)
+            starts.append(dict(zip(names, map(float, start.reshape(-1)))))
+        out = new_master_u.clone()
+        for b, (vals, _) in enumerate(fit_eqs(starts, bands, steps=200)):  # one fit for the batch
+            fitted = torch.tensor([vals[n] for n in names], dtype=torch.float64)
+            out[b, mcols] = S.normalize(fitted, mspecs).clamp(0, 1).to(out.dtype)
+        return out
 
     def keep_wetness(self, level_db, mask, base_u, base_master_u, new_u, new_master_u):
         """Recipe 2's reverb return set so the reverb gets as much signal as the base model's did
