@@ -1,11 +1,11 @@
 """Full-length render path: exact time-domain IIR, compiled, in blocks of bounded memory.
 
-Reads each track in blocks and runs its strip (numba) on a pool of threads, one task per thread
-and block (a run of consecutive tracks; on one core everything on the calling thread), while the
-calling thread works on the block before: it sums the bus and the reverb bus (each track's
-post-pan output at its send level), adds the reverb's return (streaming partitioned
-convolution, :mod:`mixdown.dsp.reverb_stream`) and runs the master strip, carrying filter,
-compressor and convolution state from block to block. Memory holds two blocks per track, the
+Reads each track in blocks and runs its strip (numba) on a pool of threads that take a block's
+tracks as they come, while the calling thread works on the block before (it sums the bus and the
+reverb bus, each track's post-pan output at its send level, adds the reverb's return, a streaming
+partitioned convolution, :mod:`mixdown.dsp.reverb_stream`, and runs the master strip) and then
+joins them; on one core everything runs on the calling thread. Filter, compressor and
+convolution states are carried from block to block. Memory holds two blocks per track, the
 reverb's state (independent of the song's length) and the stereo mix. No torch import: the
 renderer starts fast.
 
@@ -14,6 +14,7 @@ renderer starts fast.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -367,11 +368,11 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
     """The block loop (the one every full-length render runs): yields the fraction done after each
     block, returns the mix ``(n_frames, 2)`` float32.
 
-    Each track's block is read and run through its strip on a pool of :func:`render_threads`
-    threads, one task per thread and block taking a run of consecutive tracks in order (file
-    reading and the compiled strips release the GIL), while
-    this thread sums the previous block's strips and runs the reverb and the master strip: the
-    tracks' work of block ``k + 1`` overlaps the buses' work of block ``k``. Every state is carried
+    Each track's block is read and run through its strip on a pool of :func:`render_threads` - 1
+    threads (file reading and the compiled strips release the GIL), while this thread sums the
+    previous block's strips and runs the reverb and the master strip, then takes the tracks left:
+    the tracks' work of block ``k + 1`` overlaps the buses' work of block ``k``; on one core all
+    of it runs on this thread. Every state is carried
     in order (a track's block starts only after its previous block ended), so the result does not
     depend on the number of threads. Two blocks of buffers are held (double buffering)."""
     tracks = track_bank(params, [r.channels for r in readers])
@@ -386,40 +387,47 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
     audio = np.empty((n_frames, 2), dtype=np.float32)
     starts = list(range(0, n_frames, block_frames))
 
-    def track_blocks(group: range, k: int, m: int) -> list[bool]:
-        """Read block ``k`` of the tracks of ``group`` and run their strips, in order; whether each
-        output is finite."""
-        finite = []
-        for i in group:
-            readers[i].read_into(x[k % 2, i, :m])
-            tracks.process_one(i, x[k % 2, i, :m], strips[k % 2, i, :m])
-            finite.append(bool(np.isfinite(strips[k % 2, i, :m]).all()))
-        return finite
+    def work(k: int, m: int, claim, done: list) -> None:
+        """Take the tracks of block ``k`` one at a time from ``claim`` (a counter shared by the
+        threads working on the block) until none is left: read the track's block and run its
+        strip; ``done[i]``: whether its output is finite, or the error reading it raised."""
+        while (i := next(claim)) < n:
+            try:
+                readers[i].read_into(x[k % 2, i, :m])
+                tracks.process_one(i, x[k % 2, i, :m], strips[k % 2, i, :m])
+                done[i] = bool(np.isfinite(strips[k % 2, i, :m]).all())
+            except Exception as e:  # raised by the block loop, first track first
+                done[i] = e
 
     threads = render_threads()
-    # one task per thread and block, each a run of consecutive tracks: few hand-offs between threads
-    count = min(threads, n)
-    groups = [range(i * n // count, (i + 1) * n // count) for i in range(count)]
+    workers = min(threads - 1, n) if threads > 1 else 1
 
-    def submit(k: int) -> list:
+    def submit(k: int) -> tuple:
+        """Start block ``k``'s tracks on the pool: ``(m, claim, done, futures)``."""
         if k >= len(starts):
-            return []
+            return 0, iter(()), [], []
         m = min(block_frames, n_frames - starts[k])
-        return [pool.submit(track_blocks, g, k, m) for g in groups]
+        claim, done = itertools.count(), [None] * n
+        return m, claim, done, [pool.submit(work, k, m, claim, done) for _ in range(workers)]
 
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="mixdown-render") if threads > 1 else _Inline()
-    pending = submit(0)
+    # the pool's threads, and this one once the buses are done, take a block's tracks as they come:
+    # a thread the system leaves waiting holds up one track, not a fixed share of the block
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="mixdown-render") if threads > 1 else _Inline()
+    job = submit(0)
     try:
         for k, start in enumerate(starts):
-            m = min(block_frames, n_frames - start)
-            # a reading error is raised here, first track first
-            finite = [ok for f in pending for ok in f.result()]
-            pending = submit(k + 1)
-            if not all(finite):
-                i = finite.index(False)
-                raise _overflow(f"track {params.tracks[i].name!r} ({readers[i].info.path.name}, peak "
-                                f"{_dbfs(readers[i].peak)})", start, params.sample_rate,
-                                "lower its input_gain_db, EQ gains, make-up or fader_db, or repair the file")
+            m, claim, done, futures = job
+            work(k, m, claim, done)  # the tracks no pool thread has taken yet
+            for f in futures:
+                f.result()
+            for i, ok in enumerate(done):
+                if isinstance(ok, Exception):
+                    raise ok
+                if not ok:
+                    raise _overflow(f"track {params.tracks[i].name!r} ({readers[i].info.path.name}, peak "
+                                    f"{_dbfs(readers[i].peak)})", start, params.sample_rate,
+                                    "lower its input_gain_db, EQ gains, make-up or fader_db, or repair the file")
+            job = submit(k + 1)
             buses.process(strips[k % 2, :, :m], bus, audio[None, start:start + m])
             if not np.isfinite(audio[start:start + m]).all():
                 raise _overflow("the master bus (the sum of the tracks)", start, params.sample_rate,
@@ -428,9 +436,9 @@ def _blocks(readers: list[TrackReader], params: MixParams, n_frames: int, block_
                 on_block(strips[k % 2, :, :m], bus[:, :m])
             yield (start + m) / n_frames
     finally:  # also when the generator is dropped: no task may still touch the files
-        for f in pending:
+        for f in job[3]:
             f.cancel()
-        wait(pending)
+        wait(job[3])
         pool.shutdown()
     # the master's finishing stages (the limiter) on the whole mix, last
     return finish.apply_exact(audio, params.sample_rate, params.master.finish)
