@@ -379,3 +379,31 @@ def test_keep_tone_moves_the_eq_every_track_shares_onto_the_master():
     got = strip_response_db(fitted, eq_names, sr, octaves)
     assert np.abs(got - want).max() < 0.6
     assert np.abs(want).max() > 3.0  # a tone worth keeping: the low shelf
+
+
+def test_shipped_engineer_v2_mixes_by_name_with_the_engineers_odds(tmp_path):
+    """`--checkpoint engineer-v2` loads weights-only: recipe 2, trained without the test songs,
+    its EQs drawn from the training songs' engineers; on the example it keeps human-v3's input
+    gains, gives the strips their own decisions (not one preset on every strip) and the same mix
+    on a second run."""
+    from mixdown.cli import main
+    from mixdown.inference.checkpoint import read_checkpoint
+
+    state = read_checkpoint(ROOT / "src/mixdown/weights/engineer-v2.pt")  # weights_only=True inside
+    assert state["model"]["class"] == "mixdown.models.engineer.Engineer"
+    assert state["model"]["kwargs"]["recipe"] == 2 and state["model"]["kwargs"]["eq_scale"] == 0.35
+    assert state["config"]["engineer"]["songs_out"] == list(TEST_SONGS)
+    runs = []
+    for label, ck in (("v2", "engineer-v2"), ("v2-again", "engineer-v2"), ("base", str(BASE))):
+        params = tmp_path / f"{label}.json"
+        args = ["mix", str(EXAMPLE), "--checkpoint", ck, "--out", str(tmp_path / f"{label}.wav")]
+        assert main(args + ["--params", str(params)]) == 0
+        runs.append(json.loads(params.read_text()))
+    assert runs[0]["tracks"] == runs[1]["tracks"] and runs[0]["master"] == runs[1]["master"]
+    tracks, base = runs[0]["tracks"], runs[2]["tracks"]
+    assert [t["input_gain_db"] for t in tracks] == pytest.approx([t["input_gain_db"] for t in base], abs=1e-3)
+    curves = {tuple(round(b["gain_db"], 1) for b in t["eq"]) for t in tracks}
+    assert len(curves) >= 3  # human-v3 gives every strip nearly the same curve
+    assert len({round(t["pan"], 2) for t in tracks}) >= 2
+    by = {t["name"]: t for t in tracks}
+    assert abs(by["bass"]["pan"]) < 0.15 and abs(by["lead"]["pan"]) < 0.15
