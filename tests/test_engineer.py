@@ -213,7 +213,7 @@ def trained_odds(tmp_path_factory):
 
 
 def test_static_gain_of_the_spec_by_hand():
-    from mixdown.models.engineer import static_gain_db
+    from mixdown.dsp.strip import static_gain_db
 
     t = torch.tensor
     # hard knee, 10 dB over a 4:1 threshold: 2.5 dB out of 10, 7.5 dB of gain reduction

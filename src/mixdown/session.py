@@ -110,27 +110,37 @@ def wav_declared_frames(path: Path) -> int | None:
     the writer left open); more than libsndfile finds means the file was cut short."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            block_align = None
-            while True:
-                chunk = fh.read(8)
-                if len(chunk) < 8:
-                    return None
-                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-                if cid == b"fmt ":
-                    fmt = fh.read(size + (size & 1))
-                    if len(fmt) >= 14:
-                        block_align = struct.unpack("<H", fmt[12:14])[0]
-                elif cid == b"data":
-                    if not block_align or size in (0, 0xFFFFFFFF):
-                        return None
-                    return size // block_align
-                else:
-                    fh.seek(size + (size & 1), os.SEEK_CUR)
+            found = wav_data_chunk(fh)
     except OSError:
         return None
+    if found is None:
+        return None
+    fmt, size = found
+    block_align = struct.unpack("<H", fmt[12:14])[0] if fmt is not None and len(fmt) >= 14 else None
+    if not block_align or size in (0, 0xFFFFFFFF):
+        return None
+    return size // block_align
+
+
+def wav_data_chunk(fh) -> tuple[bytes | None, int] | None:
+    """Walk an open RIFF/WAVE file's chunks from its start: its ``fmt `` chunk's bytes (None when
+    none comes before the data) and the ``data`` chunk's declared size, ``fh`` left at the first
+    sample; None for a file that is not RIFF/WAVE or ends before its data."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    fmt = None
+    while True:
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return None
+        cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if cid == b"fmt ":
+            fmt = fh.read(size + (size & 1))
+        elif cid == b"data":
+            return fmt, size
+        else:
+            fh.seek(size + (size & 1), os.SEEK_CUR)
 
 
 def read_error(path: Path, e: Exception, at_frame: int | None = None) -> SessionError:
@@ -340,26 +350,15 @@ def _pcm_wav(f: sf.SoundFile, info: TrackInfo):
     except OSError:
         return None
     try:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        found = wav_data_chunk(fh)
+        if found is None or found[0] is None:
             raise ValueError
-        fmt_ok = False
-        while True:
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                raise ValueError
-            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if cid == b"fmt ":
-                fmt = fh.read(size + (size & 1))
-                tag, channels, _, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
-                fmt_ok = (tag in (1, 0xFFFE) and channels == info.channels and block_align == align
-                          and bits == 8 * width)
-            elif cid == b"data":
-                if not fmt_ok or size == 0xFFFFFFFF or size < info.frames * align:
-                    raise ValueError
-                return fh, fh.tell(), width
-            else:
-                fh.seek(size + (size & 1), os.SEEK_CUR)
+        fmt, size = found
+        tag, channels, _, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
+        fmt_ok = tag in (1, 0xFFFE) and channels == info.channels and block_align == align and bits == 8 * width
+        if not fmt_ok or size == 0xFFFFFFFF or size < info.frames * align:
+            raise ValueError
+        return fh, fh.tell(), width
     except (ValueError, struct.error, OSError):
         fh.close()
         return None

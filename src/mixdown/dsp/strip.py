@@ -49,9 +49,22 @@ def pan_gains(pan):
     return np.cos(theta), np.sin(theta)
 
 
-def static_gain_db(levels_db, threshold_db: float, ratio: float, knee_db: float) -> np.ndarray:
-    """Target gain ``G(L) - L`` (dB, <= 0) of the soft-knee static curve at each of ``levels_db``
-    (the compiled kernels' own definition, run as plain Python: no JIT needed)."""
+def static_gain_db(levels_db, threshold_db, ratio, knee_db):
+    """Target gain ``G(L) - L`` (dB, <= 0) of the soft-knee static curve at each of ``levels_db``.
+
+    numpy (scalar settings): the compiled kernels' own definition, run as plain Python (no JIT
+    needed) -> ``np.ndarray`` of ``levels_db``'s shape. torch tensors (any broadcast shapes, the
+    settings too): the same formula element by element -> a tensor (the decision models' curves).
+    """
+    if any(_is_torch(v) for v in (levels_db, threshold_db, ratio, knee_db)):
+        import torch
+
+        over = levels_db - threshold_db
+        slope = 1.0 / ratio - 1.0
+        knee = torch.as_tensor(knee_db).clamp(min=1e-6)
+        inside = slope * (over + knee / 2) ** 2 / (2 * knee)
+        outside = torch.where(2 * over < -knee, torch.zeros_like(over), slope * over)
+        return torch.where(2 * over.abs() <= knee, inside, outside)
     from mixdown.dsp.kernels import soft_knee_gain_db as gc
 
     return np.array([gc(float(lv), float(threshold_db), float(ratio), float(knee_db))

@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from mixdown.data.roles import PARTS, ROLES, part_of, role_indices, side_of
+from mixdown.dsp.strip import static_gain_db
 from mixdown.models.base import MixModel
 from mixdown.models.mixformer import Mixformer
 from mixdown.params import spec as S
@@ -487,15 +488,3 @@ class Engineer(MixModel):
             master_u[..., mcol[name]] = reverb[..., j]
         return track_u, master_u
 
-
-def static_gain_db(level_db, threshold_db, ratio, knee_db) -> torch.Tensor:
-    """The spec's soft-knee static gain (dB, <= 0) of a compressor (``docs/console.md``), element
-    by element on tensors of one broadcast shape (the torch twin of
-    :func:`mixdown.dsp.kernels.soft_knee_gain_db`)."""
-    over = level_db - threshold_db
-    slope = 1.0 / ratio - 1.0
-    knee = torch.as_tensor(knee_db).clamp(min=1e-6)
-    inside = slope * (over + knee / 2) ** 2 / (2 * knee)
-    return torch.where(
-        2 * over < -knee, torch.zeros_like(over), torch.where(2 * over.abs() <= knee, inside, slope * over)
-    )

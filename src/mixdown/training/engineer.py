@@ -28,6 +28,7 @@ import torch
 from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, MixologyDB, power_sum_db
 from mixdown.data.roles import ROLES
 from mixdown.decisions import COMP_GRID_DB
+from mixdown.dsp.strip import static_gain_db
 from mixdown.models.engineer import (
     COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
     COMPRESSOR_ON_RATIO,
@@ -40,7 +41,6 @@ from mixdown.models.engineer import (
     TABLE_DECISIONS,
     Engineer,
     encode_names,
-    static_gain_db,
 )
 from mixdown.params import spec as S
 
