@@ -33,8 +33,11 @@ Two recipes (``recipe``, in the checkpoint):
   style). Engineers agree least on EQ (their median is nearly flat, and each one's moves are
   their own): the EQ is one engineer's EQ on a track of the same part, drawn by another coin
   from the training songs' mixes (``eq_bank``), its gains scaled by ``eq_scale``. No style.
-  A compressor's make-up gives back its gain reduction at the track's loudness + 3 dB, so the
-  balance stays the base model's.
+  A compressor's make-up gives back its gain reduction at the track's loudness + 3 dB. What the
+  strips change, the base's strips did not: each fader moves to keep its track as loud as the
+  base's strip left it (:meth:`Engineer.keep_loudness`), the reverb return keeps the base's
+  wetness (:meth:`Engineer.keep_wetness`), and the EQ the base gave every strip alike moves onto
+  the master (:meth:`Engineer.keep_tone`).
 """
 
 from __future__ import annotations
