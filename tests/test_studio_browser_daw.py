@@ -101,7 +101,8 @@ def test_arrow_keys_clamping_pan_and_ticks(session, browser):
         wait_for(lambda: fader() == -5.5, what="the fader 0.5 dB up")
         slider.send_keys(Keys.SHIFT, Keys.ARROW_DOWN)
         wait_for(lambda: fader() == -5.6, what="the fader 0.1 dB down")
-        assert field.get_attribute("value") == "-5.6"
+        # the field shows the server's value once the page hears of it (the edit is sent first)
+        wait_for(lambda: field.get_attribute("value") == "-5.6", what="the field showing -5.6")
         # pan: 1 % per arrow, 5 % with Shift, shown as L / C / R
         pan_slider = strip.find_element(By.CSS_SELECTOR, '[data-param="track0.pan"] input[type="range"]')
         pan_field = strip.find_element(By.CSS_SELECTOR, '[data-param="track0.pan"] input.num')
@@ -119,7 +120,7 @@ def test_arrow_keys_clamping_pan_and_ticks(session, browser):
         field.clear()
         field.send_keys("40", Keys.TAB)
         wait_for(lambda: fader() == 24.0, what="the fader clamped to +24 dB")
-        assert field.get_attribute("value") == "24.0"
+        wait_for(lambda: field.get_attribute("value") == "24.0", what="the field showing +24 dB")
         assert "set to the limit" in d.find_element(By.ID, "toast").text
         # at the limit, another step up changes nothing and makes no undo step
         version = api(url, "api/state")["version"]
