@@ -20,26 +20,34 @@ BASE = ROOT / "src/mixdown/weights/default.pt"
 EXAMPLE = ROOT / "data/examples/rock-8beat"
 
 
+def _engineers_db(path: Path, tracks_of) -> Path:
+    """Six engineers' mixes of three songs (rated 0.6 each), engineer ``k``'s tracks
+    ``tracks_of(k)``, written as MixologyDB's JSON."""
+    mixes = [
+        {
+            "mix-name": f"E{k}",
+            "song-name": f"Song {k % 3}",
+            "mix-evaluation": [{"track-num-eval": 0.6}],
+            "tracks": tracks_of(k),
+        }
+        for k in range(6)
+    ]
+    path.write_text(json.dumps({"mixes": mixes}))
+    return path
+
+
 def _habits_db(path: Path) -> Path:
     """Engineers with one shared habit per part: the vocal high-passed at 150 Hz, compressed 4:1
     and sent at -12 dB; the guitars panned hard; the kick dry, centred, 6 dB above the rest."""
-    mixes = []
-    for k in range(6):
-        mixes.append(
-            {
-                "mix-name": f"E{k}",
-                "song-name": f"Song {k % 3}",
-                "mix-evaluation": [{"track-num-eval": 0.6}],
-                "tracks": [
-                    track("Kick In", "KICK", "DRUMS", -20.0 - k, 0.0, 0),
-                    track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
-                    track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
-                    track("Lead Vox", "LEAD", "VOCALS", -26.0 + k, -4.0, 0, hp=150, comp=(-30 + k, 4), send=-12),
-                ],
-            }
-        )
-    path.write_text(json.dumps({"mixes": mixes}))
-    return path
+    return _engineers_db(
+        path,
+        lambda k: [
+            track("Kick In", "KICK", "DRUMS", -20.0 - k, 0.0, 0),
+            track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
+            track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
+            track("Lead Vox", "LEAD", "VOCALS", -26.0 + k, -4.0, 0, hp=150, comp=(-30 + k, 4), send=-12),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -166,38 +174,27 @@ def _odds_db(path: Path) -> Path:
     """Engineers who disagree as real ones do: 4 of 6 high-pass the vocal at 150 Hz, 3 of 6
     compress it 4:1, 5 of 6 send it at -12 dB; none touch the kick's filter, compressor or send,
     but half boost its lows (low shelf +6 dB at 80 Hz) and half cut a bell at 400 Hz (-4 dB)."""
-    mixes = []
-    for k in range(6):
-        kick_eq = (
-            {"type": "LS", "value": {"freq": 80, "gain": 6.0, "q": 0.71}}
-            if k % 2 == 0
-            else {"type": "NOTCH", "value": {"freq": 400, "gain": -4.0, "q": 1.0}}
-        )
-        mixes.append(
-            {
-                "mix-name": f"E{k}",
-                "song-name": f"Song {k % 3}",
-                "mix-evaluation": [{"track-num-eval": 0.6}],
-                "tracks": [
-                    track("Kick In", "KICK", "DRUMS", -20.0, 0.0, 0, bands=[kick_eq]),
-                    track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
-                    track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
-                    track(
-                        "Lead Vox",
-                        "LEAD",
-                        "VOCALS",
-                        -26.0,
-                        -4.0,
-                        0,
-                        hp=150 if k < 4 else None,
-                        comp=(-32.0, 4) if k % 2 == 0 else None,
-                        send=-12 if k < 5 else None,
-                    ),
-                ],
-            }
-        )
-    path.write_text(json.dumps({"mixes": mixes}))
-    return path
+    boost = {"type": "LS", "value": {"freq": 80, "gain": 6.0, "q": 0.71}}
+    cut = {"type": "NOTCH", "value": {"freq": 400, "gain": -4.0, "q": 1.0}}
+    return _engineers_db(
+        path,
+        lambda k: [
+            track("Kick In", "KICK", "DRUMS", -20.0, 0.0, 0, bands=[boost if k % 2 == 0 else cut]),
+            track("Gtr 1", "ELECTRIC", "GUITARS", -24.0, -6.0, -90),
+            track("Gtr 2", "ELECTRIC", "GUITARS", -23.0, -6.0, 90),
+            track(
+                "Lead Vox",
+                "LEAD",
+                "VOCALS",
+                -26.0,
+                -4.0,
+                0,
+                hp=150 if k < 4 else None,
+                comp=(-32.0, 4) if k % 2 == 0 else None,
+                send=-12 if k < 5 else None,
+            ),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,17 @@ from typing import Callable
 
 import numpy as np
 
-from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB, eq_octaves_db, power_sum_db
+from mixdown.data.mixology import (
+    COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
+    COMPRESSOR_ON_RATIO,
+    HIGHPASS_ON_HZ,
+    SEND_ON_DB,
+    TEST_SONGS,
+    Decision,
+    MixologyDB,
+    eq_octaves_db,
+    power_sum_db,
+)
 from mixdown.data.roles import PART_PRIOR
 from mixdown.params import spec as S
 
@@ -41,15 +51,14 @@ log = logging.getLogger(__name__)
 GROUPS = ("level_db", "pan", "highpass_oct", "eq_db", "compressor_db", "send_db")
 #: the compressor's static curve is compared at these levels relative to the track's loudness (dB)
 COMP_GRID_DB = np.arange(-10.0, 14.5, 2.0)
-#: a high-pass counts as one above this corner (a quarter octave above the 20 Hz "off")
-HIGHPASS_ON_HZ = 20.0 * 2**0.25
 #: what counts as a decision taken (for :func:`shares`)
 #: (``v``: a track's values, ``level``: its loudness at the compressor, LUFS); a compressor counts
 #: when its ratio is 2:1 or more and its threshold lies below the track's peaks (loudness + 10 dB)
 SHARE_TESTS = {
     "highpass": lambda v, level: v["highpass_hz"] > HIGHPASS_ON_HZ,
-    "compressed_2to1": lambda v, level: v["compressor.ratio"] >= 2.0 and v["compressor.threshold_db"] < level + 10.0,
-    "send_above_-30": lambda v, level: v["reverb_send_db"] > -30.0,
+    "compressed_2to1": lambda v, level: v["compressor.ratio"] >= COMPRESSOR_ON_RATIO
+    and v["compressor.threshold_db"] < level + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
+    "send_above_-30": lambda v, level: v["reverb_send_db"] > SEND_ON_DB,
 }
 
 

@@ -79,6 +79,15 @@ _EQ_GRID_HZ = np.geomspace(20.0, 20000.0, 96)
 _EQ_FS = 48000.0
 #: octave-band centres where EQ responses are compared (31.5 Hz .. 16 kHz)
 OCTAVES_HZ = 31.25 * 2.0 ** np.arange(10)
+#: what counts as a decision *taken* (the decision benchmark's shares, the Engineer's switches): a
+#: high-pass above this corner (a quarter octave above the 20 Hz "off"), ...
+HIGHPASS_ON_HZ = 20.0 * 2**0.25
+#: ... a compressor at this ratio or more with its threshold below the track's loudness at the
+#: compressor + this (below its peaks), ...
+COMPRESSOR_ON_RATIO = 2.0
+COMPRESSOR_ON_MAX_THRESHOLD_REL_DB = 10.0
+#: ... a reverb send above this level (dB)
+SEND_ON_DB = -30.0
 _T = S.TRACK.columns
 
 

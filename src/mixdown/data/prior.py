@@ -248,6 +248,26 @@ def reverb_values(roles: Sequence[str], genre: str | None, rng: np.random.Genera
     return sends, master
 
 
+def track_inputs(
+    track_names: Sequence[str],
+    labels: Sequence[str],
+    labels_name: str,
+    track_loudness_lufs: Sequence[float],
+    files: Sequence[str] | None,
+    stereo: Sequence[bool] | None,
+) -> tuple[list[str], list[bool], list[float]]:
+    """A settings draw's per-track inputs checked and filled in: ``files`` (default
+    ``tracks/<name>.flac``), ``stereo`` (default mono) and the raw loudness (silence, ``-inf``, as
+    -70 LUFS). :class:`ValueError` when the lengths of the names, the ``labels`` (the roles or
+    parts, called ``labels_name`` in the message), the loudness, files and stereo differ."""
+    n = len(track_names)
+    files = list(files) if files is not None else [f"tracks/{t}.flac" for t in track_names]
+    stereo = list(stereo) if stereo is not None else [False] * n
+    if not (len(labels) == len(track_loudness_lufs) == len(files) == len(stereo) == n):
+        raise ValueError(f"track_names, {labels_name}, track_loudness_lufs, files and stereo must have equal lengths")
+    return files, stereo, [float(x) if math.isfinite(x) else -70.0 for x in track_loudness_lufs]
+
+
 def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_loudness_lufs: Sequence[float],
                       sample_rate: int, rng: np.random.Generator, *, files: Sequence[str] | None = None,
                       stereo: Sequence[bool] | None = None, genre: str | None = None) -> MixParams:
@@ -269,13 +289,8 @@ def sample_mix_params(track_names: Sequence[str], roles: Sequence[str], track_lo
         MixParams with every value inside the spec ranges; ``extra["prior"]`` holds the targets
         (``track_target_lufs``, ``bus_target_lufs``, ``mix_target_lufs``).
     """
-    n = len(track_names)
     roles = [r if r in SETTINGS else "other" for r in roles]
-    files = list(files) if files is not None else [f"tracks/{t}.flac" for t in track_names]
-    stereo = list(stereo) if stereo is not None else [False] * n
-    if not (len(roles) == len(track_loudness_lufs) == len(files) == len(stereo) == n):
-        raise ValueError("track_names, roles, track_loudness_lufs, files and stereo must have equal lengths")
-    raw = [float(x) if math.isfinite(x) else -70.0 for x in track_loudness_lufs]
+    files, stereo, raw = track_inputs(track_names, roles, "roles", track_loudness_lufs, files, stereo)
     bus = _u(rng, (-22.0, -18.0))
     mix = _u(rng, (-16.0, -12.0))
     targets = loudness_targets(roles, rng, bus)

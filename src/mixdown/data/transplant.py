@@ -21,13 +21,13 @@ only). For a session's tracks (names, parts, raw loudness, mono/stereo):
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from typing import Sequence
 
 import numpy as np
 
 from mixdown.data.mixology import TEST_SONGS, Decision, MixologyDB, power_sum_db
+from mixdown.data.prior import track_inputs
 from mixdown.data.roles import PART_ROLE, PARTS, side_of
 from mixdown.params import spec as S
 from mixdown.params.io import MixParams
@@ -81,13 +81,8 @@ def engineer_mix_params(track_names: Sequence[str], parts: Sequence[str], track_
         track_loudness_lufs: raw loudness (``-inf`` for silence); rng: the draw's generator;
         db: MixologyDB (:func:`mixdown.data.mixology.read_mixologydb`); files, stereo: as the prior's.
     """
-    n = len(track_names)
     parts = [p if p in PARTS else "other" for p in parts]
-    files = list(files) if files is not None else [f"tracks/{t}.flac" for t in track_names]
-    stereo = list(stereo) if stereo is not None else [False] * n
-    if not (len(parts) == len(track_loudness_lufs) == len(files) == len(stereo) == n):
-        raise ValueError("track_names, parts, track_loudness_lufs, files and stereo must have equal lengths")
-    raw = [float(x) if math.isfinite(x) else -70.0 for x in track_loudness_lufs]
+    files, stereo, raw = track_inputs(track_names, parts, "parts", track_loudness_lufs, files, stereo)
     mix = choose_mix(db, parts, rng)
     donors = _donors(mix, parts, raw)
     src_level = np.array([d.level_db for d in mix])

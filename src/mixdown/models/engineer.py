@@ -47,6 +47,7 @@ import zlib
 import torch
 from torch import nn
 
+from mixdown.data.mixology import COMPRESSOR_ON_MAX_THRESHOLD_REL_DB, COMPRESSOR_ON_RATIO, HIGHPASS_ON_HZ, SEND_ON_DB
 from mixdown.data.roles import PARTS, ROLES, part_of, role_indices, side_of
 from mixdown.dsp.strip import static_gain_db
 from mixdown.models.base import MixModel
@@ -57,9 +58,11 @@ from mixdown.params import spec as S
 #: (level relative to the mix's power sum, threshold relative to the track's loudness), the rest
 #: are rows of the parameter table (normalised as the table says)
 DECISIONS = (("level_rel_db", -45.0, 5.0), ("abs_pan", 0.0, 1.0), ("threshold_rel_db", -40.0, 15.0))
+#: the six bands' settings, band by band (freq, gain, q)
+EQ_DECISIONS = tuple(f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q"))
 TABLE_DECISIONS = (
     ("highpass_hz",)
-    + tuple(f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q"))
+    + EQ_DECISIONS
     + (
         "compressor.ratio",
         "compressor.attack_ms",
@@ -70,21 +73,15 @@ TABLE_DECISIONS = (
     )
 )
 N_SIDES = 3
-EQ_DECISIONS = tuple(f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q"))
-#: recipe 2's decisions taken or not per track, each by a coin with a learnt probability:
+#: recipe 2's decisions taken or not per track, each by a coin with a learnt probability (what
+#: "taken" means: :data:`mixdown.data.mixology.HIGHPASS_ON_HZ` and its neighbours; recipe 2 holds a
+#: taken decision inside those bounds):
 #: name -> (the table rows it sets, their value when not taken (physical))
 SWITCHES = {
     "highpass": {"highpass_hz": 20.0},
     "compressor": {"compressor.ratio": 1.0, "compressor.makeup_db": 0.0},
     "send": {"reverb_send_db": S.SEND_OFF_DB},
 }
-#: what "taken" means (the decision benchmark's share tests): a high-pass above 20 * 2**0.25 Hz, a
-#: compressor at 2:1 or more with its threshold below the track's loudness + 10 dB, a send above
-#: -30 dB; recipe 2 holds a taken decision inside these bounds
-HIGHPASS_ON_HZ = 20.0 * 2**0.25
-COMPRESSOR_ON_RATIO = 2.0
-COMPRESSOR_ON_MAX_THRESHOLD_REL_DB = 10.0
-SEND_ON_DB = -30.0
 #: recipe 2 keeps at most this many engineers' EQs per part to draw from
 EQ_BANK_SIZE = 512
 #: a taken compressor's make-up: its static gain reduction at the track's loudness + this (dB)
@@ -258,7 +255,10 @@ class Engineer(MixModel):
         base_roles = roles.long() % len(ROLES)
         track_u, master_u = self.base(tracks, mask, reference, roles=base_roles)
         heard, level_rel, stereo = self.hear(tracks, mask)
-        style = torch.tensor([self.pick_style(roles[b][mask[b]], self.draw) for b in range(B)], device=mask.device)
+        if self.recipe == 1:
+            style = torch.tensor([self.pick_style(roles[b][mask[b]], self.draw) for b in range(B)], device=mask.device)
+        else:  # recipe 2 has no style (its draws are the coins)
+            style = torch.zeros(B, dtype=torch.long, device=mask.device)
         dec, reverb = self.decisions(level_rel, stereo, mask, roles, style)
         coins = None
         if self.recipe == 2:
@@ -281,7 +281,7 @@ class Engineer(MixModel):
         ``(B, M)``, normalised -> the new master values."""
         from mixdown.data.mixology import fit_eqs
 
-        names = [f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS) for k in ("freq_hz", "gain_db", "q")]
+        names = EQ_DECISIONS
         tcols = [S.TRACK.columns[n] for n in names]
         mcols = [S.MASTER.columns[n] for n in names]
         mspecs = [S.MASTER_SPECS[c] for c in mcols]
@@ -362,13 +362,14 @@ class Engineer(MixModel):
             )
             return torch.where(on, gr, torch.zeros_like(gr)) + v[..., col["compressor.makeup_db"]]
 
-        shift = filters_db + compressor_db(phys[1]) - compressor_db(phys[0])
+        base, new = phys
+        base_comp_db = compressor_db(base)
+        shift = filters_db + compressor_db(new) - base_comp_db
         spec = S.TRACK_SPECS[col["fader_db"]]
-        fader = (phys[1][..., col["fader_db"]] - shift).clamp(spec.lo, spec.hi)
+        fader = (new[..., col["fader_db"]] - shift).clamp(spec.lo, spec.hi)
         out = new_u.clone()
         out[..., col["fader_db"]] = S.normalize(fader, [spec]).to(out.dtype)
-        base = phys[0]
-        level_db = 10 * torch.log10(energy[0]) + base[..., col["input_gain_db"]] + compressor_db(base)
+        level_db = 10 * torch.log10(energy[0]) + base[..., col["input_gain_db"]] + base_comp_db
         return out, level_db + base[..., col["fader_db"]]
 
     def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask, coins=None):

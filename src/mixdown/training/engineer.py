@@ -25,19 +25,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mixdown.data.mixology import OCTAVES_HZ, TEST_SONGS, MixologyDB, power_sum_db
+from mixdown.data.mixology import (
+    COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
+    COMPRESSOR_ON_RATIO,
+    HIGHPASS_ON_HZ,
+    OCTAVES_HZ,
+    SEND_ON_DB,
+    TEST_SONGS,
+    MixologyDB,
+    power_sum_db,
+)
 from mixdown.data.roles import ROLES
 from mixdown.decisions import COMP_GRID_DB
 from mixdown.dsp.strip import static_gain_db
 from mixdown.models.engineer import (
-    COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
-    COMPRESSOR_ON_RATIO,
     DECISIONS,
     EQ_BANK_SIZE,
     EQ_DECISIONS,
-    HIGHPASS_ON_HZ,
     N_SIDES,
-    SEND_ON_DB,
     TABLE_DECISIONS,
     Engineer,
     encode_names,
@@ -206,9 +211,6 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
         tab_phys[..., t["compressor.ratio"]],
         tab_phys[..., t["compressor.knee_db"]],
     )
-    eq = [[f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS)] for k in ("freq_hz", "gain_db", "q")]
-    pred_eq = eq_response_db(*(torch.stack([tab_phys[..., t[n]] for n in ks], -1) for ks in eq))
-    true_eq = eq_response_db(*(v[..., [col[n] for n in ks]] for ks in eq))
     out = {"pan": mean((phys["abs_pan"] - v[..., col["pan"]].abs()).abs())}
     if model.recipe == 2:  # whether each switch is taken (cross-entropy), its settings where taken
         taken = {
@@ -224,7 +226,10 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
             )
         where = {"highpass_hz": taken["highpass"], "reverb_send_db": taken["send"]}
         comp_on = taken["compressor"]
-    else:
+    else:  # recipe 1 learns each style's EQ (recipe 2 draws the engineers' own)
+        eq = [[f"eq.{i}.{k}" for i in range(S.N_EQ_BANDS)] for k in ("freq_hz", "gain_db", "q")]
+        pred_eq = eq_response_db(*(torch.stack([tab_phys[..., t[n]] for n in ks], -1) for ks in eq))
+        true_eq = eq_response_db(*(v[..., [col[n] for n in ks]] for ks in eq))
         out["eq"] = mean((pred_eq - true_eq).abs().mean(-1) / 10)
         out["level"] = mean((phys["level_rel_db"] - b["level_rel"]).abs() / 10)
         out["makeup"] = mean((tab[..., t["compressor.makeup_db"]] - target_u[..., col["compressor.makeup_db"]]).abs())
