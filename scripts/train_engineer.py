@@ -45,7 +45,12 @@ def main() -> None:
         help="1: every decision from the drawn engineer's style (engineer-v1); 2: the engineers' median "
         "settings, each switch (high-pass, compressor, send) taken with the engineers' odds, the base's balance",
     )
-    p.add_argument("--eq-scale", type=float, default=1.0, help="recipe 2: how much of the style's EQ move to make")
+    p.add_argument(
+        "--eq-scale",
+        type=float,
+        default=1.0,
+        help="recipe 2: the share (0 to 1) of the drawn engineer's EQ gains to apply (engineer-v2: 0.35)",
+    )
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--weights", default="", help='loss weights by term, e.g. "eq=3,reverb_send_db=2" (default 1 each)')
@@ -59,6 +64,8 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
+    if not 0.0 <= args.eq_scale <= 1.0:
+        raise SystemExit(f"--eq-scale {args.eq_scale}: give the share of the engineers' EQ gains, 0 to 1 (e.g. 0.35)")
     validate = tuple(s.strip() for s in args.validate.split(",") if s.strip())
     db = read_mixologydb(args.mixologydb)
     unknown = sorted(set(validate) - set(db.songs()))

@@ -404,3 +404,19 @@ def test_shipped_engineer_v2_mixes_by_name_with_the_engineers_odds(tmp_path):
     assert len({round(t["pan"], 2) for t in tracks}) >= 2
     by = {t["name"]: t for t in tracks}
     assert abs(by["bass"]["pan"]) < 0.15 and abs(by["lead"]["pan"]) < 0.15
+
+
+def test_eq_scale_outside_0_to_1_is_refused_by_name(tmp_path):
+    import subprocess
+    import sys
+
+    for bad in (-0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="eq_scale"):
+            Engineer(recipe=2, eq_scale=bad)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/train_engineer.py"), "--out", str(tmp_path / "e.pt"), "--eq-scale", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0 and "--eq-scale 2.0" in r.stderr and "0 to 1" in r.stderr
+    assert not (tmp_path / "e.pt").exists()

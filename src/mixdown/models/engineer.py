@@ -157,6 +157,8 @@ class Engineer(MixModel):
         super().__init__(sample_rate)
         if recipe not in (1, 2):
             raise ValueError(f"Engineer recipe {recipe!r}: 1 or 2")
+        if not 0.0 <= eq_scale <= 1.0:  # NaN fails too
+            raise ValueError(f"Engineer eq_scale {eq_scale!r}: the share of the engineers' EQ moves, 0 to 1")
         self.recipe, self.eq_scale = int(recipe), float(eq_scale)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
