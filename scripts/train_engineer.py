@@ -3,6 +3,9 @@
     python scripts/train_engineer.py --out runs/engineer/engineer.pt [--steps 2000] \
         [--validate "Vermont,Lolita,Sea Of Leaves"] [--base src/mixdown/weights/default.pt]
 
+    python scripts/train_engineer.py --from src/mixdown/weights/engineer-v2.pt --out engineer-v3.pt \
+        --wetness sent --highpass-loss-db 1 --keep-mix-tone   # engineer-v3: no training
+
 The decision benchmark's test songs are always left out. With ``--validate`` those songs are left
 out too and scored every ``--every`` steps (the errors of :func:`mixdown.decisions.system_errors`
 without audio, from the songs' track lists): how the recipe was chosen. Prints the final losses
@@ -21,7 +24,7 @@ def main() -> None:
     import torch
 
     from mixdown.data.mixology import DEFAULT_PATH, TEST_SONGS, read_mixologydb
-    from mixdown.training.engineer import train_engineer
+    from mixdown.training.engineer import train_engineer, with_mixing
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True)
@@ -51,6 +54,16 @@ def main() -> None:
         default=1.0,
         help="recipe 2: the share (0 to 1) of the drawn engineer's EQ gains to apply (engineer-v2: 0.35)",
     )
+    p.add_argument("--wetness", choices=("bus", "sent"), default="bus",
+                   help="recipe 2's reverb return: the base's whole wetness on the tracks sent (bus, engineer-v2) "
+                   "or each sent track as wet as the base made it (sent)")
+    p.add_argument("--highpass-loss-db", type=float, default=0.0,
+                   help="recipe 2: the most a taken high-pass may take off a track's power, dB "
+                   "(0: no limit; engineer-v3: 1)")
+    p.add_argument("--keep-mix-tone", action="store_true",
+                   help="recipe 2: the master EQ undoes what the strips' EQs together change in the mix's tone")
+    p.add_argument("--from", dest="source", type=Path,
+                   help="no training: write --out as this recipe-2 checkpoint with the mixing options above")
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--weights", default="", help='loss weights by term, e.g. "eq=3,reverb_send_db=2" (default 1 each)')
@@ -64,6 +77,19 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
+    mixing = {"wetness": args.wetness, "highpass_loss_db": args.highpass_loss_db, "keep_mix_tone": args.keep_mix_tone}
+    if not 0.0 <= args.highpass_loss_db <= 24.0:
+        raise SystemExit(f"--highpass-loss-db {args.highpass_loss_db}: 0 (no limit) to 24 dB (e.g. 1)")
+    if args.source is not None:
+        if not args.source.is_file():
+            raise SystemExit(f"--from {args.source}: no such checkpoint")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            sha = with_mixing(args.source, args.out, mixing)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        print(json.dumps({"out": str(args.out), "sha256_12": sha, "mixing": mixing}))
+        return
     if not 0.0 <= args.eq_scale <= 1.0:
         raise SystemExit(f"--eq-scale {args.eq_scale}: give the share of the engineers' EQ gains, 0 to 1 (e.g. 0.35)")
     validate = tuple(s.strip() for s in args.validate.split(",") if s.strip())
@@ -92,6 +118,7 @@ def main() -> None:
         standins=args.standins,
         recipe=args.recipe,
         eq_scale=args.eq_scale,
+        mixing=mixing,
     )
     print(json.dumps(result))
 

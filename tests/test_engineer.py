@@ -346,6 +346,62 @@ def test_keep_loudness_holds_each_strips_k_weighted_loudness():
 
     assert wet_db([-3.0, -60.0, -12.0], ret) == pytest.approx(wet_db([-26.0] * 3, 3.6), abs=0.2)
     assert ret < -10.0
+    # wetness "sent": the two tracks sent are each as wet as the base made them (together: the
+    # base's wetness of those two), the one left dry adds nothing
+    send_spec = [S.TRACK_SPECS[col["reverb_send_db"]]]
+    u2 = u.clone()  # the loudest track (white noise) left dry
+    u2[..., col["reverb_send_db"]] = S.normalize(torch.tensor([[-60.0, -3.0, -12.0]], dtype=torch.float64), send_spec)
+
+    def return_of(wetness, sends_u):
+        model.wetness = wetness
+        out = model.keep_wetness(level_db, mask, S.normalize(base, S.TRACK_SPECS), master_u, sends_u, master_u)
+        return float(S.denormalize(out, S.MASTER_SPECS)[0, mcol["reverb.return_db"]])
+
+    ret_sent = return_of("sent", u2)
+    power = power * np.array([0.0, 1.0, 1.0])
+    assert wet_db([-60.0, -3.0, -12.0], ret_sent) == pytest.approx(wet_db([-26.0] * 3, 3.6), abs=0.2)
+    assert ret_sent < return_of("bus", u2) - 1.0  # the dry track's share is not piled onto the others
+    # nothing sent: the base's return stays
+    dry = u.clone()
+    dry[..., col["reverb_send_db"]] = S.normalize(torch.full((1, 3), -60.0, dtype=torch.float64), send_spec)
+    assert return_of("sent", dry) == pytest.approx(3.6, abs=1e-4)
+
+
+def test_spare_content_lowers_a_high_pass_that_would_cut_into_the_instrument():
+    """A taken high-pass is lowered until it takes at most ``highpass_loss_db`` off the track's
+    power, measured here by running scipy's Butterworth high-pass on the audio: a kick-and-snare
+    track keeps its 55 Hz kick; a track with nothing below 500 Hz keeps the engineers' corner; a
+    high-pass left off stays off."""
+    from scipy.signal import butter, sosfilt
+
+    from mixdown.params import spec as S
+
+    sr, T = 44100, 2 * 44100
+    t = np.arange(T) / sr
+    kit = np.sin(2 * np.pi * 55 * t) * 0.6 + np.sin(2 * np.pi * 1000 * t) * 0.4
+    high = np.sin(2 * np.pi * 800 * t) * 0.5 + np.sin(2 * np.pi * 3000 * t) * 0.2
+    x = torch.tensor(np.stack([np.stack([kit, kit]), np.stack([high, high]), np.stack([kit, kit])]))[None].float()
+    col = S.TRACK.columns["highpass_hz"]
+    v = S.neutral_track_values(sr)
+    rows = []
+    for hz in (120.0, 120.0, 20.0):
+        v["highpass_hz"] = hz
+        rows.append([v[n] for n in S.TRACK_NAMES])
+    u = S.normalize(torch.tensor([rows], dtype=torch.float64), S.TRACK_SPECS)
+    model = Engineer(sample_rate=sr, recipe=2, highpass_loss_db=1.0)
+    out = S.denormalize(model.spare_content(x, u).double(), S.TRACK_SPECS)[0, :, col]
+
+    def loss_db(y, hz):
+        return -10 * np.log10((sosfilt(butter(2, hz, "highpass", fs=sr, output="sos"), y)[sr // 2 :] ** 2).mean()
+                              / (y[sr // 2 :] ** 2).mean())
+
+    assert 30.0 < float(out[0]) < 80.0  # lowered, still a high-pass
+    assert 0.6 < loss_db(kit, float(out[0])) <= 1.1  # at the limit, by an independent filter
+    assert loss_db(kit, 120.0) > 2.0  # the engineers' corner would have thinned the kick
+    assert float(out[1]) == pytest.approx(120.0, rel=1e-4)
+    assert float(out[2]) == pytest.approx(20.0, abs=1e-3)
+    with pytest.raises(ValueError, match="highpass_loss_db"):
+        Engineer(recipe=2, highpass_loss_db=float("nan"))
 
 
 def test_keep_tone_moves_the_eq_every_track_shares_onto_the_master():
@@ -420,3 +476,100 @@ def test_eq_scale_outside_0_to_1_is_refused_by_name(tmp_path):
     )
     assert r.returncode != 0 and "--eq-scale 2.0" in r.stderr and "0 to 1" in r.stderr
     assert not (tmp_path / "e.pt").exists()
+
+
+def test_keep_mix_tone_gives_the_mix_the_base_mixs_spectrum_through_the_renderer():
+    """With ``keep_mix_tone`` the master EQ undoes what the new strips' EQs (engineers' moves on
+    each track, and the removal of the EQ the base gave every strip) change in the mix's tone:
+    both mixes rendered by the console (:func:`mixdown.dsp.render.render_arrays`) and compared in
+    octave bands by numpy's FFT lie within 1 dB of each other, where the master EQ of
+    :meth:`Engineer.keep_tone` alone leaves several dB. (The tracks are independent noises: the
+    estimate adds their powers, as unrelated recordings do.)"""
+    from mixdown.dsp.render import render_arrays
+    from mixdown.params import spec as S
+    from mixdown.params.io import MixParams
+
+    sr, T = 44100, 3 * 44100
+    g = torch.Generator().manual_seed(1)
+    noise = torch.randn(3, 2, T, generator=g, dtype=torch.float64) * 0.05  # independent tracks: powers add
+    white = noise[0]
+    dark = torch.cumsum(noise[1], -1) * 0.02
+    dark = dark - dark.mean(-1, keepdim=True)
+    bright = torch.diff(noise[2], dim=-1, prepend=noise[2][:, :1])
+    x = torch.stack([white, dark, bright])[None].float()
+
+    def strip(**kw):
+        v = S.neutral_track_values(sr)
+        v.update({"fader_db": -10.0, "compressor.ratio": 1.0, "reverb_send_db": -60.0}, **kw)
+        return v
+
+    shared = {"eq.5.gain_db": 4.5, "eq.0.gain_db": -3.0}  # the base's EQ, alike on every strip
+    base = [strip(**shared) for _ in range(3)]
+    new = [strip(**{"eq.0.gain_db": 6.0}), strip(**{"eq.0.gain_db": -8.0, "eq.2.gain_db": 5.0}),
+           strip(**{"eq.3.gain_db": 6.0, "eq.3.q": 0.7})]
+
+    def table(rows):
+        values = torch.tensor([[[v[n] for n in S.TRACK_NAMES] for v in rows]], dtype=torch.float64)
+        return S.normalize(values, S.TRACK_SPECS)
+
+    master = S.neutral_master_values(sr)
+    master["reverb.return_db"] = -60.0
+    master_u = S.normalize(torch.tensor([[master[n] for n in S.MASTER_NAMES]], dtype=torch.float64), S.MASTER_SPECS)
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    model = Engineer(sample_rate=sr, recipe=2)
+    heard = k_weighted_db(x, sr)
+    base_u = table(base)
+    new_u, _ = model.keep_loudness(x, heard, base_u, table(new))
+    tone = model.eq_tone_change_db(x, heard, mask, base_u, new_u)
+
+    def octaves(track_u, m_u):
+        tv = S.denormalize(track_u[0].double(), S.TRACK_SPECS).numpy()
+        mv = S.denormalize(m_u[0].double(), S.MASTER_SPECS).numpy()
+        params = MixParams.from_arrays(sr, ["a", "b", "c"], ["a.wav", "b.wav", "c.wav"], tv, mv)
+        y = render_arrays([x[0, i].numpy() for i in range(3)], params).audio
+        p = (np.abs(np.fft.rfft(y[sr // 2 :], axis=0)) ** 2).sum(-1)
+        f = np.fft.rfftfreq(len(y) - sr // 2, 1 / sr)
+        centres = 62.5 * 2.0 ** np.arange(8)
+        return np.array([10 * np.log10(p[(f >= c / 2**0.5) & (f < c * 2**0.5)].sum()) for c in centres])
+
+    reference = octaves(base_u, master_u)
+    kept = octaves(new_u, model.keep_tone(mask, base_u, master_u, master_u, tone))
+    shared_only = octaves(new_u, model.keep_tone(mask, base_u, master_u, master_u))
+    assert np.abs(shared_only - reference).max() > 3.0  # the engineers' moves add up to a tone change
+    assert np.abs(kept - reference).max() < 1.0, (kept - reference, shared_only - reference)
+
+
+def test_mixing_options_set_on_a_trained_checkpoint_without_training(tmp_path):
+    """``scripts/train_engineer.py --from``: engineer-v2's networks with recipe 2's mixing options
+    (how engineer-v3 is made): the weights are the same tensors, the options are in the kwargs and
+    the config; a bad option or a model that is not recipe 2 is refused by name, nothing written."""
+    import subprocess
+    import sys
+
+    from mixdown.inference.checkpoint import load_model, read_checkpoint
+
+    src = ROOT / "src/mixdown/weights/engineer-v2.pt"
+    out = tmp_path / "v3.pt"
+    cmd = [sys.executable, str(ROOT / "scripts/train_engineer.py"), "--from", str(src), "--out", str(out)]
+    done = subprocess.run(cmd + ["--wetness", "sent", "--highpass-loss-db", "1", "--keep-mix-tone"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    model = load_model(out)
+    assert (model.wetness, model.highpass_loss_db, model.keep_mix_tone) == ("sent", 1.0, True)
+    state, before = read_checkpoint(out), read_checkpoint(src)
+    assert state["config"]["mixing"]["from"] == "engineer-v2.pt"
+    assert all(torch.equal(state["state_dict"][k], v) for k, v in before["state_dict"].items())
+    bad_cmd = cmd[:-1] + [str(tmp_path / "bad.pt"), "--highpass-loss-db", "30"]
+    bad = subprocess.run(bad_cmd, capture_output=True, text=True)
+    assert bad.returncode != 0 and "--highpass-loss-db" in bad.stderr and not (tmp_path / "bad.pt").exists()
+    not_recipe_2 = cmd[:3] + [str(BASE), "--out", str(tmp_path / "b.pt")]
+    wrong = subprocess.run(not_recipe_2, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "recipe 2" in wrong.stderr and not (tmp_path / "b.pt").exists()
+    # a damaged option in a checkpoint is named at load time
+    from mixdown.inference.checkpoint import CheckpointError
+
+    for value, says in ((5, "wetness=5: must be a word"), ("wet", "wetness 'wet'")):
+        state["model"]["kwargs"]["wetness"] = value
+        torch.save(state, tmp_path / "damaged.pt")
+        with pytest.raises(CheckpointError, match=says):
+            load_model(tmp_path / "damaged.pt")

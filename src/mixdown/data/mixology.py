@@ -76,6 +76,8 @@ _REVERB_SHAPE = {
     "STAGE": (1.2, 0.7),
 }
 _EQ_GRID_HZ = np.geomspace(20.0, 20000.0, 96)
+#: where :func:`fit_eqs` fits responses (Hz)
+EQ_GRID_HZ = _EQ_GRID_HZ
 _EQ_FS = 48000.0
 #: octave-band centres where EQ responses are compared (31.5 Hz .. 16 kHz)
 OCTAVES_HZ = 31.25 * 2.0 ** np.arange(10)
@@ -260,11 +262,13 @@ def _assign_eq(bands: list[tuple[str, float, float, float]]) -> tuple[dict[str, 
     return vals, err <= 0.25
 
 
-def fit_eqs(starts: list[dict[str, float]], bands: list[list[tuple]], steps: int = 400) -> list[tuple[dict, float]]:
-    """Fit the six bands to each engineer's response (dB on a 96-point log grid, 20 Hz..20 kHz),
+def fit_eqs(starts: list[dict[str, float]], bands: list[list[tuple]], steps: int = 400,
+            extra_db: np.ndarray | None = None) -> list[tuple[dict, float]]:
+    """Fit the six bands to each engineer's response (dB on a 96-point log grid, 20 Hz..20 kHz,
+    :data:`EQ_GRID_HZ`; plus ``extra_db`` ``(len(starts), 96)`` where given: a curve to add),
     all tracks at once (Adam on the table-normalised parameters, through a sigmoid so they stay in
     range), from the direct assignment. Returns each track's values and its error: the mean |dB|
-    at :data:`OCTAVES_HZ`."""
+    at :data:`OCTAVES_HZ` (of the bands' response alone)."""
     import torch
 
     from mixdown.dsp.coefficients import biquad_coefficients
@@ -274,6 +278,8 @@ def fit_eqs(starts: list[dict[str, float]], bands: list[list[tuple]], steps: int
     u0 = np.clip(S.normalize(np.array([[v[n] for n in names] for v in starts]), specs), 1e-4, 1 - 1e-4)
     logits = torch.tensor(np.log(u0 / (1 - u0)), requires_grad=True)
     target = torch.tensor(np.stack([_eq_response_db(b) for b in bands]))
+    if extra_db is not None:
+        target = target + torch.as_tensor(np.asarray(extra_db, dtype=np.float64))
     w = torch.tensor(2 * np.pi * _EQ_GRID_HZ / _EQ_FS)
     cos1, cos2 = torch.cos(w), torch.cos(2 * w)
 

@@ -209,6 +209,9 @@ def check_model_kwargs(path: Path, cls: type, kwargs: dict[str, Any]) -> None:
         elif isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise CheckpointError(f"{where}: must be a finite number")
+        elif isinstance(default, str):
+            if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                raise CheckpointError(f"{where}: must be a word (1 .. 64 characters)")
         elif isinstance(default, (tuple, list)):
             if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 64 or not all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE_KWARG for v in value):

@@ -82,6 +82,10 @@ SWITCHES = {
     "compressor": {"compressor.ratio": 1.0, "compressor.makeup_db": 0.0},
     "send": {"reverb_send_db": S.SEND_OFF_DB},
 }
+#: how recipe 2 sets the reverb return (:meth:`Engineer.keep_wetness`): ``"bus"``, the reverb
+#: gets the base's whole send power (engineer-v2); ``"sent"``, each track the engineers send is as
+#: wet as the base made it (the tracks left dry add nothing)
+WETNESS = ("bus", "sent")
 #: recipe 2 keeps at most this many engineers' EQs per part to draw from
 EQ_BANK_SIZE = 512
 #: a taken compressor's make-up: its static gain reduction at the track's loudness + this (dB)
@@ -153,13 +157,21 @@ class Engineer(MixModel):
         n_styles: int = 1,
         recipe: int = 1,
         eq_scale: float = 1.0,
+        wetness: str = "bus",
+        highpass_loss_db: float = 0.0,
+        keep_mix_tone: bool = False,
     ):
         super().__init__(sample_rate)
         if recipe not in (1, 2):
             raise ValueError(f"Engineer recipe {recipe!r}: 1 or 2")
         if not 0.0 <= eq_scale <= 1.0:  # NaN fails too
             raise ValueError(f"Engineer eq_scale {eq_scale!r}: the share of the engineers' EQ moves, 0 to 1")
-        self.recipe, self.eq_scale = int(recipe), float(eq_scale)
+        if wetness not in WETNESS:
+            raise ValueError(f"Engineer wetness {wetness!r}: one of {', '.join(WETNESS)}")
+        if not 0.0 <= highpass_loss_db <= 24.0:  # NaN fails too
+            raise ValueError(f"Engineer highpass_loss_db {highpass_loss_db!r}: 0 (no limit) to 24 dB")
+        self.recipe, self.eq_scale, self.wetness = int(recipe), float(eq_scale), str(wetness)
+        self.highpass_loss_db, self.keep_mix_tone = float(highpass_loss_db), bool(keep_mix_tone)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
@@ -269,17 +281,96 @@ class Engineer(MixModel):
                 coins[b, mask[b]] = self.coins(roles[b][mask[b]], self.draw).to(mask.device)
         new_u, new_master = self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask, coins)
         if self.recipe == 2:
+            if self.highpass_loss_db > 0:
+                new_u = self.spare_content(tracks, new_u)
             new_u, level_db = self.keep_loudness(tracks, heard, track_u, new_u)
             new_master = self.keep_wetness(level_db, mask, track_u, master_u, new_u, new_master)
-            new_master = self.keep_tone(mask, track_u, master_u, new_master)
+            tone_db = self.eq_tone_change_db(tracks, heard, mask, track_u, new_u) if self.keep_mix_tone else None
+            new_master = self.keep_tone(mask, track_u, master_u, new_master, tone_db)
         return new_u, new_master
 
-    def keep_tone(self, mask, base_u, base_master_u, new_master_u):
+    def spare_content(self, tracks: torch.Tensor, track_u: torch.Tensor) -> torch.Tensor:
+        """Recipe 2's taken high-passes lowered where they would cut into the instrument: each
+        corner at most where it takes :attr:`highpass_loss_db` off the track's power (unweighted:
+        the low end is what a high-pass thins). The engineers' corners were set on recorded
+        tracks, below the instrument and above the rumble; a whole drum kit on one track keeps
+        its kick. A lowered corner stays a taken high-pass (above :data:`HIGHPASS_ON_HZ`). The
+        loss is the track's spectrum through the Butterworth's magnitude ``f^4 / (f^4 + fc^4)``
+        (power), searched on a 1/24-octave grid up to 8 octaves above it. ``tracks``
+        ``(B, N, 2, T)``, ``track_u`` ``(B, N, P)`` normalised -> ``track_u``."""
+        T = tracks.shape[-1]
+        col = S.TRACK.columns["highpass_hz"]
+        spec = S.TRACK_SPECS[col]
+        power = (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2)  # (B, N, F)
+        # the spectrum in 1/24-octave bins from 10 Hz (below: one bin), a few hundred whatever T is
+        dev = tracks.device
+        freq = torch.fft.rfftfreq(T, 1.0 / self.sample_rate, dtype=torch.float64, device=dev)
+        edges = 10.0 * 2.0 ** (torch.arange(0, 24 * 12, dtype=torch.float64, device=dev) / 24)
+        centre = torch.cat([edges[:1] / 2, (edges[:-1] * edges[1:]).sqrt(), edges[-1:] * 2])
+        idx = torch.bucketize(freq, edges).expand_as(power)
+        power = torch.zeros(*power.shape[:-1], len(centre), dtype=power.dtype, device=dev).scatter_add_(-1, idx, power)
+        corner = S.denormalize(track_u[..., col].double(), [spec])
+        lo = HIGHPASS_ON_HZ * 1.01
+        grid = lo * 2.0 ** (torch.arange(0, 24 * 8, dtype=torch.float64, device=dev) / 24)  # 8 octaves
+        keep = centre**4 / (centre**4 + grid[:, None] ** 4)  # (G, bins)
+        loss_db = -10 * torch.log10((power @ keep.T) / power.sum(-1, keepdim=True).clamp(min=1e-30) + 1e-30)
+        # the loss grows with the corner: the highest corner within the limit (none: the lowest)
+        ceiling = torch.where(loss_db <= self.highpass_loss_db, grid, torch.full_like(grid, lo)).amax(-1)
+        taken = corner > HIGHPASS_ON_HZ
+        lowered = torch.where(taken, torch.minimum(corner, ceiling), corner)
+        out = track_u.clone()
+        out[..., col] = S.normalize(lowered, [spec]).clamp(0, 1).to(out.dtype)
+        return out
+
+    def eq_tone_change_db(self, tracks, heard_db, mask, base_u, new_u) -> torch.Tensor:
+        """How the new strips' EQs change the mix's tone against the base's: the power spectrum
+        of the sum of the tracks (each through its strip's six EQ bands, at its strip's gain: input
+        gain, compressor at its loudness, fader), new over base, in dB on
+        :data:`mixdown.data.mixology.EQ_GRID_HZ` (1/3-octave averages). High-passes are left out:
+        what they take off stays off. ``tracks`` ``(B, N, 2, T)``, ``heard_db``, ``mask``
+        ``(B, N)``, ``base_u``, ``new_u`` ``(B, N, P)`` normalised -> ``(B, 96)``."""
+        from mixdown.data.mixology import EQ_GRID_HZ
+        from mixdown.dsp.filters import cascade_response
+        from mixdown.dsp.strip import strip_coefficients
+
+        B, N, _, T = tracks.shape
+        dev = tracks.device
+        eq_cols = [S.TRACK.columns[n] for n in EQ_DECISIONS]
+        power = (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2).masked_fill(~mask[..., None], 0.0)
+        freq = torch.fft.rfftfreq(T, 1.0 / self.sample_rate, dtype=torch.float64, device=dev)
+        grid = torch.as_tensor(EQ_GRID_HZ, dtype=torch.float64, device=dev)
+        bands = ((freq[None] >= grid[:, None] * 2 ** (-1 / 6)) & (freq[None] < grid[:, None] * 2 ** (1 / 6))).double()
+        mix = []
+        for u in (base_u, new_u):
+            v = S.denormalize(u.double(), S.TRACK_SPECS, self.sample_rate)
+            b, a = strip_coefficients(v[..., eq_cols].reshape(B * N, -1).cpu().numpy(), EQ_DECISIONS, self.sample_rate)
+            h = cascade_response(torch.from_numpy(b), torch.from_numpy(a), T).reshape(B, N, -1).to(dev)
+            gain_db = v[..., S.TRACK.columns["input_gain_db"]] + self.compressor_gain_db(heard_db, v)
+            gain_db = gain_db + v[..., S.TRACK.columns["fader_db"]]
+            spectrum = (power * h.abs().double() ** 2 * 10 ** (gain_db[..., None] / 10)).sum(1)  # (B, F)
+            mix.append(spectrum @ bands.T / bands.sum(-1).clamp(min=1.0))  # (B, 96)
+        return 10 * torch.log10((mix[1] + 1e-30) / (mix[0] + 1e-30))
+
+    def compressor_gain_db(self, heard_db: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Each strip's compressor gain at its track's loudness (``heard_db`` plus its input gain),
+        make-up included (0 when off): physical track values ``v`` ``(B, N, P)`` -> ``(B, N)``."""
+        col = S.TRACK.columns
+        level = heard_db.double() + v[..., col["input_gain_db"]]
+        on = v[..., col["compressor.ratio"]] > 1.0
+        threshold, ratio, knee = (v[..., col[f"compressor.{k}"]] for k in ("threshold_db", "ratio", "knee_db"))
+        gr = static_gain_db(level, threshold, ratio, knee)
+        return torch.where(on, gr, torch.zeros_like(gr)) + v[..., col["compressor.makeup_db"]]
+
+    def keep_tone(self, mask, base_u, base_master_u, new_master_u, tone_db=None):
         """Recipe 2's master EQ: the base's master EQ followed by the tone the base gave every
         track alike (the median of its track EQs' settings: the same on every strip, it acts as
         one EQ on the bus), fitted as one six-band EQ (:func:`mixdown.data.mixology.fit_eqs`).
         The strips' EQs are then the engineers'; the mix keeps the base's overall tone (it learnt
-        it from human-mixed songs). ``mask`` ``(B, N)``, ``base_u`` ``(B, N, P)``, master values
+        it from human-mixed songs). With ``tone_db`` ``(B, 96)`` (:meth:`eq_tone_change_db`,
+        :attr:`keep_mix_tone`): the base's master EQ less the whole change the new strips' EQs
+        make to the mix's spectrum (the shared EQ's removal, and the engineers' moves as they add
+        up over the tracks, at most 12 dB): each strip keeps its EQ relative to the others, the
+        mix the base's tone. ``mask`` ``(B, N)``, ``base_u`` ``(B, N, P)``, master values
         ``(B, M)``, normalised -> the new master values."""
         from mixdown.data.mixology import fit_eqs
 
@@ -294,12 +385,15 @@ class Engineer(MixModel):
             shared = tracks.median(0).values.reshape(S.N_EQ_BANDS, 3)
             master = S.denormalize(base_master_u[b].double(), S.MASTER_SPECS, self.sample_rate)[mcols]
             master = master.reshape(S.N_EQ_BANDS, 3)
-            bands.append([(k, *map(float, band)) for eq in (master, shared) for k, band in zip(kinds, eq)])
+            # with the mix's tone change measured (it holds the shared EQ's removal): the master's own
+            eqs = (master, shared) if tone_db is None else (master,)
+            bands.append([(k, *map(float, band)) for eq in eqs for k, band in zip(kinds, eq)])
             start = master.clone()
             start[:, 1] = (master[:, 1] + shared[:, 1]).clamp(-15.0, 15.0)
             starts.append(dict(zip(names, map(float, start.reshape(-1)))))
         out = new_master_u.clone()
-        for b, (vals, _) in enumerate(fit_eqs(starts, bands, steps=200)):  # one fit for the batch
+        extra = None if tone_db is None else (-tone_db).clamp(-12.0, 12.0).cpu().numpy()
+        for b, (vals, _) in enumerate(fit_eqs(starts, bands, steps=200, extra_db=extra)):  # one fit for the batch
             fitted = torch.tensor([vals[n] for n in names], dtype=torch.float64)
             out[b, mcols] = S.normalize(fitted, mspecs).clamp(0, 1).to(out.dtype)
         return out
@@ -307,23 +401,28 @@ class Engineer(MixModel):
     def keep_wetness(self, level_db, mask, base_u, base_master_u, new_u, new_master_u):
         """Recipe 2's reverb return set so the reverb gets as much signal as the base model's did
         (the sum over tracks of each one's power after its strip, times its send gain): which
-        tracks are sent, and how much relative to each other, is the engineers'; how wet the mix
-        is, the base's. MixologyDB records sends but not the returns (all 0 dB), so the absolute
-        wetness cannot be learnt from it; the reverb's impulse response has unit energy, so its
+        tracks are sent, and how much relative to each other, is the engineers'; how wet, the
+        base's. :attr:`wetness` ``"bus"``: summed over all tracks (the mix as wet as the base's,
+        its whole reverb on the few tracks the engineers send); ``"sent"``: over the tracks the
+        engineers send (each as wet as the base made it; the ones they leave dry stay dry).
+        MixologyDB records sends but not the returns (all 0 dB), so the absolute wetness cannot
+        be learnt from it; the reverb's impulse response has unit energy, so its
         settings do not change it. ``level_db`` (each strip's output, the same for both:
         :meth:`keep_loudness`), ``mask`` ``(B, N)``, track values ``(B, N, P)``, master values
         ``(B, M)``, normalised -> the new master values."""
         col, mcol = S.TRACK.columns, S.MASTER.columns
         base = S.denormalize(base_u.double(), S.TRACK_SPECS, self.sample_rate)
         new = S.denormalize(new_u.double(), S.TRACK_SPECS, self.sample_rate)
+        counted = mask if self.wetness == "bus" else mask & (new[..., col["reverb_send_db"]] > SEND_ON_DB)
 
         def bus_db(v):
-            p = (10 ** ((level_db + v[..., col["reverb_send_db"]]) / 10)).masked_fill(~mask, 0.0)
+            p = (10 ** ((level_db + v[..., col["reverb_send_db"]]) / 10)).masked_fill(~counted, 0.0)
             return 10 * torch.log10(p.sum(-1) + 1e-30)
 
         spec = S.MASTER_SPECS[mcol["reverb.return_db"]]
         base_return = S.denormalize(base_master_u[..., mcol["reverb.return_db"]].double(), [spec])
         ret = (base_return + bus_db(base) - bus_db(new)).clamp(spec.lo, spec.hi)
+        ret = torch.where(counted.any(-1), ret, base_return)  # nothing sent: the base's return
         out = new_master_u.clone()
         out[..., mcol["reverb.return_db"]] = S.normalize(ret, [spec]).to(out.dtype)
         return out
@@ -353,20 +452,9 @@ class Engineer(MixModel):
             energy.append((power * h.abs().double() ** 2).sum(-1).clamp(min=1e-30))
         filters_db = 10 * torch.log10(energy[1] / energy[0])
 
-        def compressor_db(v):  # the compressor's gain at the track's loudness, make-up included
-            level = heard_db.double() + v[..., col["input_gain_db"]]
-            on = v[..., col["compressor.ratio"]] > 1.0
-            gr = static_gain_db(
-                level,
-                v[..., col["compressor.threshold_db"]],
-                v[..., col["compressor.ratio"]],
-                v[..., col["compressor.knee_db"]],
-            )
-            return torch.where(on, gr, torch.zeros_like(gr)) + v[..., col["compressor.makeup_db"]]
-
         base, new = phys
-        base_comp_db = compressor_db(base)
-        shift = filters_db + compressor_db(new) - base_comp_db
+        base_comp_db = self.compressor_gain_db(heard_db, base)
+        shift = filters_db + self.compressor_gain_db(heard_db, new) - base_comp_db
         spec = S.TRACK_SPECS[col["fader_db"]]
         fader = (new[..., col["fader_db"]] - shift).clamp(spec.lo, spec.hi)
         out = new_u.clone()

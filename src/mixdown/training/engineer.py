@@ -331,13 +331,15 @@ def train_engineer(
     standins: Path | None = None,
     recipe: int = 1,
     eq_scale: float = 1.0,
+    mixing: dict | None = None,
 ) -> dict:
     """Train the decision network on the training songs' mixes, the master network taken from
     ``base_checkpoint`` (a Mixformer with roles, e.g. the shipped human-v3) and frozen; ``weights``
     scale the loss terms of :func:`losses` by name (default 1 each); with ``standins`` (a folder of
     stand-in sessions, :func:`mixdown.decisions.render_song`, rendered there when missing) the
     model learns from what it hears of them (:func:`heard_levels`), as at mixing time; write a
-    self-describing checkpoint to ``out``. Returns the final losses."""
+    self-describing checkpoint to ``out``. ``mixing``: recipe 2's options that act after the
+    network (:data:`MIXING_OPTIONS`). Returns the final losses."""
     from tqdm import tqdm
 
     from mixdown.inference.checkpoint import load_model, read_checkpoint, save_checkpoint
@@ -370,7 +372,7 @@ def train_engineer(
     kwargs = {
         k: base_kwargs[k] for k in ("sample_rate", "dim", "layers", "heads", "hidden", "use_roles") if k in base_kwargs
     }
-    kwargs.update(d_model=d_model, n_styles=len(styles), recipe=recipe, eq_scale=eq_scale)
+    kwargs.update(d_model=d_model, n_styles=len(styles), recipe=recipe, eq_scale=eq_scale, **_mixing(mixing))
     model = Engineer(**kwargs)
     model.base.load_state_dict(base.state_dict())
     model.style_weights.copy_(torch.tensor(ratings))
@@ -424,6 +426,7 @@ def train_engineer(
                 "d_model": d_model,
                 "recipe": recipe,
                 "eq_scale": eq_scale,
+                "mixing": _mixing(mixing),
                 "loss_weights": weights,
                 "heard": "stand-in sessions" if standins is not None else "raw loudness",
                 "data": "MixologyDB (MIT), songs not in the decision benchmark's test split",
@@ -431,3 +434,44 @@ def train_engineer(
         },
     )
     return {"train": last, "validation": history}
+
+
+#: recipe 2's options that act after the decision network (no training needed to change them):
+#: name -> what it does (:class:`mixdown.models.engineer.Engineer`)
+MIXING_OPTIONS = {
+    "wetness": "how the reverb return is set: 'bus' (the base's whole wetness) or 'sent' (each sent track as wet "
+    "as the base made it)",
+    "highpass_loss_db": "the most a taken high-pass may take off a track's power (dB; 0: no limit)",
+    "keep_mix_tone": "the master EQ undoes what the strips' EQs together change in the mix's tone",
+}
+
+
+def _mixing(mixing: dict | None) -> dict:
+    unknown = sorted(set(mixing or {}) - set(MIXING_OPTIONS))
+    if unknown:
+        raise ValueError(f"mixing options {unknown}: not among {sorted(MIXING_OPTIONS)}")
+    return dict(mixing or {})
+
+
+def with_mixing(src: Path, out: Path, mixing: dict) -> str:
+    """Write ``out``: the Engineer checkpoint ``src`` (recipe 2) with its mixing options
+    (:data:`MIXING_OPTIONS`) set to ``mixing``, the networks untouched (they act after them); the
+    options are checked by building the model, and the checkpoint's config records the source
+    (file, sha256) and the options. Returns the sha256 of ``out`` (first 12 hex digits)."""
+    import hashlib
+
+    from mixdown.fileio import atomic_write
+    from mixdown.inference.checkpoint import load_model, read_checkpoint
+
+    state = read_checkpoint(src)
+    if state["model"]["class"].rsplit(".", 1)[-1] != "Engineer" or state["model"]["kwargs"].get("recipe") != 2:
+        raise ValueError(f"{src}: not an Engineer of recipe 2 (mixing options act on recipe 2's decisions)")
+    state["model"]["kwargs"].update(_mixing(mixing))
+    Engineer(**state["model"]["kwargs"])  # the options checked before anything is written
+    config = dict(state.get("config") or {})
+    config["mixing"] = {"from": Path(src).name, "from_sha256": hashlib.sha256(Path(src).read_bytes()).hexdigest(),
+                        **_mixing(mixing)}
+    state["config"] = config
+    atomic_write(Path(out), lambda tmp: torch.save(state, tmp))
+    load_model(out)  # it loads as a checkpoint
+    return hashlib.sha256(Path(out).read_bytes()).hexdigest()[:12]
