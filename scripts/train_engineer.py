@@ -1,7 +1,7 @@
 """Train the Engineer model's decisions on MixologyDB's engineers (issue 24).
 
     python scripts/train_engineer.py --out runs/engineer/engineer.pt [--steps 2000] \
-        [--validate "Vermont,Lolita,Sea Of Leaves"] [--base src/mixdown/weights/default.pt]
+        [--validate "Vermont,Lolita,Sea Of Leaves"] [--base src/mixdown/weights/human-v3.pt]
 
     python scripts/train_engineer.py --from src/mixdown/weights/engineer-v2.pt --out engineer-v3.pt \
         --wetness sent --highpass-loss-db 1 --keep-mix-tone   # engineer-v3: no training
@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument(
         "--base",
         type=Path,
-        default=Path(__file__).resolve().parents[1] / "src/mixdown/weights/default.pt",
+        default=Path(__file__).resolve().parents[1] / "src/mixdown/weights/human-v3.pt",
         help="the Mixformer whose master bus the model keeps (default: the shipped human-v3)",
     )
     p.add_argument("--mixologydb", type=Path, default=DEFAULT_PATH)
@@ -62,6 +62,9 @@ def main() -> None:
                    "(0: no limit; engineer-v3: 1)")
     p.add_argument("--keep-mix-tone", action="store_true",
                    help="recipe 2: the master EQ undoes what the strips' EQs together change in the mix's tone")
+    p.add_argument("--switch-shrink", type=float, default=0.0,
+                   help="recipe 2: move each switch's odds this far (0 to 1) towards the training engineers' "
+                   "share on the track's part (0: the network's alone)")
     p.add_argument("--from", dest="source", type=Path,
                    help="no training: write --out as this recipe-2 checkpoint with the mixing options above")
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
@@ -77,7 +80,10 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-    mixing = {"wetness": args.wetness, "highpass_loss_db": args.highpass_loss_db, "keep_mix_tone": args.keep_mix_tone}
+    mixing = {"wetness": args.wetness, "highpass_loss_db": args.highpass_loss_db, "keep_mix_tone": args.keep_mix_tone,
+              "switch_shrink": args.switch_shrink}
+    if not 0.0 <= args.switch_shrink <= 1.0:
+        raise SystemExit(f"--switch-shrink {args.switch_shrink}: 0 (the network's odds) to 1 (the parts' odds)")
     if not 0.0 <= args.highpass_loss_db <= 24.0:
         raise SystemExit(f"--highpass-loss-db {args.highpass_loss_db}: 0 (no limit) to 24 dB (e.g. 1)")
     if args.source is not None:

@@ -16,7 +16,7 @@ from mixdown.models.engineer import Engineer, encode_names, k_weighted_db
 from mixology_helpers import track
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = ROOT / "src/mixdown/weights/default.pt"
+BASE = ROOT / "src/mixdown/weights/human-v3.pt"
 EXAMPLE = ROOT / "data/examples/rock-8beat"
 
 
@@ -573,3 +573,30 @@ def test_mixing_options_set_on_a_trained_checkpoint_without_training(tmp_path):
         torch.save(state, tmp_path / "damaged.pt")
         with pytest.raises(CheckpointError, match=says):
             load_model(tmp_path / "damaged.pt")
+
+
+def test_switch_shrink_moves_each_switch_towards_the_parts_odds(trained_odds, tmp_path):
+    """``switch_shrink``: the parts' odds are counted from the engineers' decisions (the vocal:
+    4, 3 and 5 of 6; the kick and guitars: none), and a switch's probability is (1 - w) x the
+    network's + w x its part's; at w = 1 a vocal whose odds are made certain is always taken,
+    and one made impossible never."""
+    from mixdown import decisions as D
+    from mixdown.data.roles import PARTS, part_of
+    from mixdown.inference.checkpoint import load_model
+    from mixdown.training.engineer import engineer_rows, with_mixing
+
+    db, path = trained_odds
+    out = tmp_path / "shrunk.pt"
+    with_mixing(path, out, {"switch_shrink": 1.0}, db=db)
+    model = load_model(out)
+    vocal, kick = PARTS.index(part_of("Lead Vox")), PARTS.index(part_of("Kick In"))
+    torch.testing.assert_close(model.part_odds[vocal], torch.tensor([4 / 6, 3 / 6, 5 / 6]))
+    assert model.part_odds[kick].tolist() == [0.0, 0.0, 0.0]
+    assert int(model.part_tracks[vocal]) == 6 and int(model.part_tracks[kick]) == 6
+    st = D.song_tracks(db, "Song 1")
+    model.part_odds[vocal] = torch.tensor([1.0, 0.0, 1.0])  # high-pass and send certain, no compressor
+    vox = [dict(zip(st.names, D.rows_of(engineer_rows(model, st, draw=k))))["Lead Vox"] for k in range(20)]
+    assert all(v["highpass_hz"] > 21 and v["compressor.ratio"] == 1 and v["reverb_send_db"] > -59 for v in vox)
+    model.switch_shrink = 0.5  # halfway: the network's 3/6 and the part's 0 -> about 1 in 4
+    comp = [dict(zip(st.names, D.rows_of(engineer_rows(model, st, draw=k))))["Lead Vox"] for k in range(80)]
+    assert sum(v["compressor.ratio"] > 1 for v in comp) / 80 == pytest.approx(0.25, abs=0.15)

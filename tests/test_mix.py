@@ -191,7 +191,7 @@ def test_shipped_model_mixes_one_to_sixty_four_tracks(tmp_path, n_tracks):
     session = make_stems(tmp_path / "s", n=n_tracks, seconds=1.0)
     params, audio = mix_session(session, progress=False)
     assert len(params.tracks) == n_tracks and audio.shape == (SR, 2) and np.isfinite(audio).all()
-    assert params.extra["notes"]["model"] == "Mixformer"
+    assert params.extra["notes"]["model"] == "Engineer"
     assert err_db(render(session, params).audio, audio) < -60
 
 

@@ -105,10 +105,10 @@ def test_fine_tuning_a_pre_reverb_checkpoint_keeps_its_rows():
     torch.testing.assert_close(mp_new[..., keep_m], mp_old[..., keep_m])
 
 
-@pytest.mark.parametrize("name", ["default.pt", "human-v2.pt"])
+@pytest.mark.parametrize("name", ["human-v3.pt", "human-v2.pt"])
 def test_the_shipped_reverb_models_predict_the_whole_table(name):
-    """human-v2 and the default (human-v3) were trained with the reverb in the table: their heads
-    predict every send and setting; the default also hears roles (human-v2 loads as it was: none)."""
+    """human-v2 and human-v3 (the default before engineer-v3) were trained with the reverb in the table: their heads
+    predict every send and setting; human-v3 also hears roles (human-v2 loads as it was: none)."""
     path = DEFAULT_CHECKPOINT.with_name(name)
     state = read_checkpoint(path)
     assert [r[0] for r in state["track_specs"]] == list(S.TRACK_NAMES)
@@ -116,7 +116,7 @@ def test_the_shipped_reverb_models_predict_the_whole_table(name):
     assert "optimizer" not in state.get("train_state", {})  # released: the optimiser state dropped
     model = load_model(path)
     assert model.track_names == S.TRACK_NAMES and model.master_names == S.MASTER_NAMES
-    assert model.uses_roles == (name == "default.pt")
+    assert model.uses_roles == (name == "human-v3.pt")
     if model.uses_roles:  # what it learnt from the human mixes: a lead above the rest, percussion below
         levels = model.role_levels_db()
         assert levels["lead"] > 2.0 and levels["percussion"] < -1.0 and levels["vocals"] == 0.0

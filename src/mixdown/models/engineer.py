@@ -86,6 +86,8 @@ SWITCHES = {
 #: gets the base's whole send power (engineer-v2); ``"sent"``, each track the engineers send is as
 #: wet as the base made it (the tracks left dry add nothing)
 WETNESS = ("bus", "sent")
+#: recipe 2's ``switch_shrink``: each switch's probability is (1 - w) x the network's + w x the
+#: share of the training songs' tracks of that part whose engineers took it (``part_odds``)
 #: recipe 2 keeps at most this many engineers' EQs per part to draw from
 EQ_BANK_SIZE = 512
 #: a taken compressor's make-up: its static gain reduction at the track's loudness + this (dB)
@@ -160,6 +162,7 @@ class Engineer(MixModel):
         wetness: str = "bus",
         highpass_loss_db: float = 0.0,
         keep_mix_tone: bool = False,
+        switch_shrink: float = 0.0,
     ):
         super().__init__(sample_rate)
         if recipe not in (1, 2):
@@ -171,7 +174,10 @@ class Engineer(MixModel):
         if not 0.0 <= highpass_loss_db <= 24.0:  # NaN fails too
             raise ValueError(f"Engineer highpass_loss_db {highpass_loss_db!r}: 0 (no limit) to 24 dB")
         self.recipe, self.eq_scale, self.wetness = int(recipe), float(eq_scale), str(wetness)
+        if not 0.0 <= switch_shrink <= 1.0:  # NaN fails too
+            raise ValueError(f"Engineer switch_shrink {switch_shrink!r}: the weight of the parts' odds, 0 to 1")
         self.highpass_loss_db, self.keep_mix_tone = float(highpass_loss_db), bool(keep_mix_tone)
+        self.switch_shrink = float(switch_shrink)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
@@ -184,6 +190,9 @@ class Engineer(MixModel):
             n_out += len(SWITCHES)
             self.register_buffer("eq_bank", torch.zeros(len(PARTS), EQ_BANK_SIZE, len(EQ_DECISIONS)))
             self.register_buffer("eq_bank_size", torch.zeros(len(PARTS), dtype=torch.long))
+            if switch_shrink > 0:  # the training engineers' odds per part (and how many tracks they rest on)
+                self.register_buffer("part_odds", torch.zeros(len(PARTS), len(SWITCHES)))
+                self.register_buffer("part_tracks", torch.zeros(len(PARTS), dtype=torch.long))
         self.track_out = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, n_out))
         self.reverb_out = nn.Sequential(
             nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, len(S.REVERB_MASTER_NAMES))
@@ -544,12 +553,16 @@ class Engineer(MixModel):
         rel = {name: lo + dec[..., i].double() * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
         v = {n: S.denormalize(dec[..., len(DECISIONS) + j].double(), [specs[n]]) for j, n in enumerate(TABLE_DECISIONS)}
         prob = dec[..., n_fixed:].double()
+        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
+        if self.switch_shrink > 0:  # shrunk towards the part's odds where the training songs have the part
+            known = (self.part_tracks[part] > 0)[..., None]
+            odds = self.part_odds[part].double()
+            prob = torch.where(known, (1 - self.switch_shrink) * prob + self.switch_shrink * odds, prob)
         if coins is None:
             coins = torch.cat([torch.full_like(prob, 0.5), torch.zeros_like(prob[..., :1])], -1)
         coins = coins.to(prob.device)
         taken = prob > coins[..., : len(SWITCHES)]
         # the EQ: one of the engineers' EQs on this part (its gains scaled by eq_scale)
-        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
         size = self.eq_bank_size[part]
         pick = (coins[..., -1] * size).long().clamp(max=(size - 1).clamp(min=0))
         eq = self.eq_bank[part, pick].double()

@@ -35,7 +35,7 @@ from mixdown.data.mixology import (
     MixologyDB,
     power_sum_db,
 )
-from mixdown.data.roles import ROLES
+from mixdown.data.roles import PARTS, ROLES
 from mixdown.decisions import COMP_GRID_DB
 from mixdown.dsp.strip import static_gain_db
 from mixdown.models.engineer import (
@@ -43,6 +43,7 @@ from mixdown.models.engineer import (
     EQ_BANK_SIZE,
     EQ_DECISIONS,
     N_SIDES,
+    SWITCHES,
     TABLE_DECISIONS,
     Engineer,
     encode_names,
@@ -199,7 +200,6 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     t = {n: j for j, n in enumerate(TABLE_DECISIONS)}
     col = S.TRACK.columns
     raw = b["raw"].double()
-    level_at_comp = raw + v[..., col["input_gain_db"]]
     on = v[..., col["compressor.ratio"]] > 1.0
     true_thr_rel = torch.where(on, v[..., col["compressor.threshold_db"]] - raw, torch.zeros_like(raw))
     true_gr = gain_reduction_db(
@@ -213,12 +213,7 @@ def losses(model: Engineer, b: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     )
     out = {"pan": mean((phys["abs_pan"] - v[..., col["pan"]].abs()).abs())}
     if model.recipe == 2:  # whether each switch is taken (cross-entropy), its settings where taken
-        taken = {
-            "highpass": v[..., col["highpass_hz"]] > HIGHPASS_ON_HZ,
-            "compressor": (v[..., col["compressor.ratio"]] >= COMPRESSOR_ON_RATIO)
-            & (v[..., col["compressor.threshold_db"]] < level_at_comp + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB),
-            "send": v[..., col["reverb_send_db"]] > SEND_ON_DB,
-        }
+        taken = taken_switches(v, raw)
         prob = dec[..., len(DECISIONS) + len(TABLE_DECISIONS) :].double().clamp(1e-6, 1 - 1e-6)
         for k, (name, y) in enumerate(taken.items()):
             out[f"{name}_taken"] = mean(
@@ -290,6 +285,37 @@ def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...], h
         for g, e in res.items():
             errs[g].append(e)
     return {g: float(np.concatenate(v).mean()) for g, v in errs.items()}
+
+
+def taken_switches(values, raw_lufs) -> dict:
+    """Whether an engineer took each of recipe 2's switches (:data:`SWITCHES`, the decision
+    benchmark's definitions): physical track values ``(..., P)`` (torch or numpy) and each
+    track's raw loudness ``(...)`` -> name -> bool ``(...)``."""
+    col = S.TRACK.columns
+    at_comp = raw_lufs + values[..., col["input_gain_db"]]
+    return {
+        "highpass": values[..., col["highpass_hz"]] > HIGHPASS_ON_HZ,
+        "compressor": (values[..., col["compressor.ratio"]] >= COMPRESSOR_ON_RATIO)
+        & (values[..., col["compressor.threshold_db"]] < at_comp + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB),
+        "send": values[..., col["reverb_send_db"]] > SEND_ON_DB,
+    }
+
+
+def fill_part_odds(model: Engineer, exs: list[dict]) -> None:
+    """Recipe 2's ``part_odds`` (with ``switch_shrink``): per part, the share of the tracks of
+    that part the engineers of ``exs`` placed on which they took each switch, and how many tracks
+    that is (``part_tracks``)."""
+    taken = np.zeros((len(PARTS), len(SWITCHES)))
+    count = np.zeros(len(PARTS), dtype=np.int64)
+    for e in exs:
+        parts = np.asarray(e["roles"]) // (len(ROLES) * N_SIDES)
+        t = taken_switches(np.asarray(e["values"]), np.asarray(e["raw_lufs"]))
+        for i, (p, placed) in enumerate(zip(parts, e["target"])):
+            if placed:
+                count[p] += 1
+                taken[p] += [bool(t[name][i]) for name in SWITCHES]
+    model.part_odds.copy_(torch.as_tensor(taken / np.maximum(count, 1)[:, None], dtype=model.part_odds.dtype))
+    model.part_tracks.copy_(torch.as_tensor(count))
 
 
 def fill_eq_bank(model: Engineer, exs: list[dict], seed: int = 0) -> None:
@@ -378,6 +404,8 @@ def train_engineer(
     model.style_weights.copy_(torch.tensor(ratings))
     if recipe == 2:
         fill_eq_bank(model, exs, seed)
+        if model.switch_shrink > 0:
+            fill_part_odds(model, exs)
     for p in model.base.parameters():
         p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -443,6 +471,7 @@ MIXING_OPTIONS = {
     "as the base made it)",
     "highpass_loss_db": "the most a taken high-pass may take off a track's power (dB; 0: no limit)",
     "keep_mix_tone": "the master EQ undoes what the strips' EQs together change in the mix's tone",
+    "switch_shrink": "each switch's odds moved this far (0 to 1) towards the training engineers' share on the part",
 }
 
 
@@ -453,11 +482,13 @@ def _mixing(mixing: dict | None) -> dict:
     return dict(mixing or {})
 
 
-def with_mixing(src: Path, out: Path, mixing: dict) -> str:
+def with_mixing(src: Path, out: Path, mixing: dict, db: MixologyDB | None = None) -> str:
     """Write ``out``: the Engineer checkpoint ``src`` (recipe 2) with its mixing options
-    (:data:`MIXING_OPTIONS`) set to ``mixing``, the networks untouched (they act after them); the
-    options are checked by building the model, and the checkpoint's config records the source
-    (file, sha256) and the options. Returns the sha256 of ``out`` (first 12 hex digits)."""
+    (:data:`MIXING_OPTIONS`) set to ``mixing``, the networks untouched (they act after them; with
+    ``switch_shrink`` the parts' odds are counted from the songs they were trained on, in ``db``,
+    by default the vendored MixologyDB); the options are checked by building the model, and the
+    checkpoint's config records the source (file, sha256) and the options. Returns the sha256 of
+    ``out`` (first 12 hex digits)."""
     import hashlib
 
     from mixdown.fileio import atomic_write
@@ -467,7 +498,16 @@ def with_mixing(src: Path, out: Path, mixing: dict) -> str:
     if state["model"]["class"].rsplit(".", 1)[-1] != "Engineer" or state["model"]["kwargs"].get("recipe") != 2:
         raise ValueError(f"{src}: not an Engineer of recipe 2 (mixing options act on recipe 2's decisions)")
     state["model"]["kwargs"].update(_mixing(mixing))
-    Engineer(**state["model"]["kwargs"])  # the options checked before anything is written
+    model = Engineer(**state["model"]["kwargs"])  # the options checked before anything is written
+    weights = state["state_dict"]
+    for name in ("part_odds", "part_tracks"):
+        weights.pop(name, None)
+    if model.switch_shrink > 0:  # the parts' odds from the songs the networks were trained on
+        from mixdown.data.mixology import read_mixologydb
+
+        songs_out = tuple((state.get("config") or {}).get("engineer", {}).get("songs_out", TEST_SONGS))
+        fill_part_odds(model, examples(read_mixologydb() if db is None else db, songs_out)[0])
+        weights.update(part_odds=model.part_odds.clone(), part_tracks=model.part_tracks.clone())
     config = dict(state.get("config") or {})
     config["mixing"] = {"from": Path(src).name, "from_sha256": hashlib.sha256(Path(src).read_bytes()).hexdigest(),
                         **_mixing(mixing)}
