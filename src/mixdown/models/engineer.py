@@ -38,6 +38,13 @@ Two recipes (``recipe``, in the checkpoint):
   base's strip left it (:meth:`Engineer.keep_loudness`), the reverb return keeps the base's
   wetness (:meth:`Engineer.keep_wetness`), and the EQ the base gave every strip alike moves onto
   the master (:meth:`Engineer.keep_tone`).
+
+Recipe 2's mixing options act after the networks (set on a trained checkpoint by
+``scripts/train_engineer.py --from``; engineer-v3, the default, has all four): ``wetness``
+("sent": each sent track as wet as the base made it), ``highpass_loss_db`` (a taken high-pass
+takes at most this off the track's power: :meth:`Engineer.spare_content`), ``keep_mix_tone`` (the
+master EQ undoes the strips' EQs' change to the mix's tone: :meth:`Engineer.eq_tone_change_db`)
+and ``switch_shrink`` (each switch's odds moved towards the training engineers' share on the part).
 """
 
 from __future__ import annotations
