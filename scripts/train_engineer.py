@@ -65,6 +65,8 @@ def main() -> None:
     p.add_argument("--switch-shrink", type=float, default=0.0,
                    help="recipe 2: move each switch's odds this far (0 to 1) towards the training engineers' "
                    "share on the track's part (0: the network's alone)")
+    p.add_argument("--stereo-centred", action="store_true",
+                   help="recipe 2: a track heard as stereo keeps its balance (pan 0)")
     p.add_argument("--from", dest="source", type=Path,
                    help="no training: write --out as this recipe-2 checkpoint with the mixing options above")
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
@@ -81,7 +83,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     mixing = {"wetness": args.wetness, "highpass_loss_db": args.highpass_loss_db, "keep_mix_tone": args.keep_mix_tone,
-              "switch_shrink": args.switch_shrink}
+              "switch_shrink": args.switch_shrink, "stereo_centred": args.stereo_centred}
     if not 0.0 <= args.switch_shrink <= 1.0:
         raise SystemExit(f"--switch-shrink {args.switch_shrink}: 0 (the network's odds) to 1 (the parts' odds)")
     if not 0.0 <= args.highpass_loss_db <= 24.0:

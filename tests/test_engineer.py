@@ -600,3 +600,28 @@ def test_switch_shrink_moves_each_switch_towards_the_parts_odds(trained_odds, tm
     model.switch_shrink = 0.5  # halfway: the network's 3/6 and the part's 0 -> about 1 in 4
     comp = [dict(zip(st.names, D.rows_of(engineer_rows(model, st, draw=k))))["Lead Vox"] for k in range(80)]
     assert sum(v["compressor.ratio"] > 1 for v in comp) / 80 == pytest.approx(0.25, abs=0.15)
+
+
+def test_stereo_centred_leaves_a_stereo_tracks_balance_alone():
+    """``stereo_centred``: a track heard as stereo (its sides differ) gets pan 0, as the training
+    songs' engineers left their stereo tracks (median |pan| 0 in every part); the mono double of
+    the same part is still panned. Through the whole model on audio (engineer-v2's networks)."""
+    import mixdown.api as api
+    from mixdown.inference.checkpoint import load_model
+
+    sr = 44100
+    rng = np.random.default_rng(3)
+    mono = rng.standard_normal(2 * sr).astype(np.float32) * 0.1
+    stereo = rng.standard_normal((2, 2 * sr)).astype(np.float32) * 0.1  # decorrelated sides
+    kick = (rng.standard_normal(2 * sr) * np.exp(-np.arange(2 * sr) % 11025 / 800)).astype(np.float32) * 0.3
+    model = load_model(ROOT / "src/mixdown/weights/engineer-v2.pt")
+    model.wetness, model.keep_mix_tone = "sent", True
+
+    def pans(centred):
+        model.stereo_centred = centred
+        p = api.predict([np.stack([mono, mono]), stereo, kick], sr, model=model, names=["Gtr 1", "Gtr 2", "Kick"])
+        return [t.values["pan"] for t in p.tracks]
+
+    off, on = pans(False), pans(True)
+    assert on[1] == 0.0 and abs(off[1]) > 0.01  # the stereo guitar: centred only with the option
+    assert on[0] == pytest.approx(off[0]) and abs(on[0]) > 0.1  # the mono guitar: panned either way

@@ -44,7 +44,9 @@ Recipe 2's mixing options act after the networks (set on a trained checkpoint by
 ("sent": each sent track as wet as the base made it), ``highpass_loss_db`` (a taken high-pass
 takes at most this off the track's power: :meth:`Engineer.spare_content`), ``keep_mix_tone`` (the
 master EQ undoes the strips' EQs' change to the mix's tone: :meth:`Engineer.eq_tone_change_db`)
-and ``switch_shrink`` (each switch's odds moved towards the training engineers' share on the part).
+``switch_shrink`` (each switch's odds moved towards the training engineers' share on the part)
+and ``stereo_centred`` (a track heard as stereo keeps its balance: pan 0; the training songs'
+engineers left every part's stereo tracks at a median |pan| of 0).
 """
 
 from __future__ import annotations
@@ -170,6 +172,7 @@ class Engineer(MixModel):
         highpass_loss_db: float = 0.0,
         keep_mix_tone: bool = False,
         switch_shrink: float = 0.0,
+        stereo_centred: bool = False,
     ):
         super().__init__(sample_rate)
         if recipe not in (1, 2):
@@ -184,7 +187,7 @@ class Engineer(MixModel):
         if not 0.0 <= switch_shrink <= 1.0:  # NaN fails too
             raise ValueError(f"Engineer switch_shrink {switch_shrink!r}: the weight of the parts' odds, 0 to 1")
         self.highpass_loss_db, self.keep_mix_tone = float(highpass_loss_db), bool(keep_mix_tone)
-        self.switch_shrink = float(switch_shrink)
+        self.switch_shrink, self.stereo_centred = float(switch_shrink), bool(stereo_centred)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
@@ -295,7 +298,9 @@ class Engineer(MixModel):
             coins = torch.full((B, N, len(SWITCHES) + 1), 0.5, dtype=torch.float64, device=mask.device)
             for b in range(B):
                 coins[b, mask[b]] = self.coins(roles[b][mask[b]], self.draw).to(mask.device)
-        new_u, new_master = self.assemble(track_u, master_u, dec, reverb, heard, level_rel, roles, mask, coins)
+        new_u, new_master = self.assemble(
+            track_u, master_u, dec, reverb, heard, level_rel, roles, mask, coins, stereo=stereo
+        )
         if self.recipe == 2:
             if self.highpass_loss_db > 0:
                 new_u = self.spare_content(tracks, new_u)
@@ -478,13 +483,13 @@ class Engineer(MixModel):
         level_db = 10 * torch.log10(energy[0]) + base[..., col["input_gain_db"]] + base_comp_db
         return out, level_db + base[..., col["fader_db"]]
 
-    def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask, coins=None):
+    def assemble(self, track_u, master_u, dec, reverb, heard_db, level_rel_db, roles, mask, coins=None, stereo=None):
         """The decisions written into the whole table (normalised ``(B, N, P)``, ``(B, M)``);
         recipe 2 takes each switch where its coin ``(B, N, len(SWITCHES) + 1)`` falls below its
         probability and draws the EQ by the last coin (no coins: the switches whose probability
         is above one half, each part's first EQ)."""
         if self.recipe == 2:
-            return self._assemble_2(track_u, master_u, dec, reverb, heard_db, roles, mask, coins)
+            return self._assemble_2(track_u, master_u, dec, reverb, heard_db, roles, mask, coins, stereo)
         track_u, master_u = track_u.clone(), master_u.clone()
         phys = {name: lo + dec[..., i] * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
         col = S.TRACK.columns
@@ -549,7 +554,7 @@ class Engineer(MixModel):
                 signs[b, i] = -1.0 if (k + order[p]) % 2 == 0 else 1.0
         return signs
 
-    def _assemble_2(self, track_u, master_u, dec, reverb, heard_db, roles, mask, coins):
+    def _assemble_2(self, track_u, master_u, dec, reverb, heard_db, roles, mask, coins, stereo=None):
         """Recipe 2 (see the module): the base's balance, the engineers' median settings, each
         switch taken where its coin falls below its probability, an engineer's EQ on the part
         scaled by ``eq_scale``."""
@@ -595,6 +600,8 @@ class Engineer(MixModel):
             for name, value in off.items():
                 v[name] = torch.where(taken[..., k], v[name], torch.full_like(v[name], value))
         v["pan"] = rel["abs_pan"] * self.pan_signs(roles, mask).double()
+        if self.stereo_centred and stereo is not None:  # a stereo track's pan is its balance: left alone
+            v["pan"] = torch.where(stereo.to(v["pan"].device).bool(), torch.zeros_like(v["pan"]), v["pan"])
         for name, value in v.items():
             track_u[..., col[name]] = S.normalize(value, [specs[name]]).clamp(0, 1).to(track_u.dtype)
         mcol = S.MASTER.columns

@@ -268,7 +268,8 @@ def engineer_rows(model: Engineer, st, draw: int = 0, heard=None) -> np.ndarray:
         track_u = S.normalize(_NEUTRAL, S.TRACK_SPECS).float().expand(1, n, -1)
         master_u = torch.zeros(1, S.N_MASTER_PARAMS)
         coins = model.coins(roles[0], draw)[None] if model.recipe == 2 else None
-        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask, coins)
+        st_flag = torch.tensor(np.asarray([stereo]), dtype=torch.bool)
+        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask, coins, stereo=st_flag)
     return S.denormalize(track_u[0].double().numpy(), S.TRACK_SPECS)
 
 
@@ -472,6 +473,7 @@ MIXING_OPTIONS = {
     "highpass_loss_db": "the most a taken high-pass may take off a track's power (dB; 0: no limit)",
     "keep_mix_tone": "the master EQ undoes what the strips' EQs together change in the mix's tone",
     "switch_shrink": "each switch's odds moved this far (0 to 1) towards the training engineers' share on the part",
+    "stereo_centred": "a track heard as stereo keeps its balance (pan 0), as the training songs' engineers left theirs",
 }
 
 
