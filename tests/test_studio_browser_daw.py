@@ -121,7 +121,10 @@ def test_arrow_keys_clamping_pan_and_ticks(session, browser):
         field.send_keys("40", Keys.TAB)
         wait_for(lambda: fader() == 24.0, what="the fader clamped to +24 dB")
         wait_for(lambda: field.get_attribute("value") == "24.0", what="the field showing +24 dB")
-        assert "set to the limit" in d.find_element(By.ID, "toast").text
+        # the note (an info toast hides after 3.5 s, and a loaded machine can take that long to get
+        # here: its text stays until the next toast)
+        toast = d.find_element(By.ID, "toast")
+        wait_for(lambda: "set to the limit" in toast.get_attribute("textContent"), what="the clamping note")
         # at the limit, another step up changes nothing and makes no undo step
         version = api(url, "api/state")["version"]
         slider.send_keys(Keys.ARROW_UP)
