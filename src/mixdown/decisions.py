@@ -33,13 +33,10 @@ from typing import Callable
 import numpy as np
 
 from mixdown.data.mixology import (
-    COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
-    COMPRESSOR_ON_RATIO,
-    HIGHPASS_ON_HZ,
-    SEND_ON_DB,
     TEST_SONGS,
     Decision,
     MixologyDB,
+    decisions_taken,
     eq_octaves_db,
     power_sum_db,
 )
@@ -51,15 +48,9 @@ log = logging.getLogger(__name__)
 GROUPS = ("level_db", "pan", "highpass_oct", "eq_db", "compressor_db", "send_db")
 #: the compressor's static curve is compared at these levels relative to the track's loudness (dB)
 COMP_GRID_DB = np.arange(-10.0, 14.5, 2.0)
-#: what counts as a decision taken (for :func:`shares`)
-#: (``v``: a track's values, ``level``: its loudness at the compressor, LUFS); a compressor counts
-#: when its ratio is 2:1 or more and its threshold lies below the track's peaks (loudness + 10 dB)
-SHARE_TESTS = {
-    "highpass": lambda v, level: v["highpass_hz"] > HIGHPASS_ON_HZ,
-    "compressed_2to1": lambda v, level: v["compressor.ratio"] >= COMPRESSOR_ON_RATIO
-    and v["compressor.threshold_db"] < level + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
-    "send_above_-30": lambda v, level: v["reverb_send_db"] > SEND_ON_DB,
-}
+#: the shares' names for the decisions :func:`mixdown.data.mixology.decisions_taken` tells taken (a
+#: compressor counts when its ratio is 2:1 or more and its threshold lies below the track's peaks)
+SHARE_NAMES = {"highpass": "highpass", "compressor": "compressed_2to1", "send": "send_above_-30"}
 
 
 @dataclass
@@ -189,13 +180,13 @@ def system_errors(sys_feats: dict[str, np.ndarray], eng: dict[str, dict[str, np.
 
 
 def shares(rows: list[dict[str, float]], parts: list[str], raw_lufs) -> dict[tuple[str, str], tuple[int, int]]:
-    """(part, decision) -> (tracks taking it, tracks) over ``rows`` (:data:`SHARE_TESTS`; each
+    """(part, decision) -> (tracks taking it, tracks) over ``rows`` (:data:`SHARE_NAMES`; each
     track's raw loudness in ``raw_lufs``)."""
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for v, part, raw in zip(rows, parts, raw_lufs):
-        for name, test in SHARE_TESTS.items():
-            out[(part, name)][0] += int(bool(test(v, raw + v["input_gain_db"])))
-            out[(part, name)][1] += 1
+        for key, taken in decisions_taken(v, raw + v["input_gain_db"]).items():
+            out[(part, SHARE_NAMES[key])][0] += int(bool(taken))
+            out[(part, SHARE_NAMES[key])][1] += 1
     return {k: (a, b) for k, (a, b) in out.items()}
 
 

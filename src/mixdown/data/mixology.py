@@ -90,6 +90,19 @@ COMPRESSOR_ON_RATIO = 2.0
 COMPRESSOR_ON_MAX_THRESHOLD_REL_DB = 10.0
 #: ... a reverb send above this level (dB)
 SEND_ON_DB = -30.0
+
+
+def decisions_taken(v, at_comp_db) -> dict:
+    """Which of the three decisions a track's settings take (the bounds above): ``v`` maps a
+    parameter's name to its physical value (one track's values, or a column of arrays, numpy or
+    torch), ``at_comp_db`` the track's loudness at its compressor -> ``"highpass"``,
+    ``"compressor"``, ``"send"`` -> bool (or bool arrays)."""
+    return {
+        "highpass": v["highpass_hz"] > HIGHPASS_ON_HZ,
+        "compressor": (v["compressor.ratio"] >= COMPRESSOR_ON_RATIO)
+        & (v["compressor.threshold_db"] < at_comp_db + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB),
+        "send": v["reverb_send_db"] > SEND_ON_DB,
+    }
 _T = S.TRACK.columns
 
 

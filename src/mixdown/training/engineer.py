@@ -26,13 +26,10 @@ import numpy as np
 import torch
 
 from mixdown.data.mixology import (
-    COMPRESSOR_ON_MAX_THRESHOLD_REL_DB,
-    COMPRESSOR_ON_RATIO,
-    HIGHPASS_ON_HZ,
     OCTAVES_HZ,
-    SEND_ON_DB,
     TEST_SONGS,
     MixologyDB,
+    decisions_taken,
     power_sum_db,
 )
 from mixdown.data.roles import PARTS, ROLES
@@ -289,17 +286,12 @@ def validation_errors(model: Engineer, db: MixologyDB, songs: tuple[str, ...], h
 
 
 def taken_switches(values, raw_lufs) -> dict:
-    """Whether an engineer took each of recipe 2's switches (:data:`SWITCHES`, the decision
-    benchmark's definitions): physical track values ``(..., P)`` (torch or numpy) and each
-    track's raw loudness ``(...)`` -> name -> bool ``(...)``."""
+    """Whether an engineer took each of recipe 2's switches (:data:`SWITCHES`;
+    :func:`mixdown.data.mixology.decisions_taken`, the decision benchmark's definitions): physical
+    track values ``(..., P)`` (torch or numpy) and each track's raw loudness ``(...)`` -> name ->
+    bool ``(...)``."""
     col = S.TRACK.columns
-    at_comp = raw_lufs + values[..., col["input_gain_db"]]
-    return {
-        "highpass": values[..., col["highpass_hz"]] > HIGHPASS_ON_HZ,
-        "compressor": (values[..., col["compressor.ratio"]] >= COMPRESSOR_ON_RATIO)
-        & (values[..., col["compressor.threshold_db"]] < at_comp + COMPRESSOR_ON_MAX_THRESHOLD_REL_DB),
-        "send": values[..., col["reverb_send_db"]] > SEND_ON_DB,
-    }
+    return decisions_taken({n: values[..., i] for n, i in col.items()}, raw_lufs + values[..., col["input_gain_db"]])
 
 
 def fill_part_odds(model: Engineer, exs: list[dict]) -> None:
