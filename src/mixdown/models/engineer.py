@@ -302,15 +302,25 @@ class Engineer(MixModel):
             track_u, master_u, dec, reverb, heard, level_rel, roles, mask, coins, stereo=stereo
         )
         if self.recipe == 2:
+            power = self.power_spectrum(tracks)  # one FFT for the three steps that read the spectrum
             if self.highpass_loss_db > 0:
-                new_u = self.spare_content(tracks, new_u)
-            new_u, level_db = self.keep_loudness(tracks, heard, track_u, new_u)
+                new_u = self.spare_content(tracks, new_u, power=power)
+            new_u, level_db = self.keep_loudness(tracks, heard, track_u, new_u, power=power)
             new_master = self.keep_wetness(level_db, mask, track_u, master_u, new_u, new_master)
-            tone_db = self.eq_tone_change_db(tracks, heard, mask, track_u, new_u) if self.keep_mix_tone else None
+            tone_db = None
+            if self.keep_mix_tone:
+                tone_db = self.eq_tone_change_db(tracks, heard, mask, track_u, new_u, power=power)
             new_master = self.keep_tone(mask, track_u, master_u, new_master, tone_db)
         return new_u, new_master
 
-    def spare_content(self, tracks: torch.Tensor, track_u: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def power_spectrum(tracks: torch.Tensor) -> torch.Tensor:
+        """Each track's power spectrum, its channels added: ``(B, N, 2, T)`` -> ``(B, N, T // 2 + 1)``
+        float64 (what :meth:`spare_content`, :meth:`keep_loudness` and :meth:`eq_tone_change_db`
+        read; given to them, it is computed once)."""
+        return (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2)
+
+    def spare_content(self, tracks: torch.Tensor, track_u: torch.Tensor, power=None) -> torch.Tensor:
         """Recipe 2's taken high-passes lowered where they would cut into the instrument: each
         corner at most where it takes :attr:`highpass_loss_db` off the track's power (unweighted:
         the low end is what a high-pass thins). The engineers' corners were set on recorded
@@ -318,11 +328,12 @@ class Engineer(MixModel):
         its kick. A lowered corner stays a taken high-pass (above :data:`HIGHPASS_ON_HZ`). The
         loss is the track's spectrum through the Butterworth's magnitude ``f^4 / (f^4 + fc^4)``
         (power), searched on a 1/24-octave grid up to 8 octaves above it. ``tracks``
-        ``(B, N, 2, T)``, ``track_u`` ``(B, N, P)`` normalised -> ``track_u``."""
+        ``(B, N, 2, T)``, ``track_u`` ``(B, N, P)`` normalised (``power``:
+        :meth:`power_spectrum`, computed when not given) -> ``track_u``."""
         T = tracks.shape[-1]
         col = S.TRACK.columns["highpass_hz"]
         spec = S.TRACK_SPECS[col]
-        power = (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2)  # (B, N, F)
+        power = self.power_spectrum(tracks) if power is None else power
         # the spectrum in 1/24-octave bins from 10 Hz (below: one bin), a few hundred whatever T is
         dev = tracks.device
         freq = torch.fft.rfftfreq(T, 1.0 / self.sample_rate, dtype=torch.float64, device=dev)
@@ -343,13 +354,14 @@ class Engineer(MixModel):
         out[..., col] = S.normalize(lowered, [spec]).clamp(0, 1).to(out.dtype)
         return out
 
-    def eq_tone_change_db(self, tracks, heard_db, mask, base_u, new_u) -> torch.Tensor:
+    def eq_tone_change_db(self, tracks, heard_db, mask, base_u, new_u, power=None) -> torch.Tensor:
         """How the new strips' EQs change the mix's tone against the base's: the power spectrum
         of the sum of the tracks (each through its strip's six EQ bands, at its strip's gain: input
         gain, compressor at its loudness, fader), new over base, in dB on
         :data:`mixdown.data.mixology.EQ_GRID_HZ` (1/3-octave averages). High-passes are left out:
         what they take off stays off. ``tracks`` ``(B, N, 2, T)``, ``heard_db``, ``mask``
-        ``(B, N)``, ``base_u``, ``new_u`` ``(B, N, P)`` normalised -> ``(B, 96)``."""
+        ``(B, N)``, ``base_u``, ``new_u`` ``(B, N, P)`` normalised (``power``:
+        :meth:`power_spectrum`) -> ``(B, 96)``."""
         from mixdown.data.mixology import EQ_GRID_HZ
         from mixdown.dsp.filters import cascade_response
         from mixdown.dsp.strip import strip_coefficients
@@ -357,7 +369,7 @@ class Engineer(MixModel):
         B, N, _, T = tracks.shape
         dev = tracks.device
         eq_cols = [S.TRACK.columns[n] for n in EQ_DECISIONS]
-        power = (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2).masked_fill(~mask[..., None], 0.0)
+        power = (self.power_spectrum(tracks) if power is None else power).masked_fill(~mask[..., None], 0.0)
         freq = torch.fft.rfftfreq(T, 1.0 / self.sample_rate, dtype=torch.float64, device=dev)
         grid = torch.as_tensor(EQ_GRID_HZ, dtype=torch.float64, device=dev)
         bands = ((freq[None] >= grid[:, None] * 2 ** (-1 / 6)) & (freq[None] < grid[:, None] * 2 ** (1 / 6))).double()
@@ -448,20 +460,20 @@ class Engineer(MixModel):
         out[..., mcol["reverb.return_db"]] = S.normalize(ret, [spec]).to(out.dtype)
         return out
 
-    def keep_loudness(self, tracks, heard_db, base_u, new_u):
+    def keep_loudness(self, tracks, heard_db, base_u, new_u, power=None):
         """Recipe 2's faders moved so each strip leaves its track as loud (K-weighted) as the base
         model's strip did: the base's balance as heard, not just its fader values. The filters'
         change from the track's spectrum through both strips' high-pass and EQ, the compressor's
         from both static curves (and make-ups) at the track's loudness. ``tracks`` ``(B, N, 2, T)``,
         ``heard_db`` ``(B, N)``, ``base_u``, ``new_u`` ``(B, N, P)`` normalised -> ``new_u``
         with its faders moved, and each strip's output level (dB, K-weighted, up to one constant)
-        ``(B, N)``."""
+        ``(B, N)`` (``power``: :meth:`power_spectrum`, computed when not given)."""
         from mixdown.dsp.filters import cascade_response
         from mixdown.dsp.strip import strip_coefficients
 
         B, N, _, T = tracks.shape
         col = S.TRACK.columns
-        power = (torch.fft.rfft(tracks.double(), dim=-1).abs() ** 2).sum(-2)  # (B, N, F)
+        power = self.power_spectrum(tracks) if power is None else power
         power = power * k_response(T, self.sample_rate, tracks.device).abs() ** 2
         energy = []
         phys = []
