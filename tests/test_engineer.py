@@ -50,16 +50,21 @@ def _habits_db(path: Path) -> Path:
     )
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def _train(tmp_path_factory, name: str, make_db, **kwargs):
+    """A model trained 300 steps on the engineers' file ``make_db`` writes: (the db, its checkpoint)."""
     from mixdown.training.engineer import train_engineer
 
-    tmp = tmp_path_factory.mktemp("engineer")
-    db = read_mixologydb(_habits_db(tmp / "habits.json"))
+    tmp = tmp_path_factory.mktemp(name)
+    db = read_mixologydb(make_db(tmp / "engineers.json"))
     torch.manual_seed(0)
-    out = tmp / "engineer.pt"
-    train_engineer(db, BASE, out, steps=300, batch=4, songs_out=())
+    out = tmp / f"{name}.pt"
+    train_engineer(db, BASE, out, steps=300, batch=4, songs_out=(), **kwargs)
     return db, out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _train(tmp_path_factory, "engineer", _habits_db)
 
 
 def test_learns_the_engineers_habits(trained):
@@ -199,14 +204,7 @@ def _odds_db(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_odds(tmp_path_factory):
-    from mixdown.training.engineer import train_engineer
-
-    tmp = tmp_path_factory.mktemp("engineer2")
-    db = read_mixologydb(_odds_db(tmp / "odds.json"))
-    torch.manual_seed(0)
-    out = tmp / "engineer2.pt"
-    train_engineer(db, BASE, out, steps=300, batch=4, songs_out=(), recipe=2, eq_scale=0.5)
-    return db, out
+    return _train(tmp_path_factory, "engineer2", _odds_db, recipe=2, eq_scale=0.5)
 
 
 def test_static_gain_of_the_spec_by_hand():
