@@ -67,6 +67,9 @@ def main() -> None:
                    "share on the track's part (0: the network's alone)")
     p.add_argument("--stereo-centred", action="store_true",
                    help="recipe 2: a track heard as stereo keeps its balance (pan 0)")
+    p.add_argument("--compressor-scale", type=float, default=1.0,
+                   help="recipe 2: a taken compressor's gain reduction above its threshold (slope 1 - 1/ratio) "
+                   "times this, above 0 and at most 1, at least 2:1's (1: the network's; engineer-v4: 0.6)")
     p.add_argument("--from", dest="source", type=Path,
                    help="no training: write --out as this recipe-2 checkpoint with the mixing options above")
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
@@ -83,9 +86,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     mixing = {"wetness": args.wetness, "highpass_loss_db": args.highpass_loss_db, "keep_mix_tone": args.keep_mix_tone,
-              "switch_shrink": args.switch_shrink, "stereo_centred": args.stereo_centred}
+              "switch_shrink": args.switch_shrink, "stereo_centred": args.stereo_centred,
+              "compressor_scale": args.compressor_scale}
     if not 0.0 <= args.switch_shrink <= 1.0:
         raise SystemExit(f"--switch-shrink {args.switch_shrink}: 0 (the network's odds) to 1 (the parts' odds)")
+    if not 0.0 < args.compressor_scale <= 1.0:
+        raise SystemExit(f"--compressor-scale {args.compressor_scale}: above 0 and at most 1 (1: the network's ratios)")
     if not 0.0 <= args.highpass_loss_db <= 24.0:
         raise SystemExit(f"--highpass-loss-db {args.highpass_loss_db}: 0 (no limit) to 24 dB (e.g. 1)")
     if args.source is not None:

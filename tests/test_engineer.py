@@ -623,3 +623,47 @@ def test_stereo_centred_leaves_a_stereo_tracks_balance_alone():
     off, on = pans(False), pans(True)
     assert on[1] == 0.0 and abs(off[1]) > 0.01  # the stereo guitar: centred only with the option
     assert on[0] == pytest.approx(off[0]) and abs(on[0]) > 0.1  # the mono guitar: panned either way
+
+
+def test_compressor_scale_keeps_that_share_of_a_taken_compressors_gain_reduction(trained_odds, tmp_path):
+    """``compressor_scale``: the same draws compress the same tracks, each with its threshold,
+    knee and times, and above the knee the gain reduction (written out here: (1/ratio - 1) x dB
+    over the threshold) is the scale's share of the network's, never gentler than 2:1; the make-up
+    still gives back the new curve's reduction at the track's loudness + 3 dB. Out-of-range
+    scales are refused by name."""
+    from mixdown import decisions as D
+    from mixdown.inference.checkpoint import load_model
+    from mixdown.models.engineer import Engineer
+    from mixdown.training.engineer import engineer_rows, with_mixing
+
+    db, path = trained_odds
+    out = tmp_path / "gentle.pt"
+    with_mixing(path, out, {"compressor_scale": 0.8}, db=db)
+    plain, gentle = load_model(path), load_model(out)
+    assert gentle.compressor_scale == 0.8 and plain.compressor_scale == 1.0
+    st = D.song_tracks(db, "Song 1")
+    lufs = dict(zip(st.names, st.raw_lufs))
+    n_taken = scaled = 0
+    for k in range(40):
+        a = dict(zip(st.names, D.rows_of(engineer_rows(plain, st, draw=k))))["Lead Vox"]
+        b = dict(zip(st.names, D.rows_of(engineer_rows(gentle, st, draw=k))))["Lead Vox"]
+        assert (a["compressor.ratio"] > 1) == (b["compressor.ratio"] > 1)
+        if a["compressor.ratio"] == 1:
+            continue
+        n_taken += 1
+        for name in ("compressor.threshold_db", "compressor.knee_db", "compressor.attack_ms", "compressor.release_ms"):
+            assert b[name] == pytest.approx(a[name], abs=1e-6)
+        over = 20.0 + a["compressor.knee_db"] / 2  # well above the knee: a straight line
+        gr_a, gr_b = (1 / a["compressor.ratio"] - 1) * over, (1 / b["compressor.ratio"] - 1) * over
+        assert gr_b == pytest.approx(min(0.8 * gr_a, (1 / 2.02 - 1) * over), rel=1e-4)  # the floor: 2.02:1
+        scaled += 0.8 * gr_a < (1 / 2.02 - 1) * over
+        assert b["compressor.ratio"] >= 2.0  # still counted as compressed
+        level = lufs["Lead Vox"] + b["input_gain_db"] + 3.0
+        from mixdown.dsp.kernels import soft_knee_gain_db
+
+        expect = soft_knee_gain_db(level, b["compressor.threshold_db"], b["compressor.ratio"], b["compressor.knee_db"])
+        assert b["compressor.makeup_db"] == pytest.approx(-expect, abs=1e-4)
+    assert 8 <= n_taken <= 32 and scaled == n_taken  # about half the draws compress the vocal, each scaled
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="compressor_scale"):
+            Engineer(recipe=2, compressor_scale=bad)

@@ -40,13 +40,17 @@ Two recipes (``recipe``, in the checkpoint):
   the master (:meth:`Engineer.keep_tone`).
 
 Recipe 2's mixing options act after the networks (set on a trained checkpoint by
-``scripts/train_engineer.py --from``; engineer-v3, the default, has all four): ``wetness``
+``scripts/train_engineer.py --from``; the default has them all): ``wetness``
 ("sent": each sent track as wet as the base made it), ``highpass_loss_db`` (a taken high-pass
 takes at most this off the track's power: :meth:`Engineer.spare_content`), ``keep_mix_tone`` (the
-master EQ undoes the strips' EQs' change to the mix's tone: :meth:`Engineer.eq_tone_change_db`)
-``switch_shrink`` (each switch's odds moved towards the training engineers' share on the part)
-and ``stereo_centred`` (a track heard as stereo keeps its balance: pan 0; the training songs'
-engineers left every part's stereo tracks at a median |pan| of 0).
+master EQ undoes the strips' EQs' change to the mix's tone: :meth:`Engineer.eq_tone_change_db`),
+``switch_shrink`` (each switch's odds moved towards the training engineers' share on the part),
+``stereo_centred`` (a track heard as stereo keeps its balance: pan 0; the training songs'
+engineers left every part's stereo tracks at a median |pan| of 0) and ``compressor_scale`` (a
+taken compressor's gain reduction above its threshold, the slope ``1 - 1/ratio``, times this, at
+least 2:1's: a compressor is taken with the engineers' odds, so often where most of them left the
+track alone, and the curve nearest their median over all of them is gentler than the median of
+those who compressed).
 """
 
 from __future__ import annotations
@@ -173,6 +177,7 @@ class Engineer(MixModel):
         keep_mix_tone: bool = False,
         switch_shrink: float = 0.0,
         stereo_centred: bool = False,
+        compressor_scale: float = 1.0,
     ):
         super().__init__(sample_rate)
         if recipe not in (1, 2):
@@ -188,6 +193,12 @@ class Engineer(MixModel):
             raise ValueError(f"Engineer switch_shrink {switch_shrink!r}: the weight of the parts' odds, 0 to 1")
         self.highpass_loss_db, self.keep_mix_tone = float(highpass_loss_db), bool(keep_mix_tone)
         self.switch_shrink, self.stereo_centred = float(switch_shrink), bool(stereo_centred)
+        if not 0.0 < compressor_scale <= 1.0:  # NaN fails too
+            raise ValueError(
+                f"Engineer compressor_scale {compressor_scale!r}: the share of a taken compressor's gain "
+                "reduction kept, above 0 and at most 1"
+            )
+        self.compressor_scale = float(compressor_scale)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
@@ -601,7 +612,11 @@ class Engineer(MixModel):
             v[f"eq.{i}.gain_db"] = v[f"eq.{i}.gain_db"] * self.eq_scale
         v["highpass_hz"] = v["highpass_hz"].clamp(min=HIGHPASS_ON_HZ * 1.01)
         v["reverb_send_db"] = v["reverb_send_db"].clamp(min=SEND_ON_DB + 1.0)
-        v["compressor.ratio"] = v["compressor.ratio"].clamp(min=COMPRESSOR_ON_RATIO)
+        if self.compressor_scale < 1.0:  # the gain reduction above the threshold (slope 1 - 1/ratio) scaled
+            slope = self.compressor_scale * (1.0 - 1.0 / v["compressor.ratio"].clamp(min=1.0))
+            v["compressor.ratio"] = 1.0 / (1.0 - slope)
+        # just inside what counts as taken (the table's float32 round trip must not fall below it)
+        v["compressor.ratio"] = v["compressor.ratio"].clamp(min=COMPRESSOR_ON_RATIO * 1.01)
         v["compressor.threshold_db"] = at_comp + rel["threshold_rel_db"].clamp(
             max=COMPRESSOR_ON_MAX_THRESHOLD_REL_DB - 1
         )

@@ -466,6 +466,8 @@ MIXING_OPTIONS = {
     "keep_mix_tone": "the master EQ undoes what the strips' EQs together change in the mix's tone",
     "switch_shrink": "each switch's odds moved this far (0 to 1) towards the training engineers' share on the part",
     "stereo_centred": "a track heard as stereo keeps its balance (pan 0), as the training songs' engineers left theirs",
+    "compressor_scale": "a taken compressor's gain reduction above its threshold (slope 1 - 1/ratio) times this "
+    "(above 0, at most 1), at least 2:1's",
 }
 
 
