@@ -29,7 +29,8 @@ for line in sys.stdin:
   --checkpoint human-v1=src/mixdown/weights/human-v1.pt \
   --checkpoint human-v2=src/mixdown/weights/human-v2.pt \
   --checkpoint human-v3=src/mixdown/weights/human-v3.pt \
-  --checkpoint engineer-v3=src/mixdown/weights/engineer-v3.pt
+  --checkpoint engineer-v3=src/mixdown/weights/engineer-v3.pt \
+  --checkpoint engineer-v4=src/mixdown/weights/engineer-v4.pt
 "$PY" scripts/human_table.py "$OUT" > "$OUT/table.md"
 "$PY" scripts/human_table.py "$OUT" --exclude freedoom1/ freedoom2/ simutrans/ > "$OUT/table-lmms-midi.md"
 cat "$OUT/table.md"

@@ -3,8 +3,9 @@
     python scripts/train_engineer.py --out runs/engineer/engineer.pt [--steps 2000] \
         [--validate "Vermont,Lolita,Sea Of Leaves"] [--base src/mixdown/weights/human-v3.pt]
 
-    python scripts/train_engineer.py --from src/mixdown/weights/engineer-v2.pt --out engineer-v3.pt \
-        --wetness sent --highpass-loss-db 1 --keep-mix-tone   # engineer-v3: no training
+    python scripts/train_engineer.py --from src/mixdown/weights/engineer-v2.pt --out engineer-v4.pt \
+        --wetness sent --highpass-loss-db 1 --keep-mix-tone --switch-shrink 0.5 --stereo-centred \
+        --compressor-scale 0.6   # engineer-v4, the default: no training (engineer-v3: without the last)
 
 The decision benchmark's test songs are always left out. With ``--validate`` those songs are left
 out too and scored every ``--every`` steps (the errors of :func:`mixdown.decisions.system_errors`
