@@ -89,7 +89,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
 #: prints when shipping new weights.
 SHIPPED_SHA256 = frozenset({
     "b091775829b31af370628b65c219d557c33b9ad42c716a4031cd315cce2a759a",  # default.pt, engineer-v4.pt
-    "58017b61eb55fef1b04b5f0a1077dced7c6983ed9a8091e2475364502a4b4f02",  # engineer-v3.pt (the default until engineer-v4)
+    "58017b61eb55fef1b04b5f0a1077dced7c6983ed9a8091e2475364502a4b4f02",  # engineer-v3.pt (default until engineer-v4)
     "3ed137121ccc6e7276d4131c2fb3abe84fe371a1cea1ba8127b9d6d49a33dc27",  # human-v3.pt (the default until engineer-v3)
     "43a307592cf2fff72624eef3b2c21af7c7ac15b8f3cc8a361f96cf5a3141d246",  # engineer-v1.pt
     "8d374bd0dd40fe9602618232e95f7cf975a5fbdaed21961483609a60b5651112",  # engineer-v2.pt
