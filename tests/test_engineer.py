@@ -557,9 +557,10 @@ def test_mixing_options_set_on_a_trained_checkpoint_without_training(tmp_path):
     state, before = read_checkpoint(out), read_checkpoint(src)
     assert state["config"]["mixing"]["from"] == "engineer-v2.pt"
     assert all(torch.equal(state["state_dict"][k], v) for k, v in before["state_dict"].items())
-    bad_cmd = cmd[:-1] + [str(tmp_path / "bad.pt"), "--highpass-loss-db", "30"]
-    bad = subprocess.run(bad_cmd, capture_output=True, text=True)
-    assert bad.returncode != 0 and "--highpass-loss-db" in bad.stderr and not (tmp_path / "bad.pt").exists()
+    for flag, value in (("--highpass-loss-db", "30"), ("--compressor-scale", "0")):
+        bad_cmd = cmd[:-1] + [str(tmp_path / "bad.pt"), flag, value]
+        bad = subprocess.run(bad_cmd, capture_output=True, text=True)
+        assert bad.returncode != 0 and flag in bad.stderr and not (tmp_path / "bad.pt").exists()
     not_recipe_2 = cmd[:3] + [str(BASE), "--out", str(tmp_path / "b.pt")]
     wrong = subprocess.run(not_recipe_2, capture_output=True, text=True)
     assert wrong.returncode != 0 and "recipe 2" in wrong.stderr and not (tmp_path / "b.pt").exists()
