@@ -48,6 +48,16 @@ def wait_for(fn, timeout=90.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def retype(field, text):
+    """Type ``text`` over a field's value as a person does (focus, select all, type, Tab away).
+    Selenium's ``clear()`` blurs the field, and a state update landing before the typing would put
+    the server's value back with the typed text appended to it."""
+    from selenium.webdriver.common.keys import Keys
+
+    field.send_keys(Keys.CONTROL, "a")  # focuses the field and selects its text; it stays focused
+    field.send_keys(text, Keys.TAB)
+
+
 @contextlib.contextmanager
 def studio_server(session, *args):
     _need_browser()
@@ -121,7 +131,6 @@ def loop_audio_of_current_settings(url, driver):
 
 def test_fader_lock_mix_save_render_in_the_browser(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     url, session, params_path = server
     d = browser
@@ -138,8 +147,7 @@ def test_fader_lock_mix_save_render_in_the_browser(server, browser, tmp_path):
     field = strip.find_element(By.CSS_SELECTOR, '.fader input[type="number"]')
     slider_before = slider.get_attribute("value")
     assert float(field.get_attribute("value")) == -6.0
-    field.clear()
-    field.send_keys("0", Keys.TAB)
+    retype(field, "0")
     wait_for(lambda: api(url, "api/state")["tracks"]["track0"]["fader_db"] == 0.0, what="the fader edit")
     after = loop_audio_of_current_settings(url, d)
     assert rms_db(after) - rms_db(before) == pytest.approx(6.0, abs=1e-3)

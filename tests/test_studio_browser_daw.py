@@ -11,7 +11,7 @@ import time
 import pytest
 
 from studio_helpers import make_session
-from test_studio_browser import api, browser, studio_server, wait_for  # noqa: F401
+from test_studio_browser import api, browser, retype, studio_server, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -113,12 +113,10 @@ def test_arrow_keys_clamping_pan_and_ticks(session, browser):
         pan_slider.send_keys(Keys.SHIFT, Keys.ARROW_LEFT)
         wait_for(lambda: api(url, "api/state")["tracks"]["track0"]["pan"] == -0.04, what="pan 5 % left")
         wait_for(lambda: pan_field.get_attribute("value") == "L 4", what="pan shown as L 4")
-        pan_field.clear()
-        pan_field.send_keys("R 30", Keys.TAB)
+        retype(pan_field, "R 30")
         wait_for(lambda: api(url, "api/state")["tracks"]["track0"]["pan"] == 0.3, what="pan typed as R 30")
         # a typed value outside the range: clamped to the limit, with a note; the field shows what plays
-        field.clear()
-        field.send_keys("40", Keys.TAB)
+        retype(field, "40")
         wait_for(lambda: fader() == 24.0, what="the fader clamped to +24 dB")
         wait_for(lambda: field.get_attribute("value") == "24.0", what="the field showing +24 dB")
         # the note (an info toast hides after 3.5 s, and a loaded machine can take that long to get
@@ -137,7 +135,6 @@ def test_arrow_keys_clamping_pan_and_ticks(session, browser):
 
 def test_lock_mix_keeps_the_balance_and_the_true_peak(session, browser):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     folder, params = session
     d = browser
@@ -169,8 +166,7 @@ def test_lock_mix_keeps_the_balance_and_the_true_peak(session, browser):
         assert "over" not in tp.get_attribute("class").split()
         # the output pushed up: the master's true peak goes above 0 dBTP and shows red
         out = d.find_element(By.CSS_SELECTOR, '.strip[data-target="master"] .fader input[type="number"]')
-        out.clear()
-        out.send_keys("24", Keys.TAB)
+        retype(out, "24")
         assert full_true_peak() > 0.0
         d.find_element(By.CSS_SELECTOR, "#loop-on").click()  # the full song's meters on the page
         wait_for(lambda: "over" in tp.get_attribute("class").split(), what="the true peak in red")
