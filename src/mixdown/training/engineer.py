@@ -258,15 +258,13 @@ def engineer_rows(model: Engineer, st, draw: int = 0, heard=None) -> np.ndarray:
         heard_rel, stereo = torch.tensor(heard[0], dtype=torch.float32)[None], heard[1]
     mask = torch.ones(1, n, dtype=torch.bool)
     style = torch.tensor([model.pick_style(roles[0], draw)])
+    stereo = torch.tensor(np.asarray([stereo]), dtype=torch.float32)  # (1, N): 1 where stereo
     with torch.no_grad():
-        dec, reverb = model.decisions(
-            heard_rel, torch.tensor(np.asarray([stereo]), dtype=torch.float32), mask, roles, style
-        )
+        dec, reverb = model.decisions(heard_rel, stereo, mask, roles, style)
         track_u = S.normalize(_NEUTRAL, S.TRACK_SPECS).float().expand(1, n, -1)
         master_u = torch.zeros(1, S.N_MASTER_PARAMS)
         coins = model.coins(roles[0], draw)[None] if model.recipe == 2 else None
-        st_flag = torch.tensor(np.asarray([stereo]), dtype=torch.bool)
-        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask, coins, stereo=st_flag)
+        track_u, _ = model.assemble(track_u, master_u, dec, reverb, raw, heard_rel, roles, mask, coins, stereo=stereo)
     return S.denormalize(track_u[0].double().numpy(), S.TRACK_SPECS)
 
 
