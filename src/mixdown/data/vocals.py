@@ -176,6 +176,14 @@ def speak(word: str, espeak_voice: str = "en+m3", speed_wpm: int = 140) -> tuple
     return x[a:b].copy(), fs
 
 
+class NoVoicedFrame(RuntimeError):
+    """espeak-ng spoke a word without one periodic frame (with some voices, e.g. "hope")."""
+
+
+#: sung in place of a word that has no voiced frame in the voice (a warning says which)
+FALLBACK_WORD = "la"
+
+
 @functools.lru_cache(maxsize=64)
 def analyse(word: str, voice: Voice, sample_rate: int) -> Syllable:
     """WORLD analysis of ``word`` in ``voice`` for synthesis at ``sample_rate``.
@@ -206,7 +214,7 @@ def analyse(word: str, voice: Voice, sample_rate: int) -> Syllable:
     f0 = np.where((f0 > 0) & (ap_src[:, 1:low].mean(1) < 0.5), f0, 0.0)
     start, end = _longest_run(f0 > 0)
     if end == start:
-        raise RuntimeError(f"espeak-ng word {word!r} has no voiced frame")
+        raise NoVoicedFrame(f"espeak-ng word {word!r} has no voiced frame")
     return Syllable(f0, sp, ap, start, end)
 
 
@@ -280,7 +288,12 @@ def sing(notes: Sequence[Note], sample_rate: int, rng: np.random.Generator, voic
                       rng.normal(0.0, 5.0, n_frames // 400 + 2))
     last_end, last_pitch = -10 ** 9, None
     for note, word in zip(notes, words):
-        syl = analyse(word, voice, sample_rate)
+        try:
+            syl = analyse(word, voice, sample_rate)
+        except NoVoicedFrame:  # the note is sung on "la" rather than the song lost
+            log.warning("espeak-ng voice %s speaks %r without a voiced frame: sung as %r",
+                        voice.espeak, word, FALLBACK_WORD)
+            syl = analyse(FALLBACK_WORD, voice, sample_rate)
         onset = note.onset_s + (voice.lag_ms + np.clip(rng.normal(0, voice.jitter_ms), -25, 25)) / 1000.0
         a, d = int(round(onset / fp)), max(int(round(note.duration_s / fp)), 6)
         pre = int(min(syl.start, 16, max(a - last_end, 0)))
