@@ -231,3 +231,28 @@ def test_short_signals_fall_back_to_mean_square_levels():
     assert m["mrstft"] < 1e-5
     silent = M.mix_metrics(np.zeros_like(ref), ref, SR)
     assert silent["loudness_diff_lu"] == -np.inf and silent["stereo_width_diff_db"] == -np.inf
+
+
+def test_mrstft_compares_what_can_be_heard_not_a_dc_offset():
+    """A DC offset (as the soundfont stems of the MIDI pairs carry) and 8 Hz rumble are not sound:
+    above 20 Hz the distance barely moves, where the old measure (DC included) moved by 0.2, a third
+    of a 6 dB change at 1 kHz; a high-pass at 200 Hz on a mix with a 100 Hz tone still counts."""
+    t = _t(4.0)
+    ref = np.stack([0.3 * np.sin(2 * np.pi * 100 * t) + 0.2 * np.sin(2 * np.pi * 1000 * t) + 0.02 * _noise(1, 4.0, 1)[0]] * 2)
+    offset = ref + 0.05
+    rumble = ref + 0.05 * np.sin(2 * np.pi * 8 * t)
+    louder_1k = ref + 0.2 * np.sin(2 * np.pi * 1000 * t)  # the 1 kHz tone 6 dB up
+    no_100 = ref - 0.3 * np.sin(2 * np.pi * 100 * t)  # the 100 Hz tone gone (a high-pass at 200 Hz)
+    d = {k: M.mrstft_distance(x, ref, SR) for k, x in
+         {"offset": offset, "rumble": rumble, "louder_1k": louder_1k, "no_100": no_100}.items()}
+    raw = M.mrstft_distance(offset, ref, SR, audible_from_hz=None)
+    assert d["offset"] < 0.02 and d["rumble"] < 0.05, d
+    assert raw > 0.1 and d["louder_1k"] > 0.3 and d["no_100"] > 0.3, (raw, d)
+    # the filter itself: -3 dB at 20 Hz (Butterworth, run twice: -6 dB), DC gone, 1 kHz untouched
+    for hz, want_db in ((20.0, -6.02), (1000.0, 0.0)):
+        y = M.audible(np.sin(2 * np.pi * hz * t)[None], SR)[0, SR:-SR]
+        got = 20 * np.log10(np.sqrt(2 * np.mean(y**2)))
+        assert abs(got - want_db) < 0.1, (hz, got)
+    assert abs(M.audible(np.full((1, 4 * SR), 0.5), SR).mean()) < 1e-6
+    with pytest.raises(ValueError, match="audible_from_hz"):
+        M.mrstft_distance(ref, ref, SR, audible_from_hz=SR)
