@@ -238,7 +238,8 @@ def test_mrstft_compares_what_can_be_heard_not_a_dc_offset():
     above 20 Hz the distance barely moves, where the old measure (DC included) moved by 0.2, a third
     of a 6 dB change at 1 kHz; a high-pass at 200 Hz on a mix with a 100 Hz tone still counts."""
     t = _t(4.0)
-    ref = np.stack([0.3 * np.sin(2 * np.pi * 100 * t) + 0.2 * np.sin(2 * np.pi * 1000 * t) + 0.02 * _noise(1, 4.0, 1)[0]] * 2)
+    mono = 0.3 * np.sin(2 * np.pi * 100 * t) + 0.2 * np.sin(2 * np.pi * 1000 * t) + 0.02 * _noise(1, 4.0, 1)[0]
+    ref = np.stack([mono, mono])
     offset = ref + 0.05
     rumble = ref + 0.05 * np.sin(2 * np.pi * 8 * t)
     louder_1k = ref + 0.2 * np.sin(2 * np.pi * 1000 * t)  # the 1 kHz tone 6 dB up
