@@ -387,7 +387,8 @@ class Engineer(MixModel):
         mix = []
         for u in (base_u, new_u):
             v = S.denormalize(u.double(), S.TRACK_SPECS, self.sample_rate)
-            b, a = strip_coefficients(v[..., eq_cols].reshape(B * N, -1).cpu().numpy(), EQ_DECISIONS, self.sample_rate)
+            eq_values = v[..., eq_cols].reshape(B * N, -1).detach().cpu().numpy()  # the shapes: constants
+            b, a = strip_coefficients(eq_values, EQ_DECISIONS, self.sample_rate)
             h = cascade_response(torch.from_numpy(b), torch.from_numpy(a), T).reshape(B, N, -1).to(dev)
             gain_db = v[..., S.TRACK.columns["input_gain_db"]] + self.compressor_gain_db(heard_db, v)
             gain_db = gain_db + v[..., S.TRACK.columns["fader_db"]]
@@ -431,12 +432,12 @@ class Engineer(MixModel):
             master = master.reshape(S.N_EQ_BANDS, 3)
             # with the mix's tone change measured (it holds the shared EQ's removal): the master's own
             eqs = (master, shared) if tone_db is None else (master,)
-            bands.append([(k, *map(float, band)) for eq in eqs for k, band in zip(kinds, eq)])
+            bands.append([(k, *map(float, band)) for eq in eqs for k, band in zip(kinds, eq.detach())])
             start = master.clone()
             start[:, 1] = (master[:, 1] + shared[:, 1]).clamp(-15.0, 15.0)
-            starts.append(dict(zip(names, map(float, start.reshape(-1)))))
+            starts.append(dict(zip(names, map(float, start.detach().reshape(-1)))))
         out = new_master_u.clone()
-        extra = None if tone_db is None else (-tone_db).clamp(-12.0, 12.0).cpu().numpy()
+        extra = None if tone_db is None else (-tone_db).clamp(-12.0, 12.0).detach().cpu().numpy()
         for b, (vals, _) in enumerate(fit_eqs(starts, bands, steps=200, extra_db=extra)):  # one fit for the batch
             fitted = torch.tensor([vals[n] for n in names], dtype=torch.float64)
             out[b, mcols] = S.normalize(fitted, mspecs).clamp(0, 1).to(out.dtype)
@@ -491,7 +492,7 @@ class Engineer(MixModel):
         for u in (base_u, new_u):
             v = S.denormalize(u.double(), S.TRACK_SPECS, self.sample_rate)
             phys.append(v)
-            b, a = strip_coefficients(v.reshape(B * N, -1).cpu().numpy(), S.TRACK_NAMES, self.sample_rate)
+            b, a = strip_coefficients(v.reshape(B * N, -1).detach().cpu().numpy(), S.TRACK_NAMES, self.sample_rate)
             h = cascade_response(torch.from_numpy(b), torch.from_numpy(a), T).reshape(B, N, -1).to(tracks.device)
             energy.append((power * h.abs().double() ** 2).sum(-1).clamp(min=1e-30))
         filters_db = 10 * torch.log10(energy[1] / energy[0])
