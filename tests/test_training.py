@@ -16,7 +16,9 @@ from sessions import make_corpus
 pytestmark = pytest.mark.slow  # every experiment trains a few steps
 
 SR = 16000
-EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
+# experiments that train a shipped checkpoint's model (init_model) have their own test below
+EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml")
+                     if "\ninit_model:" not in p.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +183,37 @@ def test_init_role_levels_starts_a_roles_model_from_a_files_offsets(corpus, tmp_
             train(cfg_for(corpus, tmp_path / "bad", "experiment=mixformer", extra, f"init_role_levels={bad}"))
         assert e.value.code == 2
         assert match in caplog.text and str(bad) in caplog.text
+
+
+def test_engineer_base_trains_only_the_balance_network_through_the_engineer(tmp_path):
+    """``experiment=engineer_base``: the shipped Engineer is trained whole (init_model) with only
+    ``base.*`` learning; its decision networks, EQ bank and parts' odds reach the checkpoint
+    unchanged, the base moves, the mixing options are kept, and the data loader hands the model
+    its own role codes (parts and sides from the names). Another rate or a prefix that names
+    nothing is refused before any work."""
+    from mixdown.data.dataset import MixDataset
+    from mixdown.models.engineer import encode_names
+    from mixdown.training.main import ConfigError, setup
+
+    src = Path("src/mixdown/weights/engineer-v4.pt")
+    corpus = make_corpus(tmp_path / "c", sr=44100, seconds=2.0, songs=2)
+    cfg = cfg_for({**corpus, "cache": tmp_path / "cache"}, tmp_path / "run", "experiment=engineer_base",
+                  "sample_rate=44100", "trainer.max_steps=2", "trainer.val_every=2", "data.train.segment_s=1.0",
+                  f"data.val.manifests=[{corpus['val']}]", "++data.train.cache_dir=null", "++data.val.cache_dir=null")
+    train(cfg)
+    before, after = read_checkpoint(src), read_checkpoint(tmp_path / "run" / "last.pt")
+    assert after["model"]["class"].endswith("Engineer")
+    assert after["model"]["kwargs"] == before["model"]["kwargs"]
+    moved = {k for k, v in after["state_dict"].items() if not torch.equal(v, before["state_dict"][k])}
+    assert moved and all(k.startswith("base.") for k in moved), sorted(moved)[:5]
+    assert load_model(tmp_path / "run" / "last.pt").compressor_scale == 0.6
+    data = MixDataset(corpus["train"], segment_s=1.0, sample_rate=44100, max_tracks=8, deterministic=True)
+    names = [t["name"] for t in data.songs[0]["tracks"]]
+    default = sorted(data[0]["roles"][: len(names)].tolist())
+    data.encode_roles = encode_names
+    assert sorted(data[0]["roles"][: len(names)].tolist()) == sorted(encode_names(names)) != default
+    with pytest.raises(ConfigError, match="a 44100 Hz model"):
+        setup(cfg_for({**corpus, "cache": tmp_path / "cache"}, tmp_path / "r2", "experiment=engineer_base"))
+    with pytest.raises(ConfigError, match="names no parameter"):
+        setup(cfg_for({**corpus, "cache": tmp_path / "cache"}, tmp_path / "r3", "experiment=engineer_base",
+                      "sample_rate=44100", "train_only=[decoder.]"))

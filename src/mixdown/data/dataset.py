@@ -96,6 +96,9 @@ class MixDataset(Dataset):
                  deterministic: bool = False, target_rms_db: float = -20.0, augment: Augment | None = None,
                  seed: int = 0, cache_dir: str | os.PathLike | None = None, weights: Sequence[float] | None = None,
                  normalize: str = "track"):
+        #: names -> role codes (``roles``): the roles models' :func:`role_indices`; the trainer sets
+        #: a model's own encoder (``encode_names``: the Engineer's parts and sides) when it has one
+        self.encode_roles = role_indices
         if isinstance(manifests, (str, os.PathLike)):
             manifests = [manifests]
         if weights is not None and len(weights) != len(manifests):
@@ -278,7 +281,7 @@ class MixDataset(Dataset):
         mask = np.zeros(self.max_tracks, dtype=bool)
         mask[:n] = True
         roles = np.full(self.max_tracks, ROLES.index("other"), dtype=np.int64)
-        roles[:n] = role_indices([rec["tracks"][i]["name"] for i in order])
+        roles[:n] = self.encode_roles([rec["tracks"][i]["name"] for i in order])
         return {"tracks": torch.from_numpy(tracks), "mask": torch.from_numpy(mask), "mix": torch.from_numpy(mix),
                 "roles": torch.from_numpy(roles),
                 "track_params": torch.from_numpy(tp), "master_params": torch.from_numpy(mp),

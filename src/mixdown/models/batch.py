@@ -77,7 +77,7 @@ class ModelBatch:
         encoded = {}
         for k in inputs_of(model):
             if k not in (*BASE_INPUTS, "reference"):
-                value = torch.as_tensor(_encoder(model, k)(names), device=tracks.device)
+                value = torch.as_tensor(encoder_of(model, k)(names), device=tracks.device)
                 encoded[k] = value[None].expand(len(tracks), *value.shape)
         return cls(tracks, mask, reference, encoded.pop("roles", None), encoded)
 
@@ -88,7 +88,10 @@ class ModelBatch:
                        roles=cut(self.roles), extra={n: v[k] for n, v in self.extra.items()})
 
 
-def _encoder(model, name: str):
+def encoder_of(model, name: str):
+    """How ``model`` makes input ``name`` from a session's track names (``roles``: its
+    ``encode_roles``, else ``encode_names``, else :func:`mixdown.data.roles.role_indices`): the
+    one choice for mixing and training."""
     inner = getattr(model, "module", model)
     if name == "roles":
         from mixdown.data.roles import role_indices

@@ -96,6 +96,13 @@ def check_config(cfg: DictConfig) -> None:
                                   "build' or 'mixdown dataset synth', or override data.%s.manifests" % split)
     if resolved.get("init_from") and not Path(resolved["init_from"]).is_file():
         raise ConfigError(f"init_from={resolved['init_from']}: checkpoint not found")
+    if resolved.get("init_model") and not Path(resolved["init_model"]).is_file():
+        raise ConfigError(f"init_model={resolved['init_model']}: checkpoint not found (a shipped model: "
+                          "src/mixdown/weights/<name>.pt)")
+    train_only = resolved.get("train_only")
+    if train_only is not None and (not isinstance(train_only, list) or not all(isinstance(t, str) and t
+                                                                                   for t in train_only)):
+        raise ConfigError(f"train_only={train_only!r}: a list of parameter-name prefixes, e.g. '[base.]'")
     if resolved.get("init_role_levels"):
         read_role_levels(resolved["init_role_levels"])
 
@@ -149,19 +156,53 @@ def setup(cfg: DictConfig):
     seed_everything(int(cfg.seed))
     paths = instantiate(cfg.paths)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    model_kwargs = {k: v for k, v in resolved["model"].items() if not k.startswith("_")}
-    model = instantiate(cfg.model)
+    if cfg.get("init_model"):  # a whole checkpoint's model (its class, kwargs and weights)
+        from mixdown.inference.checkpoint import load_model, read_checkpoint
+
+        state = read_checkpoint(cfg.init_model)
+        if int(state["sample_rate"]) != int(cfg.sample_rate):
+            raise ConfigError(f"init_model={cfg.init_model}: a {state['sample_rate']} Hz model; train it at its rate "
+                              f"(sample_rate={state['sample_rate']}), not {cfg.sample_rate}")
+        model, model_kwargs = load_model(cfg.init_model), dict(state["model"]["kwargs"])
+        model.train()
+    else:
+        model_kwargs = {k: v for k, v in resolved["model"].items() if not k.startswith("_")}
+        model = instantiate(cfg.model)
     if cfg.get("init_from"):
         init_weights(model, cfg.init_from)
     if cfg.get("init_role_levels"):
         init_role_levels(model, cfg.init_role_levels)
+    if cfg.get("train_only"):
+        freeze_except(model, list(cfg.train_only))
     train_set = instantiate(cfg.data.train)
     val_set = instantiate(cfg.data.val)
+    from mixdown.models.batch import encoder_of
+
+    # the roles as the model reads them at mixing time (the Engineer: parts and sides, too)
+    train_set.encode_roles = val_set.encode_roles = encoder_of(model, "roles")
     loss, optim = instantiate(cfg.loss), instantiate(cfg.optim)
     trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger))
     (Path(paths.output_dir) / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     return lambda: trainer.fit(model, model_kwargs, loss, optim, train_set, val_set, config=resolved,
                                sample_rate=int(cfg.sample_rate))
+
+
+def freeze_except(model, prefixes: list[str]) -> None:
+    """Train only the parameters whose names start with one of ``prefixes`` (``[base.]``: an
+    Engineer's balance network, its decisions kept); the rest get no gradient. A prefix that
+    names no parameter is refused, listing the model's top-level modules."""
+    names = [n for n, _ in model.named_parameters()]
+    for prefix in prefixes:
+        if not any(n.startswith(prefix) for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise ConfigError(f"train_only: {prefix!r} names no parameter of {type(model).__name__} "
+                              f"(its modules: {', '.join(tops)})")
+    trained = 0
+    for n, p in model.named_parameters():
+        p.requires_grad_(any(n.startswith(prefix) for prefix in prefixes))
+        trained += p.numel() if p.requires_grad else 0
+    total = sum(p.numel() for p in model.parameters())
+    log.info("train_only %s: %d of %d parameters trained", prefixes, trained, total)
 
 
 def read_role_levels(path: str) -> dict[str, float]:
