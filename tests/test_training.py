@@ -193,7 +193,7 @@ def test_engineer_base_trains_only_the_balance_network_through_the_engineer(tmp_
     nothing is refused before any work."""
     from mixdown.data.dataset import MixDataset
     from mixdown.models.engineer import encode_names
-    from mixdown.training.main import ConfigError, setup
+    from mixdown.training.main import ConfigError, check_config, setup
 
     src = Path("src/mixdown/weights/engineer-v4.pt")
     corpus = make_corpus(tmp_path / "c", sr=44100, seconds=2.0, songs=2)
@@ -217,3 +217,9 @@ def test_engineer_base_trains_only_the_balance_network_through_the_engineer(tmp_
     with pytest.raises(ConfigError, match="names no parameter"):
         setup(cfg_for({**corpus, "cache": tmp_path / "cache"}, tmp_path / "r3", "experiment=engineer_base",
                       "sample_rate=44100", "train_only=[decoder.]"))
+    with pytest.raises(ConfigError, match="init_model=.*none.pt: checkpoint not found"):
+        check_config(cfg_for({**corpus, "cache": tmp_path / "cache"}, tmp_path / "r4", "experiment=engineer_base",
+                             f"init_model={tmp_path / 'none.pt'}"))
+    with pytest.raises(ConfigError, match="train_only='base.': a list of parameter-name prefixes"):
+        check_config(cfg_for({**corpus, "cache": tmp_path / "cache"}, tmp_path / "r5", "experiment=engineer_base",
+                             "train_only=base."))
