@@ -5,7 +5,11 @@
 
     python scripts/train_engineer.py --from src/mixdown/weights/engineer-v2.pt --out engineer-v4.pt \
         --wetness sent --highpass-loss-db 1 --keep-mix-tone --switch-shrink 0.5 --stereo-centred \
-        --compressor-scale 0.6   # engineer-v4, the default: no training (engineer-v3: without the last)
+        --compressor-scale 0.6   # engineer-v4: no training (engineer-v3: without the last)
+
+    python scripts/train_engineer.py --from src/mixdown/weights/engineer-v4.pt --out engineer-v5.pt \
+        --wetness sent --highpass-loss-db 1 --keep-mix-tone --switch-shrink 0.5 --stereo-centred \
+        --compressor-scale 0.6 --kit-low-end   # engineer-v5, the default
 
 The decision benchmark's test songs are always left out. With ``--validate`` those songs are left
 out too and scored every ``--every`` steps (the errors of :func:`mixdown.decisions.system_errors`
@@ -71,6 +75,9 @@ def main() -> None:
     p.add_argument("--compressor-scale", type=float, default=1.0,
                    help="recipe 2: a taken compressor's gain reduction above its threshold (slope 1 - 1/ratio) "
                    "times this, above 0 and at most 1, at least 2:1's (1: the network's; engineer-v4: 0.6)")
+    p.add_argument("--kit-low-end", action="store_true",
+                   help="recipe 2: no high-pass on overheads (or a whole kit on one track) where the line-up has "
+                   "no kick track (engineer-v5)")
     p.add_argument("--from", dest="source", type=Path,
                    help="no training: write --out as this recipe-2 checkpoint with the mixing options above")
     p.add_argument("--validate", default="", help="comma-separated training songs to hold out and score")
@@ -88,7 +95,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     mixing = {"wetness": args.wetness, "highpass_loss_db": args.highpass_loss_db, "keep_mix_tone": args.keep_mix_tone,
               "switch_shrink": args.switch_shrink, "stereo_centred": args.stereo_centred,
-              "compressor_scale": args.compressor_scale}
+              "compressor_scale": args.compressor_scale, "kit_low_end": args.kit_low_end}
     if not 0.0 <= args.switch_shrink <= 1.0:
         raise SystemExit(f"--switch-shrink {args.switch_shrink}: 0 (the network's odds) to 1 (the parts' odds)")
     if not 0.0 < args.compressor_scale <= 1.0:

@@ -626,6 +626,56 @@ def test_stereo_centred_leaves_a_stereo_tracks_balance_alone():
     assert on[0] == pytest.approx(off[0]) and abs(on[0]) > 0.1  # the mono guitar: panned either way
 
 
+def test_kit_without_kick_finds_overheads_and_whole_kits_with_no_kick_beside_them():
+    def find(names, mask=None):
+        roles = torch.tensor([encode_names(names)])
+        mask = torch.ones(1, len(names), dtype=torch.bool) if mask is None else torch.tensor([mask])
+        return Engineer.kit_without_kick(roles, mask)[0].tolist()
+
+    assert find(["drums", "Bass", "Vox"]) == [True, False, False]
+    assert find(["OH L", "OH R", "Kick In", "Snare"]) == [False, False, False, False]
+    assert find(["OH L", "OH R", "Snare"]) == [True, True, False]
+    assert find(["drums", "Kick In"], mask=[True, False]) == [True, False]  # a padded kick is no kick
+
+
+def test_kit_low_end_takes_no_highpass_on_a_whole_kit_and_changes_nothing_beside_a_kick():
+    """``kit_low_end``: a whole kit on one track ("Drums") with no kick track gets no high-pass
+    in any draw (without the option some draws take the overheads' high-pass, which would thin
+    its kick); with a kick track in the session the option changes no setting. Through the
+    shipped engineer-v4's networks on audio."""
+    import mixdown.api as api
+    from mixdown.data.mixology import HIGHPASS_ON_HZ
+    from mixdown.inference.checkpoint import load_model
+
+    sr = 44100
+    rng = np.random.default_rng(5)
+    t = np.arange(2 * sr) / sr
+    beat = np.exp(-(np.arange(2 * sr) % 11025) / 900)
+    kit = (np.sin(2 * np.pi * 55 * t) * beat + 0.05 * rng.standard_normal(2 * sr)).astype(np.float32) * 0.3
+    bass = (np.sin(2 * np.pi * 82.4 * t) * 0.2).astype(np.float32)
+    vox = (np.sin(2 * np.pi * 220 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)) * 0.1).astype(np.float32)
+    model = load_model(ROOT / "src/mixdown/weights/engineer-v4.pt")
+    model.highpass_loss_db = 0.0  # the corners as decided (the limit may lower a taken one)
+
+    def settings(names, tracks, on):
+        model.kit_low_end = on
+        out = []
+        for k in range(8):
+            model.draw = k
+            out.append(api.predict([np.stack([x, x]) for x in tracks], sr, model=model, names=names))
+        return out
+
+    names, tracks = ["Drums", "Bass", "Vox"], [kit, bass, vox]
+    off = [p.tracks[0].values["highpass_hz"] for p in settings(names, tracks, False)]
+    on = [p.tracks[0].values["highpass_hz"] for p in settings(names, tracks, True)]
+    assert any(hz > HIGHPASS_ON_HZ for hz in off)  # the overheads' odds take it in some draws
+    assert all(hz <= 20.0 + 1e-3 for hz in on)
+    names, tracks = ["Drums", "Kick", "Bass", "Vox"], [kit, kit, bass, vox]
+    a, b = settings(names, tracks, False), settings(names, tracks, True)
+    assert all(np.array_equal(x.track_matrix(), y.track_matrix()) for x, y in zip(a, b))
+    assert any(p.tracks[0].values["highpass_hz"] > HIGHPASS_ON_HZ for p in b)  # beside a kick: as before
+
+
 def test_compressor_scale_keeps_that_share_of_a_taken_compressors_gain_reduction(trained_odds, tmp_path):
     """``compressor_scale``: the same draws compress the same tracks, each with its threshold,
     knee and times, and above the knee the gain reduction (written out here: (1/ratio - 1) x dB

@@ -81,14 +81,15 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-#: sha256 of the weights shipped in ``mixdown/weights/`` (default = engineer-v4, engineer-v3,
+#: sha256 of the weights shipped in ``mixdown/weights/`` (default = engineer-v5, engineer-v4, engineer-v3,
 #: human-v3, engineer-v1, engineer-v2, human-v1, human-v2, synthetic-v1). A file with one of these contents
 #: is one mixdown ships: :func:`load_model` skips the meta-device build that guards against
 #: oversized kwargs (about 1-2 s: it imports ``torch._dynamo``); every other check still runs,
 #: and any other file gets all of them. Add the sha256 that ``scripts/release_checkpoint.py``
 #: prints when shipping new weights.
 SHIPPED_SHA256 = frozenset({
-    "b091775829b31af370628b65c219d557c33b9ad42c716a4031cd315cce2a759a",  # default.pt, engineer-v4.pt
+    "ab317c7f861fa6bb745a69f7133274164bc8e6486b4d7b59e8cdb71e013852ae",  # default.pt, engineer-v5.pt
+    "b091775829b31af370628b65c219d557c33b9ad42c716a4031cd315cce2a759a",  # engineer-v4.pt (default until engineer-v5)
     "58017b61eb55fef1b04b5f0a1077dced7c6983ed9a8091e2475364502a4b4f02",  # engineer-v3.pt (default until engineer-v4)
     "3ed137121ccc6e7276d4131c2fb3abe84fe371a1cea1ba8127b9d6d49a33dc27",  # human-v3.pt (the default until engineer-v3)
     "43a307592cf2fff72624eef3b2c21af7c7ac15b8f3cc8a361f96cf5a3141d246",  # engineer-v1.pt

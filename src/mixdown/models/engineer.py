@@ -50,7 +50,10 @@ engineers left every part's stereo tracks at a median |pan| of 0) and ``compress
 taken compressor's gain reduction above its threshold, the slope ``1 - 1/ratio``, times this, at
 least 2:1's: a compressor is taken with the engineers' odds, so often where most of them left the
 track alone, and the curve nearest their median over all of them is gentler than the median of
-those who compressed).
+those who compressed) and ``kit_low_end`` (a high-pass on overheads is taken only where the
+line-up has a kick: the engineers high-pass overheads because a kick microphone carries the kit's
+low end; every MixologyDB session has one, and a whole kit on one track, or overheads without a
+kick, hold the kick themselves).
 """
 
 from __future__ import annotations
@@ -178,6 +181,7 @@ class Engineer(MixModel):
         switch_shrink: float = 0.0,
         stereo_centred: bool = False,
         compressor_scale: float = 1.0,
+        kit_low_end: bool = False,
     ):
         super().__init__(sample_rate)
         if recipe not in (1, 2):
@@ -199,6 +203,7 @@ class Engineer(MixModel):
                 "reduction kept, above 0 and at most 1"
             )
         self.compressor_scale = float(compressor_scale)
+        self.kit_low_end = bool(kit_low_end)
         self.base = Mixformer(sample_rate, dim, layers, heads, hidden, use_roles=use_roles)
         self.part_embedding = nn.Embedding(len(PARTS) * N_SIDES, d_model)
         self.style_embedding = nn.Embedding(n_styles, d_model)
@@ -555,6 +560,14 @@ class Engineer(MixModel):
         return same.sum(-1), ~(same & earlier).any(-1)
 
     @staticmethod
+    def kit_without_kick(roles: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Which tracks are overheads (a name like "OH L", or a whole kit: "drums") in a session
+        with no kick track: ``(B, N)`` bool."""
+        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
+        kick = ((part == PARTS.index("kick")) & mask).any(-1, keepdim=True)
+        return (part == PARTS.index("overheads")) & mask & ~kick
+
+    @staticmethod
     def pan_signs(roles: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """+-1 per track: the side a name says; else alternating within each part, the parts'
         first tracks alternating too, in order of appearance (the first guitar left, the first
@@ -598,6 +611,9 @@ class Engineer(MixModel):
             coins = torch.cat([torch.full_like(prob, 0.5), torch.zeros_like(prob[..., :1])], -1)
         coins = coins.to(prob.device)
         taken = prob > coins[..., : len(SWITCHES)]
+        if self.kit_low_end:  # overheads with no kick beside them hold the kit's low end: no high-pass
+            hp = list(SWITCHES).index("highpass")
+            taken[..., hp] = taken[..., hp] & ~self.kit_without_kick(roles, mask).to(taken.device)
         # the EQ: one of the engineers' EQs on this part (its gains scaled by eq_scale)
         size = self.eq_bank_size[part]
         pick = (coins[..., -1] * size).long().clamp(max=(size - 1).clamp(min=0))

@@ -466,6 +466,8 @@ MIXING_OPTIONS = {
     "stereo_centred": "a track heard as stereo keeps its balance (pan 0), as the training songs' engineers left theirs",
     "compressor_scale": "a taken compressor's gain reduction above its threshold (slope 1 - 1/ratio) times this "
     "(above 0, at most 1), at least 2:1's",
+    "kit_low_end": "a high-pass on overheads (or a whole kit on one track) is taken only where the line-up has a "
+    "kick track",
 }
 
 
