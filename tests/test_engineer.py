@@ -638,6 +638,13 @@ def test_kit_without_kick_finds_overheads_and_whole_kits_with_no_kick_beside_the
     assert find(["drums", "Kick In"], mask=[True, False]) == [True, False]  # a padded kick is no kick
 
 
+def test_an_option_that_is_no_true_or_false_is_refused_by_name():
+    for name in ("keep_mix_tone", "stereo_centred", "kit_low_end"):
+        for bad in ("no", 1, None):
+            with pytest.raises(ValueError, match=f"{name} .*true or false"):
+                Engineer(recipe=2, **{name: bad})
+
+
 def test_kit_low_end_takes_no_highpass_on_a_whole_kit_and_changes_nothing_beside_a_kick():
     """``kit_low_end``: a whole kit on one track ("Drums") with no kick track gets no high-pass
     in any draw (without the option some draws take the overheads' high-pass, which would thin

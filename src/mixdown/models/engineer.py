@@ -184,6 +184,10 @@ class Engineer(MixModel):
         kit_low_end: bool = False,
     ):
         super().__init__(sample_rate)
+        flags = {"keep_mix_tone": keep_mix_tone, "stereo_centred": stereo_centred, "kit_low_end": kit_low_end}
+        for name, flag in flags.items():  # a checkpoint's "no" must not read as True
+            if not isinstance(flag, bool):
+                raise ValueError(f"Engineer {name} {flag!r}: true or false")
         if recipe not in (1, 2):
             raise ValueError(f"Engineer recipe {recipe!r}: 1 or 2")
         if not 0.0 <= eq_scale <= 1.0:  # NaN fails too
