@@ -3,6 +3,7 @@ target, reference refinement, batch mode and bad input."""
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from mixdown.models import Heuristic
 from mixdown.params.io import read_params
 from mixdown.params.locks import parse_locks
 from sessions import tone_track
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SR = 22050
 
@@ -192,7 +195,33 @@ def test_shipped_model_mixes_one_to_sixty_four_tracks(tmp_path, n_tracks):
     params, audio = mix_session(session, progress=False)
     assert len(params.tracks) == n_tracks and audio.shape == (SR, 2) and np.isfinite(audio).all()
     assert params.extra["notes"]["model"] == "Engineer"
+    assert params.extra["notes"]["checkpoint"]["name"] == "engineer-v5"  # the weights that made it
     assert err_db(render(session, params).audio, audio) < -60
+
+
+def test_settings_name_the_checkpoint_that_made_them(tmp_path):
+    """``notes.checkpoint`` in the written settings: the file and its sha256 (first 12 hex digits,
+    checked here against hashlib), and a shipped model's name found by content, not by file name;
+    weights mixdown does not ship get no name."""
+    import hashlib
+    import shutil
+
+    import torch
+
+    session = make_stems(tmp_path / "s", n=2, seconds=1.0)
+    shipped = tmp_path / "renamed.pt"
+    shutil.copy(ROOT / "src/mixdown/weights/human-v3.pt", shipped)
+    state = torch.load(shipped, weights_only=True)
+    state["config"] = {**(state.get("config") or {}), "note": "my fine-tune"}  # other contents
+    mine = tmp_path / "mine.pt"
+    torch.save(state, mine)
+    for ckpt, name in ((shipped, "human-v3"), (mine, None)):
+        out = tmp_path / f"{ckpt.stem}.json"
+        assert main(["mix", str(session), "--out", str(tmp_path / f"{ckpt.stem}.wav"), "--params", str(out),
+                     "--checkpoint", str(ckpt)]) == 0
+        got = json.loads(out.read_text())["notes"]["checkpoint"]
+        assert got["file"] == ckpt.name and got["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()[:12]
+        assert got.get("name") == name
 
 
 @pytest.mark.slow  # reference-mode refinement: gradient steps through the console

@@ -86,18 +86,20 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_kwarg
 #: is one mixdown ships: :func:`load_model` skips the meta-device build that guards against
 #: oversized kwargs (about 1-2 s: it imports ``torch._dynamo``); every other check still runs,
 #: and any other file gets all of them. Add the sha256 that ``scripts/release_checkpoint.py``
-#: prints when shipping new weights.
-SHIPPED_SHA256 = frozenset({
-    "ab317c7f861fa6bb745a69f7133274164bc8e6486b4d7b59e8cdb71e013852ae",  # default.pt, engineer-v5.pt
-    "b091775829b31af370628b65c219d557c33b9ad42c716a4031cd315cce2a759a",  # engineer-v4.pt (default until engineer-v5)
-    "58017b61eb55fef1b04b5f0a1077dced7c6983ed9a8091e2475364502a4b4f02",  # engineer-v3.pt (default until engineer-v4)
-    "3ed137121ccc6e7276d4131c2fb3abe84fe371a1cea1ba8127b9d6d49a33dc27",  # human-v3.pt (the default until engineer-v3)
-    "43a307592cf2fff72624eef3b2c21af7c7ac15b8f3cc8a361f96cf5a3141d246",  # engineer-v1.pt
-    "8d374bd0dd40fe9602618232e95f7cf975a5fbdaed21961483609a60b5651112",  # engineer-v2.pt
-    "14773890e238d440b831231959c2b2508110f10d0c9677b18d02eca0296c1a5c",  # human-v1.pt
-    "2780552a0d3d5bc9e4a45be57e21e1b9d158002a0bb20a32ad69b45a24d1690e",  # human-v2.pt
-    "7d08279e196403e4a92edf18c2861d620d7ffca73268a95118679a7d9a72bef4",  # synthetic-v1.pt
-})
+#: prints when shipping new weights, with the model's name (what a mix's settings file records:
+#: ``notes.checkpoint``).
+SHIPPED_MODELS = {
+    "ab317c7f861fa6bb745a69f7133274164bc8e6486b4d7b59e8cdb71e013852ae": "engineer-v5",
+    "b091775829b31af370628b65c219d557c33b9ad42c716a4031cd315cce2a759a": "engineer-v4",
+    "58017b61eb55fef1b04b5f0a1077dced7c6983ed9a8091e2475364502a4b4f02": "engineer-v3",
+    "3ed137121ccc6e7276d4131c2fb3abe84fe371a1cea1ba8127b9d6d49a33dc27": "human-v3",
+    "43a307592cf2fff72624eef3b2c21af7c7ac15b8f3cc8a361f96cf5a3141d246": "engineer-v1",
+    "8d374bd0dd40fe9602618232e95f7cf975a5fbdaed21961483609a60b5651112": "engineer-v2",
+    "14773890e238d440b831231959c2b2508110f10d0c9677b18d02eca0296c1a5c": "human-v1",
+    "2780552a0d3d5bc9e4a45be57e21e1b9d158002a0bb20a32ad69b45a24d1690e": "human-v2",
+    "7d08279e196403e4a92edf18c2861d620d7ffca73268a95118679a7d9a72bef4": "synthetic-v1",
+}
+SHIPPED_SHA256 = frozenset(SHIPPED_MODELS)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -295,6 +297,11 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit {name} ({str(e).splitlines()[0]})") from e
     model.checkpoint_info = {k: v for k, v in state.items() if k != "state_dict"}
+    #: which file made the model (a mix's settings record it: ``notes.checkpoint``); ``name`` for
+    #: the weights mixdown ships
+    model.checkpoint_file = {"file": path.name, "sha256": sha256[:12]}
+    if sha256 in SHIPPED_MODELS:
+        model.checkpoint_file["name"] = SHIPPED_MODELS[sha256]
     model.input_contract = contract
     return model.to(device).eval()
 

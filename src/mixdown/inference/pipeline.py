@@ -60,6 +60,8 @@ def settings(session: Session, model, *, reference: np.ndarray | None = None,
     lock_map = locks or {}
     tv, mv = predict_params(model, session, reference=reference, device=device)
     notes = {"model": type(model).__name__, "windows": contract_of(model).describe()}
+    if getattr(model, "checkpoint_file", None):  # which weights: a shipped model's name, else file and sha256
+        notes["checkpoint"] = dict(model.checkpoint_file)
     # the same mix, the loudest fader at 0 dB; staged on the model's own values, then the locked
     # values are written over them, so the rest moves around the locks (staging's module doc)
     shift = stage_gain(tv, mv)
