@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from mixdown.inference import checkpoint
-from mixdown.inference.checkpoint import SHIPPED_SHA256, CheckpointError, load_model
+from mixdown.inference.checkpoint import SHIPPED_MODELS, CheckpointError, load_model
 from mixdown.inference.contract import InputContract
 from mixdown.inference.predict import DEFAULT_CHECKPOINT
 
 
 def test_the_default_model_is_known_as_shipped():
     digest = hashlib.sha256(DEFAULT_CHECKPOINT.read_bytes()).hexdigest()
-    assert digest in SHIPPED_SHA256, (f"{DEFAULT_CHECKPOINT.name} (sha256 {digest}) is not in "
-                                      "mixdown.inference.checkpoint.SHIPPED_SHA256: add it when shipping new weights")
+    assert digest in SHIPPED_MODELS, (f"{DEFAULT_CHECKPOINT.name} (sha256 {digest}) is not in "
+                                      "mixdown.inference.checkpoint.SHIPPED_MODELS: add it when shipping new weights")
 
 
 def test_shipped_weights_skip_the_meta_build_and_other_files_do_not(tmp_path, monkeypatch):

@@ -99,7 +99,6 @@ SHIPPED_MODELS = {
     "2780552a0d3d5bc9e4a45be57e21e1b9d158002a0bb20a32ad69b45a24d1690e": "human-v2",
     "7d08279e196403e4a92edf18c2861d620d7ffca73268a95118679a7d9a72bef4": "synthetic-v1",
 }
-SHIPPED_SHA256 = frozenset(SHIPPED_MODELS)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -265,7 +264,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
 
     Everything is checked before memory is committed: the kwargs (types, sizes), then the model
     is built on the ``meta`` device (no storage) and its tensor shapes compared with the weights'
-    (skipped for the weights mixdown ships, :data:`SHIPPED_SHA256`: their model is known; building
+    (skipped for the weights mixdown ships, :data:`SHIPPED_MODELS`: their model is known; building
     it still compares every shape); weights holding NaN or infinity are refused."""
     from mixdown.models import MODEL_CLASSES
 
@@ -283,7 +282,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         log.info("%s: trained before the reverb; it predicts every send off and the default reverb", path)
         kwargs.update(track_names=list(track_names), master_names=list(master_names))
     weights = state["state_dict"]
-    if sha256 not in SHIPPED_SHA256:
+    if sha256 not in SHIPPED_MODELS:
         _check_shapes(path, cls, kwargs, weights)
     bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:

@@ -118,6 +118,11 @@ def encode_names(names) -> list[int]:
     ]
 
 
+def parts_of(roles: torch.Tensor) -> torch.Tensor:
+    """Each track's part (an index into :data:`PARTS`) from its :func:`encode_names` code: same shape."""
+    return torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
+
+
 def k_response(n_fft: int, sample_rate: float, device=None) -> torch.Tensor:
     """BS.1770's K filter (:func:`mixdown.measure.loudness.k_weighting_sos`) at the ``n_fft``
     rfft bins: ``(n_fft // 2 + 1,)`` complex128."""
@@ -558,7 +563,7 @@ class Engineer(MixModel):
     def line_up(roles: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """How many tracks of the session share each track's part, and whether it is the first of
         them (a lone lead vocal is not a double): ``(B, N)`` each."""
-        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor").masked_fill(~mask, -1)
+        part = parts_of(roles).masked_fill(~mask, -1)
         same = (part[:, :, None] == part[:, None, :]) & mask[:, None, :]
         earlier = torch.tril(torch.ones(part.shape[1], part.shape[1], dtype=torch.bool, device=part.device), -1)
         return same.sum(-1), ~(same & earlier).any(-1)
@@ -567,7 +572,7 @@ class Engineer(MixModel):
     def kit_without_kick(roles: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Which tracks are overheads (a name like "OH L", or a whole kit: "drums") in a session
         with no kick track: ``(B, N)`` bool."""
-        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
+        part = parts_of(roles)
         kick = ((part == PARTS.index("kick")) & mask).any(-1, keepdim=True)
         return (part == PARTS.index("overheads")) & mask & ~kick
 
@@ -606,7 +611,7 @@ class Engineer(MixModel):
         rel = {name: lo + dec[..., i].double() * (hi - lo) for i, (name, lo, hi) in enumerate(DECISIONS)}
         v = {n: S.denormalize(dec[..., len(DECISIONS) + j].double(), [specs[n]]) for j, n in enumerate(TABLE_DECISIONS)}
         prob = dec[..., n_fixed:].double()
-        part = torch.div(roles.long(), len(ROLES) * N_SIDES, rounding_mode="floor")
+        part = parts_of(roles)
         if self.switch_shrink > 0:  # shrunk towards the part's odds where the training songs have the part
             known = (self.part_tracks[part] > 0)[..., None]
             odds = self.part_odds[part].double()
