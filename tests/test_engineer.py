@@ -645,6 +645,20 @@ def test_an_option_that_is_no_true_or_false_is_refused_by_name():
                 Engineer(recipe=2, **{name: bad})
 
 
+def test_with_mixing_refuses_a_mistyped_option_before_writing(trained_odds, tmp_path):
+    """An option of the wrong type (True for a number, a word for a number) is refused with its
+    name before the checkpoint is written: no file is left that would fail to load."""
+    from mixdown.errors import MixdownError
+    from mixdown.training.engineer import with_mixing
+
+    db, path = trained_odds
+    for name, bad in (("compressor_scale", True), ("switch_shrink", "0.5"), ("kit_low_end", "no")):
+        out = tmp_path / f"{name}.pt"
+        with pytest.raises((MixdownError, ValueError), match=name):
+            with_mixing(path, out, {name: bad}, db=db)
+        assert not out.exists() and not list(tmp_path.glob(f"{name}.pt*"))
+
+
 def test_kit_low_end_takes_no_highpass_on_a_whole_kit_and_changes_nothing_beside_a_kick():
     """``kit_low_end``: a whole kit on one track ("Drums") with no kick track gets no high-pass
     in any draw (without the option some draws take the overheads' high-pass, which would thin

@@ -488,13 +488,16 @@ def with_mixing(src: Path, out: Path, mixing: dict, db: MixologyDB | None = None
     import hashlib
 
     from mixdown.fileio import atomic_write
-    from mixdown.inference.checkpoint import load_model, read_checkpoint
+    from mixdown.inference.checkpoint import check_model_kwargs, load_model, read_checkpoint
 
     state = read_checkpoint(src)
     if state["model"]["class"].rsplit(".", 1)[-1] != "Engineer" or state["model"]["kwargs"].get("recipe") != 2:
         raise ValueError(f"{src}: not an Engineer of recipe 2 (mixing options act on recipe 2's decisions)")
     state["model"]["kwargs"].update(_mixing(mixing))
-    model = Engineer(**state["model"]["kwargs"])  # the options checked before anything is written
+    # the options checked before anything is written: as a checkpoint's kwargs are checked when it
+    # loads (types: True is not a number), then by the model's own bounds
+    check_model_kwargs(Path(src), Engineer, state["model"]["kwargs"])
+    model = Engineer(**state["model"]["kwargs"])
     weights = state["state_dict"]
     for name in ("part_odds", "part_tracks"):
         weights.pop(name, None)
