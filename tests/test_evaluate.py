@@ -187,3 +187,50 @@ def test_a_mirrored_mix_scores_as_the_mix_itself(tmp_path):
     plain = metrics.mix_metrics(ref[::-1].copy(), ref, SR)["mrstft"]
     assert plain > 0.3  # a mirrored mix is far from the reference in plain MR-STFT ...
     assert metrics.mix_metrics(ref, ref, SR)["mrstft"] < 1e-6  # ... and its mirror is the reference
+
+
+def test_paired_differences_are_per_song_with_a_bootstrap_interval(tmp_path):
+    """``paired``: excerpts of a song are averaged before pairing (a song with three excerpts
+    counts once), songs without both systems are left out, the interval comes from resampling
+    songs (a constant difference has a zero-width interval; it holds the mean otherwise), and
+    the script prints the same figures from two evaluation folders."""
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    from mixdown.evaluate import paired
+
+    rows = []
+    # song a: three excerpts, base 1.0, system 1.0 / 1.3 / 1.6 (mean 1.3: +0.3)
+    for i, x in enumerate((1.0, 1.3, 1.6)):
+        rows += [{"song": f"a/{i:02d}", "group": "a", "system": "base", "mrstft": "1.0"},
+                 {"song": f"a/{i:02d}", "group": "a", "system": "cand", "mrstft": str(x)}]
+    # song b: one excerpt, -0.1; song c: only the base (left out)
+    rows += [{"song": "b", "group": "b", "system": "base", "mrstft": "2.0"},
+             {"song": "b", "group": "b", "system": "cand", "mrstft": "1.9"},
+             {"song": "c", "group": "c", "system": "base", "mrstft": "5.0"}]
+    p = paired(rows, "base", "cand", "mrstft")
+    assert p["n"] == 2 and p["closer"] == 1
+    assert p["mean"] == pytest.approx((0.3 - 0.1) / 2)
+    assert p["base_mean"] == pytest.approx(1.5) and p["system_mean"] == pytest.approx(1.6)
+    assert -0.1 - 1e-9 <= p["lo"] < p["mean"] < p["hi"] <= 0.3 + 1e-9
+    base = [r for r in rows if r["system"] == "base"]
+    shifted = base + [dict(r, system="cand", mrstft=str(float(r["mrstft"]) + 0.25)) for r in base]
+    q = paired(shifted, "base", "cand", "mrstft")
+    assert q["n"] == 3 and q["closer"] == 0
+    assert q["mean"] == pytest.approx(0.25) and q["lo"] == pytest.approx(0.25) and q["hi"] == pytest.approx(0.25)
+    with pytest.raises(Exception, match="no song"):
+        paired(rows, "base", "other", "mrstft")
+    for name, system in (("A", "base"), ("B", "cand")):
+        (tmp_path / name).mkdir()
+        with open(tmp_path / name / "results.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["song", "group", "system", "mrstft"])
+            w.writeheader()
+            w.writerows(r for r in rows if r["system"] == system)
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, str(root / "scripts" / "paired.py"), str(tmp_path / "A"), str(tmp_path / "B"),
+                          "--base", "base", "--metrics", "mrstft"], capture_output=True, text=True, check=True)
+    line = json.loads(res.stdout.strip().splitlines()[-1])["paired"][0]
+    assert line["system"] == "cand" and line["mean"] == pytest.approx(p["mean"]) and line["n"] == 2
+    assert "| cand | mrstft | 2 |" in res.stdout

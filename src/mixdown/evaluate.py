@@ -228,6 +228,26 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
+def paired(rows: list[dict], base: str, system: str, metric: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """``system`` against ``base`` on the songs both were scored on, paired per song (excerpts
+    of one song averaged first, as :func:`summarize` does): the mean of the per-song differences
+    (``system - base``; negative: ``system`` is closer), its 95 % percentile bootstrap interval
+    over songs (``n_boot`` resamples, ``seed``), the number of songs and on how many ``system``
+    is closer. Songs where either lacks ``metric`` are left out (``n`` says how many count)."""
+    per = {}
+    for r in by_group(rows):
+        if r["system"] in (base, system) and metric in r and math.isfinite(float(r[metric])):
+            per.setdefault(r["group"], {})[r["system"]] = float(r[metric])
+    both = np.array([(v[base], v[system]) for v in per.values() if base in v and system in v]).reshape(-1, 2)
+    if len(both) == 0:
+        raise UsageError(f"no song has {metric!r} for both {base!r} and {system!r}")
+    d = both[:, 1] - both[:, 0]
+    boot = np.random.default_rng(seed).choice(d, size=(n_boot, len(d)), replace=True).mean(1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"mean": float(d.mean()), "lo": float(lo), "hi": float(hi), "n": len(d), "closer": int((d < 0).sum()),
+            "base_mean": float(both[:, 0].mean()), "system_mean": float(both[:, 1].mean())}
+
+
 def markdown_table(summary: dict[str, dict[str, tuple[float, float]]]) -> str:
     keys = list(dict.fromkeys(k for s in summary.values() for k in s))
     lines = ["| system | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]

@@ -1,0 +1,49 @@
+"""Systems against one baseline system, paired per song, from evaluation folders (``results.csv``).
+
+    python scripts/paired.py outputs/eval_a outputs/eval_b --base model:human-v3 \\
+        [--systems model:engineer-v5 ...] [--metrics mrstft spectral_balance_mae_db]
+
+The folders' rows are read together (one ``mixdown evaluate`` run per model on the same
+manifest, say). Per metric and system: the mean of the per-song differences (system - base,
+negative: closer to the references), its 95 % bootstrap interval over songs
+(:func:`mixdown.evaluate.paired`) and on how many songs the system is closer. A markdown table,
+then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mixdown.evaluate import paired
+
+sys.path.insert(0, __file__.rpartition("/")[0])
+from human_table import csv_rows  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", nargs="+", help="evaluation folders holding results.csv")
+    ap.add_argument("--base", required=True, help="the system the others are paired against, e.g. model:human-v3")
+    ap.add_argument("--systems", nargs="*", help="the systems to pair (default: every other system)")
+    ap.add_argument("--metrics", nargs="*", default=["mrstft", "spectral_balance_mae_db"])
+    args = ap.parse_args(argv)
+    rows = [r for f in args.folders for r in csv_rows(f)]
+    systems = args.systems or [s for s in dict.fromkeys(r["system"] for r in rows) if s != args.base]
+    out = []
+    print(f"| system | metric | songs | {args.base} | system | system - base (95 % interval) | closer on |")
+    print("|---|---|---|---|---|---|---|")
+    for system in systems:
+        for metric in args.metrics:
+            p = paired(rows, args.base, system, metric)
+            out.append({"system": system, "base": args.base, "metric": metric, **p})
+            print(f"| {system} | {metric} | {p['n']} | {p['base_mean']:.3f} | {p['system_mean']:.3f} "
+                  f"| {p['mean']:+.3f} ({p['lo']:+.3f} to {p['hi']:+.3f}) "
+                  f"| {p['closer']} of {p['n']} |")
+    print(json.dumps({"paired": out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
