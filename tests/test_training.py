@@ -98,6 +98,32 @@ def test_checkpoints_every_n_steps_between_validations(corpus, tmp_path, monkeyp
     assert read_checkpoint(tmp_path / "last.pt")["train_state"]["step"] == 5
 
 
+def test_val_at_start_scores_the_starting_weights_as_step_0(corpus, tmp_path):
+    """``trainer.val_at_start``: the starting weights are validated before the first step (step 0
+    in metrics.csv, the first best.pt). With a learning rate of 0 the weights never move, so the
+    last validation must reproduce step 0's loss and best.pt stays at step 0; with learning, the
+    curve starts at step 0 and best.pt is the lower of the two."""
+    import csv
+
+    def val_losses(folder):
+        with open(folder / "metrics.csv", newline="") as fh:
+            return {int(r["step"]): float(r["value"]) for r in csv.DictReader(fh) if r["name"] == "val/loss"}
+
+    train(cfg_for(corpus, tmp_path / "still", "experiment=dmc", "trainer.max_steps=2", "trainer.val_every=2",
+                  "trainer.val_at_start=true", "optim.lr=0", "optim.weight_decay=0"))
+    still = val_losses(tmp_path / "still")
+    assert sorted(still) == [0, 2] and still[2] == pytest.approx(still[0], rel=1e-5)
+    assert read_checkpoint(tmp_path / "still" / "best.pt")["train_state"]["step"] == 0
+    train(cfg_for(corpus, tmp_path / "moves", "experiment=dmc", "trainer.max_steps=2", "trainer.val_every=2",
+                  "trainer.val_at_start=true", "optim.lr=1e-2"))
+    moves = val_losses(tmp_path / "moves")
+    assert sorted(moves) == [0, 2] and moves[0] == pytest.approx(still[0], rel=1e-5)  # same seed, same start
+    best = read_checkpoint(tmp_path / "moves" / "best.pt")["train_state"]
+    assert best["step"] == (2 if moves[2] < moves[0] else 0) and best["best"] == pytest.approx(min(moves.values()))
+    train(cfg_for(corpus, tmp_path / "plain", "experiment=dmc", "trainer.max_steps=2", "trainer.val_every=2"))
+    assert sorted(val_losses(tmp_path / "plain")) == [2]  # off by default
+
+
 def test_untrusted_or_foreign_checkpoints_are_refused(tmp_path):
     class Evil:
         def __reduce__(self):

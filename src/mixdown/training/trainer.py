@@ -64,13 +64,17 @@ class Trainer:
         out_dir: checkpoints (``last.pt``, ``best.pt``), ``metrics.csv`` and TensorBoard logs.
         seed: base seed (``seed + rank`` per process). progress: show a progress bar (rank 0).
         logger: a :class:`mixdown.training.loggers.MetricLogger` (default: CSV only).
+        val_at_start: also validate the starting weights (step 0) before the first step, as the
+            run's first ``best.pt``: a fine-tune whose best step is 0 improved nothing on the
+            validation set (not when resuming).
     """
 
     def __init__(self, max_steps: int = 1000, val_every: int = 100, log_every: int = 10, batch_size: int = 4,
                  num_workers: int = 0, grad_clip: float = 1.0, amp: bool = True, device: str = "auto",
                  out_dir: str = "outputs/train", seed: int = 0, progress: bool = True, logger=None,
-                 ckpt_every: int = 0):
+                 ckpt_every: int = 0, val_at_start: bool = False):
         self.max_steps, self.val_every, self.log_every = max_steps, val_every, log_every
+        self.val_at_start = bool(val_at_start)
         self.batch_size, self.num_workers, self.grad_clip = batch_size, num_workers, grad_clip
         self.amp, self.seed, self.progress, self.ckpt_every = amp, seed, progress, ckpt_every
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -182,6 +186,11 @@ class Trainer:
             self._save("last.pt", model, model_kwargs, config, sample_rate, 0, None, metrics["val/loss"], metrics)
             return metrics["val/loss"]
         train_loader = self._loader(train_set, shuffle=True)
+        if self.val_at_start and step == 0:  # the starting weights: the first point of the curve
+            metrics = self.validate(model, console, loss_fn, val_loader)
+            self._write_metrics(0, metrics)
+            best = metrics["val/loss"]
+            self._save("best.pt", model, model_kwargs, config, sample_rate, 0, optimizer, best, metrics)
         bar = None
         if self.progress and self.rank == 0:
             from tqdm import tqdm
