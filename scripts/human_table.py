@@ -11,13 +11,12 @@ and to the composers' own settings, on the songs that have them.
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from mixdown.evaluate import by_group, summarize
+from mixdown.evaluate import by_group, read_results, summarize
 
 ORDER = ["raw_sum", "equal_loudness", "heuristic", "prior", "role_levels", "power_oracle", "waveform_oracle",
          "composer", "model:synthetic-v1", "model:human-v1", "model:human-v2", "model:human-v3"]
@@ -28,9 +27,7 @@ COLUMNS = {"mrstft": "MR-STFT", "spectral_balance_mae_db": "octave balance (dB)"
 
 def csv_rows(folder: str, exclude: tuple[str, ...] = ()) -> list[dict]:
     """The rows of ``folder/results.csv`` (empty cells dropped), without songs starting with ``exclude``."""
-    with open(Path(folder) / "results.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return [{k: v for k, v in r.items() if v != ""} for r in rows if not r["song"].startswith(tuple(exclude))]
+    return [r for r in read_results(Path(folder) / "results.csv") if not r["song"].startswith(tuple(exclude))]
 
 
 def main(folder: str, exclude: tuple[str, ...] = ()) -> str:

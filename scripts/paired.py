@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from mixdown.evaluate import paired
-
-sys.path.insert(0, __file__.rpartition("/")[0])
-from human_table import csv_rows  # noqa: E402
+from mixdown.evaluate import paired, read_results
 
 
 def main(argv=None) -> int:
@@ -29,7 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--systems", nargs="*", help="the systems to pair (default: every other system)")
     ap.add_argument("--metrics", nargs="*", default=["mrstft", "spectral_balance_mae_db"])
     args = ap.parse_args(argv)
-    rows = [r for f in args.folders for r in csv_rows(f)]
+    rows = [r for f in args.folders for r in read_results(Path(f) / "results.csv")]
     systems = args.systems or [s for s in dict.fromkeys(r["system"] for r in rows) if s != args.base]
     out = []
     print(f"| system | metric | songs | {args.base} | system | system - base (95 % interval) | closer on |")

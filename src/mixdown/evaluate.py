@@ -323,7 +323,7 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
         it = tqdm(songs, desc="evaluate", unit="song")
     for song in it:
         path = out / "songs" / f"{song.name.replace('/', '__')}.csv"
-        done = _read_csv(path) if resume and path.exists() else []
+        done = read_results(path) if resume and path.exists() else []
         missing = {k: v for k, v in systems.items() if k not in {r["system"] for r in done}}
         if missing:
             done += evaluate_song(song, missing)
@@ -341,7 +341,9 @@ def run_evaluation(data: str | Path, out: str | Path, checkpoint=None,
     return summary
 
 
-def _read_csv(path: Path) -> list[dict]:
+def read_results(path: str | Path) -> list[dict]:
+    """The rows of an evaluation's CSV (``results.csv``, or a song's ``songs/*.csv``), empty cells
+    dropped (a system that has no value for a metric)."""
     import csv
 
     with open(path, newline="") as fh:
