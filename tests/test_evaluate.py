@@ -234,3 +234,9 @@ def test_paired_differences_are_per_song_with_a_bootstrap_interval(tmp_path):
     line = json.loads(res.stdout.strip().splitlines()[-1])["paired"][0]
     assert line["system"] == "cand" and line["mean"] == pytest.approx(p["mean"]) and line["n"] == 2
     assert "| cand | mrstft | 2 |" in res.stdout
+    script = [sys.executable, str(root / "scripts" / "paired.py")]
+    for args, named in (([str(tmp_path / "nowhere"), "--base", "base"], "nowhere/results.csv"),
+                        ([str(tmp_path / "A"), str(tmp_path / "B"), "--base", "nobody"], "nobody"),
+                        ([str(tmp_path / "A"), "--base", "base", "--systems", "cand"], "cand")):
+        bad = subprocess.run(script + args, capture_output=True, text=True)
+        assert bad.returncode == 2 and named in bad.stderr and "Traceback" not in bad.stderr
