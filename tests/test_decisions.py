@@ -99,6 +99,45 @@ def test_shares_and_spreads(tmp_path):
     assert sp["pan"] == pytest.approx(np.mean(np.abs(np.array([0.9, 0, 0]) - 0.3)))
 
 
+def test_crps_against_its_integral_definition_and_a_normal_closed_form():
+    """CRPS(F, y) = integral of (F(t) - [y <= t])^2 dt. With F a sample's step function this is
+    E|X - y| - E|X - X'| / 2 over all pairs (same draw included); the fair score takes distinct
+    draws only, so that on average it scores a small ensemble as its parent distribution."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=5), rng.normal(size=3)
+    t = np.linspace(-8, 8, 400_001)
+    F = (x[:, None] <= t).mean(0)
+    dt = t[1] - t[0]
+    integral = np.mean([np.sum((F - (yy <= t)) ** 2) * dt for yy in y])
+    pairs = np.abs(x[:, None] - x[None, :]).sum()  # the diagonal is 0
+    fair_minus_v = pairs / 2 * (1 / 25 - 1 / 20)
+    assert D.crps(x[:, None], y[:, None]) == pytest.approx(integral + fair_minus_v, abs=1e-4)
+    # four draws of N(0, 1) against y = 0.7, on average: the normal's own CRPS (Gneiting & Raftery)
+    z = 0.7
+    closed = z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi)
+    got = np.mean([D.crps(rng.normal(size=(4, 1)), np.array([[z]])) for _ in range(20_000)])
+    assert got == pytest.approx(closed, abs=0.01)  # the all-pairs score would be ~0.14 higher
+    # components average; NaN rows are left out; nothing on one side: NaN
+    two = D.crps(np.c_[x, 2 * x], np.c_[y, 2 * y])
+    assert two == pytest.approx(1.5 * D.crps(x[:, None], y[:, None]))
+    assert D.crps(np.r_[x, np.nan][:, None], y[:, None]) == pytest.approx(D.crps(x[:, None], y[:, None]))
+    assert math.isnan(D.crps(np.full((2, 1), np.nan), y[:, None]))
+
+
+def test_scores_reward_the_engineers_distribution_over_their_median(tmp_path):
+    st = D.song_tracks(read_mixologydb(tiny_db(tmp_path / "tiny.json")), SONG)
+    eng = D.engineer_features(st)
+    # the guitar's |pan| 0.2 / 0.4 / 0.9; leaving each engineer out in turn (by hand):
+    # y 0.2 vs {0.4, 0.9}: 0.45 - 0.5/2; y 0.4 vs {0.2, 0.9}: 0.35 - 0.7/2; y 0.9 vs {0.2, 0.4}: 0.6 - 0.2/2
+    assert D.human_scores(eng)["pan"][0] == pytest.approx((0.2 + 0.0 + 0.5) / 3)
+    median = [{**e, "pan": np.array([[0.4], [0.0], [0.0]])} for e in eng.values()][:1]
+    drawn = list(eng.values())  # a system that draws exactly as these three engineers did
+    assert D.system_scores(median, eng)["pan"][0] == pytest.approx((0.2 + 0.0 + 0.5) / 3)
+    assert D.system_scores(drawn, eng)["pan"][0] == pytest.approx(2.8 / 9 - (2 * 1.4 / 6) / 2)
+
+
 @pytest.mark.skipif(
     shutil.which("fluidsynth") is None or shutil.which("mma") is None,
     reason="stand-in sessions need fluidsynth and mma (scripts/setup_system.sh)",
@@ -130,6 +169,12 @@ def test_evaluate_decisions_cli_end_to_end(tmp_path):
     assert got[("raw_sum", "all", "highpass_oct")] == pytest.approx(1.0, abs=1e-4)
     # the prior high-passes a lead vocal and centres it, whatever it draws
     assert got[("prior", "test", "highpass_oct")] < 1.0
+    score_rows = csv.DictReader((out / "scores.csv").open())
+    scores = {(r["system"], r["split"], r["group"]): float(r["score"]) for r in score_rows}
+    # the engineers' ceiling as a distribution: the guitar's pan (test above) over three tracks
+    assert scores[("human", "test", "pan")] == pytest.approx(0.7 / 3 / 3, abs=1e-4)
+    assert scores[("raw_sum", "all", "highpass_oct")] == pytest.approx(1.0, abs=1e-4)  # one draw: its error
+    assert "As distributions" in (out / "decisions.md").read_text()
     assert (out / "decisions.png").stat().st_size > 1000
     assert "| human |" in (out / "decisions.md").read_text()
     r = _evaluate(tiny, tmp_path / "o2", "nonesuch")

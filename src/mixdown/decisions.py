@@ -179,6 +179,51 @@ def system_errors(sys_feats: dict[str, np.ndarray], eng: dict[str, dict[str, np.
     return {g: _finite(_abs_err(sys_feats[g], _median([e[g] for e in eng.values()]))) for g in GROUPS}
 
 
+def crps(draws: np.ndarray, obs: np.ndarray) -> float:
+    """The fair continuous ranked probability score of a system's ``draws`` ``(m, k)`` against
+    the engineers' values ``obs`` ``(n, k)`` of one track, averaged over the ``k`` components:
+    ``E|X - Y| - E|X - X'| / 2`` with ``X, X'`` two different draws (Ferro 2014: a mean over
+    pairs of distinct draws, so a system's ensemble size does not bias it; one draw: 0) and ``Y``
+    an engineer. A proper score: lowest, in expectation, for a system whose draws follow the
+    engineers' own distribution; a system at their median scores their mean absolute deviation
+    from it. Rows with a NaN are left out; NaN when either side has none."""
+    x = draws[np.isfinite(draws).all(1)]
+    y = obs[np.isfinite(obs).all(1)]
+    if not len(x) or not len(y):
+        return float("nan")
+    to_obs = np.abs(x[:, None, :] - y[None, :, :]).mean()
+    m = len(x)
+    spread = np.abs(x[:, None, :] - x[None, :, :]).mean(2).sum() / (m * (m - 1)) if m > 1 else 0.0
+    return float(to_obs - spread / 2)
+
+
+def system_scores(draws: list[dict[str, np.ndarray]], eng: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """A system's draws (each :func:`features`) as a distribution against all the song's
+    engineers: group -> per-track :func:`crps` (tracks with no value on either side left out)."""
+    out = {}
+    for g in GROUPS:
+        xs, ys = np.stack([d[g] for d in draws], 1), np.stack([e[g] for e in eng.values()], 1)  # (N, m|n, k)
+        out[g] = _finite(np.array([crps(x, y) for x, y in zip(xs, ys)]))
+    return out
+
+
+def human_scores(eng: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The engineers' own ceiling on :func:`system_scores`: for each engineer in turn, the others
+    as a system's draws against that engineer (leave one out), averaged per track: what a system
+    drawing exactly as the engineers do scores. group -> per-track scores."""
+    mixes = list(eng)
+    out = {}
+    for g in GROUPS:
+        ys = np.stack([eng[m][g] for m in mixes], 1)  # (N, n, k)
+        per_track = []
+        for y in ys:
+            s = [crps(np.delete(y, j, 0), y[j : j + 1]) for j in range(len(mixes)) if np.isfinite(y[j]).all()]
+            s = [v for v in s if np.isfinite(v)]
+            per_track.append(np.mean(s) if s else np.nan)
+        out[g] = _finite(np.array(per_track))
+    return out
+
+
 def shares(rows: list[dict[str, float]], parts: list[str], raw_lufs) -> dict[tuple[str, str], tuple[int, int]]:
     """(part, decision) -> (tracks taking it, tracks) over ``rows`` (:data:`SHARE_NAMES`; each
     track's raw loudness in ``raw_lufs``)."""
@@ -227,13 +272,15 @@ def run_decisions(
 ) -> dict:
     """Score ``systems`` (name -> f(song tracks, stand-in session folder) -> ``(N, P)`` track
     values) and the engineers on ``songs`` (default all); write ``out/decisions.csv``
-    (``system,split,group,error,n``), ``decisions_ci.csv``, ``shares.csv``, ``spreads.csv``,
+    (``system,split,group,error,n``), ``decisions_ci.csv``, ``scores.csv`` (the draws as a
+    distribution against the engineers: :func:`system_scores`), ``shares.csv``, ``spreads.csv``,
     ``decisions.md`` and ``decisions.png``. ``render(st, folder)`` makes a missing stand-in."""
     out.mkdir(parents=True, exist_ok=True)
     songs = songs or db.songs()
     errs: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
     share_counts: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     spread_rows: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
+    dist: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
     from tqdm import tqdm
 
     def count(name: str, splits: tuple[str, ...], rows: list[dict], parts: list[str], raws, feats) -> None:
@@ -250,18 +297,21 @@ def run_decisions(
         splits = ("all", "test") if song in TEST_SONGS else ("all",)
         eng = engineer_features(st)
         results = {"human": human_errors(eng)}
+        scores = {"human": human_scores(eng)}
         folder = standins / _slug(song)
         if systems and not (folder / "tracks").is_dir():
             render(st, folder)
         for name, fn in systems.items():
             got = fn(st, folder)
-            per_draw = []
+            per_draw, draw_feats = [], []
             for tv in got if isinstance(got, list) else [got]:  # one mix, or several draws
                 rows = rows_of(tv)
                 feats = features(rows, st.raw_lufs, st.sides)
                 per_draw.append(system_errors(feats, eng))
+                draw_feats.append(feats)
                 count(name, splits, rows, st.parts, st.raw_lufs, feats)
             results[name] = {g: np.concatenate([e[g] for e in per_draw]) for g in GROUPS}
+            scores[name] = system_scores(draw_feats, eng)
         for mix, m in st.engineers.items():
             placed = [i for i, k in enumerate(st.keys) if k in m]
             count(
@@ -276,18 +326,18 @@ def run_decisions(
             for split in splits:
                 for g in GROUPS:
                     errs[(name, split)][g].append(res[g])
-    return _write(out, errs, share_counts, spread_rows)
+                    dist[(name, split)][g].append(scores[name][g])
+    return _write(out, errs, share_counts, spread_rows, dist)
 
 
 def _slug(song: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in song).strip("-").lower()
 
 
-def _write(out: Path, errs, share_counts, spread_rows) -> dict:
-    from mixdown.fileio import atomic_write_text
-
+def _summarise(per_track: dict, key: str) -> list[dict]:
+    """(system, split) -> group -> per-song arrays  ->  rows of the mean (``key``), n and ci95."""
     table = []
-    for (name, split), groups in errs.items():
+    for (name, split), groups in per_track.items():
         for g in GROUPS:
             x = np.concatenate(groups[g]) if groups[g] else np.zeros(0)
             table.append(
@@ -295,11 +345,19 @@ def _write(out: Path, errs, share_counts, spread_rows) -> dict:
                     "system": name,
                     "split": split,
                     "group": g,
-                    "error": float(x.mean()) if len(x) else float("nan"),
+                    key: float(x.mean()) if len(x) else float("nan"),
                     "n": int(len(x)),
                     "ci95": bootstrap_ci(x),
                 }
             )
+    return table
+
+
+def _write(out: Path, errs, share_counts, spread_rows, dist) -> dict:
+    from mixdown.fileio import atomic_write_text
+
+    table = _summarise(errs, "error")
+    score_table = _summarise(dist, "score")
     lines = ["system,split,group,error,n"] + [
         f"{r['system']},{r['split']},{r['group']},{r['error']:.4f},{r['n']}" for r in table
     ]
@@ -309,6 +367,14 @@ def _write(out: Path, errs, share_counts, spread_rows) -> dict:
         "system,split,group,error,ci95,n\n"
         + "".join(
             f"{r['system']},{r['split']},{r['group']},{r['error']:.4f},{r['ci95']:.4f},{r['n']}\n" for r in table
+        ),
+    )
+    atomic_write_text(
+        out / "scores.csv",
+        "system,split,group,score,ci95,n\n"
+        + "".join(
+            f"{r['system']},{r['split']},{r['group']},{r['score']:.4f},{r['ci95']:.4f},{r['n']}\n"
+            for r in score_table
         ),
     )
     share_rows = []
@@ -336,13 +402,18 @@ def _write(out: Path, errs, share_counts, spread_rows) -> dict:
             f"{n},{s}," + ",".join(f"{spread_table[(n, s)][g]:.4f}" for g in GROUPS) + "\n" for (n, s) in spread_table
         ),
     )
-    summary = {"errors": table, "shares": share_rows, "spreads": {f"{n}/{s}": v for (n, s), v in spread_table.items()}}
-    atomic_write_text(out / "decisions.md", _markdown(table, share_rows, spread_table))
+    summary = {
+        "errors": table,
+        "scores": score_table,
+        "shares": share_rows,
+        "spreads": {f"{n}/{s}": v for (n, s), v in spread_table.items()},
+    }
+    atomic_write_text(out / "decisions.md", _markdown(table, share_rows, spread_table, score_table))
     _plot(out / "decisions.png", table)
     return summary
 
 
-def _markdown(table, share_rows, spread_table) -> str:
+def _markdown(table, share_rows, spread_table, score_table) -> str:
     md = []
     for split in ("test", "all"):
         names = list(dict.fromkeys(r["system"] for r in table if r["split"] == split))
@@ -359,6 +430,21 @@ def _markdown(table, share_rows, spread_table) -> str:
             md.append(
                 f"| {n} | "
                 + " | ".join(f"{cell[(n, g)]['error']:.3f} ± {cell[(n, g)]['ci95']:.3f}" for g in GROUPS)
+                + " |"
+            )
+        score = {(r["system"], r["group"]): r for r in score_table if r["split"] == split}
+        md += [
+            "",
+            f"As distributions (fair CRPS of a system's draws against the song's engineers; lower is "
+            f"better; human: the others against each engineer in turn), {split} songs:",
+            "",
+            "| system | " + " | ".join(GROUPS) + " |",
+            "|---|" + "---|" * len(GROUPS),
+        ]
+        for n in names:
+            md.append(
+                f"| {n} | "
+                + " | ".join(f"{score[(n, g)]['score']:.3f} ± {score[(n, g)]['ci95']:.3f}" for g in GROUPS)
                 + " |"
             )
         md += [
