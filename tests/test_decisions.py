@@ -138,6 +138,22 @@ def test_scores_reward_the_engineers_distribution_over_their_median(tmp_path):
     assert D.system_scores(drawn, eng)["pan"][0] == pytest.approx(2.8 / 9 - (2 * 1.4 / 6) / 2)
 
 
+def test_paired_against_the_prior_track_by_track():
+    g = D.GROUPS
+    errs = {
+        ("prior", "test"): {k: [np.array([1.0, 2.0, np.nan]), np.array([3.0])] for k in g},
+        ("A", "test"): {k: [np.array([0.5, 2.5, 1.0]), np.array([2.0])] for k in g},
+        ("B", "test"): {k: [np.array([0.0, 1.0, 0.0]), np.array([2.0])] for k in g},  # 1 closer everywhere
+        ("A", "all"): {k: [np.array([0.0])] for k in g},  # no prior in this split: not paired
+    }
+    rows = {(r["system"], r["split"], r["group"]): r for r in D.paired_rows(errs)}
+    assert set(rows) == {(s, "test", k) for s in ("A", "B") for k in g}
+    a, b = rows[("A", "test", "pan")], rows[("B", "test", "pan")]
+    assert a["n"] == 3 and a["difference"] == pytest.approx((-0.5 + 0.5 - 1.0) / 3)  # the NaN track left out
+    assert b["difference"] == b["lo"] == b["hi"] == pytest.approx(-1.0)  # a constant shift: no width
+    assert a["lo"] <= a["difference"] <= a["hi"]
+
+
 @pytest.mark.skipif(
     shutil.which("fluidsynth") is None or shutil.which("mma") is None,
     reason="stand-in sessions need fluidsynth and mma (scripts/setup_system.sh)",
@@ -175,6 +191,12 @@ def test_evaluate_decisions_cli_end_to_end(tmp_path):
     assert scores[("human", "test", "pan")] == pytest.approx(0.7 / 3 / 3, abs=1e-4)
     assert scores[("raw_sum", "all", "highpass_oct")] == pytest.approx(1.0, abs=1e-4)  # one draw: its error
     assert "As distributions" in (out / "decisions.md").read_text()
+    paired = {(r["system"], r["split"], r["group"]): r for r in csv.DictReader((out / "paired.csv").open())}
+    assert {s for s, _, _ in paired} == {"raw_sum"}  # against the prior; neither the prior nor human
+    # the raw sum leaves the vocal open, 3 octaves under the engineers' median corner; the prior
+    # high-passes a lead vocal (above), so the raw sum is the further of the two
+    assert float(paired[("raw_sum", "test", "highpass_oct")]["difference"]) > 0
+    assert int(paired[("raw_sum", "test", "highpass_oct")]["n"]) == 3
     assert (out / "decisions.png").stat().st_size > 1000
     assert "| human |" in (out / "decisions.md").read_text()
     r = _evaluate(tiny, tmp_path / "o2", "nonesuch")

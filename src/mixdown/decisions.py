@@ -250,13 +250,51 @@ def rows_of(tv: np.ndarray) -> list[dict[str, float]]:
     return [dict(zip(S.TRACK_NAMES, map(float, r))) for r in np.asarray(tv)]
 
 
-def bootstrap_ci(x: np.ndarray, n: int = 1000, seed: int = 0) -> float:
-    """Half-width of the 95 % bootstrap interval of the mean of ``x``."""
+def bootstrap_interval(x: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """The 95 % bootstrap interval (percentiles) of the mean of ``x``; NaNs with under 2 values."""
     if len(x) < 2:
-        return float("nan")
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, len(x), (n, len(x)))].mean(1)
-    return float((np.percentile(means, 97.5) - np.percentile(means, 2.5)) / 2)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def bootstrap_ci(x: np.ndarray, n: int = 1000, seed: int = 0) -> float:
+    """Half-width of the 95 % bootstrap interval of the mean of ``x``."""
+    lo, hi = bootstrap_interval(x, n, seed)
+    return (hi - lo) / 2
+
+
+#: the system the others are paired against, track by track, when it is scored (``paired.csv``)
+PAIRED_BASE = "prior"
+
+
+def paired_rows(track_errs: dict, base: str = PAIRED_BASE) -> list[dict]:
+    """Each system's per-track error minus ``base``'s on the same tracks (mean over a system's
+    draws first): ``track_errs`` (system, split) -> group -> per-song ``(n_tracks,)`` arrays in
+    the song's track order -> rows of the mean difference and its 95 % bootstrap interval over
+    tracks (negative: nearer the engineers' median than ``base``)."""
+    rows = []
+    for (name, split), groups in track_errs.items():
+        if name == base or (base, split) not in track_errs:
+            continue
+        for g in GROUPS:
+            d = np.concatenate(groups[g]) - np.concatenate(track_errs[(base, split)][g])
+            d = d[np.isfinite(d)]
+            lo, hi = bootstrap_interval(d)
+            rows.append(
+                {
+                    "system": name,
+                    "split": split,
+                    "group": g,
+                    "base": base,
+                    "difference": float(d.mean()) if len(d) else float("nan"),
+                    "lo": lo,
+                    "hi": hi,
+                    "n": int(len(d)),
+                }
+            )
+    return rows
 
 
 System = Callable[[SongTracks, Path], np.ndarray]
@@ -281,6 +319,7 @@ def run_decisions(
     share_counts: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     spread_rows: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
     dist: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
+    track_errs: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {g: [] for g in GROUPS})
     from tqdm import tqdm
 
     def count(name: str, splits: tuple[str, ...], rows: list[dict], parts: list[str], raws, feats) -> None:
@@ -298,20 +337,28 @@ def run_decisions(
         eng = engineer_features(st)
         results = {"human": human_errors(eng)}
         scores = {"human": human_scores(eng)}
+        medians = {g: _median([e[g] for e in eng.values()]) for g in GROUPS}
         folder = standins / _slug(song)
         if systems and not (folder / "tracks").is_dir():
             render(st, folder)
         for name, fn in systems.items():
             got = fn(st, folder)
-            per_draw, draw_feats = [], []
+            per_draw, draw_feats, track_draws = [], [], []
             for tv in got if isinstance(got, list) else [got]:  # one mix, or several draws
                 rows = rows_of(tv)
                 feats = features(rows, st.raw_lufs, st.sides)
                 per_draw.append(system_errors(feats, eng))
                 draw_feats.append(feats)
+                track_draws.append({g: _abs_err(feats[g], medians[g]) for g in GROUPS})
                 count(name, splits, rows, st.parts, st.raw_lufs, feats)
             results[name] = {g: np.concatenate([e[g] for e in per_draw]) for g in GROUPS}
             scores[name] = system_scores(draw_feats, eng)
+            with warnings.catch_warnings():  # a track with no error in any draw: NaN, dropped when paired
+                warnings.simplefilter("ignore", RuntimeWarning)
+                per_track = {g: np.nanmean(np.stack([t[g] for t in track_draws]), 0) for g in GROUPS}
+            for split in splits:
+                for g in GROUPS:
+                    track_errs[(name, split)][g].append(per_track[g])
         for mix, m in st.engineers.items():
             placed = [i for i, k in enumerate(st.keys) if k in m]
             count(
@@ -327,7 +374,7 @@ def run_decisions(
                 for g in GROUPS:
                     errs[(name, split)][g].append(res[g])
                     dist[(name, split)][g].append(scores[name][g])
-    return _write(out, errs, share_counts, spread_rows, dist)
+    return _write(out, errs, share_counts, spread_rows, dist, paired_rows(track_errs))
 
 
 def _slug(song: str) -> str:
@@ -353,7 +400,7 @@ def _summarise(per_track: dict, key: str) -> list[dict]:
     return table
 
 
-def _write(out: Path, errs, share_counts, spread_rows, dist) -> dict:
+def _write(out: Path, errs, share_counts, spread_rows, dist, paired) -> dict:
     from mixdown.fileio import atomic_write_text
 
     table = _summarise(errs, "error")
@@ -373,8 +420,16 @@ def _write(out: Path, errs, share_counts, spread_rows, dist) -> dict:
         out / "scores.csv",
         "system,split,group,score,ci95,n\n"
         + "".join(
-            f"{r['system']},{r['split']},{r['group']},{r['score']:.4f},{r['ci95']:.4f},{r['n']}\n"
-            for r in score_table
+            f"{r['system']},{r['split']},{r['group']},{r['score']:.4f},{r['ci95']:.4f},{r['n']}\n" for r in score_table
+        ),
+    )
+    atomic_write_text(
+        out / "paired.csv",
+        "system,split,group,base,difference,lo,hi,n\n"
+        + "".join(
+            f"{r['system']},{r['split']},{r['group']},{r['base']},{r['difference']:.4f},{r['lo']:.4f},{r['hi']:.4f},"
+            f"{r['n']}\n"
+            for r in paired
         ),
     )
     share_rows = []
@@ -405,15 +460,16 @@ def _write(out: Path, errs, share_counts, spread_rows, dist) -> dict:
     summary = {
         "errors": table,
         "scores": score_table,
+        "paired": paired,
         "shares": share_rows,
         "spreads": {f"{n}/{s}": v for (n, s), v in spread_table.items()},
     }
-    atomic_write_text(out / "decisions.md", _markdown(table, share_rows, spread_table, score_table))
+    atomic_write_text(out / "decisions.md", _markdown(table, share_rows, spread_table, score_table, paired))
     _plot(out / "decisions.png", table)
     return summary
 
 
-def _markdown(table, share_rows, spread_table, score_table) -> str:
+def _markdown(table, share_rows, spread_table, score_table, paired) -> str:
     md = []
     for split in ("test", "all"):
         names = list(dict.fromkeys(r["system"] for r in table if r["split"] == split))
@@ -432,6 +488,22 @@ def _markdown(table, share_rows, spread_table, score_table) -> str:
                 + " | ".join(f"{cell[(n, g)]['error']:.3f} ± {cell[(n, g)]['ci95']:.3f}" for g in GROUPS)
                 + " |"
             )
+        pair = {(r["system"], r["group"]): r for r in paired if r["split"] == split}
+        if pair:
+            md += [
+                "",
+                f"Paired against {PAIRED_BASE}, track by track (mean error difference and its 95 % bootstrap "
+                f"interval over tracks; negative: nearer the engineers' median), {split} songs:",
+                "",
+                "| system | " + " | ".join(GROUPS) + " |",
+                "|---|" + "---|" * len(GROUPS),
+            ]
+            for n in dict.fromkeys(s for s, _ in pair):
+                md.append(
+                    f"| {n} | "
+                    + " | ".join("{difference:+.3f} ({lo:+.3f} to {hi:+.3f})".format(**pair[(n, g)]) for g in GROUPS)
+                    + " |"
+                )
         score = {(r["system"], r["group"]): r for r in score_table if r["split"] == split}
         md += [
             "",
