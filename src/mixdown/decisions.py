@@ -311,7 +311,8 @@ def run_decisions(
     """Score ``systems`` (name -> f(song tracks, stand-in session folder) -> ``(N, P)`` track
     values) and the engineers on ``songs`` (default all); write ``out/decisions.csv``
     (``system,split,group,error,n``), ``decisions_ci.csv``, ``scores.csv`` (the draws as a
-    distribution against the engineers: :func:`system_scores`), ``shares.csv``, ``spreads.csv``,
+    distribution against the engineers: :func:`system_scores`), ``paired.csv`` (each system's
+    per-track errors against the prior's: :func:`paired_rows`), ``shares.csv``, ``spreads.csv``,
     ``decisions.md`` and ``decisions.png``. ``render(st, folder)`` makes a missing stand-in."""
     out.mkdir(parents=True, exist_ok=True)
     songs = songs or db.songs()
