@@ -278,3 +278,36 @@ def test_bad_reference_fails_with_the_file_named(tmp_path, caplog, case):
     assert main(["mix", str(session), "--out", str(out), "--reference", str(ref)]) == 2
     assert "reference mix:" in caplog.text and "ref.wav" in caplog.text
     assert not out.exists()
+
+
+def test_takes_are_other_engineers_ways_and_repeat(tmp_path, caplog):
+    """`mixdown mix --take K`: the K-th draw of the shipped model (take 0 is the mix it gives unasked),
+    recorded in the settings' notes; the same take gives the same settings again (here through the
+    library's `predict`); takes differ in their decisions. A model that mixes one way refuses any
+    take but 0, and a negative take is refused, both before anything is written."""
+    import mixdown
+
+    example = ROOT / "data/examples/rock-8beat"
+
+    def decisions(tracks):
+        return [(t["name"], t["highpass_hz"], t["compressor"]["ratio"], t["reverb_send_db"], t["pan"]) for t in tracks]
+
+    got = {}
+    for name, extra in (("plain", []), ("t0", ["--take", "0"]), ("t2", ["--take", "2"])):
+        assert main(["mix", str(example), "--out", str(tmp_path / f"{name}.wav"), *extra]) == 0
+        d = json.loads((tmp_path / f"{name}.json").read_text())
+        got[name] = (decisions(d["tracks"]), d["notes"]["take"])
+    assert got["plain"] == got["t0"] and got["t0"][1] == 0 and got["t2"][1] == 2
+    assert got["t2"][0] != got["t0"][0]  # another engineer's way: other switches taken
+    again = mixdown.predict(example, take=2)
+    v = [(t.name, t.values["highpass_hz"], t.values["compressor.ratio"], t.values["reverb_send_db"], t.values["pan"])
+         for t in again.tracks]
+    assert [x[0] for x in v] == [x[0] for x in got["t2"][0]]
+    assert np.allclose([x[1:] for x in v], [x[1:] for x in got["t2"][0]], atol=1e-6)
+    for extra, says in ((["--checkpoint", "human-v3", "--take", "1"], "one way only"),
+                        (["--take", "-1"], "0 (the first take) or more")):
+        out = tmp_path / "refused.wav"
+        caplog.clear()
+        assert main(["mix", str(example), "--out", str(out), *extra]) == 2
+        assert "--take" in caplog.text and says in caplog.text
+        assert not out.exists() and not out.with_suffix(".json").exists()

@@ -50,7 +50,8 @@ def read_session(folder: str | os.PathLike, sample_rate: int | None = None) -> S
 
 
 def predict(tracks: Tracks, sample_rate: int | None = None, *, model: "torch.nn.Module | None" = None,
-            names: Sequence[str] | None = None, locks: Locks = None, device: str = "cpu") -> MixParams:
+            names: Sequence[str] | None = None, locks: Locks = None, device: str = "cpu",
+            take: int | None = None) -> MixParams:
     """Console settings the model predicts for ``tracks`` (locked values kept as given).
 
     Args:
@@ -59,6 +60,8 @@ def predict(tracks: Tracks, sample_rate: int | None = None, *, model: "torch.nn.
         model: a loaded model (default: :func:`load_model`).
         names: track names for arrays (default ``track1``, ``track2``, ...).
         locks: fixed parameters, e.g. ``{"track1.fader_db": -2.0}``.
+        take: another engineer's way of mixing, for a model that draws one (the shipped default):
+            the take's number (0, the default, is the first; the same take, the same settings).
     """
     from mixdown.inference.pipeline import settings
     from mixdown.params.locks import parse_locks
@@ -66,7 +69,7 @@ def predict(tracks: Tracks, sample_rate: int | None = None, *, model: "torch.nn.
     session = _session(tracks, sample_rate, names)
     model = model if model is not None else load_model(device=device)
     lock_map = parse_locks(_lock_items(locks), session.names, session.sample_rate)
-    return settings(session, model, locks=lock_map, device=device, progress=False)
+    return settings(session, model, locks=lock_map, device=device, progress=False, take=take)
 
 
 def refine(tracks: Tracks, params: MixParams, reference: str | os.PathLike | np.ndarray, *,
@@ -102,13 +105,15 @@ def render(tracks: Tracks, params: MixParams, *, resample: bool = False) -> np.n
 def mix(folder: str | os.PathLike, *, model: "torch.nn.Module | None" = None,
         checkpoint: str | os.PathLike | None = None, reference: str | os.PathLike | None = None,
         locks: Locks = None, target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
-        progress: bool = False) -> tuple[MixParams, np.ndarray]:
+        progress: bool = False, take: int | None = None) -> tuple[MixParams, np.ndarray]:
     """What ``mixdown mix`` does: predicted settings and the full-length mix ``(frames, 2)`` of a folder
-    (refined towards ``reference`` when given; normalised to ``target_lufs`` when given)."""
+    (refined towards ``reference`` when given; normalised to ``target_lufs`` when given; ``take``: as
+    :func:`predict`)."""
     from mixdown.inference.pipeline import mix_session
 
     return mix_session(folder, model, checkpoint=checkpoint, reference=reference, locks=_lock_items(locks),
-                       target_lufs=target_lufs, refine_steps=refine_steps, device=device, progress=progress)
+                       target_lufs=target_lufs, refine_steps=refine_steps, device=device, progress=progress,
+                       take=take)
 
 
 def _session(tracks: Tracks, sample_rate: int | None, names: Sequence[str] | None) -> Session:

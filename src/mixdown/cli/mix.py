@@ -26,6 +26,10 @@ def add_parser(sub) -> None:
                    "holds the true peak at -1 dBTP where the gain would pass it")
     p.add_argument("--report", type=Path, help="write an HTML report of the settings")
     p.add_argument("--batch", type=Path, help="a folder of session folders, or a text file listing them")
+    p.add_argument("--take", type=int, metavar="K",
+                   help="another engineer's way of mixing the session: the K-th take of a model that draws one "
+                        "(the shipped default does; 0 is the take it gives unasked). Takes differ in which tracks "
+                        "get a high-pass, a compressor or a reverb send and in their EQs; the same K, the same mix")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--allow-outside-session", action="store_true",
                    help="accept tracks that are links to files outside SESSION_DIR")
@@ -81,7 +85,7 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model, report: P
     params, audio = mix_session(session, model, reference=args.reference, locks=args.lock,
                                 target_lufs=args.target_lufs, refine_steps=args.refine_steps,
                                 device=args.device, progress=args.batch is None,
-                                allow_outside_session=args.allow_outside_session, stats=stats)
+                                allow_outside_session=args.allow_outside_session, stats=stats, take=args.take)
     run_id = secrets.token_hex(8)
     notes = params.extra.get("notes")
     params.extra["notes"] = {**(notes if isinstance(notes, dict) else {}), "run_id": run_id}
@@ -101,6 +105,7 @@ def _mix_one(session: Path, out: Path, params_path: Path, args, model, report: P
 
 
 def _cli_mix(args) -> int:
+    from mixdown.inference.pipeline import check_take
     from mixdown.inference.predict import load_default_model
 
     if (args.session_dir is None) == (args.batch is None):
@@ -113,10 +118,12 @@ def _cli_mix(args) -> int:
             raise UsageError(f"{args.session_dir}: session folder not found")
         out = args.out or args.session_dir / "mixdown_mix.wav"
         model = load_default_model(args.checkpoint, args.device)
+        check_take(model, args.take)
         _mix_one(args.session_dir, out, args.params or out.with_suffix(".json"), args, model, args.report)
         return 0
     sessions = _sessions(args.batch)
     model = load_default_model(args.checkpoint, args.device)
+    check_take(model, args.take)  # one answer for every session, before any
     from tqdm import tqdm
 
     failed, broken = [], []

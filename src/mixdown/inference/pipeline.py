@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from mixdown.errors import UsageError
 from mixdown.inference.contract import contract_of
 from mixdown.inference.predict import load_default_model, predict_params
 from mixdown.inference.staging import TRUE_PEAK_CEILING_DBTP, stage_gain, true_peak_trim_db
@@ -49,17 +50,47 @@ def normalize_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float,
     return {"target_lufs": float(target_lufs), "ceiling_dbtp": float(ceiling_dbtp), "gain_db": float(gain)}
 
 
+def check_take(model, take: int | None) -> None:
+    """Refuse (:class:`UsageError`) a take ``model`` cannot give: below 0, or other than the first
+    from a model that mixes a session one way only (one that draws an engineer's way of mixing,
+    :class:`mixdown.models.engineer.Engineer`, has a ``draw``)."""
+    if take is None:
+        return
+    if isinstance(take, bool) or not isinstance(take, int) or take < 0:
+        raise UsageError(f"--take {take!r}: give a whole number, 0 (the first take) or more")
+    if take and not hasattr(model, "draw"):
+        raise UsageError(
+            f"--take {take}: this model ({type(model).__name__}) mixes a session one way only; takes need a "
+            "model that draws an engineer's way of mixing (the shipped default, engineer-v1 to engineer-v5)"
+        )
+
+
 def settings(session: Session, model, *, reference: np.ndarray | None = None,
              reference_name: str | None = None, locks: dict[tuple[str, str], float] | None = None,
-             refine_steps: int = 40, device: str = "cpu", progress: bool = True) -> MixParams:
+             refine_steps: int = 40, device: str = "cpu", progress: bool = True,
+             take: int | None = None) -> MixParams:
     """Console settings for a session: prediction, locks, then (with a ``reference`` ``(2, frames)`` at
     the session's rate) refinement towards it; values clipped to the spec's ranges.
 
+    ``take``: of a model that draws an engineer's way of mixing, which draw (0: the first; the same
+    session and take give the same settings; None: the model's own ``draw``); recorded in the notes.
     ``params.extra["notes"]`` records what was done.
     """
+    check_take(model, take)
     lock_map = locks or {}
-    tv, mv = predict_params(model, session, reference=reference, device=device)
+    draws = hasattr(model, "draw")
+    before = getattr(model, "draw", None)
+    try:
+        if draws and take is not None:
+            model.draw = take
+        tv, mv = predict_params(model, session, reference=reference, device=device)
+        drawn = getattr(model, "draw", None)
+    finally:
+        if draws:
+            model.draw = before
     notes = {"model": type(model).__name__, "windows": contract_of(model).describe()}
+    if draws:
+        notes["take"] = int(drawn)
     if getattr(model, "checkpoint_file", None):  # which weights: a shipped model's name, else file and sha256
         notes["checkpoint"] = dict(model.checkpoint_file)
     # the same mix, the loudest fader at 0 dB; staged on the model's own values, then the locked
@@ -109,15 +140,15 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
                 reference: str | os.PathLike | None = None, locks: list[str] | dict[str, float] | None = None,
                 target_lufs: float | None = None, refine_steps: int = 40, device: str = "cpu",
                 progress: bool = True, allow_outside_session: bool = False,
-                stats: dict[str, float] | None = None) -> tuple[MixParams, np.ndarray]:
+                stats: dict[str, float] | None = None, take: int | None = None) -> tuple[MixParams, np.ndarray]:
     """Predict settings for a session folder and render the full-length mix.
 
     Returns ``(params, audio (frames, 2))``; ``params.extra["notes"]`` records what was done.
     ``stats``: when given, filled with the returned mix's loudness figures
     (:func:`mixdown.dsp.render.measure`; the true peak measured once for the trim and for them).
     Tracks that are links leading outside ``folder`` are refused unless ``allow_outside_session``;
-    a sample rate the console cannot take and a loudness target outside its range are refused
-    before any work.
+    a sample rate the console cannot take, a loudness target outside its range and a ``take`` the
+    model cannot give (:func:`settings`) are refused before any work.
     """
     from mixdown.dsp.render import render
 
@@ -126,6 +157,7 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
         if not (math.isfinite(target_lufs) and lo <= target_lufs <= hi):
             raise SessionError(f"--target-lufs {target_lufs:g}: outside [{lo:g}, {hi:g}] LUFS; -14 to -23 is usual")
     model = model if model is not None else load_default_model(checkpoint, device)
+    check_take(model, take)  # before reading any audio
     session = read_session(folder, allow_outside_session=allow_outside_session)
     require_console_rate(session, folder)
     lock_map = parse_locks(locks or [], session.names, session.sample_rate)
@@ -133,7 +165,7 @@ def mix_session(folder: str | os.PathLike, model=None, *, checkpoint: str | os.P
     if reference is not None:
         ref_audio = load_reference(reference, session.sample_rate)[0].T  # (2, frames)
     params = settings(session, model, reference=ref_audio, reference_name=reference, locks=lock_map,
-                      refine_steps=refine_steps, device=device, progress=progress)
+                      refine_steps=refine_steps, device=device, progress=progress, take=take)
     audio = render(session.folder, params, resample=session.resampled, progress=progress,
                    allow_outside_session=allow_outside_session).audio
     true_peak = None
