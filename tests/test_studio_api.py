@@ -340,3 +340,26 @@ def test_a_normalize_gain_is_kept_and_rendered(tmp_path):
         assert read_params(params_path).master.normalize == params.master.normalize
     finally:
         s.engine.stop()
+
+
+def test_another_take_mixes_as_another_engineer_and_models_of_one_way_refuse(client, studio, tmp_path):
+    """``POST /api/mix {"take": K}`` (the page's "Another take"): the shipped model's K-th draw, named
+    in the notes; the same take again, the same settings; the heuristic mixes one way and refuses a
+    take but 0, and malformed takes are refused, each with what to send."""
+    for body, status, says in (({"take": 1}, 422, "one way only"), ({"take": -1}, 422, "0 (the first take) or more"),
+                               ({"take": "2"}, 400, "whole number"), ({"take": 1.5}, 400, "whole number")):
+        r = client.post(P + "api/mix", json=body)
+        assert r.status_code == status and says in r.json()["error"], (body, r.json())
+    assert client.post(P + "api/mix", json={"take": 0}).status_code == 200
+    names = ["Kick In", "Snare Top", "OH L", "OH R", "Bass DI", "Gtr 1", "Gtr 2", "Lead Vox", "BV 1", "Keys"]
+    song = tmp_path / "band"
+    make_session(song, n_tracks=len(names), seconds=2.0)
+    for i, n in enumerate(names):
+        (song / "tracks" / f"track{i}.wav").rename(song / "tracks" / f"{n}.wav")
+    s = Studio(Paths.resolve(song, None, None), model=B.load_model(None))
+    with TestClient(build_app(s, TOKEN, HOSTS), base_url=BASE) as c:
+        takes = {k: c.post(P + "api/mix", json={"take": k}).json() for k in (0, 3)}
+        again = c.post(P + "api/mix", json={"take": 3}).json()
+    assert takes[0]["notes"]["take"] == 0 and takes[3]["notes"]["take"] == 3
+    assert takes[3]["tracks"] != takes[0]["tracks"]  # other switches, other EQs
+    assert again["tracks"] == takes[3]["tracks"]

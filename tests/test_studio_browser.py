@@ -1,7 +1,8 @@
 """End to end in a real headless browser (Debian's chromium driven by selenium through its
 chromedriver; nothing is downloaded): ``mixdown studio`` serves a generated session, the page
 solos a track and moves its fader (the re-rendered loop must change by exactly the fader's dB),
-locks the fader, presses Mix (the lock must hold while the model moves the rest), saves, and the
+locks the fader, presses Mix (the lock must hold while the model moves the rest) and Another take
+(the lock still holds; the page names take 1), saves, and the
 saved file re-rendered by ``mixdown render`` must be the studio's own full-song render."""
 
 import contextlib
@@ -168,6 +169,15 @@ def test_fader_lock_mix_save_render_in_the_browser(server, browser, tmp_path):
     assert state["tracks"]["track0"]["fader_db"] == 0.0
     assert state["tracks"]["track1"] != original.tracks[1].values
     wait_for(lambda: float(field.get_attribute("value")) == 0.0, what="the page to show the locked value")
+
+    # another engineer's way: the next take, the lock still held, the page naming the take
+    version = state["version"]
+    d.find_element(By.ID, "btn-take").click()
+    state = wait_for(lambda: (lambda s: s if s["version"] > version else None)(api(url, "api/state")),
+                     timeout=180, what="Another take")
+    assert state["tracks"]["track0"]["fader_db"] == 0.0
+    wait_for(lambda: "(take 1)" in d.execute_script("return document.getElementById('toast').textContent"),
+             what="the page to name the take")
 
     # save, and the saved file renders to the studio's own full-song render
     mtime = params_path.stat().st_mtime_ns

@@ -19,7 +19,8 @@ POST     ``/api/locks``          ``{"target", "key", "locked"}``
 POST     ``/api/monitor``        ``{"mute": [names], "solo": [names]}``
 POST     ``/api/loop``           ``{"start_s", "end_s"}``
 POST     ``/api/curves``         ``{"target", "values"?}``: EQ response and compressor curve
-POST     ``/api/mix|reset|undo|redo``
+POST     ``/api/mix``            ``{"take"?}``: the model's mix (``take``: another engineer's way)
+POST     ``/api/reset|undo|redo``
 GET      ``/api/audio/{scope}/{source}.wav``  scope ``loop|full``, source ``mix|raw|reference``
 GET      ``/api/audio/{scope}/{source}.f32``  the same samples as raw float32 (little-endian, interleaved
                                  stereo; headers ``x-mixdown-frames``, ``x-mixdown-sample-rate``): the page
@@ -50,6 +51,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from mixdown.errors import UsageError
 from mixdown.studio import backend as B
 from mixdown.studio.guard import Guard
 from mixdown.studio.service import EXPORT_SUFFIXES, Busy, Studio
@@ -249,6 +251,18 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
     async def overview(request: Request) -> Response:
         return JSONResponse({"peaks": studio.engine.overview, "seconds": studio.session.frames / studio.engine.sr})
 
+    async def mix(request: Request) -> Response:
+        doc = await _json(request)
+        take = _field(doc, "take", int, "a whole number, 0 or more: which engineer's way") if "take" in doc else None
+        try:
+            await run_in_threadpool(studio.mix, take)
+        except Busy as e:
+            return _err(409, str(e))
+        except UsageError as e:  # a take the model cannot give
+            return _err(422, str(e))
+        studio.engine.poke()
+        return JSONResponse({**studio.state.snapshot(), "notes": studio.notes})
+
     async def save(request: Request) -> Response:
         await _json(request)
         path = await run_in_threadpool(studio.save)
@@ -281,7 +295,7 @@ def build_app(studio: Studio, token: str, hosts: set[str]) -> Guard:
         Route("/api/params", params, methods=["POST"]), Route("/api/locks", locks, methods=["POST"]),
         Route("/api/monitor", monitor, methods=["POST"]), Route("/api/loop", loop, methods=["POST"]),
         Route("/api/curves", curves, methods=["POST"]),
-        Route("/api/mix", _action(studio.mix), methods=["POST"]),
+        Route("/api/mix", mix, methods=["POST"]),
         Route("/api/reset", _action(studio.state.reset), methods=["POST"]),
         Route("/api/undo", _action(studio.state.undo), methods=["POST"]),
         Route("/api/redo", _action(studio.state.redo), methods=["POST"]),

@@ -88,14 +88,15 @@ def load_reference(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
 
 
 def predict(model, session, locks: dict[tuple[str, str], float], reference: np.ndarray | None,
-            refine_steps: int = 40) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The model's settings (refined towards ``reference`` when given) with ``locks`` held.
+            refine_steps: int = 40, take: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The model's settings (refined towards ``reference`` when given) with ``locks`` held; ``take``:
+    another engineer's way of mixing, for a model that draws one (:func:`mixdown.api.predict`).
 
     ``locks``: ``{(track name or "master", key): value}``. Returns physical
     ``(track_values (N, n_track_params), master_values (n_master_params,), notes)``.
     """
     lock_items = {f"{t}.{k}": v for (t, k), v in locks.items()}
-    params = api.predict(session, model=model, locks=lock_items)
+    params = api.predict(session, model=model, locks=lock_items, take=take)
     if reference is not None:
         params = api.refine(session, params, np.ascontiguousarray(reference.T), locks=lock_items, steps=refine_steps)
     # as `mixdown mix`: the output gain keeps the mix at or below -1 dBTP unless it is locked

@@ -161,11 +161,12 @@ class Studio:
             self.job = None
             self._job.release()
 
-    def mix(self) -> int:
-        """Run the model (and the reference refinement) with the locked values held."""
+    def mix(self, take: int | None = None) -> int:
+        """Run the model (and the reference refinement) with the locked values held; ``take``: another
+        engineer's way of mixing, for a model that draws one (None: the model's own)."""
         def work():
             held = self.state.lock_values()
-            tv, mv, self.notes = B.predict(self.model(), self.session, held, self.refine_reference)
+            tv, mv, self.notes = B.predict(self.model(), self.session, held, self.refine_reference, take=take)
             version = self.state.take_model(tv, mv, held)
             self.engine.poke()
             return version

@@ -147,8 +147,18 @@ async function runJob(path, body, done) {
   if (r) { if (r.version !== undefined) applyState(r); if (done) done(r); }
 }
 
+// the take the last mix was (a model that draws an engineer's way of mixing says; others: null)
+let take = null;
+
+function mixed(r) {
+  take = r.notes && Number.isInteger(r.notes.take) ? r.notes.take : null;
+  const which = take === null ? "" : ` (take ${take})`;
+  toast(`the model mixed the session${which}, locked values kept`, "info");
+}
+
 function wireToolbar() {
-  $("btn-mix").addEventListener("click", () => runJob("api/mix", {}, () => toast("the model mixed the session (locked values kept)", "info")));
+  $("btn-mix").addEventListener("click", () => runJob("api/mix", take === null ? {} : { take }, mixed));
+  $("btn-take").addEventListener("click", () => runJob("api/mix", { take: (take ?? 0) + 1 }, mixed));
   $("btn-reset").addEventListener("click", () => runJob("api/reset"));
   $("btn-undo").addEventListener("click", () => runJob("api/undo"));
   $("btn-redo").addEventListener("click", () => runJob("api/redo"));
