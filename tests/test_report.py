@@ -253,3 +253,15 @@ def test_report_strips_are_the_renderers(tmp_path):
     bus = np.sum(np.stack(outs), axis=0)
     mixed, _ = strip_signals(bus, params, None)
     np.testing.assert_allclose(mixed, mix, atol=1e-6)
+
+
+def test_report_names_the_model_and_take_that_made_the_settings(tmp_path):
+    params = read_params(EXAMPLE / "params.json")
+    params.extra["notes"] = {"model": "Engineer", "checkpoint": {"file": "default.pt", "name": "engineer-v5"},
+                             "take": 2}
+    page = report.write_report(tmp_path / "r.html", EXAMPLE, params).read_text(encoding="utf-8")
+    assert "<td>model</td><td>engineer-v5</td>" in page
+    assert "<td>take</td><td>2 (another engineer&#x27;s way: mixdown mix --take K)</td>" in page
+    params.extra["notes"] = {"model": "Heuristic"}  # a model of one way: no take row
+    page = report.write_report(tmp_path / "h.html", EXAMPLE, params).read_text(encoding="utf-8")
+    assert "<td>model</td><td>Heuristic</td>" in page and "<td>take</td>" not in page

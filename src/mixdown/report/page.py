@@ -120,6 +120,12 @@ def write_report(out_html: str | os.PathLike, session_dir: str | os.PathLike, pa
     blocks, files = figure_files(figures, fig_dir)
     m = an["mix"]
     rows = [["session", str(session_dir)]]
+    notes = params.extra.get("notes") if isinstance(params.extra.get("notes"), dict) else {}
+    ckpt = notes.get("checkpoint") if isinstance(notes.get("checkpoint"), dict) else {}
+    if notes.get("model"):  # which model made the settings, and which of its takes
+        rows.append(["model", str(ckpt.get("name") or ckpt.get("file") or notes["model"])])
+    if isinstance(notes.get("take"), int):
+        rows.append(["take", f"{notes['take']} (another engineer's way: mixdown mix --take K)"])
     if reference is not None:
         rows.append(["reference", reference.name + (f" (resampled from {ref_rate} Hz)" if ref_rate != sr else "")])
     summary = _table(["", "value"], rows + [
