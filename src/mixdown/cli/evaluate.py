@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--standins", type=Path, help="with --decisions: where the stand-in sessions are kept "
                                                  "(default OUT/standins; rendered once, reused)")
     p.add_argument("--draws", type=int, default=8,
-                   help="with --decisions: mixes per song of a model that draws an engineer's style (default 8)")
+                   help="with --decisions: mixes per song of a model that draws an engineer's style (its takes 0 "
+                        "to K-1, as `mixdown mix --take`; default 8)")
     p.add_argument("--mixologydb", type=Path, help="with --decisions: MixologyDB's final-track-data.json "
                                                    "(default: the copy in data/mixologydb/)")
     p.add_argument("--songs", choices=("all", "test"), default="all",
