@@ -344,15 +344,14 @@ def run_decisions(
             render(st, folder)
         for name, fn in systems.items():
             got = fn(st, folder)
-            per_draw, draw_feats, track_draws = [], [], []
+            draw_feats, track_draws = [], []  # per draw: its features, its per-track errors (NaN kept)
             for tv in got if isinstance(got, list) else [got]:  # one mix, or several draws
                 rows = rows_of(tv)
                 feats = features(rows, st.raw_lufs, st.sides)
-                per_draw.append(system_errors(feats, eng))
                 draw_feats.append(feats)
                 track_draws.append({g: _abs_err(feats[g], medians[g]) for g in GROUPS})
                 count(name, splits, rows, st.parts, st.raw_lufs, feats)
-            results[name] = {g: np.concatenate([e[g] for e in per_draw]) for g in GROUPS}
+            results[name] = {g: np.concatenate([_finite(t[g]) for t in track_draws]) for g in GROUPS}
             scores[name] = system_scores(draw_feats, eng)
             with warnings.catch_warnings():  # a track with no error in any draw: NaN, dropped when paired
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -470,66 +469,43 @@ def _write(out: Path, errs, share_counts, spread_rows, dist, paired) -> dict:
     return summary
 
 
+def _group_table(caption: str, cells: dict[str, list[str]]) -> list[str]:
+    """Markdown lines: ``caption``, then a table of one row per system (name -> a cell per group)."""
+    head = ["| system | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
+    return [caption, "", *head, *(f"| {n} | " + " | ".join(c) + " |" for n, c in cells.items())]
+
+
 def _markdown(table, share_rows, spread_table, score_table, paired) -> str:
     md = []
     for split in ("test", "all"):
         names = list(dict.fromkeys(r["system"] for r in table if r["split"] == split))
         if not names:
             continue
-        md += [
-            f"## {split} songs: error against the median of the song's engineers (95 % interval)",
-            "",
-            "| system | " + " | ".join(GROUPS) + " |",
-            "|---|" + "---|" * len(GROUPS),
-        ]
         cell = {(r["system"], r["group"]): r for r in table if r["split"] == split}
-        for n in names:
-            md.append(
-                f"| {n} | "
-                + " | ".join(f"{cell[(n, g)]['error']:.3f} ± {cell[(n, g)]['ci95']:.3f}" for g in GROUPS)
-                + " |"
-            )
+        md += _group_table(
+            f"## {split} songs: error against the median of the song's engineers (95 % interval)",
+            {n: [f"{cell[(n, g)]['error']:.3f} ± {cell[(n, g)]['ci95']:.3f}" for g in GROUPS] for n in names},
+        )
         pair = {(r["system"], r["group"]): r for r in paired if r["split"] == split}
         if pair:
-            md += [
-                "",
+            md += [""] + _group_table(
                 f"Paired against {PAIRED_BASE}, track by track (mean error difference and its 95 % bootstrap "
                 f"interval over tracks; negative: nearer the engineers' median), {split} songs:",
-                "",
-                "| system | " + " | ".join(GROUPS) + " |",
-                "|---|" + "---|" * len(GROUPS),
-            ]
-            for n in dict.fromkeys(s for s, _ in pair):
-                md.append(
-                    f"| {n} | "
-                    + " | ".join("{difference:+.3f} ({lo:+.3f} to {hi:+.3f})".format(**pair[(n, g)]) for g in GROUPS)
-                    + " |"
-                )
+                {
+                    n: ["{difference:+.3f} ({lo:+.3f} to {hi:+.3f})".format(**pair[(n, g)]) for g in GROUPS]
+                    for n in dict.fromkeys(s for s, _ in pair)
+                },
+            )
         score = {(r["system"], r["group"]): r for r in score_table if r["split"] == split}
-        md += [
-            "",
+        md += [""] + _group_table(
             f"As distributions (fair CRPS of a system's draws against the song's engineers; lower is "
             f"better; human: the others against each engineer in turn), {split} songs:",
-            "",
-            "| system | " + " | ".join(GROUPS) + " |",
-            "|---|" + "---|" * len(GROUPS),
-        ]
-        for n in names:
-            md.append(
-                f"| {n} | "
-                + " | ".join(f"{score[(n, g)]['score']:.3f} ± {score[(n, g)]['ci95']:.3f}" for g in GROUPS)
-                + " |"
-            )
-        md += [
-            "",
+            {n: [f"{score[(n, g)]['score']:.3f} ± {score[(n, g)]['ci95']:.3f}" for g in GROUPS] for n in names},
+        )
+        md += [""] + _group_table(
             f"Spread across a song's tracks (median over mixes), {split} songs:",
-            "",
-            "| system | " + " | ".join(GROUPS) + " |",
-            "|---|" + "---|" * len(GROUPS),
-        ]
-        for (n, s), v in spread_table.items():
-            if s == split:
-                md.append(f"| {n} | " + " | ".join(f"{v[g]:.3f}" for g in GROUPS) + " |")
+            {n: [f"{v[g]:.3f}" for g in GROUPS] for (n, s), v in spread_table.items() if s == split},
+        )
         md += ["", f"Shares of tracks per part, {split} songs (system / engineers):", ""]
         human = {
             (r["part"], r["decision"]): r["share"] for r in share_rows if r["system"] == "human" and r["split"] == split
@@ -631,12 +607,11 @@ def make_systems(
             session = read_session(folder)
             if not hasattr(model, "draw") or draws <= 1:
                 return _in_song_order(st, session, settings(session, model, progress=False).track_matrix())
-            out = []
-            for k in range(draws):  # a model that draws an engineer's style: several mixes per song
-                model.draw = k
-                out.append(_in_song_order(st, session, settings(session, model, progress=False).track_matrix()))
-            model.draw = 0
-            return out
+            # a model that draws an engineer's style: several mixes per song, its takes 0 .. draws-1
+            return [
+                _in_song_order(st, session, settings(session, model, progress=False, take=k).track_matrix())
+                for k in range(draws)
+            ]
 
         return run
 

@@ -118,7 +118,6 @@ def _cli_mix(args) -> int:
             raise UsageError(f"{args.session_dir}: session folder not found")
         out = args.out or args.session_dir / "mixdown_mix.wav"
         model = load_default_model(args.checkpoint, args.device)
-        check_take(model, args.take)
         _mix_one(args.session_dir, out, args.params or out.with_suffix(".json"), args, model, args.report)
         return 0
     sessions = _sessions(args.batch)
